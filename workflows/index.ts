@@ -1,0 +1,2 @@
+// Workflow entry point: every workflow the worker registers is exported here.
+export {};
