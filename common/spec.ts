@@ -1,0 +1,344 @@
+/**
+ * The release spec: what a platform team writes in release.yaml. Parsed once at the edge (CLI, client);
+ * the workflow receives the parsed form (durations in ms, steps tagged with their kind). Workflow-safe.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration';
+import { parseExpression, referencedIds } from './expression';
+
+const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
+const RULE_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener-rule\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)\/([0-9a-f]+)$/;
+
+/** `30s`, `5m`, `2h` → milliseconds. */
+export const Duration = z
+  .string()
+  .max(20)
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: use a number and one unit, e.g. 30s, 5m, 2h, 1d` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** Traffic share of a variant, in percent; ALB weights are integers, and we use 0..100 of ALB's 0..999. */
+export const Weight = z.number().int('must be a whole number of percent').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
+
+export const Target = z.strictObject({
+  id: z.string().min(1).max(256),
+  port: z.number().int().min(1).max(65535).optional(),
+});
+export type Target = z.infer<typeof Target>;
+
+const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
+
+const SetWeightStep = z.strictObject({ setWeight: Weight });
+const PauseStep = z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) });
+const AnalysisStep = z.strictObject({
+  analysis: z.strictObject({ template: z.string().min(1).max(64) }),
+});
+const ApprovalStep = z.strictObject({
+  approval: z.strictObject({
+    /** Who may approve; empty means anyone but the initiator (unless allowSelfApproval). */
+    approvers: z.array(Name).max(50).default([]),
+    timeout: Duration,
+    onTimeout: z.enum(['rollback', 'continue']).default('rollback'),
+    allowSelfApproval: z.boolean().default(false),
+  }),
+});
+
+const STEP_KINDS = ['setWeight', 'pause', 'analysis', 'approval'] as const;
+
+/** One step; exactly one of setWeight / pause / analysis / approval. Parsed to a tagged form. */
+export const Step = z
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    message: 'a step is an object with one key: setWeight, pause, analysis or approval',
+  })
+  .superRefine((v, ctx) => {
+    const keys = Object.keys(v);
+    if (keys.length !== 1 || !STEP_KINDS.includes(keys[0] as (typeof STEP_KINDS)[number])) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a step has exactly one key, one of setWeight, pause, analysis, approval (got ${keys.length ? keys.join(', ') : 'none'})`,
+      });
+    }
+  })
+  .pipe(z.union([SetWeightStep, PauseStep, AnalysisStep, ApprovalStep]))
+  .transform((s): ParsedStep => {
+    if ('setWeight' in s) return { kind: 'setWeight', weight: s.setWeight };
+    if ('pause' in s) return { kind: 'pause', durationMs: s.pause.duration ?? null };
+    if ('analysis' in s) return { kind: 'analysis', template: s.analysis.template };
+    const { approvers, timeout, onTimeout, allowSelfApproval } = s.approval;
+    return { kind: 'approval', approvers, timeoutMs: timeout, onTimeout, allowSelfApproval };
+  });
+
+export type ParsedStep =
+  | { kind: 'setWeight'; weight: number }
+  /** durationMs null: wait until resume, approve or promote. */
+  | { kind: 'pause'; durationMs: number | null }
+  | { kind: 'analysis'; template: string }
+  | {
+      kind: 'approval';
+      approvers: string[];
+      timeoutMs: number;
+      onTimeout: 'rollback' | 'continue';
+      allowSelfApproval: boolean;
+    };
+
+const QueryId = z.string().regex(/^[a-z][a-zA-Z0-9_]{0,254}$/, 'a query Id starts with a lowercase letter, then letters, digits or _');
+const PERIODS = 'Period is 1, 5, 10 or 30 seconds, or a multiple of 60';
+/** CloudWatch's MetricDataQuery shape; `${targetGroup}` and `${loadBalancer}` are filled per variant. */
+export const MetricDataQuery = z
+  .strictObject({
+    Id: QueryId,
+    Label: z.string().max(255).optional(),
+    ReturnData: z.boolean().optional(),
+    MetricStat: z
+      .strictObject({
+        Metric: z.strictObject({
+          Namespace: z.string().min(1).max(255),
+          MetricName: z.string().min(1).max(255),
+          Dimensions: z
+            .array(z.strictObject({ Name: z.string().min(1).max(255), Value: z.string().min(1).max(1024) }))
+            .max(30)
+            .default([]),
+        }),
+        Period: z
+          .number()
+          .int()
+          .refine((p) => [1, 5, 10, 30].includes(p) || (p >= 60 && p % 60 === 0), PERIODS),
+        // Only what moto's GetMetricData computes; percentiles answer 500 there.
+        Stat: z.enum(['Sum', 'Average', 'Minimum', 'Maximum', 'SampleCount']),
+        Unit: z.string().max(64).optional(),
+      })
+      .optional(),
+    /** Metric math over other queries' ids, evaluated by canary itself (see common/expression.ts). */
+    Expression: z.string().min(1).max(500).optional(),
+  })
+  .superRefine((q, ctx) => {
+    if (!!q.MetricStat === !!q.Expression) {
+      ctx.addIssue({ code: 'custom', message: `query ${q.Id} needs exactly one of MetricStat or Expression` });
+    }
+    if (q.Expression) {
+      try {
+        parseExpression(q.Expression);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['Expression'], message: (err as Error).message });
+      }
+    }
+  });
+export type MetricDataQuery = z.infer<typeof MetricDataQuery>;
+
+/** All given bounds must hold. Relative bounds compare the canary with the baseline (or stable) value. */
+export const PassCondition = z
+  .strictObject({
+    max: z.number().finite().optional(),
+    min: z.number().finite().optional(),
+    relativeTo: z.enum(['baseline', 'stable']).optional(),
+    maxRatio: z.number().positive().finite().optional(),
+    minRatio: z.number().nonnegative().finite().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.max === undefined && p.min === undefined && p.maxRatio === undefined && p.minRatio === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'give at least one of max, min, maxRatio, minRatio' });
+    }
+    if ((p.maxRatio !== undefined || p.minRatio !== undefined) && !p.relativeTo) {
+      ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'maxRatio/minRatio need relativeTo: baseline or stable' });
+    }
+    if (p.min !== undefined && p.max !== undefined && p.min > p.max) {
+      ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${p.min} is above max ${p.max}` });
+    }
+  });
+export type PassCondition = z.infer<typeof PassCondition>;
+
+export const AnalysisMetric = z
+  .strictObject({
+    name: z.string().min(1).max(64),
+    query: z.array(MetricDataQuery).min(1).max(10),
+    pass: PassCondition,
+    /** A failing critical metric fails the analysis at once, whatever failureLimit says. */
+    critical: z.boolean().default(false),
+  })
+  .superRefine((m, ctx) => {
+    const ids = new Set<string>();
+    m.query.forEach((q, i) => {
+      if (ids.has(q.Id)) ctx.addIssue({ code: 'custom', path: ['query', i, 'Id'], message: `duplicate query Id ${q.Id}` });
+      ids.add(q.Id);
+    });
+    m.query.forEach((q, i) => {
+      if (!q.Expression) return;
+      try {
+        for (const ref of referencedIds(parseExpression(q.Expression))) {
+          if (!ids.has(ref) || ref === q.Id) {
+            ctx.addIssue({ code: 'custom', path: ['query', i, 'Expression'], message: `"${ref}" is not the Id of another query of this metric` });
+          }
+        }
+      } catch {
+        // reported by MetricDataQuery
+      }
+    });
+  });
+export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
+
+export const AnalysisTemplate = z.strictObject({
+  metrics: z.array(AnalysisMetric).min(1).max(20),
+  /** Measurements per analysis step, `interval` apart. */
+  count: z.number().int().min(1).max(1000).default(1),
+  interval: Duration.default(30_000),
+  /** How far back each measurement looks. */
+  window: Duration.default(60_000),
+  /** Failed measurements tolerated; one more fails the analysis. */
+  failureLimit: z.number().int().min(0).max(1000).default(0),
+  /** Consecutive measurements that could not be taken (API errors) before the analysis fails. */
+  consecutiveErrorLimit: z.number().int().min(0).max(1000).default(3),
+  /** What a metric without data means; no traffic is not a pass by default. */
+  noData: z.enum(['inconclusive', 'fail', 'pass']).default('inconclusive'),
+});
+export type AnalysisTemplate = z.infer<typeof AnalysisTemplate>;
+
+const ServiceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,19}$/, 'a service name is 1-20 characters: lowercase letters, digits and -, starting with a letter')
+  .refine((s) => !s.endsWith('-'), 'a service name does not end with -');
+
+export const ReleaseSpec = z
+  .strictObject({
+    service: ServiceName,
+    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'a version is 1-64 characters: letters, digits, . _ + -'),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region such as us-east-1'),
+    /** Who started it (CI job, user); approvals by the same name are refused unless the gate allows self-approval. */
+    initiator: Name.default('unknown'),
+    traffic: z.strictObject({
+      listenerArn: z.string().max(512).regex(LISTENER_ARN, 'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)'),
+      ruleArn: z.string().max(512).regex(RULE_ARN, 'a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/NAME/ID/ID/ID)').optional(),
+    }),
+    environment: z.strictObject({
+      canaryTargets: z.array(Target).min(1, 'give at least one canary target').max(500),
+      baselineTargets: z.array(Target).min(1).max(500).optional(),
+      healthyTimeout: Duration.default(300_000),
+    }),
+    steps: z.array(Step).min(1, 'a release needs at least one step').max(100),
+    backgroundAnalysis: z
+      .strictObject({
+        template: z.string().min(1).max(64),
+        interval: Duration.default(60_000),
+        /** How often the running analysis reports into the workflow history (history stays small on long bakes). */
+        reportEvery: Duration.default(600_000),
+      })
+      .optional(),
+    analysis: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'template names: letters, digits, _ -'), AnalysisTemplate).default({}),
+    promotion: z
+      .strictObject({
+        /** How long the previous stable target group is kept (for a fast rollback) before it is removed. */
+        keepPreviousFor: Duration.default(600_000),
+        /** Let the steps end below 100%: promotion then shifts the rest at once. */
+        implicitFullWeight: z.boolean().default(false),
+      })
+      .default({ keepPreviousFor: 600_000, implicitFullWeight: false }),
+    rollback: z
+      .strictObject({
+        /** After the first rollback attempts fail, how often the workflow tries again (phase RollbackFailed). */
+        retryInterval: Duration.default(60_000),
+      })
+      .default({ retryInterval: 60_000 }),
+  })
+  .superRefine((spec, ctx) => {
+    const listener = LISTENER_ARN.exec(spec.traffic.listenerArn);
+    if (listener && listener[1] !== spec.region) {
+      ctx.addIssue({ code: 'custom', path: ['traffic', 'listenerArn'], message: `the listener is in ${listener[1]}, the spec's region is ${spec.region}` });
+    }
+    const rule = spec.traffic.ruleArn ? RULE_ARN.exec(spec.traffic.ruleArn) : null;
+    if (listener && rule && (rule[3] !== listener[3] || rule[4] !== listener[4] || rule[5] !== listener[5])) {
+      ctx.addIssue({ code: 'custom', path: ['traffic', 'ruleArn'], message: 'the rule does not belong to traffic.listenerArn' });
+    }
+    const templates = new Set(Object.keys(spec.analysis));
+    spec.steps.forEach((step, i) => {
+      if (step.kind === 'analysis' && !templates.has(step.template)) {
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'analysis', 'template'], message: `unknown analysis template "${step.template}" (defined: ${[...templates].join(', ') || 'none'})` });
+      }
+      if (step.kind === 'approval' && new Set(step.approvers).size !== step.approvers.length) {
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'approval', 'approvers'], message: 'approvers are listed twice' });
+      }
+    });
+    if (!spec.environment.baselineTargets) {
+      for (const [name, t] of Object.entries(spec.analysis)) {
+        t.metrics.forEach((m, i) => {
+          if (m.pass.relativeTo === 'baseline') {
+            ctx.addIssue({ code: 'custom', path: ['analysis', name, 'metrics', i, 'pass', 'relativeTo'], message: 'relativeTo: baseline needs environment.baselineTargets' });
+          }
+        });
+      }
+    }
+    if (spec.backgroundAnalysis && !templates.has(spec.backgroundAnalysis.template)) {
+      ctx.addIssue({ code: 'custom', path: ['backgroundAnalysis', 'template'], message: `unknown analysis template "${spec.backgroundAnalysis.template}"` });
+    }
+    const weights = spec.steps.flatMap((s) => (s.kind === 'setWeight' ? [s.weight] : []));
+    const last = weights[weights.length - 1];
+    if (!spec.promotion.implicitFullWeight && last !== 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps'],
+        message:
+          last === undefined
+            ? 'no setWeight step: end the steps with setWeight: 100, or set promotion.implicitFullWeight: true'
+            : `the last setWeight is ${last}: end with setWeight: 100, or set promotion.implicitFullWeight: true`,
+      });
+    }
+    const dupes = (targets: Target[] | undefined, field: string): void => {
+      const seen = new Set<string>();
+      targets?.forEach((t, i) => {
+        const key = `${t.id}:${t.port ?? ''}`;
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['environment', field, i], message: `target ${key} is listed twice` });
+        seen.add(key);
+      });
+    };
+    dupes(spec.environment.canaryTargets, 'canaryTargets');
+    dupes(spec.environment.baselineTargets, 'baselineTargets');
+    const canary = new Set(spec.environment.canaryTargets.map((t) => `${t.id}:${t.port ?? ''}`));
+    spec.environment.baselineTargets?.forEach((t, i) => {
+      if (canary.has(`${t.id}:${t.port ?? ''}`)) {
+        ctx.addIssue({ code: 'custom', path: ['environment', 'baselineTargets', i], message: 'a baseline target cannot also be a canary target' });
+      }
+    });
+  });
+
+/** The spec as written (YAML/JSON). */
+export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
+/** The spec as the workflow receives it. */
+export type ParsedReleaseSpec = z.output<typeof ReleaseSpec>;
+
+/** `steps[2].setWeight` style path of an issue. */
+export function issuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(spec)';
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Every issue of a failed parse, as field + message, in input order. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ field: issuePath([...i.path, key]), message: 'unknown field' }))
+      : [{ field: issuePath(i.path), message: i.message }],
+  );
+}
+
+export class SpecValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(`invalid release spec:\n${errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`);
+    this.name = 'SpecValidationError';
+  }
+}
+
+/** Parses a spec or throws SpecValidationError listing every wrong field. */
+export function parseReleaseSpec(input: unknown): ParsedReleaseSpec {
+  const result = ReleaseSpec.safeParse(input);
+  if (!result.success) throw new SpecValidationError(fieldErrors(result.error));
+  return result.data;
+}

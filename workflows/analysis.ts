@@ -1,0 +1,214 @@
+/**
+ * Judging a canary against thresholds: pure functions over fetched metric series, used by the runAnalysis
+ * activity (which fetches) and by the workflow (which reads the verdicts). No I/O.
+ */
+import type { AnalysisMetric, AnalysisTemplate, MetricDataQuery } from '../common/spec';
+import { evaluate, parseExpression } from '../common/expression';
+
+/** CloudWatch dimension values of one variant. */
+export interface VariantDimensions {
+  /** `targetgroup/NAME/ID` */
+  targetGroup: string;
+  /** `app/NAME/ID` */
+  loadBalancer: string;
+}
+
+export type Variant = 'canary' | 'baseline' | 'stable';
+
+export interface AnalysisRequest {
+  templateName: string;
+  template: AnalysisTemplate;
+  variants: { canary: VariantDimensions; stable: VariantDimensions; baseline?: VariantDimensions };
+  /** Measurements to take in this call, `intervalMs` apart (the first one at once). */
+  count: number;
+  intervalMs: number;
+  /** Counters carried over from earlier calls (background analysis reports in batches). */
+  previous?: AnalysisCounters;
+}
+
+export type MetricVerdict = 'pass' | 'fail' | 'nodata';
+
+export interface MetricResult {
+  metric: string;
+  canary: number | null;
+  /** The baseline or stable value a relative bound compared against. */
+  reference: number | null;
+  referenceVariant?: 'baseline' | 'stable';
+  verdict: MetricVerdict;
+  critical: boolean;
+  /** The bound in words, e.g. `<= 0.01` or `<= 1.2 x stable (0.004)`. */
+  threshold: string;
+}
+
+export type MeasurementVerdict = 'pass' | 'fail' | 'inconclusive' | 'error';
+
+export interface Measurement {
+  at: string;
+  verdict: MeasurementVerdict;
+  metrics: MetricResult[];
+  /** Why a measurement could not be taken (verdict error). */
+  error?: string;
+}
+
+export interface AnalysisCounters {
+  measurements: number;
+  failed: number;
+  inconclusive: number;
+  errors: number;
+  consecutiveErrors: number;
+}
+
+export type AnalysisVerdict = 'pass' | 'fail' | 'inconclusive';
+
+export interface AnalysisRun {
+  templateName: string;
+  verdict: AnalysisVerdict;
+  reason: string;
+  counters: AnalysisCounters;
+  last?: Measurement;
+}
+
+export const zeroCounters: AnalysisCounters = { measurements: 0, failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 };
+
+/** Reduces one series over the window the way its statistic combines. */
+export function reduceSeries(stat: NonNullable<MetricDataQuery['MetricStat']>['Stat'], values: number[]): number | null {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return null;
+  switch (stat) {
+    case 'Sum':
+    case 'SampleCount':
+      return finite.reduce((a, b) => a + b, 0);
+    case 'Average':
+      return finite.reduce((a, b) => a + b, 0) / finite.length;
+    case 'Minimum':
+      return Math.min(...finite);
+    case 'Maximum':
+      return Math.max(...finite);
+  }
+}
+
+/** The query whose value is the metric: the one with ReturnData true when exactly one says so, else the last. */
+export function resultQuery(metric: AnalysisMetric): MetricDataQuery {
+  const marked = metric.query.filter((q) => q.ReturnData === true);
+  const q = marked.length === 1 ? marked[0] : metric.query[metric.query.length - 1];
+  if (!q) throw new Error(`metric ${metric.name} has no query`);
+  return q;
+}
+
+/**
+ * The metric's value for one variant from its fetched series (by query Id): MetricStat series reduced over the
+ * window, then Expression queries evaluated on those values. null when there is no data (or 0/0).
+ */
+export function metricValue(metric: AnalysisMetric, series: Record<string, number[]>): number | null {
+  const values: Record<string, number | undefined> = {};
+  for (const q of metric.query) {
+    if (q.MetricStat) values[q.Id] = reduceSeries(q.MetricStat.Stat, series[q.Id] ?? []) ?? undefined;
+  }
+  // Expressions may reference expressions; evaluate in order, as CloudWatch users write them.
+  for (const q of metric.query) {
+    if (q.Expression) {
+      const v = evaluate(parseExpression(q.Expression), values);
+      values[q.Id] = Number.isFinite(v) ? v : undefined;
+    }
+  }
+  const v = values[resultQuery(metric).Id];
+  return v === undefined || !Number.isFinite(v) ? null : v;
+}
+
+/** Which variant a metric's relative bound needs, if any. */
+export function referenceVariant(metric: AnalysisMetric): 'baseline' | 'stable' | undefined {
+  return metric.pass.relativeTo;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4)));
+}
+
+/** Judges one metric. With no data, the template's noData policy decides. */
+export function judgeMetric(
+  metric: AnalysisMetric,
+  values: { canary: number | null; baseline?: number | null; stable?: number | null },
+  noData: AnalysisTemplate['noData'],
+): MetricResult {
+  const p = metric.pass;
+  const refVariant = p.relativeTo;
+  const reference = refVariant ? (values[refVariant] ?? null) : null;
+  const bounds: string[] = [];
+  if (p.min !== undefined) bounds.push(`>= ${fmt(p.min)}`);
+  if (p.max !== undefined) bounds.push(`<= ${fmt(p.max)}`);
+  if (p.minRatio !== undefined) bounds.push(`>= ${fmt(p.minRatio)} x ${refVariant}${reference === null ? '' : ` (${fmt(reference * p.minRatio)})`}`);
+  if (p.maxRatio !== undefined) bounds.push(`<= ${fmt(p.maxRatio)} x ${refVariant}${reference === null ? '' : ` (${fmt(reference * p.maxRatio)})`}`);
+  const base = { metric: metric.name, canary: values.canary, reference, referenceVariant: refVariant, critical: metric.critical, threshold: bounds.join(' and ') };
+  const c = values.canary;
+  const needsRef = p.minRatio !== undefined || p.maxRatio !== undefined;
+  if (c === null || (needsRef && reference === null)) {
+    const verdict: MetricVerdict = noData === 'pass' ? 'pass' : noData === 'fail' ? 'fail' : 'nodata';
+    return { ...base, verdict };
+  }
+  let ok = true;
+  if (p.min !== undefined && c < p.min) ok = false;
+  if (p.max !== undefined && c > p.max) ok = false;
+  if (reference !== null && p.minRatio !== undefined && c < reference * p.minRatio) ok = false;
+  if (reference !== null && p.maxRatio !== undefined && c > reference * p.maxRatio) ok = false;
+  return { ...base, verdict: ok ? 'pass' : 'fail' };
+}
+
+/** A measurement fails if any metric fails, is inconclusive if any has no data, and passes otherwise. */
+export function measurementVerdict(metrics: MetricResult[]): MeasurementVerdict {
+  if (metrics.some((m) => m.verdict === 'fail')) return 'fail';
+  if (metrics.some((m) => m.verdict === 'nodata')) return 'inconclusive';
+  return 'pass';
+}
+
+export function addMeasurement(c: AnalysisCounters, m: Measurement): AnalysisCounters {
+  return {
+    measurements: c.measurements + 1,
+    failed: c.failed + (m.verdict === 'fail' ? 1 : 0),
+    inconclusive: c.inconclusive + (m.verdict === 'inconclusive' ? 1 : 0),
+    errors: c.errors + (m.verdict === 'error' ? 1 : 0),
+    consecutiveErrors: m.verdict === 'error' ? c.consecutiveErrors + 1 : 0,
+  };
+}
+
+/**
+ * Whether the analysis is already decided as failed: more failed measurements than failureLimit, more
+ * consecutive errors than consecutiveErrorLimit, or a critical metric failing.
+ */
+export function failureReason(template: AnalysisTemplate, c: AnalysisCounters, last: Measurement | undefined): string | undefined {
+  const critical = last?.metrics.find((m) => m.critical && m.verdict === 'fail');
+  if (critical) return `critical metric ${critical.metric} = ${critical.canary === null ? 'no data' : fmt(critical.canary)}, needs ${critical.threshold}`;
+  if (c.failed > template.failureLimit) {
+    const failing = last?.metrics.filter((m) => m.verdict === 'fail') ?? [];
+    const detail = failing.map((m) => `${m.metric} = ${m.canary === null ? 'no data' : fmt(m.canary)}, needs ${m.threshold}`).join('; ');
+    return `${c.failed} failed measurement(s), failureLimit ${template.failureLimit}${detail ? `: ${detail}` : ''}`;
+  }
+  if (c.consecutiveErrors > template.consecutiveErrorLimit) {
+    return `${c.consecutiveErrors} consecutive measurements could not be taken (consecutiveErrorLimit ${template.consecutiveErrorLimit}): ${last?.error ?? ''}`;
+  }
+  return undefined;
+}
+
+/** The verdict once all measurements of a step are taken: any inconclusive one leaves it to a human. */
+export function finalVerdict(template: AnalysisTemplate, c: AnalysisCounters, last: Measurement | undefined): { verdict: AnalysisVerdict; reason: string } {
+  const failed = failureReason(template, c, last);
+  if (failed) return { verdict: 'fail', reason: failed };
+  if (c.inconclusive > 0) {
+    const missing = last?.metrics.filter((m) => m.verdict === 'nodata').map((m) => m.metric) ?? [];
+    return { verdict: 'inconclusive', reason: `${c.inconclusive} of ${c.measurements} measurement(s) had no data${missing.length ? ` (${missing.join(', ')})` : ''}` };
+  }
+  if (c.measurements === c.errors) return { verdict: 'inconclusive', reason: 'no measurement could be taken' };
+  return { verdict: 'pass', reason: `${c.measurements - c.failed - c.errors} of ${c.measurements} measurement(s) passed` };
+}
+
+/** Replaces `${targetGroup}` and `${loadBalancer}` in a query's dimension values for one variant. */
+export function fillPlaceholders(query: MetricDataQuery, dims: VariantDimensions): MetricDataQuery {
+  if (!query.MetricStat) return query;
+  const fill = (v: string): string => v.replace(/\$\{targetGroup\}/g, dims.targetGroup).replace(/\$\{loadBalancer\}/g, dims.loadBalancer);
+  return {
+    ...query,
+    MetricStat: {
+      ...query.MetricStat,
+      Metric: { ...query.MetricStat.Metric, Dimensions: query.MetricStat.Metric.Dimensions.map((d) => ({ Name: d.Name, Value: fill(d.Value) })) },
+    },
+  };
+}
