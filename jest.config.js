@@ -5,6 +5,8 @@ const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts'
 module.exports = {
   // Integration suites share one dev server and one moto server; two workers fit this 2-core machine.
   maxWorkers: 2,
+  // Integration tests run real releases (seconds each); unit tests finish far below this.
+  testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/support/log-tail-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
@@ -14,7 +16,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 120_000,
     },
   ],
 };

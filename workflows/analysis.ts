@@ -24,6 +24,8 @@ export interface AnalysisRequest {
   intervalMs: number;
   /** Counters carried over from earlier calls (background analysis reports in batches). */
   previous?: AnalysisCounters;
+  /** Wait one interval before the first measurement too (background analysis: give the canary traffic first). */
+  delayFirst?: boolean;
 }
 
 export type MetricVerdict = 'pass' | 'fail' | 'nodata';

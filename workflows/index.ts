@@ -1,2 +1,3 @@
 // Workflow entry point: every workflow the worker registers is exported here.
-export {};
+export { release } from './release';
+export type { ReleaseInput } from './release';

@@ -1,0 +1,129 @@
+/**
+ * Analysis measurements: GetMetricData for the canary and its reference variant, judged by the pure helpers
+ * in workflows/analysis.ts. One activity call takes a whole series of measurements and heartbeats between them,
+ * so a long bake adds a few history events, not a few per measurement.
+ */
+import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery as CwQuery } from '@aws-sdk/client-cloudwatch';
+import { activityInfo, Context } from '@temporalio/activity';
+import type { AnalysisTemplate } from '../common/spec';
+import {
+  addMeasurement,
+  failureReason,
+  fillPlaceholders,
+  finalVerdict,
+  judgeMetric,
+  measurementVerdict,
+  metricValue,
+  zeroCounters,
+  type AnalysisCounters,
+  type AnalysisRequest,
+  type AnalysisRun,
+  type Measurement,
+  type Variant,
+  type VariantDimensions,
+} from '../workflows/analysis';
+import { aws } from './errors';
+
+interface Progress {
+  taken: number;
+  counters: AnalysisCounters;
+  last?: Measurement;
+}
+
+/** The fetched series of each variant, by the template's query Id, for every metric. */
+type Series = Record<Variant, Record<number, Record<string, number[]>>>;
+
+export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () => number = Date.now) {
+  async function fetchSeries(template: AnalysisTemplate, variants: Partial<Record<Variant, VariantDimensions>>): Promise<Series> {
+    const queries: CwQuery[] = [];
+    const index = new Map<string, { variant: Variant; metric: number; id: string }>();
+    let maxPeriod = 1;
+    template.metrics.forEach((metric, mi) => {
+      const wanted: Variant[] = ['canary', ...(metric.pass.relativeTo ? [metric.pass.relativeTo] : [])];
+      for (const variant of wanted) {
+        const dims = variants[variant];
+        if (!dims) continue;
+        for (const q of metric.query) {
+          if (!q.MetricStat) continue;
+          const filled = fillPlaceholders(q, dims);
+          const id = `${variant[0]}${mi}_${q.Id}`;
+          index.set(id, { variant, metric: mi, id: q.Id });
+          maxPeriod = Math.max(maxPeriod, q.MetricStat.Period);
+          queries.push({ Id: id, ReturnData: true, MetricStat: filled.MetricStat as CwQuery['MetricStat'] });
+        }
+      }
+    });
+    const end = now();
+    // CloudWatch buckets start at StartTime; align it so buckets line up with the period.
+    const startMs = Math.floor((end - template.window) / (maxPeriod * 1000)) * maxPeriod * 1000;
+    const series: Series = { canary: {}, baseline: {}, stable: {} };
+    let nextToken: string | undefined;
+    // GetMetricData takes at most 500 queries a call.
+    for (let i = 0; i < queries.length; i += 500) {
+      const batch = queries.slice(i, i + 500);
+      do {
+        const out = await aws('GetMetricData', () =>
+          cloudwatch.send(
+            new GetMetricDataCommand({ MetricDataQueries: batch, StartTime: new Date(startMs), EndTime: new Date(end + 1000), NextToken: nextToken }),
+          ),
+        );
+        for (const r of out.MetricDataResults ?? []) {
+          const where = r.Id ? index.get(r.Id) : undefined;
+          if (!where) continue;
+          const byMetric = (series[where.variant][where.metric] ??= {});
+          (byMetric[where.id] ??= []).push(...(r.Values ?? []));
+        }
+        nextToken = out.NextToken;
+      } while (nextToken);
+    }
+    return series;
+  }
+
+  async function measure(req: AnalysisRequest): Promise<Measurement> {
+    const at = new Date(now()).toISOString();
+    try {
+      const series = await fetchSeries(req.template, req.variants);
+      const metrics = req.template.metrics.map((metric, mi) =>
+        judgeMetric(
+          metric,
+          {
+            canary: metricValue(metric, series.canary[mi] ?? {}),
+            baseline: req.variants.baseline ? metricValue(metric, series.baseline[mi] ?? {}) : null,
+            stable: metricValue(metric, series.stable[mi] ?? {}),
+          },
+          req.template.noData,
+        ),
+      );
+      return { at, verdict: measurementVerdict(metrics), metrics };
+    } catch (err) {
+      return { at, verdict: 'error', metrics: [], error: (err as Error).message };
+    }
+  }
+
+  return {
+    async runAnalysis(req: AnalysisRequest): Promise<AnalysisRun> {
+      const ctx = Context.current();
+      // Intervals may be longer than the heartbeat timeout: keep heartbeating while waiting (and stay cancellable).
+      const sleepHeartbeating = async (ms: number, p: Progress): Promise<void> => {
+        const until = now() + ms;
+        for (let left = ms; left > 0; left = until - now()) {
+          await ctx.sleep(Math.min(left, 5_000));
+          ctx.heartbeat(p);
+        }
+      };
+      // A retried attempt goes on from where the last heartbeat left off.
+      const resumed = activityInfo().heartbeatDetails as Progress | undefined;
+      let progress: Progress = resumed ?? { taken: 0, counters: req.previous ?? zeroCounters };
+      while (progress.taken < req.count) {
+        if (progress.taken > 0 || req.delayFirst) await sleepHeartbeating(req.intervalMs, progress);
+        const m = await measure(req);
+        progress = { taken: progress.taken + 1, counters: addMeasurement(progress.counters, m), last: m };
+        ctx.heartbeat(progress);
+        const failed = failureReason(req.template, progress.counters, m);
+        if (failed) return { templateName: req.templateName, verdict: 'fail', reason: failed, counters: progress.counters, last: m };
+      }
+      const { verdict, reason } = finalVerdict(req.template, progress.counters, progress.last);
+      return { templateName: req.templateName, verdict, reason, counters: progress.counters, last: progress.last };
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Building blocks for release tests against the shared dev server and moto: a seeded service, a spec with
+ * short durations, a worker, metric publishing, and readers of the real AWS state.
+ */
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { AwsClients } from '../../activities/aws-clients';
+import type { ReleaseSpecInput } from '../../common/spec';
+import type { ReleaseStatus } from '../../common/status';
+import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
+import { statusQuery } from '../../workflows/messages';
+import { testWorker, uniqueName } from './env';
+
+/** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group. */
+export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const stat = (id: string, metricName: string) => ({
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'TargetGroup', Value: '${targetGroup}' },
+          { Name: 'LoadBalancer', Value: '${loadBalancer}' },
+        ],
+      },
+      Period: 60,
+      Stat: 'Sum',
+    },
+  });
+  return {
+    metrics: [
+      {
+        name: '5xx-rate',
+        query: [stat('errors', 'HTTPCode_Target_5XX_Count'), stat('requests', 'RequestCount'), { Id: 'rate', Expression: 'errors / requests' }],
+        pass: { max },
+      },
+    ],
+    window: '2m',
+    ...extra,
+  };
+}
+
+/** A spec for a seeded service with test-sized durations; override any top-level field. */
+export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<Record<keyof ReleaseSpecInput, unknown>> = {}): Record<string, unknown> {
+  return {
+    service,
+    version: 'v2',
+    region: 'us-east-1',
+    initiator: 'ci-bot',
+    traffic: seeded.ruleArn ? { listenerArn: seeded.listenerArn, ruleArn: seeded.ruleArn } : { listenerArn: seeded.listenerArn },
+    environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s' },
+    steps: [{ setWeight: 20 }, { setWeight: 50 }, { setWeight: 100 }],
+    analysis: { errors: errorRateTemplate() },
+    promotion: { keepPreviousFor: '1s' },
+    rollback: { retryInterval: '1s' },
+    ...overrides,
+  };
+}
+
+export async function seedService(aws: AwsClients, prefix: string, opts: Partial<SeedOptions> = {}): Promise<{ service: string; seeded: SeededAlb }> {
+  const service = uniqueName(prefix).slice(0, 20).replace(/-+$/, '');
+  return { service, seeded: await seedAlb(aws, { name: service, ...opts }) };
+}
+
+/** One worker for a test file, on its own task queue, with activities over moto. */
+export async function startTestWorker(aws: AwsClients): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
+  const taskQueue = uniqueName('tq');
+  const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
+    taskQueue,
+    activities: createActivities(aws),
+  });
+  const running = worker.run();
+  return {
+    taskQueue,
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** Polls the status query until `pred` holds; fails with the last status seen. */
+export async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, timeoutMs = 60_000): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(statusQuery).catch(() => undefined);
+    if (last && pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`status condition not met in ${timeoutMs} ms; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`);
+}
+
+/** Publishes one minute's worth of ALB-shaped request and 5xx counts for a variant. */
+export async function publishTraffic(aws: AwsClients, dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number): Promise<void> {
+  const Dimensions = [
+    { Name: 'TargetGroup', Value: dims.targetGroup },
+    { Name: 'LoadBalancer', Value: dims.loadBalancer },
+  ];
+  await aws.cloudwatch.send(
+    new PutMetricDataCommand({
+      Namespace: 'AWS/ApplicationELB',
+      MetricData: [
+        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' },
+        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' },
+      ],
+    }),
+  );
+}
+
+/** `targetgroup/NAME/ID` of an ARN. */
+export function dimensionOf(arn: string): string {
+  return arn.slice(arn.indexOf(':targetgroup/') + 1);
+}
+
+/** The actions that route the service: the rule's, or the listener's default ones. */
+export async function forwardActions(aws: AwsClients, seeded: SeededAlb): Promise<unknown> {
+  if (seeded.ruleArn) {
+    const r = await aws.elbv2.send(new DescribeRulesCommand({ RuleArns: [seeded.ruleArn] }));
+    return r.Rules?.[0]?.Actions;
+  }
+  const l = await aws.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }));
+  return l.Listeners?.[0]?.DefaultActions;
+}
+
+/** Names of the target groups in the seeded VPC (moto keeps every test's groups in one account). */
+export async function targetGroupsOf(aws: AwsClients, seeded: SeededAlb): Promise<{ name: string; arn: string; tags: Record<string, string> }[]> {
+  const all = await aws.elbv2.send(new DescribeTargetGroupsCommand({}));
+  const mine = (all.TargetGroups ?? []).filter((t) => t.VpcId === seeded.vpcId);
+  const out: { name: string; arn: string; tags: Record<string, string> }[] = [];
+  for (const t of mine) {
+    const tags = await aws.elbv2.send(new DescribeTagsCommand({ ResourceArns: [t.TargetGroupArn as string] }));
+    out.push({
+      name: t.TargetGroupName as string,
+      arn: t.TargetGroupArn as string,
+      tags: Object.fromEntries((tags.TagDescriptions?.[0]?.Tags ?? []).map((x) => [x.Key as string, x.Value ?? ''])),
+    });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The history of a workflow run: event count and event types. */
+export async function historyOf(client: Client, workflowId: string, runId?: string): Promise<{ count: number; types: string[] }> {
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const events = history.events ?? [];
+  return { count: events.length, types: events.map((e) => temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)) };
+}
