@@ -12,8 +12,12 @@ import {
   fillPlaceholders,
   finalVerdict,
   judgeMetric,
+  judgeStatistically,
   measurementVerdict,
+  metricSamples,
   metricValue,
+  referenceVariant,
+  type TimedSeries,
   zeroCounters,
   type AnalysisCounters,
   type AnalysisRequest,
@@ -30,8 +34,12 @@ interface Progress {
   last?: Measurement;
 }
 
-/** The fetched series of each variant, by the template's query Id, for every metric. */
-type Series = Record<Variant, Record<number, Record<string, number[]>>>;
+/** The fetched series of each variant, by metric index and the template's query Id. */
+type Series = Record<Variant, Record<number, Record<string, TimedSeries>>>;
+
+function valuesOnly(byId: Record<string, TimedSeries> | undefined): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(byId ?? {}).map(([id, s]) => [id, s.v]));
+}
 
 export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () => number = Date.now) {
   async function fetchSeries(template: AnalysisTemplate, variants: Partial<Record<Variant, VariantDimensions>>): Promise<Series> {
@@ -39,7 +47,8 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
     const index = new Map<string, { variant: Variant; metric: number; id: string }>();
     let maxPeriod = 1;
     template.metrics.forEach((metric, mi) => {
-      const wanted: Variant[] = ['canary', ...(metric.pass.relativeTo ? [metric.pass.relativeTo] : [])];
+      const ref = referenceVariant(metric, template, !!variants.baseline);
+      const wanted: Variant[] = ['canary', ...(ref ? [ref] : [])];
       for (const variant of wanted) {
         const dims = variants[variant];
         if (!dims) continue;
@@ -71,7 +80,14 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
           const where = r.Id ? index.get(r.Id) : undefined;
           if (!where) continue;
           const byMetric = (series[where.variant][where.metric] ??= {});
-          (byMetric[where.id] ??= []).push(...(r.Values ?? []));
+          const s = (byMetric[where.id] ??= { t: [], v: [] });
+          (r.Timestamps ?? []).forEach((t, i) => {
+            const v = r.Values?.[i];
+            if (v !== undefined) {
+              s.t.push(new Date(t).getTime());
+              s.v.push(v);
+            }
+          });
         }
         nextToken = out.NextToken;
       } while (nextToken);
@@ -83,18 +99,24 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
     const at = new Date(now()).toISOString();
     try {
       const series = await fetchSeries(req.template, req.variants);
-      const metrics = req.template.metrics.map((metric, mi) =>
+      const thresholds = req.template.metrics.map((metric, mi) =>
         judgeMetric(
           metric,
           {
-            canary: metricValue(metric, series.canary[mi] ?? {}),
-            baseline: req.variants.baseline ? metricValue(metric, series.baseline[mi] ?? {}) : null,
-            stable: metricValue(metric, series.stable[mi] ?? {}),
+            canary: metricValue(metric, valuesOnly(series.canary[mi])),
+            baseline: req.variants.baseline ? metricValue(metric, valuesOnly(series.baseline[mi])) : null,
+            stable: metricValue(metric, valuesOnly(series.stable[mi])),
           },
           req.template.noData,
         ),
       );
-      return { at, verdict: measurementVerdict(metrics), metrics };
+      const against = req.variants.baseline ? 'baseline' : 'stable';
+      const samples = req.template.metrics.map((metric, mi) => ({
+        canary: metricSamples(metric, series.canary[mi] ?? {}),
+        reference: metricSamples(metric, series[against][mi] ?? {}),
+      }));
+      const { metrics, score } = judgeStatistically(req.template, thresholds, samples, against);
+      return { at, verdict: measurementVerdict(metrics, score), metrics, score };
     } catch (err) {
       return { at, verdict: 'error', metrics: [], error: (err as Error).message };
     }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseExpression, referencedIds } from './expression';
+import { JudgeConfig, JudgeMetricOptions } from './judge-config';
 
 const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
 const RULE_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener-rule\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)\/([0-9a-f]+)$/;
@@ -156,7 +157,10 @@ export const AnalysisMetric = z
   .strictObject({
     name: z.string().min(1).max(64),
     query: z.array(MetricDataQuery).min(1).max(10),
-    pass: PassCondition,
+    /** Bounds on the metric's value over the window; optional when the template has a statistical judge. */
+    pass: PassCondition.optional(),
+    /** How the statistical judge (template `judge`) compares this metric's datapoints with the reference's. */
+    judge: JudgeMetricOptions.optional(),
     /** A failing critical metric fails the analysis at once, whatever failureLimit says. */
     critical: z.boolean().default(false),
   })
@@ -194,6 +198,16 @@ export const AnalysisTemplate = z.strictObject({
   consecutiveErrorLimit: z.number().int().min(0).max(1000).default(3),
   /** What a metric without data means; no traffic is not a pass by default. */
   noData: z.enum(['inconclusive', 'fail', 'pass']).default('inconclusive'),
+  /**
+   * A statistical judge (Mann-Whitney U over the window's datapoints, canary against the baseline, or against
+   * stable when there is none), scored Kayenta-style; thresholds in `pass` still apply on top.
+   */
+  judge: JudgeConfig.optional(),
+}).superRefine((t, ctx) => {
+  t.metrics.forEach((m, i) => {
+    if (!m.pass && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'pass'], message: 'a metric needs pass bounds (or the template a judge)' });
+    if (m.judge && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'judge'], message: 'metric judge options need a template judge: { kind: mann-whitney }' });
+  });
 });
 export type AnalysisTemplate = z.infer<typeof AnalysisTemplate>;
 
@@ -264,7 +278,7 @@ export const ReleaseSpec = z
     if (!spec.environment.baselineTargets) {
       for (const [name, t] of Object.entries(spec.analysis)) {
         t.metrics.forEach((m, i) => {
-          if (m.pass.relativeTo === 'baseline') {
+          if (m.pass?.relativeTo === 'baseline') {
             ctx.addIssue({ code: 'custom', path: ['analysis', name, 'metrics', i, 'pass', 'relativeTo'], message: 'relativeTo: baseline needs environment.baselineTargets' });
           }
         });

@@ -4,6 +4,8 @@
  */
 import type { AnalysisMetric, AnalysisTemplate, MetricDataQuery } from '../common/spec';
 import { evaluate, parseExpression } from '../common/expression';
+import { JudgeMetricOptions } from '../common/judge-config';
+import { judgeMetric as judgeSamples, scoreCanary, type CanaryScore, type MetricJudgement } from './judge';
 
 /** CloudWatch dimension values of one variant. */
 export interface VariantDimensions {
@@ -40,6 +42,8 @@ export interface MetricResult {
   critical: boolean;
   /** The bound in words, e.g. `<= 0.01` or `<= 1.2 x stable (0.004)`. */
   threshold: string;
+  /** The statistical judge's view of this metric, when the template has a judge. */
+  stat?: MetricJudgement & { against: 'baseline' | 'stable' };
 }
 
 export type MeasurementVerdict = 'pass' | 'fail' | 'inconclusive' | 'error';
@@ -48,6 +52,8 @@ export interface Measurement {
   at: string;
   verdict: MeasurementVerdict;
   metrics: MetricResult[];
+  /** The statistical judge's score, when the template has a judge. */
+  score?: Pick<CanaryScore, 'score' | 'verdict' | 'reason' | 'criticalFailures'>;
   /** Why a measurement could not be taken (verdict error). */
   error?: string;
 }
@@ -117,9 +123,66 @@ export function metricValue(metric: AnalysisMetric, series: Record<string, numbe
   return v === undefined || !Number.isFinite(v) ? null : v;
 }
 
-/** Which variant a metric's relative bound needs, if any. */
-export function referenceVariant(metric: AnalysisMetric): 'baseline' | 'stable' | undefined {
-  return metric.pass.relativeTo;
+/** A fetched series: datapoint timestamps (ms) and values, in the same order. */
+export interface TimedSeries {
+  t: number[];
+  v: number[];
+}
+
+/**
+ * The metric's datapoints over the window, one per bucket: MetricStat series as they are, Expression queries
+ * evaluated per timestamp where every input has a datapoint (the samples a statistical judge compares).
+ */
+export function metricSamples(metric: AnalysisMetric, series: Record<string, TimedSeries>): number[] {
+  const byTime = new Map<number, Record<string, number | undefined>>();
+  for (const q of metric.query) {
+    const s = q.MetricStat ? series[q.Id] : undefined;
+    s?.t.forEach((t, i) => {
+      const row = byTime.get(t) ?? {};
+      row[q.Id] = s.v[i];
+      byTime.set(t, row);
+    });
+  }
+  const result = resultQuery(metric);
+  const out: number[] = [];
+  for (const t of [...byTime.keys()].sort((a, b) => a - b)) {
+    const row = byTime.get(t) as Record<string, number | undefined>;
+    for (const q of metric.query) if (q.Expression) row[q.Id] = evaluate(parseExpression(q.Expression), row);
+    const v = row[result.Id];
+    if (v !== undefined && Number.isFinite(v)) out.push(v);
+  }
+  return out;
+}
+
+/** Which variant a metric is compared with: its relative bound's, else (for the judge) baseline when present. */
+export function referenceVariant(metric: AnalysisMetric, template: AnalysisTemplate, hasBaseline: boolean): 'baseline' | 'stable' | undefined {
+  if (metric.pass?.relativeTo) return metric.pass.relativeTo;
+  if (template.judge) return hasBaseline ? 'baseline' : 'stable';
+  return undefined;
+}
+
+/**
+ * Adds the statistical judge's per-metric verdicts and score to threshold results (same order as the template's
+ * metrics). Samples: per metric, the canary's and the reference's datapoints.
+ */
+export function judgeStatistically(
+  template: AnalysisTemplate,
+  results: MetricResult[],
+  samples: { canary: number[]; reference: number[] }[],
+  against: 'baseline' | 'stable',
+): { metrics: MetricResult[]; score?: Measurement['score'] } {
+  const judge = template.judge;
+  if (!judge) return { metrics: results };
+  const judged = template.metrics.map((m, i) => {
+    const opts = m.judge ?? JudgeMetricOptions.parse({});
+    const s = samples[i] ?? { canary: [], reference: [] };
+    return { name: m.name, group: opts.group, critical: m.critical || opts.critical, judgement: judgeSamples(s.canary, s.reference, opts, judge.confidence) };
+  });
+  const score = scoreCanary(judged, judge);
+  return {
+    metrics: results.map((r, i) => ({ ...r, stat: { ...(judged[i] as (typeof judged)[number]).judgement, against } })),
+    score: { score: score.score, verdict: score.verdict, reason: score.reason, criticalFailures: score.criticalFailures },
+  };
 }
 
 function fmt(n: number): string {
@@ -132,7 +195,7 @@ export function judgeMetric(
   values: { canary: number | null; baseline?: number | null; stable?: number | null },
   noData: AnalysisTemplate['noData'],
 ): MetricResult {
-  const p = metric.pass;
+  const p = metric.pass ?? {};
   const refVariant = p.relativeTo;
   const reference = refVariant ? (values[refVariant] ?? null) : null;
   const bounds: string[] = [];
@@ -155,10 +218,13 @@ export function judgeMetric(
   return { ...base, verdict: ok ? 'pass' : 'fail' };
 }
 
-/** A measurement fails if any metric fails, is inconclusive if any has no data, and passes otherwise. */
-export function measurementVerdict(metrics: MetricResult[]): MeasurementVerdict {
-  if (metrics.some((m) => m.verdict === 'fail')) return 'fail';
-  if (metrics.some((m) => m.verdict === 'nodata')) return 'inconclusive';
+/**
+ * A measurement fails if any metric breaks its bounds or the judge's score fails, is inconclusive if a metric
+ * has no data or the score is marginal or without data, and passes otherwise.
+ */
+export function measurementVerdict(metrics: MetricResult[], score?: Measurement['score']): MeasurementVerdict {
+  if (metrics.some((m) => m.verdict === 'fail') || score?.verdict === 'fail') return 'fail';
+  if (metrics.some((m) => m.verdict === 'nodata') || score?.verdict === 'marginal' || score?.verdict === 'nodata') return 'inconclusive';
   return 'pass';
 }
 
@@ -177,11 +243,15 @@ export function addMeasurement(c: AnalysisCounters, m: Measurement): AnalysisCou
  * consecutive errors than consecutiveErrorLimit, or a critical metric failing.
  */
 export function failureReason(template: AnalysisTemplate, c: AnalysisCounters, last: Measurement | undefined): string | undefined {
+  if (last?.score?.criticalFailures.length) return `critical metric(s) failed the statistical judge: ${last.score.reason}`;
   const critical = last?.metrics.find((m) => m.critical && m.verdict === 'fail');
   if (critical) return `critical metric ${critical.metric} = ${critical.canary === null ? 'no data' : fmt(critical.canary)}, needs ${critical.threshold}`;
   if (c.failed > template.failureLimit) {
     const failing = last?.metrics.filter((m) => m.verdict === 'fail') ?? [];
-    const detail = failing.map((m) => `${m.metric} = ${m.canary === null ? 'no data' : fmt(m.canary)}, needs ${m.threshold}`).join('; ');
+    const detail = [
+      ...failing.map((m) => `${m.metric} = ${m.canary === null ? 'no data' : fmt(m.canary)}, needs ${m.threshold}`),
+      ...(last?.score?.verdict === 'fail' ? [`judge: ${last.score.reason}`] : []),
+    ].join('; ');
     return `${c.failed} failed measurement(s), failureLimit ${template.failureLimit}${detail ? `: ${detail}` : ''}`;
   }
   if (c.consecutiveErrors > template.consecutiveErrorLimit) {
