@@ -1,0 +1,236 @@
+/**
+ * The worker's configuration, read once from the environment at start.
+ *
+ * The Temporal connection follows the SDK's environment-configuration conventions (TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) and is loaded by
+ * @temporalio/envconfig, so a worker, the `temporal` CLI and the canary client read one profile the same way.
+ * AWS comes from the conventional AWS_* variables (activities/aws-clients.ts). The rest are CANARY_* variables.
+ */
+import * as fs from 'node:fs';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { z } from 'zod';
+import { awsConfigFromEnv, type AwsConfig } from '../activities/aws-clients';
+import { DEFAULT_TASK_QUEUE } from '../common/constants';
+import { parseDuration } from '../common/duration';
+
+/** Where Prometheus scrapes the worker unless CANARY_METRICS_ADDRESS says otherwise. */
+export const DEFAULT_METRICS_ADDRESS = '0.0.0.0:9464';
+
+/**
+ * Extra time after CANARY_SHUTDOWN_GRACE before the worker gives up on activities that ignore cancellation and
+ * fails, rather than hanging until the orchestrator kills it without a word. Deployment stop timeouts must exceed
+ * the grace time plus this.
+ */
+export const FORCE_AFTER_GRACE_MS = 10_000;
+
+/** What the SDK connects to when neither the environment nor a profile names a server. */
+export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
+
+/** Variables @temporalio/envconfig reads (plus TEMPORAL_GRPC_META_* headers, matched by prefix). */
+export const TEMPORAL_ENV_VARS = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_CERT_DATA',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_PROFILE',
+  'TEMPORAL_CONFIG_FILE',
+] as const;
+
+/** Variables awsConfigFromEnv reads; without keys the SDK's default credential chain applies. */
+export const AWS_ENV_VARS = [
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_ENDPOINT_URL',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_MAX_ATTEMPTS',
+] as const;
+
+/** Variables of the worker itself. */
+export const CANARY_ENV_VARS = [
+  'CANARY_TASK_QUEUE',
+  'CANARY_METRICS_ADDRESS',
+  'CANARY_SHUTDOWN_GRACE',
+  'CANARY_MAX_CONCURRENT_ACTIVITIES',
+  'CANARY_WORKFLOW_BUNDLE',
+  'CANARY_LOG_LEVEL',
+] as const;
+
+/** Every environment variable the worker reads, for deployment files and their tests. */
+export const WORKER_ENV_VARS: readonly string[] = [...TEMPORAL_ENV_VARS, ...AWS_ENV_VARS, ...CANARY_ENV_VARS];
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+// A bind address, not a URL: the Prometheus exporter takes `host:port` (IPv6 in brackets).
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+function isHostPort(text: string): boolean {
+  const m = HOST_PORT.exec(text);
+  return !!m && Number(m[2]) >= 1 && Number(m[2]) <= 65_535;
+}
+
+/**
+ * The CANARY_* variables, keyed by variable name so that every issue's path names the variable to fix.
+ * Blank values count as unset (a compose file's `${X:-}` passes an empty string), except
+ * CANARY_METRICS_ADDRESS, where an empty string turns metrics off.
+ */
+export const CanaryEnvSchema = z
+  .object({
+    CANARY_TASK_QUEUE: z
+      .string()
+      .regex(/^\S+$/, 'expected a task queue name without spaces')
+      .default(DEFAULT_TASK_QUEUE),
+    CANARY_METRICS_ADDRESS: z
+      .string()
+      .refine((s) => s === '' || isHostPort(s), 'expected a bind address host:port such as 0.0.0.0:9464, or empty to turn metrics off')
+      .default(DEFAULT_METRICS_ADDRESS),
+    CANARY_SHUTDOWN_GRACE: z
+      .string()
+      .default('60s')
+      .transform((text, ctx) => {
+        const ms = parseDuration(text);
+        if (ms === undefined || ms <= 0) {
+          ctx.addIssue({ code: 'custom', message: 'expected a positive duration such as 30s, 2m or 1h' });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+    CANARY_MAX_CONCURRENT_ACTIVITIES: z.coerce
+      .number({ error: 'expected a whole number' })
+      .int('expected a whole number')
+      .min(1, 'expected at least 1')
+      .max(10_000, 'expected at most 10000')
+      .default(100),
+    CANARY_WORKFLOW_BUNDLE: z
+      .string()
+      .refine((p) => fs.existsSync(p), 'no file at this path (build one with `ts-node worker/build-bundle.ts`)')
+      .optional(),
+    CANARY_LOG_LEVEL: z
+      .string()
+      .default('INFO')
+      .transform((s) => s.toUpperCase())
+      .pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
+  })
+  .transform((v) => ({
+    taskQueue: v.CANARY_TASK_QUEUE,
+    /** Undefined when metrics are off. */
+    metricsAddress: v.CANARY_METRICS_ADDRESS || undefined,
+    /** How long in-flight activities (a rollback, say) may run on after a shutdown signal. */
+    shutdownGraceMs: v.CANARY_SHUTDOWN_GRACE,
+    maxConcurrentActivities: v.CANARY_MAX_CONCURRENT_ACTIVITIES,
+    /** An explicit prebuilt workflow bundle; see worker/main.ts for the fallbacks. */
+    workflowBundle: v.CANARY_WORKFLOW_BUNDLE,
+    logLevel: v.CANARY_LOG_LEVEL,
+  }));
+
+/** The worker's own settings (from CANARY_* variables). */
+export type CanarySettings = z.output<typeof CanaryEnvSchema>;
+
+/** How the worker reaches Temporal. */
+export interface TemporalSettings {
+  /** For NativeConnection.connect: address, TLS, API key, gRPC metadata as @temporalio/envconfig built them. */
+  connection: NativeConnectionOptions;
+  /** The server address, for the startup line and error messages. */
+  address: string;
+  namespace: string;
+}
+
+/** Everything the worker process needs, validated. */
+export interface WorkerConfig extends CanarySettings {
+  temporal: TemporalSettings;
+  aws: AwsConfig;
+}
+
+/**
+ * Reads and validates the worker's configuration.
+ *
+ * @throws Error whose message names the variable (or profile/config file) to fix and what was expected.
+ */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return { ...loadCanarySettings(env), temporal: loadTemporalSettings(env), aws: loadAwsSettings(env) };
+}
+
+function loadCanarySettings(env: NodeJS.ProcessEnv): CanarySettings {
+  const raw: Record<string, string | undefined> = {};
+  for (const name of CANARY_ENV_VARS) {
+    const value = env[name];
+    raw[name] = name === 'CANARY_METRICS_ADDRESS' ? value?.trim() : value?.trim() || undefined;
+  }
+  const parsed = CanaryEnvSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'CANARY_*');
+    return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+  });
+  throw new Error(`invalid worker configuration: ${problems.join('; ')}`);
+}
+
+function loadTemporalSettings(env: NodeJS.ProcessEnv): TemporalSettings {
+  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  let loaded: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    loaded = loadClientConnectConfig({ overrideEnvVars: vars });
+  } catch (err) {
+    throw new Error(`invalid worker configuration: ${temporalCulprit(env, err)}: ${errorText(err)}`, { cause: err });
+  }
+  const address = loaded.connectionOptions.address?.trim() || DEFAULT_TEMPORAL_ADDRESS;
+  if (/\s|:\/\//.test(address)) {
+    const where = env.TEMPORAL_ADDRESS !== undefined ? `TEMPORAL_ADDRESS=${JSON.stringify(env.TEMPORAL_ADDRESS)}` : "the profile's address";
+    throw new Error(`invalid worker configuration: ${where}: expected host:port without a scheme, such as temporal:7233`);
+  }
+  return {
+    connection: { ...loaded.connectionOptions, address },
+    address,
+    namespace: loaded.namespace?.trim() || 'default',
+  };
+}
+
+// envconfig's errors name a profile or a file, not the variable that pointed there; find the variable whose value
+// the message quotes (a cert path, a profile name), else the ones that select a profile.
+function temporalCulprit(env: NodeJS.ProcessEnv, err: unknown): string {
+  const text = errorText(err);
+  const quoted = TEMPORAL_ENV_VARS.find((name) => {
+    const value = env[name];
+    return value !== undefined && value.length > 1 && text.includes(value);
+  });
+  if (quoted) return `${quoted}=${JSON.stringify(env[quoted])}`;
+  if (env.TEMPORAL_CONFIG_FILE) return `TEMPORAL_CONFIG_FILE=${JSON.stringify(env.TEMPORAL_CONFIG_FILE)}`;
+  if (env.TEMPORAL_PROFILE) return `TEMPORAL_PROFILE=${JSON.stringify(env.TEMPORAL_PROFILE)}`;
+  return 'Temporal client config file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml)';
+}
+
+const AWS_FIELD_VARS: Record<string, string> = {
+  region: 'AWS_REGION',
+  endpoint: 'AWS_ENDPOINT_URL',
+  accessKeyId: 'AWS_ACCESS_KEY_ID',
+  secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  sessionToken: 'AWS_SESSION_TOKEN',
+  maxAttempts: 'AWS_MAX_ATTEMPTS',
+};
+
+function loadAwsSettings(env: NodeJS.ProcessEnv): AwsConfig {
+  // Blank counts as unset here too: compose passes `${AWS_REGION:-}` through as an empty string.
+  const aws: NodeJS.ProcessEnv = { ...env };
+  for (const name of AWS_ENV_VARS) if (!aws[name]?.trim()) delete aws[name];
+  try {
+    return awsConfigFromEnv(aws);
+  } catch (err) {
+    // awsConfigFromEnv names the AwsConfig field; the operator needs the variable.
+    const text = errorText(err);
+    const field = /environment: (\w+)/.exec(text)?.[1];
+    const name = (field && AWS_FIELD_VARS[field]) ?? AWS_ENV_VARS.join(' / ');
+    throw new Error(`invalid worker configuration: ${name}: ${text}`, { cause: err });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
