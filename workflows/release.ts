@@ -52,15 +52,18 @@ const nonRetryableErrorTypes = [
   ErrorTypes.InvalidAwsRequest,
 ];
 
-/** Short AWS calls: describe-then-write, retried with backoff; a persistent failure rolls the release back. */
+/**
+ * Short AWS calls: describe-then-write, retried with backoff; a persistent failure rolls the release back.
+ * 15 s bounds how long a call lost with a crashed worker holds the release up before it is retried.
+ */
 const awsCall = {
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '15s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10, nonRetryableErrorTypes },
 } as const;
 
 /** Compensations: tried harder before the release reports RollbackFailed (and then keeps trying). */
 const rollbackCall = {
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '15s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
 } as const;
 
