@@ -2,7 +2,7 @@
  * The typed client library: start a release, read its status, act on it, wait for its end.
  * The CLI and tests are built on it; it validates every input before anything reaches Temporal (or AWS).
  */
-import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, TypedSearchAttributes } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloadProblem, type MessageAck } from '../common/messages';
@@ -81,7 +81,7 @@ export type ReleaseHandle = WorkflowHandle<typeof release>;
  * Starts `release-<service>`. One live release per service: a second start fails with ReleaseAlreadyRunningError
  * naming the running one; a finished release's id can be used again.
  */
-export async function startRelease(client: Client, specInput: unknown, opts: StartOptions = {}): Promise<ReleaseHandle> {
+export async function startRelease(client: Client, specInput: unknown, opts: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof release>> {
   const spec = prepareSpec(specInput, opts);
   const workflowId = msg.releaseWorkflowId(spec.service);
   try {

@@ -243,7 +243,7 @@ export function addMeasurement(c: AnalysisCounters, m: Measurement): AnalysisCou
  * consecutive errors than consecutiveErrorLimit, or a critical metric failing.
  */
 export function failureReason(template: AnalysisTemplate, c: AnalysisCounters, last: Measurement | undefined): string | undefined {
-  if (last?.score?.criticalFailures.length) return `critical metric(s) failed the statistical judge: ${last.score.reason}`;
+  if (last?.score?.criticalFailures.length) return `judge: ${last.score.reason}`;
   const critical = last?.metrics.find((m) => m.critical && m.verdict === 'fail');
   if (critical) return `critical metric ${critical.metric} = ${critical.canary === null ? 'no data' : fmt(critical.canary)}, needs ${critical.threshold}`;
   if (c.failed > template.failureLimit) {

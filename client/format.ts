@@ -1,0 +1,277 @@
+/**
+ * What the CLI prints, as pure functions over status snapshots, results and list rows: no I/O, no clock
+ * (callers pass `now`), so every line is unit-tested (test/unit/cli-format.test.ts).
+ */
+import { formatDuration } from '../common/duration';
+import type { FieldError, ParsedStep } from '../common/spec';
+import { TERMINAL_PHASES, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type Role, type RoleWeights, type TimelineEntry } from '../common/status';
+import type { AnalysisRun, MetricResult } from '../workflows/analysis';
+
+const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
+
+/** `2025-03-01T10:00:00.123Z` → `2025-03-01 10:00:00Z`. */
+export function formatTime(iso: string | Date | undefined): string {
+  if (iso === undefined) return '-';
+  const d = typeof iso === 'string' ? new Date(iso) : iso;
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Time of day only, for progress and timeline lines: `10:00:00Z`. */
+export function formatClock(iso: string | undefined): string {
+  const full = formatTime(iso);
+  return full.length > 11 ? full.slice(11) : full;
+}
+
+/** `in 4m30s` / `3s ago` relative to now. */
+export function relative(iso: string, now: Date): string {
+  const ms = new Date(iso).getTime() - now.getTime();
+  if (Number.isNaN(ms)) return '';
+  if (Math.abs(ms) < 1_000) return 'now';
+  return ms > 0 ? `in ${formatDuration(ms)}` : `${formatDuration(-ms)} ago`;
+}
+
+function pct(n: number | undefined): string {
+  return `${n === undefined ? 0 : Number(n.toFixed(1))}%`;
+}
+
+/** `canary 25% / stable 75%` (canary, baseline, stable; roles absent from the map are left out). */
+export function formatWeights(w: RoleWeights): string {
+  const parts = ROLE_ORDER.filter((r) => w[r] !== undefined).map((r) => `${r} ${pct(w[r])}`);
+  return parts.length ? parts.join(' / ') : 'not read yet';
+}
+
+/** A step in words: `setWeight 25%`, `pause 5m`, `pause until resumed`, `analysis errors`, `approval by alice, bob (timeout 24h, then rollback)`. */
+export function describeStep(step: ParsedStep): string {
+  switch (step.kind) {
+    case 'setWeight':
+      return `setWeight ${step.weight}%`;
+    case 'pause':
+      return step.durationMs === null ? 'pause until resumed' : `pause ${formatDuration(step.durationMs)}`;
+    case 'analysis':
+      return `analysis ${step.template}`;
+    case 'approval': {
+      const who = step.approvers.length ? step.approvers.join(', ') : 'anyone but the initiator';
+      return `approval by ${who}${step.allowSelfApproval ? ' (self-approval allowed)' : ''} (timeout ${formatDuration(step.timeoutMs)}, then ${step.onTimeout})`;
+    }
+  }
+}
+
+/**
+ * Where the release is in its steps: `step 2/5 (#1): pause 5m`. Steps are shown 1-based with their 0-based
+ * index in `#`, the number gates, timeline entries and `approve --step` use. After the last step: `all 5 steps done`.
+ */
+export function formatStep(status: Pick<ReleaseStatus, 'step' | 'steps' | 'phase'>): string {
+  const n = status.steps.length;
+  const step = status.steps[status.step];
+  if (status.step >= n || !step) return `all ${n} steps done`;
+  const stopped = STOPPED_PHASES.includes(status.phase) ? 'stopped at ' : '';
+  return `${stopped}step ${status.step + 1}/${n} (#${status.step}): ${describeStep(step)}`;
+}
+
+const STOPPED_PHASES: readonly Phase[] = ['RollingBack', 'RolledBack', 'RollbackFailed'];
+
+/** What an open gate waits for, until when, and the command that answers it (for `release`). */
+export function formatGate(gate: Gate, now: Date, release = 'RELEASE'): string {
+  const until = gate.deadline ? `, closes ${formatTime(gate.deadline)} (${relative(gate.deadline, now)})` : '';
+  switch (gate.kind) {
+    case 'approval': {
+      const who = gate.approvers?.length ? gate.approvers.join(', ') : 'anyone but the initiator';
+      const after = gate.onTimeout ? `, then ${gate.onTimeout}` : '';
+      return `approval at step #${gate.step} by ${who}${until}${after} — canary approve ${release} --step ${gate.step}`;
+    }
+    case 'pause':
+      return gate.deadline ? `timed pause at step #${gate.step}${until} — canary resume|promote ${release} to skip it` : `pause at step #${gate.step} until resumed — canary resume|promote ${release}`;
+    case 'inconclusive':
+      return `inconclusive analysis at step #${gate.step}: a person decides — canary resume|promote|abort ${release}`;
+    case 'manual-pause':
+      return `paused by hand before step #${gate.step} — canary resume ${release}`;
+  }
+}
+
+function value(v: number | null): string {
+  if (v === null) return 'no data';
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
+}
+
+/** `5xx-rate: canary 0.2, needs <= 0.05 → fail (critical)`. */
+export function formatMetric(m: MetricResult): string {
+  return `${m.metric}: canary ${value(m.canary)}, needs ${m.threshold} → ${m.verdict}${m.critical ? ' (critical)' : ''}`;
+}
+
+/** An analysis run: a headline, then one line per metric of its last measurement. */
+export function formatAnalysis(run: AnalysisRun): string[] {
+  const c = run.counters;
+  const counts = `${c.measurements} measured, ${c.failed} failed, ${c.inconclusive} inconclusive, ${c.errors} errors`;
+  const lines = [`${run.templateName}: ${run.verdict} — ${run.reason} (${counts})`];
+  const last = run.last;
+  if (last) {
+    lines.push(`  last measurement ${formatTime(last.at)}: ${last.verdict}${last.error ? ` (${last.error})` : ''}`);
+    for (const m of last.metrics) lines.push(`    ${formatMetric(m)}`);
+  }
+  return lines;
+}
+
+/** One line for a release's end: `promoted: v2 serves 100% of traffic (3/3 steps in 1m2s)`. */
+export function formatResult(result: ReleaseResult): string {
+  const took = `${result.stepsCompleted}/${result.steps} steps in ${formatDuration(result.durationMs)}`;
+  switch (result.outcome) {
+    case 'promoted':
+      return `promoted: ${result.service} ${result.reason}${result.by && result.by !== 'canary' ? ` (promoted by ${result.by})` : ''} (${took})`;
+    case 'aborted':
+      return `aborted${result.by ? ` by ${result.by}` : ''}: ${result.reason}; traffic is back on the previous version (${took})`;
+    case 'rolled-back':
+      return `rolled back: ${result.reason}; traffic is back on the previous version (${took})`;
+  }
+}
+
+export function isTerminal(status: Pick<ReleaseStatus, 'phase'>): boolean {
+  return TERMINAL_PHASES.includes(status.phase);
+}
+
+/** Lines of `canary status`. */
+export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: string; execution?: string; failure?: string }): string {
+  const rows: [string, string][] = [];
+  const [workflowId, runId] = status.releaseId.split('/');
+  rows.push(['release', `${workflowId ?? status.releaseId}  ${status.service} ${status.version}${runId ? `  (run ${runId})` : ''}`]);
+  rows.push(['phase', `${status.phase}${status.paused && status.phase !== 'Paused' ? ' (pause requested)' : ''}${opts.execution && opts.execution !== 'RUNNING' ? `  [workflow ${opts.execution}]` : ''}`]);
+  rows.push(['step', formatStep(status)]);
+  rows.push(['weights', `${formatWeights(status.verifiedWeights)} verified; requested ${formatWeights(status.requestedWeights)}`]);
+  rows.push(['target groups', status.targetGroups.length ? status.targetGroups.map((t) => `${t.role} ${t.name}`).join(', ') : 'none yet']);
+  if (status.analysis) formatAnalysis(status.analysis).forEach((l, i) => rows.push([i === 0 ? 'analysis' : '', l]));
+  if (status.backgroundAnalysis) formatAnalysis(status.backgroundAnalysis).forEach((l, i) => rows.push([i === 0 ? 'background' : '', l]));
+  if (status.gate) rows.push(['waiting for', formatGate(status.gate, opts.now, workflowId ?? status.releaseId)]);
+  const rollingBack = status.phase === 'RollingBack' || status.phase === 'RollbackFailed';
+  if (rollingBack) {
+    if (status.rollbackPlan.length) status.rollbackPlan.forEach((a, i) => rows.push([i === 0 ? 'rollback plan' : '', `${i + 1}. ${a.description}`]));
+    else rows.push(['rollback plan', 'nothing left to undo']);
+  }
+  if (status.rollbackError) rows.push(['rollback error', status.rollbackError]);
+  if (status.result) rows.push(['result', formatResult(status.result)]);
+  if (opts.failure) rows.push(['failure', opts.failure]);
+  rows.push(['started', `${formatTime(status.startedAt)} by ${status.initiator} (${relative(status.startedAt, opts.now)}); updated ${formatTime(status.updatedAt)}`]);
+  const last = status.timeline[status.timeline.length - 1];
+  if (last) rows.push(['last event', formatTimelineEntry(last)]);
+  if (opts.uiUrl) rows.push(['ui', opts.uiUrl]);
+  return labelled(rows);
+}
+
+/** What `canary status` shows when the status query cannot be answered (no worker): what describe() and result() know. */
+export interface FallbackStatus {
+  workflowId: string;
+  runId: string;
+  execution: string;
+  service?: string;
+  version?: string;
+  phase?: string;
+  canaryWeight?: number;
+  startTime: string;
+  closeTime?: string;
+  result?: ReleaseResult;
+  failure?: string;
+  queryError: string;
+}
+
+export function formatFallbackStatus(s: FallbackStatus, opts: { uiUrl?: string }): string {
+  const rows: [string, string][] = [
+    ['release', `${s.workflowId}  ${s.service ?? '?'} ${s.version ?? '?'}  (run ${s.runId})`],
+    ['workflow', `${s.execution}${s.closeTime ? ` at ${formatTime(s.closeTime)}` : ''}`],
+    ['phase', `${s.phase ?? 'unknown'} (search attribute)`],
+    ['canary weight', s.canaryWeight === undefined ? 'unknown' : `${s.canaryWeight}%`],
+    ['started', formatTime(s.startTime)],
+  ];
+  if (s.result) rows.push(['result', formatResult(s.result)]);
+  if (s.failure) rows.push(['failure', s.failure]);
+  rows.push(['note', `live status unavailable (${s.queryError}); is a worker running on the release's task queue?`]);
+  if (opts.uiUrl) rows.push(['ui', opts.uiUrl]);
+  return labelled(rows);
+}
+
+function labelled(rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd()).join('\n');
+}
+
+/** `10:00:01Z alice approve: step 1: looks fine`, with ignored signals marked. */
+export function formatTimelineEntry(e: TimelineEntry): string {
+  const detail = e.accepted ? e.detail : e.detail?.replace(/^ignored: /, '');
+  return `${formatClock(e.at)} ${e.by} ${e.action}${e.accepted ? '' : ' [IGNORED]'}${detail ? `: ${detail}` : ''}`;
+}
+
+/** `canary history`: a table of the timeline. */
+export function formatHistory(timeline: TimelineEntry[]): string {
+  if (timeline.length === 0) return 'no events yet';
+  return table(
+    ['TIME', 'BY', 'ACTION', 'DETAIL'],
+    timeline.map((e) => [formatTime(e.at), e.by, e.accepted ? e.action : `${e.action} [IGNORED]`, (e.accepted ? e.detail : e.detail?.replace(/^ignored: /, '')) ?? '']),
+  );
+}
+
+/** The timeline for JSON output: every entry as recorded, with `ignored` spelled out. */
+export function historyJson(timeline: TimelineEntry[]): (TimelineEntry & { ignored: boolean })[] {
+  return timeline.map((e) => ({ ...e, ignored: !e.accepted }));
+}
+
+/** A progress line for non-TTY output; printed again only when it changes. */
+export function progressLine(status: ReleaseStatus, now: Date): string {
+  const parts = [status.phase, formatStep(status), formatWeights(status.verifiedWeights)];
+  const release = status.releaseId.split('/')[0] ?? status.releaseId;
+  // Without the countdown, so the line changes only when the release does.
+  if (status.gate) parts.push(`waiting: ${formatGate(status.gate, now, release).replace(/ \(in [^)]*\)| \([^)]* ago\)/, '')}`);
+  if (status.rollbackError) parts.push(`rollback error: ${status.rollbackError}`);
+  return parts.join(' | ');
+}
+
+/** Values for the TTY progress bar (its total is 100% canary weight). */
+export function progressBarPayload(status: ReleaseStatus, now: Date): { weight: number; phase: string; step: string; note: string } {
+  const n = status.steps.length;
+  return {
+    weight: Math.round(status.verifiedWeights.canary ?? 0),
+    phase: status.phase,
+    step: status.step >= n ? `${n}/${n}` : `${status.step + 1}/${n}`,
+    note: status.result
+      ? status.result.outcome
+      : status.gate
+        ? (formatGate(status.gate, now).split(' — ')[0] ?? '')
+        : status.steps[status.step]
+          ? describeStep(status.steps[status.step] as ParsedStep)
+          : '',
+  };
+}
+
+/** A row of `canary list`. */
+export interface ListRow {
+  workflowId: string;
+  runId: string;
+  service?: string;
+  version?: string;
+  phase?: string;
+  canaryWeight?: number;
+  startTime: string;
+  closeTime?: string;
+  status: string;
+}
+
+export function formatList(rows: ListRow[]): string {
+  if (rows.length === 0) return 'no releases found';
+  return table(
+    ['RELEASE', 'VERSION', 'PHASE', 'CANARY', 'STARTED', 'STATUS'],
+    rows.map((r) => [r.workflowId, r.version ?? '-', r.phase ?? '-', r.canaryWeight === undefined ? '-' : `${r.canaryWeight}%`, formatTime(r.startTime), r.status]),
+  );
+}
+
+/** `field: message` lines of a rejected spec. */
+export function formatSpecErrors(errors: FieldError[]): string[] {
+  return errors.map((e) => `${e.field}: ${e.message}`);
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,234 @@
+/**
+ * `npm run demo`: a real canary release on the embedded local stack (Temporal dev server with UI, moto),
+ * with a traffic simulator publishing per-target-group CloudWatch metrics from the live listener weights.
+ *
+ *   npm run demo                                 healthy release, about a minute
+ *   npm run demo -- --scenario bad-canary        5xx trips the analysis, automatic rollback
+ *   npm run demo -- --scenario approval          stops at a gate until you approve (UI, temporal CLI or canary CLI)
+ *   npm run demo -- --scenario subtle-regression 30% slower canary caught by the Mann-Whitney judge
+ *   npm run demo -- --keep                       leave the stack and the UI up afterwards
+ */
+import { DescribeListenersCommand, DescribeRulesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Command, Option } from 'commander';
+import { createActivities } from '../activities';
+import { motoClients, type AwsClients } from '../activities/aws-clients';
+import { actions, startRelease } from '../client/release-client';
+import { formatAnalysis, formatResult, formatTimelineEntry, progressLine } from '../client/format';
+import { formatDuration } from '../common/duration';
+import type { ReleaseResult, ReleaseStatus } from '../common/status';
+import { statusQuery } from '../workflows/messages';
+import { SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
+import { seedAlb } from './seed';
+import { startSimulator } from './simulator';
+import { startLocalStack, type LocalStack } from './stack';
+import { temporalCli } from './paths';
+
+export interface ScenarioRunOptions {
+  client: Client;
+  aws: AwsClients;
+  taskQueue: string;
+  scenario: ScenarioName;
+  /** Time scale of the scenario's pauses and intervals (1 = demo pace). */
+  scale?: number;
+  service?: string;
+  /** Where progress lines go. */
+  out?: (line: string) => void;
+  temporalAddress: string;
+  uiUrl?: string;
+  /** In the approval scenario, approve as `alice` after this long (non-interactive runs). */
+  autoApproveAfterMs?: number;
+  requestsPerSecond?: number;
+}
+
+export interface ScenarioRun {
+  result: ReleaseResult;
+  expected: ReleaseResult['outcome'];
+  /** The forward action at the end, as DescribeListeners/DescribeRules answer it: target group names and weights. */
+  finalForward: { name: string; weight: number }[];
+  targetGroups: string[];
+  workflowId: string;
+  durationMs: number;
+  ok: boolean;
+}
+
+/** Runs one scenario against a running stack and worker: seed, simulate, release, watch, summarise. */
+export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun> {
+  const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const service = opts.service ?? 'checkout';
+  const t0 = Date.now();
+  out(`[seed] ALB for ${service}: VPC, subnets, load balancer, HTTP listener, stable target group ${service}-v1 with 2 targets`);
+  const seeded = await seedAlb(opts.aws, { name: service });
+  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale });
+  out(`[scenario] ${scenario.name}: ${scenario.summary}`);
+  const simulator = startSimulator({
+    aws: opts.aws,
+    listenerArn: seeded.listenerArn,
+    ruleArn: seeded.ruleArn,
+    requestsPerSecond: opts.requestsPerSecond ?? 200,
+    tickMs: 1000,
+    profiles: { v1: scenario.stable, [String(scenario.spec.version)]: scenario.canary },
+    defaultProfile: scenario.stable,
+    seed: 42,
+  });
+  out(
+    `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener weights; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
+      `${scenario.spec.version} ${Math.round(scenario.canary.errorRate * 1000) / 10}% 5xx ~${scenario.canary.latencyMs} ms`,
+  );
+  // Let the stable version build up a little metric history before the canary appears.
+  await new Promise((r) => setTimeout(r, 1500));
+  try {
+    const handle = await startRelease(opts.client, scenario.spec, { taskQueue: opts.taskQueue });
+    const workflowId = handle.workflowId;
+    out(`[release] started ${workflowId} (run ${handle.firstExecutionRunId})`);
+    if (opts.uiUrl) out(`[release] watch it in the Temporal UI: ${opts.uiUrl}/namespaces/default/workflows/${workflowId}/${handle.firstExecutionRunId}/history`);
+
+    let lastLine = '';
+    let seen = 0;
+    const shownAnalyses = new Set<string>();
+    let gateShown = false;
+    let approveTimer: NodeJS.Timeout | undefined;
+    const done = handle.result();
+    let finished = false;
+    void done.finally(() => (finished = true)).catch(() => undefined);
+    for (;;) {
+      const st: ReleaseStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+      if (st) {
+        for (const e of st.timeline.slice(seen)) out(`  ${formatTimelineEntry(e)}`);
+        seen = st.timeline.length;
+        const line = progressLine(st, new Date());
+        if (line !== lastLine) out(`[${formatDuration(Date.now() - t0)}] ${line}`);
+        lastLine = line;
+        for (const run of [st.analysis, st.backgroundAnalysis]) {
+          if (!run?.last) continue;
+          const key = `${run.templateName}${run.last.at}`;
+          if (shownAnalyses.has(key)) continue;
+          shownAnalyses.add(key);
+          for (const l of formatAnalysis(run)) out(`    ${l}`);
+          if (run.last.score) out(`      judge score ${run.last.score.score}: ${run.last.score.verdict}`);
+          for (const m of run.last.metrics.filter((x) => x.stat)) {
+            const s = m.stat as NonNullable<typeof m.stat>;
+            out(`      ${m.metric} vs ${s.against}: ${s.verdict}, p=${s.pValue === null ? '-' : s.pValue.toExponential(2)}, ratio ${s.ratioOfMeans === null ? '-' : s.ratioOfMeans.toFixed(3)}`);
+          }
+        }
+        if (st.gate?.kind === 'approval' && !gateShown) {
+          gateShown = true;
+          const who = st.gate.approvers?.join(' or ') ?? 'an approver';
+          out(`\n  The release waits for ${who} at step ${st.gate.step}. Approve it from:`);
+          if (opts.uiUrl) out(`    the Temporal UI   ${opts.uiUrl}/namespaces/default/workflows/${workflowId} → Send Update "approve" with {"by":"alice","step":${st.gate.step}}`);
+          out(`    the temporal CLI  ${temporalCli()} workflow update execute --address ${opts.temporalAddress} --workflow-id ${workflowId} --name approve --input '{"by":"alice","step":${st.gate.step}}'`);
+          out(`    the canary CLI    TEMPORAL_ADDRESS=${opts.temporalAddress} npx canary approve ${workflowId} --by alice --step ${st.gate.step}\n`);
+          if (opts.autoApproveAfterMs !== undefined) {
+            const step = st.gate.step;
+            out(`  (non-interactive: approving as alice in ${formatDuration(opts.autoApproveAfterMs)})`);
+            approveTimer = setTimeout(() => {
+              actions.approve(opts.client, workflowId, { by: 'alice', step, comment: 'demo auto-approval' }).catch((err: Error) => out(`  auto-approval failed: ${err.message}`));
+            }, opts.autoApproveAfterMs);
+          }
+        }
+      }
+      if (finished) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    if (approveTimer) clearTimeout(approveTimer);
+    const result = await done;
+    const finalForward = await readForward(opts.aws, seeded.listenerArn, seeded.ruleArn);
+    const all = await opts.aws.elbv2.send(new DescribeTargetGroupsCommand({}));
+    const targetGroups = (all.TargetGroups ?? []).filter((t) => t.VpcId === seeded.vpcId).map((t) => t.TargetGroupName ?? '');
+    const run: ScenarioRun = {
+      result,
+      expected: scenario.expected,
+      finalForward,
+      targetGroups,
+      workflowId,
+      durationMs: Date.now() - t0,
+      ok: result.outcome === scenario.expected,
+    };
+    out('');
+    out('──── summary ─────────────────────────────────────────────');
+    out(`scenario      ${scenario.name} (expected: ${scenario.expected})`);
+    out(`verdict       ${formatResult(result)}`);
+    out(`duration      ${formatDuration(result.durationMs)} for ${result.stepsCompleted}/${result.steps} steps`);
+    out(`listener now  forward ${finalForward.map((f) => `${f.name}=${f.weight}`).join(', ')} (DescribeListeners)`);
+    out(`target groups ${targetGroups.join(', ')}`);
+    out(`simulator     ${simulator.ticks()} ticks, ${simulator.errors()} errors`);
+    out(run.ok ? 'scenario OK' : `scenario FAILED: expected ${scenario.expected}, got ${result.outcome}`);
+    return run;
+  } finally {
+    await simulator.stop();
+  }
+}
+
+async function readForward(aws: AwsClients, listenerArn: string, ruleArn?: string): Promise<{ name: string; weight: number }[]> {
+  const actionsNow = ruleArn
+    ? (await aws.elbv2.send(new DescribeRulesCommand({ RuleArns: [ruleArn] }))).Rules?.[0]?.Actions
+    : (await aws.elbv2.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] }))).Listeners?.[0]?.DefaultActions;
+  const forward = actionsNow?.find((a) => a.Type === 'forward');
+  const groups = forward?.ForwardConfig?.TargetGroups?.length
+    ? forward.ForwardConfig.TargetGroups.map((t) => ({ arn: t.TargetGroupArn ?? '', weight: t.Weight ?? 1 }))
+    : forward?.TargetGroupArn
+      ? [{ arn: forward.TargetGroupArn, weight: 1 }]
+      : [];
+  return groups.map((g) => ({ name: g.arn.split(':').pop()?.split('/')[1] ?? g.arn, weight: g.weight }));
+}
+
+async function main(): Promise<void> {
+  const program = new Command('demo')
+    .description('Run a canary release on the embedded local stack')
+    .addOption(new Option('--scenario <name>', 'what the new version does').choices(SCENARIOS).default('healthy'))
+    .option('--keep', 'leave the Temporal dev server, its UI and moto running afterwards (Ctrl-C stops them)', false)
+    .option('--auto-approve <seconds>', 'approval scenario: approve as alice after this many seconds (default: in CI, 5)')
+    .parse();
+  const opts = program.opts<{ scenario: ScenarioName; keep: boolean; autoApprove?: string }>();
+
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const t0 = Date.now();
+  process.stdout.write('[stack] starting the Temporal dev server (with UI) and moto on free loopback ports...\n');
+  const stack: LocalStack = await startLocalStack({ ui: true, label: 'demo' });
+  process.stdout.write(`[stack] Temporal ${stack.temporal.address}, UI ${stack.temporal.uiUrl}, moto ${stack.moto.endpoint} (${formatDuration(Date.now() - t0)}); logs in ${stack.logDir}\n`);
+  const aws = motoClients(stack.moto.endpoint);
+  const native = await NativeConnection.connect({ address: stack.temporal.address });
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({ connection });
+  const taskQueue = 'canary-demo';
+  process.stdout.write('[worker] bundling the workflow code and starting a worker...\n');
+  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities(aws) });
+  const running = worker.run();
+  let exitCode = 1;
+  try {
+    const autoApprove = opts.autoApprove !== undefined ? Number(opts.autoApprove) * 1000 : process.env.CI || !process.stdin.isTTY ? 5_000 : undefined;
+    const run = await runScenario({
+      client,
+      aws,
+      taskQueue,
+      scenario: opts.scenario,
+      temporalAddress: stack.temporal.address,
+      uiUrl: stack.temporal.uiUrl,
+      autoApproveAfterMs: autoApprove,
+    });
+    exitCode = run.ok ? 0 : 1;
+    if (opts.keep) {
+      process.stdout.write(`\n[keep] the stack stays up: UI ${stack.temporal.uiUrl}, Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}. Ctrl-C to stop.\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+  } finally {
+    worker.shutdown();
+    await running.catch(() => undefined);
+    await native.close();
+    await connection.close();
+    aws.destroy();
+    await stack.stop();
+  }
+  process.exit(exitCode);
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    process.stderr.write(`demo failed: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * Demo scenarios: a release spec for a seeded ALB, the versions' fault profiles, and what the scenario is
+ * expected to end in. Used by the demo (dev/demo.ts) and its tests.
+ */
+import type { ReleaseSpecInput } from '../common/spec';
+import type { Outcome } from '../common/status';
+import type { SeededAlb } from './seed';
+import type { FaultProfile } from './simulator';
+
+export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface Scenario {
+  name: ScenarioName;
+  summary: string;
+  spec: ReleaseSpecInput;
+  /** Fault profile per version tag; the stable version (and the baseline, which runs it) use `stable`. */
+  stable: FaultProfile;
+  canary: FaultProfile;
+  expected: Outcome;
+}
+
+/** Time scale: 1 for the demo (about a minute), smaller in tests. */
+export interface ScenarioOptions {
+  service: string;
+  seeded: SeededAlb;
+  version?: string;
+  scale?: number;
+}
+
+const alb = (metricName: string, stat: 'Sum' | 'Average', id: string, period: number) => ({
+  Id: id,
+  MetricStat: {
+    Metric: {
+      Namespace: 'AWS/ApplicationELB',
+      MetricName: metricName,
+      Dimensions: [
+        { Name: 'TargetGroup', Value: '${targetGroup}' },
+        { Name: 'LoadBalancer', Value: '${loadBalancer}' },
+      ],
+    },
+    Period: period,
+    Stat: stat,
+  },
+});
+
+function seconds(s: number, scale: number): string {
+  return `${Math.max(1, Math.round(s * scale))}s`;
+}
+
+export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenario {
+  const scale = opts.scale ?? 1;
+  const version = opts.version ?? 'v2';
+  const stable: FaultProfile = { errorRate: 0.002, latencyMs: 40, latencyJitter: 0.1 };
+  const errors = {
+    metrics: [
+      {
+        name: '5xx-rate',
+        query: [alb('HTTPCode_Target_5XX_Count', 'Sum', 'errors', 1), alb('RequestCount', 'Sum', 'requests', 1), { Id: 'rate', Expression: 'errors / requests' }],
+        pass: { max: 0.02 },
+      },
+      {
+        name: 'latency-seconds',
+        query: [alb('TargetResponseTime', 'Average', 'rt', 1)],
+        pass: { max: 0.5 },
+      },
+    ],
+    count: 2,
+    interval: seconds(3, scale),
+    window: '10s',
+  };
+  const base: ReleaseSpecInput = {
+    service: opts.service,
+    version,
+    region: 'us-east-1',
+    initiator: 'ci-demo',
+    traffic: opts.seeded.ruleArn ? { listenerArn: opts.seeded.listenerArn, ruleArn: opts.seeded.ruleArn } : { listenerArn: opts.seeded.listenerArn },
+    environment: { canaryTargets: [{ id: '10.0.0.31', port: 8080 }, { id: '10.0.1.32', port: 8080 }], healthyTimeout: '30s' },
+    steps: [
+      { setWeight: 10 },
+      { pause: { duration: seconds(8, scale) } },
+      { analysis: { template: 'errors' } },
+      { setWeight: 30 },
+      { pause: { duration: seconds(6, scale) } },
+      { analysis: { template: 'errors' } },
+      { setWeight: 60 },
+      { pause: { duration: seconds(5, scale) } },
+      { setWeight: 100 },
+    ],
+    backgroundAnalysis: { template: 'errors', interval: seconds(4, scale), reportEvery: seconds(8, scale) },
+    analysis: { errors },
+    promotion: { keepPreviousFor: seconds(5, scale) },
+    rollback: { retryInterval: '2s' },
+  };
+  switch (name) {
+    case 'healthy':
+      return { name, summary: 'a good version: promoted step by step to 100%', spec: base, stable, canary: { ...stable }, expected: 'promoted' };
+    case 'bad-canary':
+      return {
+        name,
+        summary: 'the new version answers 15% of requests with 5xx: the analysis trips and the release rolls back by itself',
+        spec: base,
+        stable,
+        canary: { errorRate: 0.15, latencyMs: 45, latencyJitter: 0.1 },
+        expected: 'rolled-back',
+      };
+    case 'approval': {
+      const steps = [...(base.steps as unknown[])];
+      steps.splice(6, 0, { approval: { approvers: ['alice', 'bob'], timeout: '30m', onTimeout: 'rollback' } });
+      return {
+        name,
+        summary: 'a healthy version that stops at an approval gate before 60% until alice or bob approves',
+        spec: { ...base, steps: steps as ReleaseSpecInput['steps'] },
+        stable,
+        canary: { ...stable },
+        expected: 'promoted',
+      };
+    }
+    case 'subtle-regression':
+      return {
+        name,
+        summary: 'the new version is 30% slower, still far under the 0.5 s latency bound: the Mann-Whitney judge against a fresh baseline catches it',
+        spec: {
+          ...base,
+          environment: { ...base.environment, baselineTargets: [{ id: '10.0.0.41', port: 8080 }, { id: '10.0.1.42', port: 8080 }] },
+          analysis: {
+            errors: {
+              ...errors,
+              judge: { kind: 'mann-whitney', confidence: 0.99, pass: 75, marginal: 50 },
+              metrics: [
+                { ...(errors.metrics[0] as (typeof errors.metrics)[number]), judge: { direction: 'increase', group: 'errors', nanStrategy: 'replace' } },
+                { ...(errors.metrics[1] as (typeof errors.metrics)[number]), judge: { direction: 'increase', group: 'latency', effectSize: { allowedIncrease: 1.1 } }, critical: true },
+              ],
+            },
+          },
+        },
+        stable,
+        canary: { errorRate: 0.002, latencyMs: 52, latencyJitter: 0.1 },
+        expected: 'rolled-back',
+      };
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * Traffic and metric simulator for the demo and the benchmarks.
+ *
+ * Nothing serves real requests locally, so this stands in for the ALB's own CloudWatch reporting: every tick
+ * it reads the live forward action from the AWS API, splits a request budget across the target groups by
+ * weight, draws errors and latencies from each version's fault profile, and publishes ALB-shaped metrics
+ * (`AWS/ApplicationELB`, dimensions TargetGroup + LoadBalancer). Reading the listener every tick, rather than
+ * being told the weights, is the point: the metrics follow whatever the release workflow really did to AWS.
+ */
+import { PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeListenersCommand,
+  DescribeRulesCommand,
+  DescribeTagsCommand,
+  type Action,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsClients } from '../activities/aws-clients';
+import { forwardTargets, loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
+
+/** How one version of the service behaves. */
+export interface FaultProfile {
+  /** Share of requests answered 5xx, 0..1. */
+  errorRate: number;
+  /** Mean target response time in milliseconds. */
+  latencyMs: number;
+  /** Standard deviation of the response time relative to its mean; 0.1 when absent. */
+  latencyJitter?: number;
+}
+
+/** A version that never fails and answers in about 40 ms. */
+export const healthyProfile: Readonly<FaultProfile> = Object.freeze({ errorRate: 0, latencyMs: 40, latencyJitter: 0.1 });
+
+/** What one target group received in one tick. */
+export interface SimulatedSplit {
+  targetGroupArn: string;
+  /** From the target group's tags (`canary:version`, else `version`), else its name. */
+  version: string;
+  /** The weight as the forward action states it (a plain TargetGroupArn counts as 1). */
+  weight: number;
+  requests: number;
+  errors: number;
+  /** Mean of the drawn response times; 0 when the group received no requests. */
+  meanLatencyMs: number;
+}
+
+/** One tick of the simulator. */
+export interface SimulatorTick {
+  at: Date;
+  /** Every target group of the forward action, zero-weight ones included (with no requests). */
+  split: SimulatedSplit[];
+  /** Set when the tick failed; a failed tick published nothing (its one PutMetricData is the last call). */
+  error?: Error;
+}
+
+export interface SimulatorOptions {
+  aws: AwsClients;
+  /** The ALB listener; the LoadBalancer dimension comes from it, and its default action unless ruleArn is set. */
+  listenerArn: string;
+  /** Read this rule's forward action instead of the listener's default action. */
+  ruleArn?: string;
+  requestsPerSecond: number;
+  /** Tick period, e.g. 1000; each tick carries `requestsPerSecond * tickMs / 1000` requests. */
+  tickMs: number;
+  /** Fault profile per version. */
+  profiles: Record<string, FaultProfile>;
+  /** For versions absent from `profiles`; healthyProfile when absent. */
+  defaultProfile?: FaultProfile;
+  /** PRNG seed: the same seed and the same sequence of weights draw the same errors and latencies. */
+  seed?: number;
+  /** Called after every tick, failed ones included; an exception thrown here is recorded like an AWS error. */
+  onTick?: (t: SimulatorTick) => void;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** Stops scheduling ticks and waits for the one in flight. */
+  stop(): Promise<void>;
+  /** Changes a version's behaviour from the next tick on. */
+  setProfile(version: string, profile: FaultProfile): void;
+  /** Ticks completed, failed ones included. */
+  ticks(): number;
+  lastTick(): SimulatorTick | undefined;
+  /** Failures so far: failed ticks plus exceptions thrown by onTick. */
+  errors(): number;
+  /** The latest failure, AWS's error kept as it came (name, message, $metadata). */
+  lastError(): Error | undefined;
+}
+
+/** Namespace and metric names the simulator publishes, as a real ALB does. */
+export const simulatedMetrics = {
+  namespace: 'AWS/ApplicationELB',
+  requestCount: 'RequestCount',
+  target5xx: 'HTTPCode_Target_5XX_Count',
+  targetResponseTime: 'TargetResponseTime',
+} as const;
+
+/** Distinct TargetResponseTime values per target group and tick; the drawn latencies are binned down to this. */
+const maxLatencyValues = 20;
+const defaultSeed = 0x5eed;
+const listenerArnPattern = /^arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:listener\/app\/[^/]+\/[^/]+\/[^/]+$/;
+
+/** Small, fast, seedable PRNG (mulberry32): uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkProfile(version: string, p: FaultProfile): FaultProfile {
+  const jitter = p.latencyJitter ?? 0.1;
+  if (!(p.errorRate >= 0 && p.errorRate <= 1)) throw new RangeError(`profile of ${version}: errorRate must be within 0..1, got ${p.errorRate}`);
+  if (!(p.latencyMs >= 0 && Number.isFinite(p.latencyMs))) throw new RangeError(`profile of ${version}: latencyMs must be ≥ 0, got ${p.latencyMs}`);
+  if (!(jitter >= 0 && Number.isFinite(jitter))) throw new RangeError(`profile of ${version}: latencyJitter must be ≥ 0, got ${p.latencyJitter}`);
+  return { errorRate: p.errorRate, latencyMs: p.latencyMs, latencyJitter: jitter };
+}
+
+function checkOptions(opts: SimulatorOptions): void {
+  if (!listenerArnPattern.test(opts.listenerArn)) {
+    throw new Error(
+      `simulator: ${opts.listenerArn} is not an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)`,
+    );
+  }
+  const listenerPath = opts.listenerArn.slice(opts.listenerArn.indexOf(':listener/') + ':listener/'.length);
+  if (opts.ruleArn !== undefined && !opts.ruleArn.includes(`:listener-rule/${listenerPath}/`)) {
+    throw new Error(`simulator: rule ${opts.ruleArn} does not belong to listener ${opts.listenerArn}; pass the listener the rule is on`);
+  }
+  if (!(opts.requestsPerSecond >= 0 && Number.isFinite(opts.requestsPerSecond))) {
+    throw new RangeError(`simulator: requestsPerSecond must be ≥ 0, got ${opts.requestsPerSecond}`);
+  }
+  if (!(opts.tickMs > 0 && Number.isFinite(opts.tickMs))) throw new RangeError(`simulator: tickMs must be > 0, got ${opts.tickMs}`);
+}
+
+/** `arn:...:targetgroup/NAME/ID` → `NAME`. */
+function targetGroupName(arn: string): string {
+  return targetGroupDimension(arn).split('/')[1] ?? arn;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Latencies binned into at most `maxLatencyValues` equal-count groups, each reported at its mean: the sum and
+ * the count are kept exactly (so Average and SampleCount are right) while the PutMetricData stays small.
+ */
+function binLatencies(secondsSorted: number[]): { values: number[]; counts: number[] } {
+  const values: number[] = [];
+  const counts: number[] = [];
+  const n = secondsSorted.length;
+  const bins = Math.min(maxLatencyValues, n);
+  for (let b = 0; b < bins; b++) {
+    const from = Math.floor((b * n) / bins);
+    const to = Math.floor(((b + 1) * n) / bins);
+    let sum = 0;
+    for (let i = from; i < to; i++) sum += secondsSorted[i] ?? 0;
+    const value = Math.round((sum / (to - from)) * 1e6) / 1e6;
+    // CloudWatch wants distinct Values; equal means (e.g. zero jitter) merge into one count.
+    const lastIndex = values.length - 1;
+    if (lastIndex >= 0 && values[lastIndex] === value) {
+      counts[lastIndex] = (counts[lastIndex] ?? 0) + (to - from);
+    } else {
+      values.push(value);
+      counts.push(to - from);
+    }
+  }
+  return { values, counts };
+}
+
+/**
+ * Starts the simulator: the first tick runs at once, the next ones every `tickMs` (a slow tick delays the next
+ * one instead of piling ticks up). Throws only on invalid options; AWS errors during a tick are recorded on
+ * the tick, counted, and the loop goes on.
+ *
+ * moto stores every TargetResponseTime sample separately (it expands Counts), and its GetMetricData scans all
+ * stored samples, so keep `requestsPerSecond` modest (hundreds) for long local runs.
+ */
+export function startSimulator(opts: SimulatorOptions): Simulator {
+  checkOptions(opts);
+  const { aws } = opts;
+  const random = mulberry32(opts.seed ?? defaultSeed);
+  const profiles = new Map<string, FaultProfile>(Object.entries(opts.profiles).map(([v, p]) => [v, checkProfile(v, p)]));
+  const fallback = checkProfile('the default profile', opts.defaultProfile ?? healthyProfile);
+  const loadBalancer = loadBalancerDimension(opts.listenerArn);
+  const requestsPerTick = (opts.requestsPerSecond * opts.tickMs) / 1000;
+  const versions = new Map<string, string>();
+  // Fractions of a request left over per target group, so low rates and small weights still add up over time.
+  const carry = new Map<string, number>();
+
+  let completed = 0;
+  let failed = 0;
+  let last: SimulatorTick | undefined;
+  let lastErr: Error | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  let nextAt = Date.now();
+
+  function normal(): number {
+    const u1 = 1 - random();
+    const u2 = random();
+    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  }
+
+  async function readForward(): Promise<Action | undefined> {
+    let actions: Action[] | undefined;
+    if (opts.ruleArn) {
+      const out = await aws.elbv2.send(new DescribeRulesCommand({ RuleArns: [opts.ruleArn] }));
+      actions = out.Rules?.[0]?.Actions;
+    } else {
+      const out = await aws.elbv2.send(new DescribeListenersCommand({ ListenerArns: [opts.listenerArn] }));
+      actions = out.Listeners?.[0]?.DefaultActions;
+    }
+    // Authenticate actions may precede it; a listener without a forward (fixed response, redirect) sends no traffic to any group.
+    return actions?.find((a) => a.Type === 'forward');
+  }
+
+  async function resolveVersions(arns: string[]): Promise<void> {
+    const unknown = arns.filter((arn) => !versions.has(arn));
+    // DescribeTags takes at most 20 ARNs; a forward action has at most 5 groups.
+    for (let i = 0; i < unknown.length; i += 20) {
+      const out = await aws.elbv2.send(new DescribeTagsCommand({ ResourceArns: unknown.slice(i, i + 20) }));
+      for (const d of out.TagDescriptions ?? []) {
+        if (!d.ResourceArn) continue;
+        const tag = (key: string): string | undefined => d.Tags?.find((t) => t.Key === key)?.Value || undefined;
+        versions.set(d.ResourceArn, tag('canary:version') ?? tag('version') ?? targetGroupName(d.ResourceArn));
+      }
+    }
+  }
+
+  function draw(profile: FaultProfile, requests: number): { errors: number; latenciesSec: number[] } {
+    let errors = 0;
+    const latenciesSec: number[] = [];
+    const sd = profile.latencyMs * (profile.latencyJitter ?? 0.1);
+    for (let i = 0; i < requests; i++) {
+      if (random() < profile.errorRate) errors++;
+      latenciesSec.push(Math.max(0, profile.latencyMs + sd * normal()) / 1000);
+    }
+    latenciesSec.sort((a, b) => a - b);
+    return { errors, latenciesSec };
+  }
+
+  async function tick(): Promise<void> {
+    const at = new Date();
+    const split: SimulatedSplit[] = [];
+    let error: Error | undefined;
+    try {
+      const forward = await readForward();
+      const targets = forward ? forwardTargets(forward) : [];
+      const totalWeight = targets.reduce((s, t) => s + Math.max(0, t.weight), 0);
+      for (const arn of carry.keys()) if (!targets.some((t) => t.targetGroupArn === arn && t.weight > 0)) carry.delete(arn);
+      await resolveVersions(targets.map((t) => t.targetGroupArn));
+
+      const metricData: MetricDatum[] = [];
+      for (const t of targets) {
+        const version = versions.get(t.targetGroupArn) ?? targetGroupName(t.targetGroupArn);
+        let requests = 0;
+        if (t.weight > 0 && totalWeight > 0) {
+          const exact = (requestsPerTick * t.weight) / totalWeight + (carry.get(t.targetGroupArn) ?? 0);
+          requests = Math.floor(exact + 1e-9);
+          carry.set(t.targetGroupArn, Math.max(0, exact - requests));
+        }
+        const { errors, latenciesSec } = draw(profiles.get(version) ?? fallback, requests);
+        const meanLatencyMs = requests > 0 ? (latenciesSec.reduce((s, x) => s + x, 0) / requests) * 1000 : 0;
+        split.push({ targetGroupArn: t.targetGroupArn, version, weight: t.weight, requests, errors, meanLatencyMs });
+        // Like a real ALB, a group that served nothing in this tick reports nothing, so "no traffic" stays visible as no data.
+        if (requests === 0) continue;
+        const common = {
+          Dimensions: [
+            { Name: 'TargetGroup', Value: targetGroupDimension(t.targetGroupArn) },
+            { Name: 'LoadBalancer', Value: loadBalancer },
+          ],
+          Timestamp: at,
+          StorageResolution: 1,
+        };
+        const { values, counts } = binLatencies(latenciesSec);
+        metricData.push(
+          { ...common, MetricName: simulatedMetrics.requestCount, Unit: 'Count', Value: requests },
+          { ...common, MetricName: simulatedMetrics.target5xx, Unit: 'Count', Value: errors },
+          { ...common, MetricName: simulatedMetrics.targetResponseTime, Unit: 'Seconds', Values: values, Counts: counts },
+        );
+      }
+      if (metricData.length > 0) {
+        await aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: simulatedMetrics.namespace, MetricData: metricData }));
+      }
+    } catch (err) {
+      error = asError(err);
+    }
+    const t: SimulatorTick = error ? { at, split, error } : { at, split };
+    completed++;
+    last = t;
+    if (error) {
+      failed++;
+      lastErr = error;
+    }
+    try {
+      opts.onTick?.(t);
+    } catch (err) {
+      failed++;
+      lastErr = asError(err);
+    }
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    const now = Date.now();
+    // Fixed rate keeps requestsPerSecond true; after an overrun, restart the grid rather than firing a burst.
+    nextAt = nextAt + opts.tickMs > now ? nextAt + opts.tickMs : now;
+    timer = setTimeout(run, nextAt - now);
+  }
+
+  function run(): void {
+    timer = undefined;
+    inFlight = tick().finally(() => {
+      inFlight = undefined;
+      schedule();
+    });
+  }
+
+  timer = setTimeout(run, 0);
+
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await inFlight;
+    },
+    setProfile(version, profile) {
+      profiles.set(version, checkProfile(version, profile));
+    },
+    ticks: () => completed,
+    lastTick: () => last,
+    errors: () => failed,
+    lastError: () => lastErr,
+  };
+}

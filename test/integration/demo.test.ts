@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import { runScenario } from '../../dev/demo';
+import { SCENARIOS, type ScenarioName } from '../../dev/scenarios';
+import { testAws, testClient, testStack, uniqueName } from '../support/env';
+import { startTestWorker } from '../support/release-fixture';
+
+const aws = testAws();
+let client: Client;
+let connection: Connection;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+
+beforeAll(async () => {
+  ({ client, connection } = await testClient());
+  worker = await startTestWorker(aws);
+});
+afterAll(async () => {
+  await worker?.stop();
+  await connection?.close();
+  aws.destroy();
+});
+
+describe('demo scenarios, run non-interactively', () => {
+  it('ends every scenario in its expected state: result, listener and target groups', async () => {
+    const logs: Record<string, string[]> = {};
+    const runs = await Promise.all(
+      SCENARIOS.map((scenario: ScenarioName) => {
+        logs[scenario] = [];
+        return runScenario({
+          client,
+          aws,
+          taskQueue: worker.taskQueue,
+          scenario,
+          scale: 0.5,
+          service: uniqueName(scenario.slice(0, 6)).slice(0, 18).replace(/-+$/, ''),
+          temporalAddress: testStack.temporalAddress,
+          autoApproveAfterMs: 500,
+          out: (line) => logs[scenario]?.push(line),
+        });
+      }),
+    );
+    const byName = Object.fromEntries(SCENARIOS.map((s, i) => [s, runs[i]]));
+    for (const [name, run] of Object.entries(byName)) {
+      if (!run?.ok) process.stdout.write(`--- ${name}\n${logs[name]?.join('\n')}\n`);
+    }
+
+    // healthy and approval: the new version's target group alone, at 100%, the old stable removed.
+    for (const name of ['healthy', 'approval'] as const) {
+      const run = byName[name]!;
+      expect(run.result.outcome).toBe('promoted');
+      expect(run.targetGroups).toHaveLength(1);
+      expect(run.targetGroups[0]).toMatch(/-v2-[0-9a-z]{6}$/);
+      expect(run.finalForward).toEqual([{ name: run.targetGroups[0], weight: 100 }]);
+    }
+    expect(logs.approval?.join('\n')).toMatch(/workflow update execute .* --name approve --input '\{"by":"alice","step":6\}'/);
+    expect(logs.approval?.join('\n')).toMatch(/alice approve: step 6: demo auto-approval/);
+
+    // bad-canary and subtle-regression: back on the stable group exactly as seeded, nothing left behind.
+    for (const name of ['bad-canary', 'subtle-regression'] as const) {
+      const run = byName[name]!;
+      expect(run.result.outcome).toBe('rolled-back');
+      expect(run.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
+      expect(run.finalForward).toEqual([{ name: run.targetGroups[0], weight: 1 }]);
+    }
+    expect(byName['bad-canary']!.result.reason).toMatch(/5xx-rate = 0\.1\d+, needs <= 0\.02/);
+    // The latency bound (0.5 s) never trips; the judge does.
+    expect(byName['subtle-regression']!.result.reason).toMatch(/judge: critical metric\(s\) failed: latency-seconds/);
+    expect(logs['subtle-regression']?.join('\n')).toMatch(/latency-seconds: canary 0\.05\d*, needs <= 0\.5 → pass/);
+  });
+
+  it('runs as the README command does, on its own embedded stack, and exits 0', async () => {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join('dev', 'demo.ts'), '--scenario', 'bad-canary'], {
+      cwd: path.resolve(__dirname, '../..'),
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, tail: output.split('\n').slice(-12).join('\n') }).toMatchObject({ code: 0 });
+    expect(output).toMatch(/\[stack\] Temporal 127\.0\.0\.1:\d+, UI http:\/\/127\.0\.0\.1:\d+, moto http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/release-checkout\//);
+    expect(output).toMatch(/verdict {7}rolled back: /);
+    expect(output).toMatch(/listener now {2}forward checkout-v1=1 \(DescribeListeners\)/);
+    expect(output).toMatch(/scenario OK/);
+  });
+});
