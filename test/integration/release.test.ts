@@ -190,6 +190,48 @@ describe('release workflow against the dev server and moto', () => {
     expect(forwardOnly(await forwardActions(aws, seeded))).toEqual([{ TargetGroupArn: afterSecond[0]?.arn, Weight: 100 }]);
   });
 
+  it('routes the same weight to a fresh baseline and the canary, and removes both old groups after promotion', async () => {
+    const { service, seeded } = await seedService(aws, 'base');
+    const spec = testSpec(seeded, service, {
+      environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], baselineTargets: [{ id: '10.0.0.22', port: 8080 }] },
+      steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 60 }, { setWeight: 100 }],
+    });
+    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+    expect(paused.verifiedWeights).toEqual({ stable: 80, canary: 10, baseline: 10 });
+    const groups = await targetGroupsOf(aws, seeded);
+    const baseline = groups.find((g) => g.tags[Tags.role] === 'baseline');
+    expect(baseline?.name).toMatch(new RegExp(`^${service}-base-[0-9a-z]{6}$`));
+    // The baseline is a clone of stable: same tags as the stable group plus the release's own.
+    expect(baseline?.tags).toMatchObject({ service, version: 'v1', [Tags.service]: service });
+    await actions.resume(client, handle.workflowId, { by: 'alice' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('promoted');
+    const after = await targetGroupsOf(aws, seeded);
+    expect(after.map((g) => g.tags[Tags.role])).toEqual(['canary']);
+    const status = await handle.query(statusQuery);
+    expect(status.timeline.filter((t) => t.action === 'setWeight').map((t) => t.detail)).toEqual([
+      'canary 10%, baseline 10%, stable 80% (verified)',
+      'canary 60%, baseline 0%, stable 40% (verified)',
+      'canary 100%, baseline 0%, stable 0% (verified)',
+    ]);
+  });
+
+  it('rolls back before ending as cancelled when the workflow itself is cancelled', async () => {
+    const { service, seeded } = await seedService(aws, 'cncl');
+    const before = await forwardActions(aws, seeded);
+    const spec = testSpec(seeded, service, { steps: [{ setWeight: 40 }, { pause: {} }, { setWeight: 100 }] });
+    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(await forwardActions(aws, seeded)).toEqual(before);
+    expect((await targetGroupsOf(aws, seeded)).map((g) => g.name)).toEqual([seeded.stableTargetGroupName]);
+    const status = await handle.query(statusQuery);
+    expect(status).toMatchObject({ phase: 'RolledBack', result: { outcome: 'aborted', reason: 'the workflow was cancelled' } });
+  });
+
   it('rejects an invalid spec before starting anything, naming each wrong field', async () => {
     const { service, seeded } = await seedService(aws, 'inv');
     const before = await forwardActions(aws, seeded);
