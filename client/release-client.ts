@@ -2,7 +2,7 @@
  * The typed client library: start a release, read its status, act on it, wait for its end.
  * The CLI and tests are built on it; it validates every input before anything reaches Temporal (or AWS).
  */
-import { Client, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { type Client, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, TypedSearchAttributes } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloadProblem, type MessageAck } from '../common/messages';

@@ -130,7 +130,9 @@ function exactUpperTail(m: number, n: number, u: number): number {
 }
 
 // W. J. Cody's rational Chebyshev approximations of the normal distribution (ACM TOMS 715), as in R's pnorm:
-// relative error near 1e-16 in both tails, which p-values of 1e-12 and below need.
+// relative error near 1e-16 in both tails, which p-values of 1e-12 and below need. The constants are kept as
+// published, with more digits than a double holds.
+/* eslint-disable no-loss-of-precision */
 const SMALL_LEAD = 0.065682337918207449113;
 const SMALL_NUM = [2.2352520354606839287, 161.02823106855587881, 1067.6894854603709582];
 const SMALL_NUM_LAST = 18154.981253343561249;
@@ -157,6 +159,7 @@ const SQRT_32 = 5.65685424949238019520675489684;
 const QUARTILE_Z = 0.67448975;
 /** Beyond this |x| the smaller tail underflows to 0. */
 const UNDERFLOW_Z = 37.5193;
+/* eslint-enable no-loss-of-precision */
 
 /** P(Z <= x) and P(Z > x), each computed directly so neither loses precision to 1 - (the other). */
 function normalTails(x: number): { lower: number; upper: number } {

@@ -8,7 +8,6 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startLocalStack, type LocalStack } from '../../dev/stack';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __canaryStack: LocalStack | undefined;
 }
 
