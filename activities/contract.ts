@@ -5,6 +5,7 @@
  */
 import type { Target } from '../common/spec';
 import type { AnalysisRequest, AnalysisRun } from '../workflows/analysis';
+import type { Notification } from './notify';
 
 /** Where the forward action lives: the listener's default action, or one rule of it. */
 export interface TrafficRef {
@@ -83,6 +84,9 @@ export interface ReleaseActivities {
 
   /** Takes measurements of an analysis template (heartbeating between them) and judges them; see workflows/analysis.ts. */
   runAnalysis(input: AnalysisRequest): Promise<AnalysisRun>;
+
+  /** Posts a notification to a webhook configured on the worker. Non-retryable: WebhookNotConfigured. */
+  notify(input: Notification): Promise<{ status: number }>;
 }
 
 /** Error types the activities throw; the workflow's activity profiles list the non-retryable ones. */

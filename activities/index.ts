@@ -3,11 +3,14 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import type { ReleaseActivities } from './contract';
 import { createEnvironmentActivities } from './environment';
 import { createMetricsActivities } from './metrics';
+import { createNotifyActivities } from './notify';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
   elbv2: ElasticLoadBalancingV2Client;
   cloudwatch: CloudWatchClient;
+  /** Webhook name → URL (worker env CANARY_WEBHOOK_<NAME>, see webhooksFromEnv). */
+  webhooks?: Record<string, string>;
 }
 
 /** The release activities over injected AWS clients (AWS itself, or moto in tests and the demo). */
@@ -16,6 +19,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createTrafficActivities(deps.elbv2),
     ...createEnvironmentActivities(deps.elbv2),
     ...createMetricsActivities(deps.cloudwatch),
+    ...createNotifyActivities(deps.webhooks ?? {}),
   };
 }
 

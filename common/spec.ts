@@ -250,6 +250,16 @@ export const ReleaseSpec = z
         implicitFullWeight: z.boolean().default(false),
       })
       .default({ keepPreviousFor: 600_000, implicitFullWeight: false }),
+    /** Webhook alerts; the URL is the worker's CANARY_WEBHOOK_<NAME>, never in the spec (no secrets in history). */
+    notifications: z
+      .strictObject({
+        webhook: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'a webhook name: letters, digits, _ (the worker reads CANARY_WEBHOOK_<NAME>)'),
+        events: z
+          .array(z.enum(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed']))
+          .min(1)
+          .default(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed']),
+      })
+      .optional(),
     rollback: z
       .strictObject({
         /** After the first rollback attempts fail, how often the workflow tries again (phase RollbackFailed). */

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -19,6 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { ReleaseActivities, WeightedTargetGroup } from '../activities/contract';
+import type { NotifyEvent } from '../activities/notify';
 import { ErrorTypes, Tags } from '../activities/contract';
 import { formatDuration } from '../common/duration';
 import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloadProblem, type MessageAck } from '../common/messages';
@@ -69,6 +71,18 @@ const rollbackCall = {
 
 const aws = proxyActivities<ReleaseActivities>(awsCall);
 const compensate = proxyActivities<ReleaseActivities>(rollbackCall);
+/** Webhooks: a few quick tries; a lost notification never changes the release. */
+const notifier = proxyActivities<ReleaseActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: ['WebhookNotConfigured'] },
+});
+
+/** What went wrong, in words: an ActivityFailure only says "Activity task failed"; the failure it wraps says why. */
+function causeMessage(err: unknown): string {
+  let e = err as Error | undefined;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e?.message ?? String(err);
+}
 
 /** Raised inside the workflow when a person or the analysis stops the release; never leaves the workflow. */
 class StopRelease extends Error {
@@ -269,6 +283,17 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   setHandler(msg.statusQuery, () => status);
 
   // ---- helpers over activities ----
+  /** Sends a webhook notification when the spec asks for this event; failures are recorded, never thrown. */
+  async function alert(event: NotifyEvent, message: string): Promise<void> {
+    const n = spec.notifications;
+    if (!n || !n.events.includes(event)) return;
+    try {
+      await notifier.notify({ webhook: n.webhook, event, service: spec.service, version: spec.version, releaseId, phase: status.phase, message });
+    } catch (err) {
+      record('canary', 'notification failed', `${event} via ${n.webhook}: ${causeMessage(err)}`, false);
+    }
+  }
+
   const throwIfStopped = (): void => {
     if (stop) throw stop;
   };
@@ -406,6 +431,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       }
       case 'approval': {
         setPhase('AwaitingApproval');
+        const who = step.approvers.length ? step.approvers.join(', ') : 'anyone but the initiator';
+        const notified = alert('approval-needed', `step ${i} waits for ${who} until ${new Date(Date.now() + step.timeoutMs).toISOString()}`);
         const how = await waitGate(
           {
             kind: 'approval',
@@ -418,6 +445,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
           },
           step.timeoutMs,
         );
+        await notified;
         if (how === 'timeout') {
           record('canary', 'approval timed out', `after ${formatDuration(step.timeoutMs)}: ${step.onTimeout}`);
           if (step.onTimeout === 'rollback') throw new StopRelease('rolled-back', `approval at step ${i} timed out after ${formatDuration(step.timeoutMs)}`, 'canary');
@@ -464,7 +492,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       })
       .catch((err) => {
         if (!isCancellation(err)) {
-          requestStop(new StopRelease('rolled-back', `background analysis could not run: ${(err as Error).message}`, 'canary'));
+          requestStop(new StopRelease('rolled-back', `background analysis could not run: ${causeMessage(err)}`, 'canary'));
         }
       });
   }
@@ -522,8 +550,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
           status.rollbackError = undefined;
           return;
         } catch (err) {
-          status.rollbackError = (err as Error).message;
+          status.rollbackError = causeMessage(err);
           setPhase('RollbackFailed');
+          if (round === 1) await alert('rollback-failed', `${reason}; the rollback itself failed: ${status.rollbackError}; retrying every ${formatDuration(spec.rollback.retryInterval)}`);
           record('canary', 'ALERT: rollback failed', `round ${round}: ${status.rollbackError}; retrying in ${formatDuration(spec.rollback.retryInterval)}`, false);
           log.error('rollback failed; retrying', { releaseId, round, error: status.rollbackError });
           await sleep(spec.rollback.retryInterval);
@@ -584,6 +613,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   } catch (err) {
     if (err instanceof StopRelease) {
       await rollback(err.reason);
+      await alert(err.outcome, `${err.reason}${err.by !== 'canary' ? ` (by ${err.by})` : ''}; traffic is back on the previous version`);
       return result(err.outcome, err.reason, err.by);
     }
     if (isCancellation(err)) {
@@ -594,10 +624,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     // Validation errors before anything changed in AWS fail the workflow as invalid input.
     if (saga.length === 0) {
       setPhase('RolledBack');
-      throw ApplicationFailure.create({ type: 'InvalidRelease', nonRetryable: true, message: (err as Error).message, cause: err as Error });
+      throw ApplicationFailure.create({ type: 'InvalidRelease', nonRetryable: true, message: causeMessage(err), cause: err as Error });
     }
-    await rollback(`error: ${(err as Error).message}`);
-    return result('rolled-back', `error: ${(err as Error).message}`, 'canary');
+    const why = `error: ${causeMessage(err)}`;
+    await rollback(why);
+    await alert('rolled-back', `${why}; traffic is back on the previous version`);
+    return result('rolled-back', why, 'canary');
   }
 
   // Point of no return: the previous stable leaves the forward action and is removed.
@@ -616,5 +648,6 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     }
   });
   setPhase('Succeeded');
+  await alert('promoted', `${spec.version} serves 100% of traffic`);
   return result('promoted', `${spec.version} serves 100% of traffic`, promote?.by);
 }

@@ -68,11 +68,11 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
 }
 
 /** One worker for a test file, on its own task queue, with activities over moto. */
-export async function startTestWorker(aws: AwsClients): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
+export async function startTestWorker(aws: AwsClients, webhooks?: Record<string, string>): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
   const taskQueue = uniqueName('tq');
   const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
     taskQueue,
-    activities: createActivities(aws),
+    activities: createActivities({ ...aws, webhooks }),
   });
   const running = worker.run();
   return {
