@@ -4,7 +4,16 @@
  */
 import { formatDuration } from '../common/duration';
 import type { FieldError, ParsedStep } from '../common/spec';
-import { TERMINAL_PHASES, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type Role, type RoleWeights, type TimelineEntry } from '../common/status';
+import {
+  TERMINAL_PHASES,
+  type Gate,
+  type Phase,
+  type ReleaseResult,
+  type ReleaseStatus,
+  type Role,
+  type RoleWeights,
+  type TimelineEntry,
+} from '../common/status';
 import type { AnalysisRun, MetricResult } from '../workflows/analysis';
 
 const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
@@ -14,7 +23,10 @@ export function formatTime(iso: string | Date | undefined): string {
   if (iso === undefined) return '-';
   const d = typeof iso === 'string' ? new Date(iso) : iso;
   if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Time of day only, for progress and timeline lines: `10:00:00Z`. */
@@ -81,7 +93,9 @@ export function formatGate(gate: Gate, now: Date, release = 'RELEASE'): string {
       return `approval at step #${gate.step} by ${who}${until}${after} — canary approve ${release} --step ${gate.step}`;
     }
     case 'pause':
-      return gate.deadline ? `timed pause at step #${gate.step}${until} — canary resume|promote ${release} to skip it` : `pause at step #${gate.step} until resumed — canary resume|promote ${release}`;
+      return gate.deadline
+        ? `timed pause at step #${gate.step}${until} — canary resume|promote ${release} to skip it`
+        : `pause at step #${gate.step} until resumed — canary resume|promote ${release}`;
     case 'inconclusive':
       return `inconclusive analysis at step #${gate.step}: a person decides — canary resume|promote|abort ${release}`;
     case 'manual-pause':
@@ -94,9 +108,19 @@ function value(v: number | null): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
 }
 
-/** `5xx-rate: canary 0.2, needs <= 0.05 → fail (critical)`. */
+/**
+ * `5xx-rate: canary 0.2, needs <= 0.05 → fail (critical)`, plus the statistical judge's view when the template
+ * has one: `; judge vs baseline: high (p 0.0031, ratio 1.31) FAIL`.
+ */
 export function formatMetric(m: MetricResult): string {
-  return `${m.metric}: canary ${value(m.canary)}, needs ${m.threshold} → ${m.verdict}${m.critical ? ' (critical)' : ''}`;
+  const line = `${m.metric}: canary ${value(m.canary)}, needs ${m.threshold} → ${m.verdict}${m.critical ? ' (critical)' : ''}`;
+  const j = m.stat;
+  if (!j) return line;
+  const nums = [
+    j.pValue !== null ? `p ${Number(j.pValue.toPrecision(2))}` : undefined,
+    j.ratioOfMeans !== null ? `ratio ${j.ratioOfMeans.toFixed(2)}` : undefined,
+  ].filter(Boolean);
+  return `${line}; judge vs ${j.against}: ${j.verdict}${nums.length ? ` (${nums.join(', ')})` : ''}${j.failed ? ' FAIL' : ''}`;
 }
 
 /** An analysis run: a headline, then one line per metric of its last measurement. */
@@ -107,6 +131,10 @@ export function formatAnalysis(run: AnalysisRun): string[] {
   const last = run.last;
   if (last) {
     lines.push(`  last measurement ${formatTime(last.at)}: ${last.verdict}${last.error ? ` (${last.error})` : ''}`);
+    if (last.score) {
+      const critical = last.score.criticalFailures.length ? `; critical failures: ${last.score.criticalFailures.join(', ')}` : '';
+      lines.push(`  score ${last.score.score} (${last.score.verdict}): ${last.score.reason}${critical}`);
+    }
     for (const m of last.metrics) lines.push(`    ${formatMetric(m)}`);
   }
   return lines;
@@ -134,7 +162,10 @@ export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: s
   const rows: [string, string][] = [];
   const [workflowId, runId] = status.releaseId.split('/');
   rows.push(['release', `${workflowId ?? status.releaseId}  ${status.service} ${status.version}${runId ? `  (run ${runId})` : ''}`]);
-  rows.push(['phase', `${status.phase}${status.paused && status.phase !== 'Paused' ? ' (pause requested)' : ''}${opts.execution && opts.execution !== 'RUNNING' ? `  [workflow ${opts.execution}]` : ''}`]);
+  rows.push([
+    'phase',
+    `${status.phase}${status.paused && status.phase !== 'Paused' ? ' (pause requested)' : ''}${opts.execution && opts.execution !== 'RUNNING' ? `  [workflow ${opts.execution}]` : ''}`,
+  ]);
   rows.push(['step', formatStep(status)]);
   rows.push(['weights', `${formatWeights(status.verifiedWeights)} verified; requested ${formatWeights(status.requestedWeights)}`]);
   rows.push(['target groups', status.targetGroups.length ? status.targetGroups.map((t) => `${t.role} ${t.name}`).join(', ') : 'none yet']);
@@ -149,7 +180,10 @@ export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: s
   if (status.rollbackError) rows.push(['rollback error', status.rollbackError]);
   if (status.result) rows.push(['result', formatResult(status.result)]);
   if (opts.failure) rows.push(['failure', opts.failure]);
-  rows.push(['started', `${formatTime(status.startedAt)} by ${status.initiator} (${relative(status.startedAt, opts.now)}); updated ${formatTime(status.updatedAt)}`]);
+  rows.push([
+    'started',
+    `${formatTime(status.startedAt)} by ${status.initiator} (${relative(status.startedAt, opts.now)}); updated ${formatTime(status.updatedAt)}`,
+  ]);
   const last = status.timeline[status.timeline.length - 1];
   if (last) rows.push(['last event', formatTimelineEntry(last)]);
   if (opts.uiUrl) rows.push(['ui', opts.uiUrl]);
@@ -203,7 +237,12 @@ export function formatHistory(timeline: TimelineEntry[]): string {
   if (timeline.length === 0) return 'no events yet';
   return table(
     ['TIME', 'BY', 'ACTION', 'DETAIL'],
-    timeline.map((e) => [formatTime(e.at), e.by, e.accepted ? e.action : `${e.action} [IGNORED]`, (e.accepted ? e.detail : e.detail?.replace(/^ignored: /, '')) ?? '']),
+    timeline.map((e) => [
+      formatTime(e.at),
+      e.by,
+      e.accepted ? e.action : `${e.action} [IGNORED]`,
+      (e.accepted ? e.detail : e.detail?.replace(/^ignored: /, '')) ?? '',
+    ]),
   );
 }
 
@@ -256,7 +295,14 @@ export function formatList(rows: ListRow[]): string {
   if (rows.length === 0) return 'no releases found';
   return table(
     ['RELEASE', 'VERSION', 'PHASE', 'CANARY', 'STARTED', 'STATUS'],
-    rows.map((r) => [r.workflowId, r.version ?? '-', r.phase ?? '-', r.canaryWeight === undefined ? '-' : `${r.canaryWeight}%`, formatTime(r.startTime), r.status]),
+    rows.map((r) => [
+      r.workflowId,
+      r.version ?? '-',
+      r.phase ?? '-',
+      r.canaryWeight === undefined ? '-' : `${r.canaryWeight}%`,
+      formatTime(r.startTime),
+      r.status,
+    ]),
   );
 }
 

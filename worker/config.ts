@@ -63,6 +63,7 @@ export const CANARY_ENV_VARS = [
   'CANARY_MAX_CONCURRENT_ACTIVITIES',
   'CANARY_WORKFLOW_BUNDLE',
   'CANARY_LOG_LEVEL',
+  'CANARY_STICKY_QUEUE_TIMEOUT',
 ] as const;
 
 /** Every environment variable the worker reads, for deployment files and their tests. */
@@ -84,10 +85,7 @@ function isHostPort(text: string): boolean {
  */
 export const CanaryEnvSchema = z
   .object({
-    CANARY_TASK_QUEUE: z
-      .string()
-      .regex(/^\S+$/, 'expected a task queue name without spaces')
-      .default(DEFAULT_TASK_QUEUE),
+    CANARY_TASK_QUEUE: z.string().regex(/^\S+$/, 'expected a task queue name without spaces').default(DEFAULT_TASK_QUEUE),
     CANARY_METRICS_ADDRESS: z
       .string()
       .refine((s) => s === '' || isHostPort(s), 'expected a bind address host:port such as 0.0.0.0:9464, or empty to turn metrics off')
@@ -118,6 +116,18 @@ export const CanaryEnvSchema = z
       .default('INFO')
       .transform((s) => s.toUpperCase())
       .pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
+    // The SDK's default; shorter means a replacement worker gets a crashed worker's workflow tasks sooner.
+    CANARY_STICKY_QUEUE_TIMEOUT: z
+      .string()
+      .default('10s')
+      .transform((text, ctx) => {
+        const ms = parseDuration(text);
+        if (ms === undefined || ms <= 0) {
+          ctx.addIssue({ code: 'custom', message: 'expected a positive duration such as 1s or 10s' });
+          return z.NEVER;
+        }
+        return ms;
+      }),
   })
   .transform((v) => ({
     taskQueue: v.CANARY_TASK_QUEUE,
@@ -129,6 +139,11 @@ export const CanaryEnvSchema = z
     /** An explicit prebuilt workflow bundle; see worker/main.ts for the fallbacks. */
     workflowBundle: v.CANARY_WORKFLOW_BUNDLE,
     logLevel: v.CANARY_LOG_LEVEL,
+    /**
+     * How long a workflow task waits on this worker's sticky queue before the server hands it to any worker of
+     * the task queue: after a crash, the delay before a replacement worker continues the crashed worker's releases.
+     */
+    stickyQueueTimeoutMs: v.CANARY_STICKY_QUEUE_TIMEOUT,
   }));
 
 /** The worker's own settings (from CANARY_* variables). */
