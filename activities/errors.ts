@@ -7,6 +7,12 @@ import { ErrorTypes } from './contract';
  */
 const NON_RETRYABLE = new Set([
   'ValidationError',
+  // CloudWatch's JSON protocol names its errors with an Exception suffix.
+  'ValidationException',
+  'InvalidParameterValueException',
+  'InvalidParameterCombinationException',
+  'MissingRequiredParameterException',
+  'ResourceNotFoundException',
   'InvalidConfigurationRequestException',
   'ListenerNotFoundException',
   'RuleNotFoundException',

@@ -5,7 +5,11 @@
  */
 import { z } from 'zod';
 
-const By = z.string().trim().min(1, 'say who you are: {"by": "alice"}').max(128);
+const By = z
+  .string({ error: (iss) => (iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'say who you are: {"by": "alice"}' : 'by is a name (a string)') })
+  .trim()
+  .min(1, 'say who you are: {"by": "alice"}')
+  .max(128);
 const Text = z.string().max(2_000);
 
 export const ApproveInput = z.strictObject({
@@ -14,7 +18,13 @@ export const ApproveInput = z.strictObject({
   /** The 0-based index of the approval step you approve; a stale approval for an earlier gate is refused. */
   step: z.number().int().min(0).optional(),
 });
-export const AbortInput = z.strictObject({ by: By, reason: Text.min(1, 'give a reason: {"by": "alice", "reason": "..."}') });
+export const AbortInput = z.strictObject({
+  by: By,
+  reason: z
+    .string({ error: (iss) => (iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'give a reason: {"by": "alice", "reason": "..."}' : 'reason is text (a string)') })
+    .min(1, 'give a reason: {"by": "alice", "reason": "..."}')
+    .max(2_000),
+});
 export const PauseInput = z.strictObject({ by: By, reason: Text.optional() });
 export const ResumeInput = z.strictObject({ by: By, comment: Text.optional() });
 export const PromoteInput = z.strictObject({
@@ -38,10 +48,15 @@ export interface MessageAck {
   message: string;
 }
 
-/** The message's first problem as `field: reason`. */
+/** Every problem of a payload as `field: reason`, unknown fields first (a typo in a field name explains the rest). */
 export function payloadProblem(error: z.ZodError): string {
-  const i = error.issues[0];
-  if (!i) return 'invalid payload';
-  const field = i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.');
-  return field ? `${field}: ${i.code === 'unrecognized_keys' ? 'unknown field' : i.message}` : i.message;
+  const issues = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  if (issues.length === 0) return 'invalid payload';
+  return issues
+    .map((i) => {
+      const field = i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.');
+      const message = i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''}` : i.message;
+      return field ? `${field}: ${message}` : message;
+    })
+    .join('; ');
 }

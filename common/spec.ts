@@ -8,16 +8,23 @@ import { parseExpression, referencedIds } from './expression';
 import { JudgeConfig, JudgeMetricOptions } from './judge-config';
 
 const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const RULE_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener-rule\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)\/([0-9a-f]+)$/;
 
-/** `30s`, `5m`, `2h` → milliseconds. */
+const MAX_DURATION_MS = 365 * 86_400_000;
+
+/** `30s`, `5m`, `2h` → milliseconds; at most 365d (a release is not meant to outlive a year, and timers need finite dates). */
 export const Duration = z
   .string()
   .max(20)
   .transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: use a number and one unit, e.g. 30s, 5m, 2h, 1d` });
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: use a whole number and one unit, e.g. 30s, 5m, 2h, 1d` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is longer than the 365d a release may wait` });
       return z.NEVER;
     }
     return ms;
@@ -49,30 +56,42 @@ const ApprovalStep = z.strictObject({
   }),
 });
 
-const STEP_KINDS = ['setWeight', 'pause', 'analysis', 'approval'] as const;
+const STEP_SCHEMAS = { setWeight: SetWeightStep, pause: PauseStep, analysis: AnalysisStep, approval: ApprovalStep } as const;
 
-/** One step; exactly one of setWeight / pause / analysis / approval. Parsed to a tagged form. */
-export const Step = z
-  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
-    message: 'a step is an object with one key: setWeight, pause, analysis or approval',
-  })
-  .superRefine((v, ctx) => {
-    const keys = Object.keys(v);
-    if (keys.length !== 1 || !STEP_KINDS.includes(keys[0] as (typeof STEP_KINDS)[number])) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `a step has exactly one key, one of setWeight, pause, analysis, approval (got ${keys.length ? keys.join(', ') : 'none'})`,
-      });
+/**
+ * One step; exactly one of setWeight / pause / analysis / approval, parsed to a tagged form. The schema is chosen
+ * by the step's key (not tried one by one), so an error names the field and the reason, e.g. `steps[0].setWeight`.
+ */
+export const Step = z.unknown().transform((v, ctx): ParsedStep => {
+  const keys = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v) : undefined;
+  const kind = keys?.length === 1 ? (keys[0] as keyof typeof STEP_SCHEMAS) : undefined;
+  if (!keys || !kind || !(kind in STEP_SCHEMAS)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: keys
+        ? `a step has exactly one key, one of setWeight, pause, analysis, approval (got ${keys.length ? keys.slice(0, 5).join(', ') : 'none'})`
+        : 'a step is an object with one key: setWeight, pause, analysis or approval',
+    });
+    return z.NEVER;
+  }
+  const parsed = STEP_SCHEMAS[kind].safeParse(v);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown field' });
+      } else {
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      }
     }
-  })
-  .pipe(z.union([SetWeightStep, PauseStep, AnalysisStep, ApprovalStep]))
-  .transform((s): ParsedStep => {
-    if ('setWeight' in s) return { kind: 'setWeight', weight: s.setWeight };
-    if ('pause' in s) return { kind: 'pause', durationMs: s.pause.duration ?? null };
-    if ('analysis' in s) return { kind: 'analysis', template: s.analysis.template };
-    const { approvers, timeout, onTimeout, allowSelfApproval } = s.approval;
-    return { kind: 'approval', approvers, timeoutMs: timeout, onTimeout, allowSelfApproval };
-  });
+    return z.NEVER;
+  }
+  const s = parsed.data;
+  if ('setWeight' in s) return { kind: 'setWeight', weight: s.setWeight };
+  if ('pause' in s) return { kind: 'pause', durationMs: s.pause.duration ?? null };
+  if ('analysis' in s) return { kind: 'analysis', template: s.analysis.template };
+  const { approvers, timeout, onTimeout, allowSelfApproval } = s.approval;
+  return { kind: 'approval', approvers, timeoutMs: timeout, onTimeout, allowSelfApproval };
+});
 
 export type ParsedStep =
   | { kind: 'setWeight'; weight: number }
@@ -220,7 +239,7 @@ export const ReleaseSpec = z
   .strictObject({
     service: ServiceName,
     version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'a version is 1-64 characters: letters, digits, . _ + -'),
-    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region such as us-east-1'),
+    region: z.string().regex(REGION, 'an AWS region such as us-east-1'),
     /** Who started it (CI job, user); approvals by the same name are refused unless the gate allows self-approval. */
     initiator: Name.default('unknown'),
     traffic: z.strictObject({
@@ -241,7 +260,7 @@ export const ReleaseSpec = z
         reportEvery: Duration.default(600_000),
       })
       .optional(),
-    analysis: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'template names: letters, digits, _ -'), AnalysisTemplate).default({}),
+    analysis: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a template name is 1-64 characters: letters, digits, _ or -'), AnalysisTemplate).default({}),
     promotion: z
       .strictObject({
         /** How long the previous stable target group is kept (for a fast rollback) before it is removed. */
@@ -269,11 +288,11 @@ export const ReleaseSpec = z
   })
   .superRefine((spec, ctx) => {
     const listener = LISTENER_ARN.exec(spec.traffic.listenerArn);
-    if (listener && listener[1] !== spec.region) {
+    if (listener && REGION.test(spec.region) && listener[1] !== spec.region) {
       ctx.addIssue({ code: 'custom', path: ['traffic', 'listenerArn'], message: `the listener is in ${listener[1]}, the spec's region is ${spec.region}` });
     }
     const rule = spec.traffic.ruleArn ? RULE_ARN.exec(spec.traffic.ruleArn) : null;
-    if (listener && rule && (rule[3] !== listener[3] || rule[4] !== listener[4] || rule[5] !== listener[5])) {
+    if (listener && rule && (rule[1] !== listener[1] || rule[2] !== listener[2] || rule[3] !== listener[3] || rule[4] !== listener[4] || rule[5] !== listener[5])) {
       ctx.addIssue({ code: 'custom', path: ['traffic', 'ruleArn'], message: 'the rule does not belong to traffic.listenerArn' });
     }
     const templates = new Set(Object.keys(spec.analysis));
@@ -297,9 +316,11 @@ export const ReleaseSpec = z
     if (spec.backgroundAnalysis && !templates.has(spec.backgroundAnalysis.template)) {
       ctx.addIssue({ code: 'custom', path: ['backgroundAnalysis', 'template'], message: `unknown analysis template "${spec.backgroundAnalysis.template}"` });
     }
+    // Steps that failed to parse have been reported already; judging the last weight without them would mislead.
+    const allParsed = spec.steps.every((s) => typeof s === 'object' && s !== null && 'kind' in s);
     const weights = spec.steps.flatMap((s) => (s.kind === 'setWeight' ? [s.weight] : []));
     const last = weights[weights.length - 1];
-    if (!spec.promotion.implicitFullWeight && last !== 100) {
+    if (allParsed && !spec.promotion.implicitFullWeight && last !== 100) {
       ctx.addIssue({
         code: 'custom',
         path: ['steps'],
@@ -335,7 +356,11 @@ export type ParsedReleaseSpec = z.output<typeof ReleaseSpec>;
 /** `steps[2].setWeight` style path of an issue. */
 export function issuePath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  for (const p of path) {
+    // A field name from the input may be huge; an error message must not be.
+    const name = String(p).length > 64 ? `${String(p).slice(0, 61)}...` : String(p);
+    out += typeof p === 'number' ? `[${p}]` : out ? `.${name}` : name;
+  }
   return out || '(spec)';
 }
 
@@ -346,11 +371,12 @@ export interface FieldError {
 
 /** Every issue of a failed parse, as field + message, in input order. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((key) => ({ field: issuePath([...i.path, key]), message: 'unknown field' }))
-      : [{ field: issuePath(i.path), message: i.message }],
-  );
+  return error.issues.flatMap((i) => {
+    if (i.code === 'unrecognized_keys') return i.keys.map((key) => ({ field: issuePath([...i.path, key]), message: 'unknown field' }));
+    // zod says only "Invalid key in record"; the key's own issue says why.
+    if (i.code === 'invalid_key') return [{ field: issuePath(i.path), message: i.issues[0]?.message ?? i.message }];
+    return [{ field: issuePath(i.path), message: i.message }];
+  });
 }
 
 export class SpecValidationError extends Error {
