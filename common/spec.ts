@@ -24,7 +24,7 @@ export const Duration = z
       return z.NEVER;
     }
     if (ms > MAX_DURATION_MS) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is longer than the 365d a release may wait` });
+      ctx.addIssue({ code: 'custom', message: `duration "${text}" is longer than the 365d a release may wait` });
       return z.NEVER;
     }
     return ms;
@@ -296,14 +296,6 @@ export const ReleaseSpec = z
       ctx.addIssue({ code: 'custom', path: ['traffic', 'ruleArn'], message: 'the rule does not belong to traffic.listenerArn' });
     }
     const templates = new Set(Object.keys(spec.analysis));
-    spec.steps.forEach((step, i) => {
-      if (step.kind === 'analysis' && !templates.has(step.template)) {
-        ctx.addIssue({ code: 'custom', path: ['steps', i, 'analysis', 'template'], message: `unknown analysis template "${step.template}" (defined: ${[...templates].join(', ') || 'none'})` });
-      }
-      if (step.kind === 'approval' && new Set(step.approvers).size !== step.approvers.length) {
-        ctx.addIssue({ code: 'custom', path: ['steps', i, 'approval', 'approvers'], message: 'approvers are listed twice' });
-      }
-    });
     if (!spec.environment.baselineTargets) {
       for (const [name, t] of Object.entries(spec.analysis)) {
         t.metrics.forEach((m, i) => {
@@ -346,7 +338,29 @@ export const ReleaseSpec = z
         ctx.addIssue({ code: 'custom', path: ['environment', 'baselineTargets', i], message: 'a baseline target cannot also be a canary target' });
       }
     });
+  })
+  .superRefine((spec, ctx) => checkStepReferences(spec, ctx), {
+    // Runs even when other fields failed, as long as the steps and templates can be read.
+    when: (payload) => {
+      const v = payload.value as { steps?: unknown; analysis?: unknown } | null;
+      return typeof v === 'object' && v !== null && Array.isArray(v.steps) && (v.analysis === undefined || (typeof v.analysis === 'object' && v.analysis !== null));
+    },
   });
+
+/** Checks within the steps that must be reported even when another step is invalid, so one run names every mistake. */
+function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  const templates = new Set(Object.keys(spec.analysis ?? {}));
+  spec.steps.forEach((step, i) => {
+    if (typeof step !== 'object' || step === null || !('kind' in step)) return;
+    const s = step as ParsedStep;
+    if (s.kind === 'analysis' && !templates.has(s.template)) {
+      ctx.addIssue({ code: 'custom', path: ['steps', i, 'analysis', 'template'], message: `unknown analysis template "${s.template}" (defined: ${[...templates].join(', ') || 'none'})` });
+    }
+    if (s.kind === 'approval' && new Set(s.approvers).size !== s.approvers.length) {
+      ctx.addIssue({ code: 'custom', path: ['steps', i, 'approval', 'approvers'], message: 'approvers are listed twice' });
+    }
+  });
+}
 
 /** The spec as written (YAML/JSON). */
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;

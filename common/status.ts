@@ -74,6 +74,8 @@ export interface ReleaseResult {
   steps: number;
   /** The forward action's target groups and weights at the end, as verified by a describe. */
   finalForward: { name: string; weight: number }[];
+  /** Promoted, but something could not be cleaned up (e.g. the previous target group could not be deleted). */
+  warnings?: string[];
 }
 
 export interface ReleaseStatus {

@@ -60,7 +60,9 @@ const nonRetryableErrorTypes = [
  */
 const awsCall = {
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10, nonRetryableErrorTypes },
+  // A time budget rather than a count: throttling storms get retried for up to 3 minutes, then the release rolls back.
+  scheduleToCloseTimeout: '3m',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes },
 } as const;
 
 /** Compensations: tried harder before the release reports RollbackFailed (and then keeps trying). */
@@ -340,6 +342,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     const longWait = proxyActivities<ReleaseActivities>({
       ...awsCall,
       startToCloseTimeout: spec.environment.healthyTimeout + 60_000,
+      scheduleToCloseTimeout: spec.environment.healthyTimeout + 120_000,
       heartbeatTimeout: '30s',
     });
     const healthy = (await interruptible(() => longWait.waitHealthy({ targetGroupArn: tg.targetGroupArn, targets, timeoutMs: spec.environment.healthyTimeout }))) as {
@@ -524,6 +527,21 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     return r;
   };
 
+  /** Tries a clean-up a few rounds, `rollback.retryInterval` apart; says what failed instead of failing the release. */
+  async function persist(what: string, fn: () => Promise<void>, rounds = 3): Promise<{ ok: true } | { ok: false; error: string }> {
+    for (let round = 1; ; round++) {
+      try {
+        await fn();
+        return { ok: true };
+      } catch (err) {
+        const error = causeMessage(err);
+        record('canary', `ALERT: could not ${what}`, `round ${round}/${rounds}: ${error}`, false);
+        if (round >= rounds) return { ok: false, error };
+        await sleep(spec.rollback.retryInterval);
+      }
+    }
+  }
+
   /** Runs the inverses; retries forever (phase RollbackFailed between rounds) and cannot be cancelled. */
   async function rollback(reason: string): Promise<void> {
     await stopBackground();
@@ -632,22 +650,36 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     return result('rolled-back', why, 'canary');
   }
 
-  // Point of no return: the previous stable leaves the forward action and is removed.
+  // Point of no return: 100% is on the new version. The previous groups leave the forward action, then are removed;
+  // if AWS keeps refusing, the release still ends promoted, with what is left over said in warnings and an alert.
   setPhase('Finalizing');
+  saga.length = 0;
+  syncRollbackPlan();
+  const warnings: string[] = [];
   await CancellationScope.nonCancellable(async () => {
-    const finalWeights: WeightedTargetGroup[] = [{ targetGroupArn: arns.canary as string, weight: 100 }];
-    const verified = await aws.setForwardWeights({ ...spec.traffic, weights: finalWeights });
     const canaryRef = status.targetGroups.find((t) => t.role === 'canary') as TargetGroupRef;
-    status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
-    saga.length = 0;
-    syncRollbackPlan();
+    const detached = await persist('detach the previous target groups', async () => {
+      const finalWeights: WeightedTargetGroup[] = [{ targetGroupArn: arns.canary as string, weight: 100 }];
+      const verified = await aws.setForwardWeights({ ...spec.traffic, weights: finalWeights });
+      status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
+    });
     record('canary', 'promoted', `${canaryRef.name} is the stable target group`);
-    for (const t of status.targetGroups.filter((g) => g.role !== 'canary')) {
-      const d = await aws.deleteTargetGroup({ ...spec.traffic, name: t.name });
-      record('canary', `delete ${t.role} target group`, `${t.name}${d.deleted ? '' : ' (already gone)'}`);
+    const old = status.targetGroups.filter((g) => g.role !== 'canary');
+    if (!detached.ok) {
+      warnings.push(`${old.map((g) => g.name).join(', ')} still attached at weight 0 (${detached.error}); detach and delete by hand`);
+      return;
+    }
+    for (const t of old) {
+      const deleted = await persist(`delete ${t.role} target group ${t.name}`, async () => {
+        const d = await aws.deleteTargetGroup({ ...spec.traffic, name: t.name });
+        record('canary', `delete ${t.role} target group`, `${t.name}${d.deleted ? '' : ' (already gone)'}`);
+      });
+      if (!deleted.ok) warnings.push(`${t.name} was not deleted (${deleted.error}); delete it once nothing routes to it`);
     }
   });
   setPhase('Succeeded');
-  await alert('promoted', `${spec.version} serves 100% of traffic`);
+  const done = `${spec.version} serves 100% of traffic`;
+  await alert('promoted', warnings.length ? `${done}; left over: ${warnings.join('; ')}` : done);
+  if (warnings.length) return { ...result('promoted', done, promote?.by), warnings };
   return result('promoted', `${spec.version} serves 100% of traffic`, promote?.by);
 }

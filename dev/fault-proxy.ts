@@ -1,0 +1,308 @@
+/**
+ * A fault-injecting HTTP proxy in front of the local AWS API (moto): throttling, 5xx, request validation errors,
+ * slow answers and dropped connections, drawn from a seeded PRNG, answered in the wire shape of the caller's
+ * protocol (awsQuery XML for ELBv2/EC2, AWS JSON 1.0 for CloudWatch) so the AWS SDK parses them as the service
+ * errors they imitate, not as deserialization errors. Everything else is forwarded unchanged.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Probabilities per request (0..1) of each fault; throttle + serverError + validation + drop + dropAfter + slowRate <= 1. */
+export interface FaultRates {
+  /** HTTP 400 `Throttling` ("Rate exceeded"): the SDK's throttling error. */
+  throttle?: number;
+  /** HTTP 500 `InternalFailure` or 503 `ServiceUnavailable` (half each): transient server errors. */
+  serverError?: number;
+  /** HTTP 400 `ValidationError`: a request AWS refuses, which no retry can fix. */
+  validation?: number;
+  /** The connection is destroyed before the request reaches the server (it has no effect there). */
+  drop?: number;
+  /** The request is forwarded, then the connection is destroyed before the answer (it took effect; the caller cannot tell). */
+  dropAfter?: number;
+  /** The answer is delayed by slowMs, then forwarded. */
+  slowRate?: number;
+  slowMs?: number;
+  /** Stop injecting after this many faults (the API heals by itself); unlimited when absent. */
+  maxFaults?: number;
+}
+
+export type FaultKind = 'throttle' | 'serverError' | 'validation' | 'drop' | 'dropAfter' | 'slow';
+const KINDS: readonly FaultKind[] = ['throttle', 'serverError', 'validation', 'drop', 'dropAfter', 'slow'];
+
+export interface FaultStats {
+  /** Requests seen (the moto-api control calls included). */
+  requests: number;
+  /** Requests that reached the server (slow ones and dropAfter ones included). */
+  forwarded: number;
+  faults: Record<FaultKind, number>;
+  /** Per AWS action (`DescribeListeners`, `GetMetricData`, ...): requests and faults of each kind. */
+  byAction: Record<string, { requests: number } & Partial<Record<FaultKind, number>>>;
+}
+
+export interface FaultProxyOptions {
+  /** The AWS endpoint to forward to, e.g. moto's `http://127.0.0.1:PORT`. */
+  target: string;
+  /** PRNG seed: the same seed and the same request order give the same faults. */
+  seed?: number;
+  rates?: FaultRates;
+  /** Which actions may be faulted (all AWS actions when absent; moto's own /moto-api calls never are). */
+  match?: (action: string) => boolean;
+}
+
+export interface FaultProxy {
+  /** `http://127.0.0.1:PORT`: use it as the AWS endpoint of the clients under test. */
+  endpoint: string;
+  stats(): FaultStats;
+  /**
+   * Replaces the rates (`{}` heals the API); the fault budget (maxFaults) counts from here. A match given here
+   * replaces the current one (`null`: every action may be faulted again).
+   */
+  setRates(rates: FaultRates, match?: ((action: string) => boolean) | null): void;
+  stop(): Promise<void>;
+}
+
+/** Mulberry32: small, fast, seeded. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkRates(r: FaultRates): void {
+  const parts = [r.throttle, r.serverError, r.validation, r.drop, r.dropAfter, r.slowRate].map((x) => x ?? 0);
+  if (parts.some((x) => !(x >= 0 && x <= 1))) throw new Error(`fault rates are probabilities 0..1: ${JSON.stringify(r)}`);
+  const sum = parts.reduce((a, b) => a + b, 0);
+  if (sum > 1 + 1e-9) throw new Error(`fault rates add up to ${sum}, more than 1: ${JSON.stringify(r)}`);
+}
+
+interface Call {
+  /** `ModifyListener`, `GetMetricData`, `moto-api`, or `unknown`. */
+  action: string;
+  /** How errors must be shaped for the caller to parse them. */
+  protocol: 'query' | 'json';
+  /** The awsQuery service namespace for the error body. */
+  xmlns: string;
+}
+
+const XMLNS: Record<string, string> = {
+  elasticloadbalancing: 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/',
+  ec2: 'http://ec2.amazonaws.com/doc/2016-11-15/',
+  monitoring: 'http://monitoring.amazonaws.com/doc/2010-08-01/',
+};
+
+/** The AWS action and protocol of a request: `X-Amz-Target: Service.Action` (JSON), or `Action=...` in a form body (awsQuery). */
+export function callOf(req: http.IncomingMessage, body: Buffer): Call {
+  const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
+  const xmlns = XMLNS[service] ?? XMLNS.elasticloadbalancing ?? '';
+  if ((req.url ?? '').startsWith('/moto-api')) return { action: 'moto-api', protocol: 'json', xmlns };
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string' && target.includes('.')) return { action: target.slice(target.lastIndexOf('.') + 1), protocol: 'json', xmlns };
+  const contentType = String(req.headers['content-type'] ?? '');
+  if (contentType.startsWith('application/x-www-form-urlencoded')) {
+    const action = new URLSearchParams(body.toString('utf8')).get('Action');
+    if (action) return { action, protocol: 'query', xmlns };
+  }
+  const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('Action');
+  return { action: fromQuery ?? 'unknown', protocol: 'query', xmlns };
+}
+
+interface ErrorShape {
+  status: number;
+  code: string;
+  type: 'Sender' | 'Receiver';
+  message: string;
+}
+
+function requestId(rand: () => number): string {
+  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  return `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
+}
+
+/** Writes an AWS error as the service would: awsQuery `<ErrorResponse>` XML, or AWS JSON 1.0 with `__type`. */
+function sendError(res: http.ServerResponse, call: Call, e: ErrorShape, id: string): void {
+  if (call.protocol === 'json') {
+    const body = JSON.stringify({ __type: e.code, message: e.message });
+    res.writeHead(e.status, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(body),
+      'x-amzn-requestid': id,
+      // CloudWatch is awsQueryCompatible: the SDK takes the query error code from this header first.
+      'x-amzn-query-error': `${e.code};${e.type}`,
+    });
+    res.end(body);
+    return;
+  }
+  const body =
+    `<ErrorResponse xmlns="${call.xmlns}"><Error><Type>${e.type}</Type><Code>${e.code}</Code><Message>${e.message}</Message></Error>` +
+    `<RequestId>${id}</RequestId></ErrorResponse>`;
+  res.writeHead(e.status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': id });
+  res.end(body);
+}
+
+/** Starts the proxy on a free loopback port. */
+export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
+  const target = new URL(opts.target);
+  const rand = prng(opts.seed ?? 1);
+  let rates: FaultRates = opts.rates ?? {};
+  let match = opts.match;
+  let budgetUsed = 0;
+  checkRates(rates);
+  const stats: FaultStats = { requests: 0, forwarded: 0, faults: { throttle: 0, serverError: 0, validation: 0, drop: 0, dropAfter: 0, slow: 0 }, byAction: {} };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+  /** One draw per request decides its fate; a request outside `match` or beyond the budget is never faulted. */
+  function decide(action: string): FaultKind | undefined {
+    if (action === 'moto-api' || (match && !match(action))) return undefined;
+    if (rates.maxFaults !== undefined && budgetUsed >= rates.maxFaults) return undefined;
+    const r = rand();
+    let edge = 0;
+    const ordered: [FaultKind, number | undefined][] = [
+      ['throttle', rates.throttle],
+      ['serverError', rates.serverError],
+      ['validation', rates.validation],
+      ['drop', rates.drop],
+      ['dropAfter', rates.dropAfter],
+      ['slow', rates.slowRate],
+    ];
+    for (const [kind, p] of ordered) {
+      edge += p ?? 0;
+      if (r < edge) return kind;
+    }
+    return undefined;
+  }
+
+  function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropAnswer: boolean): void {
+    stats.forwarded++;
+    const upstream = http.request(
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host, 'content-length': String(body.length) },
+        agent,
+      },
+      (answer) => {
+        if (dropAnswer) {
+          // Let the server finish the work, then lose the answer on the way back.
+          answer.resume();
+          answer.once('end', () => req.socket.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', (err) => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`fault proxy: upstream error: ${err.message}`);
+      } else {
+        res.destroy();
+      }
+    });
+    upstream.end(body);
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const call = callOf(req, body);
+      stats.requests++;
+      const perAction = (stats.byAction[call.action] ??= { requests: 0 });
+      perAction.requests++;
+      const kind = decide(call.action);
+      if (kind) {
+        budgetUsed++;
+        stats.faults[kind]++;
+        perAction[kind] = (perAction[kind] ?? 0) + 1;
+      }
+      const id = requestId(rand);
+      switch (kind) {
+        case 'throttle':
+          return sendError(res, call, { status: 400, code: 'Throttling', type: 'Sender', message: 'Rate exceeded' }, id);
+        case 'serverError':
+          return rand() < 0.5
+            ? sendError(
+                res,
+                call,
+                {
+                  status: 500,
+                  code: 'InternalFailure',
+                  type: 'Receiver',
+                  message: 'The request processing has failed because of an unknown error, exception or failure.',
+                },
+                id,
+              )
+            : sendError(res, call, { status: 503, code: 'ServiceUnavailable', type: 'Receiver', message: 'Service is unavailable. Retry the request.' }, id);
+        case 'validation':
+          return sendError(
+            res,
+            call,
+            { status: 400, code: 'ValidationError', type: 'Sender', message: `1 validation error detected (injected by the fault proxy for ${call.action})` },
+            id,
+          );
+        case 'drop':
+          req.socket.destroy();
+          return;
+        case 'dropAfter':
+          return forward(req, body, res, true);
+        case 'slow': {
+          const timer = setTimeout(() => forward(req, body, res, false), rates.slowMs ?? 1_000);
+          res.once('close', () => clearTimeout(timer));
+          return;
+        }
+        default:
+          return forward(req, body, res, false);
+      }
+    });
+  });
+  // Keep idle client connections open (Node closes them after 5 s by default): a close racing a reused socket
+  // would be a connection reset the PRNG did not decide, and runs with one seed would differ.
+  server.keepAliveTimeout = 10 * 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stats(): FaultStats {
+      return JSON.parse(JSON.stringify(stats)) as FaultStats;
+    },
+    setRates(next: FaultRates, nextMatch?: ((action: string) => boolean) | null): void {
+      checkRates(next);
+      rates = next;
+      budgetUsed = 0;
+      if (nextMatch !== undefined) match = nextMatch ?? undefined;
+    },
+    async stop(): Promise<void> {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      agent.destroy();
+      await closed;
+    },
+  };
+}
+
+/** A one-line summary of the stats for test output: `requests 120, forwarded 95, throttle 20, ...`. */
+export function formatFaultStats(s: FaultStats, actions?: readonly string[]): string {
+  const kinds = KINDS.filter((k) => s.faults[k] > 0).map((k) => `${k} ${s.faults[k]}`);
+  const per = Object.entries(s.byAction)
+    .filter(([a]) => a !== 'moto-api' && (!actions || actions.includes(a)))
+    .sort((a, b) => b[1].requests - a[1].requests)
+    .map(([a, v]) => {
+      const f = KINDS.filter((k) => (v[k] ?? 0) > 0).map((k) => `${k} ${v[k]}`);
+      return `${a} ${v.requests}${f.length ? ` (${f.join(', ')})` : ''}`;
+    });
+  return `requests ${s.requests}, forwarded ${s.forwarded}, faults: ${kinds.join(', ') || 'none'}; per action: ${per.join('; ')}`;
+}
