@@ -1,0 +1,403 @@
+/**
+ * A killed worker changes nothing about a release's outcome: the real worker process (worker/main.ts) is SIGKILLed
+ * at many points of a release and started again, and the release ends in the same AWS state, with the same result,
+ * as an uninterrupted run of the same spec on a fresh seeded service.
+ *
+ * A kill with an activity in flight costs the activity's start-to-close timeout (15 s) before its retry; a kill
+ * while the workflow waits (a pause, a gate) costs only the restart. The scenarios run concurrently (each on its
+ * own task queue, worker process and service) so that the waits overlap.
+ */
+import { DescribeTargetGroupsCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Tags } from '../../activities/contract';
+import { actions, startRelease, type ReleaseHandle } from '../../client/release-client';
+import type { ReleaseResult, ReleaseStatus } from '../../common/status';
+import type { SeededAlb } from '../../dev/seed';
+import { abortSignal, approveSignal, statusQuery } from '../../workflows/messages';
+import { shortHash } from '../../workflows/plan';
+import { testAws, testClient, testStack, uniqueName } from '../support/env';
+import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec } from '../support/release-fixture';
+import { CrashableWorker, killAllWorkerProcesses, workerEnv } from '../support/worker-process';
+
+const EventType = temporal.api.enums.v1.EventType;
+const aws = testAws();
+let client: Client;
+let connection: Connection;
+
+// Each scenario takes one to two minutes with its kills (more on a loaded machine); the scenarios overlap.
+const SCENARIO_TIMEOUT = 300_000;
+
+beforeAll(async () => {
+  ({ client, connection } = await testClient());
+});
+afterAll(async () => {
+  killAllWorkerProcesses();
+  await baselineWorker?.then((w) => w.stop()).catch(() => undefined);
+  await connection?.close();
+  aws.destroy();
+});
+
+// ---- the specs, and how a test steers each through its gates ----
+
+/** Weights, a timed pause, promotion with the previous stable kept for a second. */
+const shortSteps = [{ setWeight: 10 }, { pause: { duration: '1s' } }, { setWeight: 100 }];
+/** Weight shifts with nothing to wait for between them: at every point some activity is in flight. */
+const shiftSteps = [{ setWeight: 25 }, { setWeight: 60 }, { setWeight: 100 }];
+/** A bake in a timed pause, then an approval gate. */
+const gatedSteps = [
+  { setWeight: 10 },
+  { pause: { duration: '3s' } },
+  { setWeight: 50 },
+  { approval: { approvers: ['alice'], timeout: '10m' } },
+  { setWeight: 100 },
+];
+/** Aborted at the gate: the rollback is what gets killed. */
+const abortSteps = [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '10m' } }, { setWeight: 100 }];
+
+type Steer = (handle: ReleaseHandle) => Promise<void>;
+const approveAtGate: Steer = async (handle) => {
+  await pollStatus(handle, (s) => s.gate?.kind === 'approval', 'the approval gate');
+  await actions.approve(client, handle.workflowId, { by: 'alice' });
+};
+const abortAtGate: Steer = async (handle) => {
+  await pollStatus(handle, (s) => s.gate?.kind === 'approval', 'the approval gate');
+  await actions.abort(client, handle.workflowId, { by: 'bob', reason: 'error budget burnt' });
+};
+
+// ---- uninterrupted runs of the same specs, on an in-process worker, each on a fresh service ----
+
+let baselineWorker: Promise<Awaited<ReturnType<typeof startTestWorker>>> | undefined;
+const baselines = new Map<string, Promise<EndState>>();
+
+/** The end state of an uninterrupted run of `steps` (computed once per spec, shared by the scenarios). */
+function uninterrupted(label: string, steps: unknown[], steer?: Steer): Promise<EndState> {
+  let run = baselines.get(label);
+  if (!run) {
+    baselineWorker ??= startTestWorker(aws);
+    run = (async () => {
+      const worker = await baselineWorker;
+      const { service, seeded } = await seedService(aws, `base-${label}`);
+      const handle = await startRelease(client, testSpec(seeded, service, { steps }), { taskQueue: worker.taskQueue });
+      await steer?.(handle);
+      return endState(service, seeded, handle, await handle.result());
+    })();
+    // Awaited only at the end of each scenario; until then a failure must not count as an unhandled rejection.
+    run.catch(() => undefined);
+    baselines.set(label, run);
+  }
+  return run;
+}
+
+// ---- reading the real world, ARNs and names made comparable across services ----
+
+interface EndState {
+  result: Omit<ReleaseResult, 'durationMs' | 'service'>;
+  /** The forward action(s) with each target group replaced by its role. */
+  listener: unknown;
+  /** The service's target groups: names and tags with the service name and this run's hash replaced. */
+  targetGroups: { name: string; tags: Record<string, string> }[];
+}
+
+async function endState(service: string, seeded: SeededAlb, handle: ReleaseHandle, result: ReleaseResult): Promise<EndState> {
+  const runId = (await handle.describe()).runId;
+  const releaseId = `${handle.workflowId}/${runId}`;
+  const groups = await targetGroupsOf(aws, seeded);
+  const role = (arn: unknown): string =>
+    arn === seeded.stableTargetGroupArn ? 'pre-release stable' : (groups.find((g) => g.arn === arn)?.tags[Tags.role] ?? `unknown ${String(arn)}`);
+  const hash = shortHash(releaseId);
+  const name = (n: string): string => n.replace(service, 'SVC').replace(new RegExp(`-${hash}$`), '-THIS-RUN');
+  const listener = ((await forwardActions(aws, seeded)) as Action[]).map((a) => ({
+    Type: a.Type,
+    Order: a.Order,
+    TargetGroup: a.TargetGroupArn && role(a.TargetGroupArn),
+    ForwardConfig: a.ForwardConfig && {
+      TargetGroups: a.ForwardConfig.TargetGroups?.map((t) => ({ role: role(t.TargetGroupArn), Weight: t.Weight })),
+      TargetGroupStickinessConfig: a.ForwardConfig.TargetGroupStickinessConfig,
+    },
+  }));
+  const targetGroups = groups.map((g) => ({
+    name: name(g.name),
+    tags: Object.fromEntries(Object.entries(g.tags).map(([k, v]) => [k, v === service ? 'SVC' : k === Tags.releaseId && v === releaseId ? 'THIS-RUN' : v])),
+  }));
+  const { durationMs: _d, service: _s, ...rest } = result;
+  return {
+    result: { ...rest, reason: rest.reason.split(service).join('SVC'), finalForward: rest.finalForward.map((f) => ({ name: name(f.name), weight: f.weight })) },
+    listener,
+    targetGroups,
+  };
+}
+
+// ---- polling and killing ----
+
+async function pollStatus(
+  handle: ReleaseHandle,
+  pred: (s: ReleaseStatus) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+  everyMs = 250,
+): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(statusQuery).catch(() => undefined);
+    if (last && pred(last)) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(
+    `${what}: not reached in ${timeoutMs} ms; last status ${JSON.stringify(last && { phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-4) })}`,
+  );
+}
+
+async function historyTypes(handle: ReleaseHandle): Promise<string[]> {
+  const h = await handle.fetchHistory();
+  return (h.events ?? []).map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
+}
+
+async function waitForAws(probe: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Kill {
+  point: string;
+  /** What the killed process had in flight, from the server's view (describe). */
+  inFlight: string;
+  at: number;
+  /** Workflow tasks completed before the kill: the next one is the replacement's. */
+  tasksDone: number;
+}
+
+/** One release under a worker that the test kills and restarts. */
+class CrashedRelease {
+  readonly kills: Kill[] = [];
+  readonly worker: CrashableWorker;
+  service = '';
+  seeded!: SeededAlb;
+  handle!: ReleaseHandle;
+  before: unknown;
+
+  constructor(readonly label: string) {
+    const taskQueue = uniqueName(`crash-${label}`);
+    this.worker = new CrashableWorker(taskQueue, workerEnv(testStack, taskQueue));
+  }
+
+  async start(steps: unknown[]): Promise<void> {
+    ({ service: this.service, seeded: this.seeded } = await seedService(aws, `crash-${this.label}`));
+    this.before = await forwardActions(aws, this.seeded);
+    await this.worker.start();
+    this.handle = await startRelease(client, testSpec(this.seeded, this.service, { steps }), { taskQueue: this.worker.taskQueue });
+  }
+
+  status(): Promise<ReleaseStatus> {
+    return this.handle.query(statusQuery);
+  }
+
+  /** Polls the status query; `everyMs` short where the moment to kill is brief. */
+  async waitFor(pred: (s: ReleaseStatus) => boolean, what: string, everyMs = 250): Promise<ReleaseStatus> {
+    return pollStatus(this.handle, pred, `${this.label}: ${what}`, 120_000, everyMs);
+  }
+
+  /**
+   * SIGKILLs the worker, runs `whileDead` (the release has no worker then), and starts a replacement.
+   * Says whether the kill counts: not when the release had already ended (then it does nothing, or only restarts).
+   */
+  async kill(point: string, whileDead?: () => Promise<void>): Promise<boolean> {
+    if (!this.worker.running || (await this.handle.describe()).status.name !== 'RUNNING') return false;
+    const at = Date.now();
+    await this.worker.kill();
+    // The server's view is unchanged by the kill (it learns of it only through timeouts): what was in flight.
+    const d = await this.handle.describe();
+    const pending = (d.raw.pendingActivities ?? []).map(
+      (a) =>
+        `${a.activityType?.name} ${temporal.api.enums.v1.PendingActivityState[a.state ?? 0]?.replace('PENDING_ACTIVITY_STATE_', '').toLowerCase()} attempt ${a.attempt}`,
+    );
+    const history = await this.handle.fetchHistory();
+    const tasksDone = (history.events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
+    const task = d.raw.pendingWorkflowTask;
+    if (task)
+      pending.push(
+        `a workflow task ${temporal.api.enums.v1.PendingWorkflowTaskState[task.state ?? 0]?.replace('PENDING_WORKFLOW_TASK_STATE_', '').toLowerCase()}`,
+      );
+    // The release may have ended between the check above and the kill: then the kill proved nothing.
+    const counts = d.status.name === 'RUNNING';
+    if (counts) this.kills.push({ point, inFlight: pending.join(', ') || 'nothing (waiting)', at, tasksDone });
+    await whileDead?.();
+    await this.worker.start();
+    return counts;
+  }
+
+  /** Waits for the result, reads the end state, reports the kills. The worker keeps running (queries need it). */
+  async finish(): Promise<{ result: ReleaseResult; end: EndState }> {
+    const result = await this.handle.result();
+    const end = await endState(this.service, this.seeded, this.handle, result);
+    const events = (await this.handle.fetchHistory()).events ?? [];
+    const types = events.map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
+    // A replacement replays the history; a nondeterministic replay would show up as a failed workflow task.
+    expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_TASK_FAILED')).toEqual([]);
+    const completions = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+    for (const k of this.kills) {
+      // The first workflow task a replacement completed after the kill (at a gate: once someone acted).
+      const next = completions[k.tasksDone]?.eventTime;
+      const after = next ? `${((tsMs(next) - k.at) / 1000).toFixed(1)} s` : '?';
+      process.stdout.write(
+        `[figure] crash ${this.label}: killed ${k.point} (in flight: ${k.inFlight}); survived, next workflow task completed ${after} after the kill\n`,
+      );
+    }
+    process.stdout.write(
+      `[figure] crash ${this.label}: ${this.kills.length} kill points tried, ${this.kills.length} survived (same end state as an uninterrupted run); ` +
+        `worker starts took ${this.worker.startTimes.map((t) => (t / 1000).toFixed(1)).join(', ')} s; ${events.length} history events\n`,
+    );
+    totals.tried += this.kills.length;
+    return { result, end };
+  }
+}
+
+function tsMs(t: { seconds?: unknown; nanos?: number | null }): number {
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+const totals = { tried: 0 };
+afterAll(() => {
+  if (totals.tried > 0) process.stdout.write(`[figure] crash: ${totals.tried} kill points tried across scenarios, ${totals.tried} survived\n`);
+});
+
+async function withRelease<T>(r: CrashedRelease, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    const stderr = r.worker.stderr();
+    throw new Error(`${(err as Error).message}\n--- worker stderr (${r.worker.taskQueue}, ${r.kills.length} kills)\n${stderr.slice(-3000)}`, { cause: err });
+  } finally {
+    await r.worker.stop();
+  }
+}
+
+describe('a release whose worker is SIGKILLed and restarted', () => {
+  // Two releases share the sweep so that their kills (each costing a restart, most also an activity timeout)
+  // overlap: one is killed when the timeline reaches an odd length, the other at even lengths.
+  it.concurrent.each([
+    ['odd', 1],
+    ['even', 0],
+  ])(
+    'ends like an uninterrupted run when the worker is killed each time the status timeline grows to an %s length',
+    async (parity, remainder) => {
+      const expected = uninterrupted('short', shortSteps);
+      const r = new CrashedRelease(`sweep-${parity}`);
+      await withRelease(r, async () => {
+        await r.start(shortSteps);
+        let seen = 0;
+        for (;;) {
+          // A replacement that is still replaying may not answer at once.
+          const s = await r.status().catch(() => undefined);
+          if (s?.result) break;
+          if (s && s.timeline.length > seen) {
+            seen = s.timeline.length;
+            const last = s.timeline[seen - 1];
+            if (seen % 2 === remainder && (await r.kill(`after timeline entry ${seen} "${last?.action}" (${s.phase})`))) continue;
+          }
+          await new Promise((res) => setTimeout(res, 150));
+        }
+        const { result, end } = await r.finish();
+        expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+        expect(r.kills.length).toBeGreaterThanOrEqual(2);
+        expect(end).toEqual(await expected);
+      });
+    },
+    SCENARIO_TIMEOUT,
+  );
+
+  it.concurrent(
+    'ends like an uninterrupted run when killed during weight shifts and while finalizing',
+    async () => {
+      const expected = uninterrupted('shift', shiftSteps);
+      const r = new CrashedRelease('shift');
+      await withRelease(r, async () => {
+        await r.start(shiftSteps);
+        // Weight shifts: asked for, not yet verified, so setForwardWeights is in flight (or just wrote the listener).
+        // No step waits here, so some shift is always in flight; a poll may miss one, hence ">=".
+        for (const w of [25, 60]) {
+          const s = await r.waitFor((st) => (st.requestedWeights.canary ?? 0) >= w, `setWeight ${w} requested`, 100);
+          await r.kill(`during the shift to ${s.requestedWeights.canary}% (verified so far: canary ${s.verifiedWeights.canary ?? 0}%)`);
+        }
+        await r.waitFor((s) => s.phase === 'Finalizing' || !!s.result, 'Finalizing', 100);
+        if (!(await r.status()).result) await r.kill('while finalizing (old stable leaves the listener and is deleted)');
+        const { result, end } = await r.finish();
+        expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+        expect(end).toEqual(await expected);
+      });
+    },
+    SCENARIO_TIMEOUT,
+  );
+
+  it.concurrent(
+    'ends like an uninterrupted run when killed mid-bake, while its pause elapses, and at an approval gate',
+    async () => {
+      const expected = uninterrupted('gated', gatedSteps, approveAtGate);
+      const r = new CrashedRelease('gates');
+      await withRelease(r, async () => {
+        await r.start(gatedSteps);
+        await r.waitFor((s) => s.gate?.kind === 'pause', 'the timed pause');
+        // The pause's timer fires while no worker runs; the replacement finds it fired and moves on.
+        await r.kill('mid-bake in a 3 s pause, restarted only after the pause ended', async () => {
+          const deadline = Date.now() + 60_000;
+          while (!(await historyTypes(r.handle)).includes('EVENT_TYPE_TIMER_FIRED')) {
+            if (Date.now() > deadline) throw new Error('the pause timer did not fire');
+            await new Promise((res) => setTimeout(res, 200));
+          }
+        });
+        await r.waitFor((s) => s.gate?.kind === 'approval', 'the approval gate');
+        await r.kill('at the approval gate');
+        // Killed again while the replacement has only just started (it may still be replaying).
+        await r.kill('at the approval gate, right after the previous replacement started');
+        // The approval arrives while no worker runs: a signal is durable in history and is seen after the restart.
+        await r.kill('at the approval gate, approved by signal while no worker runs', async () => {
+          await r.handle.signal(approveSignal, { by: 'alice' });
+        });
+        const { result, end } = await r.finish();
+        expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 5 });
+        expect(end).toEqual(await expected);
+        const status = await r.status();
+        expect(status.timeline.filter((t) => t.action === 'approve')).toEqual([expect.objectContaining({ by: 'alice', accepted: true })]);
+      });
+    },
+    SCENARIO_TIMEOUT,
+  );
+
+  it.concurrent(
+    'restores the exact pre-release listener when killed during a rollback after an abort',
+    async () => {
+      const expected = uninterrupted('abort', abortSteps, abortAtGate);
+      const r = new CrashedRelease('rollback');
+      await withRelease(r, async () => {
+        await r.start(abortSteps);
+        // Inside the clone: the group exists in AWS, but ensureTargetGroup may not have reported it yet; a retry
+        // must adopt it (same release-id tag), and the rollback must delete it.
+        await waitForAws(async () => {
+          const all = await aws.elbv2.send(new DescribeTargetGroupsCommand({}));
+          return (all.TargetGroups ?? []).some((t) => t.VpcId === r.seeded.vpcId && t.TargetGroupName?.startsWith(`${r.service}-v2-`));
+        }, 'canary target group in AWS');
+        await r.kill('as soon as the canary target group appeared in AWS');
+        await r.waitFor((s) => s.gate?.kind === 'approval', 'the approval gate');
+        // The abort arrives while no worker runs: the replacement must see it and roll back.
+        await r.kill('at the approval gate, aborted by signal while no worker runs', async () => {
+          await r.handle.signal(abortSignal, { by: 'bob', reason: 'error budget burnt' });
+        });
+        await r.waitFor((s) => s.phase === 'RollingBack' || s.phase === 'RolledBack', 'RollingBack', 100);
+        await r.kill('as soon as the phase was RollingBack');
+        await r.waitFor((s) => s.timeline.some((t) => t.action === 'restored pre-release traffic') || s.phase === 'RolledBack', 'traffic restored', 100);
+        await r.kill('after traffic was restored, while the canary group is deleted');
+        const { result, end } = await r.finish();
+        expect(result).toMatchObject({ outcome: 'aborted', by: 'bob', reason: 'error budget burnt' });
+        expect(await forwardActions(aws, r.seeded)).toEqual(r.before);
+        expect((await targetGroupsOf(aws, r.seeded)).map((g) => g.name)).toEqual([r.seeded.stableTargetGroupName]);
+        expect(r.kills.length).toBeGreaterThanOrEqual(2);
+        expect(end).toEqual(await expected);
+      });
+    },
+    SCENARIO_TIMEOUT,
+  );
+});

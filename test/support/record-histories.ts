@@ -1,0 +1,200 @@
+/**
+ * Records the workflow histories that test/unit/replay.test.ts replays against the current workflow code.
+ *
+ *   npx ts-node --transpile-only test/support/record-histories.ts [scenario ...]
+ *
+ * Starts its own local stack (dev/stack.ts: Temporal dev server + moto), bundles workflows/index.ts, runs each
+ * scenario's release with an in-process worker against a freshly seeded ALB, checks that it ended as intended, and
+ * writes its history to test/fixtures/histories/<scenario>.json in the JSON form `temporal workflow show -o json`
+ * prints and @temporalio/common's historyToJSON writes (./history-json.ts explains why its own copy is used);
+ * historyFromJSON turns it back into the History that Worker.runReplayHistories takes. Nothing is written
+ * unless every requested scenario ran as intended and replays against the bundle it was recorded with. With
+ * scenario names as arguments, only those are re-recorded; the other files stay as they are.
+ *
+ * When to run it: after a deliberate, versioned change to the workflow (behind `patched()`) add new recordings next
+ * to the old ones rather than replacing them; old histories are what running releases look like. Re-record
+ * everything only while no release in any environment runs the old code (e.g. before the first deployment).
+ *
+ * The workflow id of a recording is `release-<service>`, where the service is read back from the history's start
+ * input; the replay test derives it the same way.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { motoClients, type AwsClients } from '../../activities/aws-clients';
+import { actions, startRelease } from '../../client/release-client';
+import type { Outcome } from '../../common/status';
+import { seedAlb } from '../../dev/seed';
+import { startLocalStack } from '../../dev/stack';
+import { approveSignal } from '../../workflows/messages';
+import { historyFromJSON, historyToJSON } from './history-json';
+import { dimensionOf, publishTraffic, testSpec, waitForStatus } from './release-fixture';
+
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'histories');
+
+interface Scenario {
+  /** File name (without .json) and, prefixed, the service name: a fixed name keeps re-recordings comparable. */
+  name: string;
+  /** What it covers, printed while recording. */
+  about: string;
+  spec: Record<string, unknown>;
+  expect: Outcome;
+  /** Steers the running release: publishes metrics, sends messages. */
+  drive?(ctx: { client: Client; aws: AwsClients; handle: WorkflowHandle; loadBalancer: string }): Promise<void>;
+}
+
+const healthyTraffic = async (aws: AwsClients, handle: WorkflowHandle, loadBalancer: string, requests: number, errors: number): Promise<void> => {
+  const status = await waitForStatus(handle, (s) => s.targetGroups.some((t) => t.role === 'canary'));
+  const canary = status.targetGroups.find((t) => t.role === 'canary')?.arn as string;
+  await publishTraffic(aws, { targetGroup: dimensionOf(canary), loadBalancer }, requests, errors);
+};
+
+const scenarios: Scenario[] = [
+  {
+    name: 'healthy-gated',
+    about: 'timed pause, open pause resumed by update, ignored signal, analysis pass, background analysis, approval by update, promotion',
+    spec: {
+      steps: [
+        { setWeight: 10 },
+        { pause: { duration: '1s' } },
+        { setWeight: 25 },
+        { pause: {} },
+        { analysis: { template: 'errors' } },
+        { approval: { approvers: ['alice'], timeout: '1h' } },
+        { setWeight: 100 },
+      ],
+      backgroundAnalysis: { template: 'errors', interval: '1s', reportEvery: '2s' },
+    },
+    expect: 'promoted',
+    async drive({ client, aws, handle, loadBalancer }) {
+      await waitForStatus(handle, (s) => s.gate?.kind === 'pause' && s.step === 3);
+      // Recorded in the timeline as ignored: no approval gate is open.
+      await handle.signal(approveSignal, { by: 'mallory' });
+      await healthyTraffic(aws, handle, loadBalancer, 200, 0);
+      await actions.resume(client, handle.workflowId, { by: 'alice', comment: 'dashboards look fine' });
+      await waitForStatus(handle, (s) => s.gate?.kind === 'approval');
+      await actions.approve(client, handle.workflowId, { by: 'alice', comment: 'ship it' });
+    },
+  },
+  {
+    name: 'analysis-fail-rollback',
+    about: 'analysis fails at 25% (5xx rate 0.2 > 0.05): rollback restores the listener and deletes the canary',
+    spec: { steps: [{ setWeight: 25 }, { pause: {} }, { analysis: { template: 'errors' } }, { setWeight: 100 }] },
+    expect: 'rolled-back',
+    async drive({ client, aws, handle, loadBalancer }) {
+      await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+      await healthyTraffic(aws, handle, loadBalancer, 200, 40);
+      await actions.resume(client, handle.workflowId, { by: 'alice' });
+    },
+  },
+  {
+    name: 'abort-at-gate',
+    about: 'aborted by update at an approval gate: rollback',
+    spec: { steps: [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '1h' } }, { setWeight: 100 }] },
+    expect: 'aborted',
+    async drive({ client, handle }) {
+      await waitForStatus(handle, (s) => s.gate?.kind === 'approval');
+      await actions.abort(client, handle.workflowId, { by: 'bob', reason: 'customer complaints' });
+    },
+  },
+  {
+    name: 'promote-full-at-pause',
+    about: 'full promotion by update at an open pause skips the remaining steps',
+    spec: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }, { setWeight: 100 }] },
+    expect: 'promoted',
+    async drive({ client, handle }) {
+      await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+      await actions.promote(client, handle.workflowId, { by: 'alice', full: true });
+    },
+  },
+];
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !scenarios.some((s) => s.name === w));
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+  const chosen = wanted.length ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
+  // True, and said by every AWS client this script makes.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // ./env.ts (through ./release-fixture) installed it already, at WARN too
+  }
+  const t0 = Date.now();
+  const [stack, bundle] = await Promise.all([
+    startLocalStack({ label: 'record-histories' }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') }),
+  ]);
+  process.stdout.write(`local stack up, workflows bundled (${Date.now() - t0} ms); logs in ${stack.logDir}\n`);
+  const aws = motoClients(stack.moto.endpoint);
+  // Every recording asks for webhook notifications (so the histories hold notify activities); this receives them.
+  const received: string[] = [];
+  const hook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      received.push((JSON.parse(body) as { event: string }).event);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  const webhooks = { ops: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` };
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({ connection });
+  const workerConnection = await NativeConnection.connect({ address: stack.temporal.address });
+  const taskQueue = 'record-histories';
+  const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowBundle: bundle, activities: createActivities({ ...aws, webhooks }) });
+  const recorded: { name: string; json: string; workflowId: string }[] = [];
+  try {
+    await worker.runUntil(async () => {
+      for (const sc of chosen) {
+        const t = Date.now();
+        const service = `rec-${sc.name}`.slice(0, 20).replace(/-+$/, '');
+        const seeded = await seedAlb(aws, { name: service });
+        const loadBalancer = seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14);
+        const handle = await startRelease(client, testSpec(seeded, service, { notifications: { webhook: 'ops' }, ...sc.spec }), { taskQueue });
+        const before = received.length;
+        await sc.drive?.({ client, aws, handle, loadBalancer });
+        const result = await handle.result();
+        if (result.outcome !== sc.expect) throw new Error(`${sc.name}: expected ${sc.expect}, the release ended ${result.outcome}: ${result.reason}`);
+        if (!received.slice(before).includes(sc.expect))
+          throw new Error(`${sc.name}: no "${sc.expect}" notification arrived (got ${received.slice(before).join(', ') || 'none'})`);
+        const history = await handle.fetchHistory();
+        recorded.push({ name: sc.name, json: historyToJSON(history), workflowId: handle.workflowId });
+        process.stdout.write(`${sc.name}: ${result.outcome} in ${Date.now() - t} ms, ${history.events?.length} events (${sc.about})\n`);
+      }
+    });
+    // A recording that does not replay against the code that produced it would make the replay test meaningless.
+    for (const r of recorded) {
+      await Worker.runReplayHistory({ workflowBundle: bundle }, historyFromJSON(JSON.parse(r.json)), r.workflowId);
+    }
+  } finally {
+    hook.close();
+    await workerConnection.close();
+    await connection.close();
+    aws.destroy();
+    await stack.stop();
+  }
+  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+  for (const r of recorded) {
+    const file = path.join(HISTORIES_DIR, `${r.name}.json`);
+    fs.writeFileSync(file, `${r.json}\n`);
+    process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`record-histories failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

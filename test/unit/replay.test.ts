@@ -1,0 +1,90 @@
+/**
+ * Determinism: every recorded history in test/fixtures/histories (test/support/record-histories.ts made them) replays
+ * against the current workflow code without a nondeterminism error. A change to the workflow that would break
+ * running releases fails here; put it behind `patched()` and record a new history next to the old ones.
+ *
+ * Replay runs in-process (no server): a replay worker feeds each history to the bundled workflow code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { historyFromJSON, releaseWorkflowIdOf, type History } from '../support/history-json';
+
+const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'histories');
+
+try {
+  // The incompatible variant makes Core log each nondeterminism at WARN; expected here, so only errors show.
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR' }, forward: {} } } });
+} catch {
+  // another test file in this jest worker installed it
+}
+
+interface Fixture {
+  file: string;
+  workflowId: string;
+  history: History;
+}
+
+const fixtures: Fixture[] = fs
+  .readdirSync(HISTORIES_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((file) => {
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+    return { file, workflowId: releaseWorkflowIdOf(history), history };
+  });
+
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`[bundler] ${m}\n`) };
+
+async function bundle(workflowsPath: string): Promise<WorkflowBundle> {
+  return { code: (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code };
+}
+
+/** Replays every fixture against `workflowBundle`; the error (or undefined) per file. */
+async function replayAll(workflowBundle: WorkflowBundle): Promise<Record<string, Error | undefined>> {
+  const byId = new Map(fixtures.map((f) => [f.workflowId, f.file]));
+  const out: Record<string, Error | undefined> = {};
+  const results = Worker.runReplayHistories(
+    { workflowBundle, replayName: 'canary-replay-test' },
+    fixtures.map((f) => ({ workflowId: f.workflowId, history: f.history })),
+  );
+  for await (const r of results) out[byId.get(r.workflowId) ?? r.workflowId] = r.error;
+  return out;
+}
+
+let current: WorkflowBundle;
+let incompatible: WorkflowBundle;
+
+beforeAll(async () => {
+  [current, incompatible] = await Promise.all([bundle(require.resolve('../../workflows')), bundle(require.resolve('../support/incompatible-workflows'))]);
+}, 180_000);
+
+describe('recorded release histories', () => {
+  it('cover a promotion with gates, an analysis failure, an abort at a gate and a full promotion', () => {
+    expect(fixtures.map((f) => f.file)).toEqual(
+      expect.arrayContaining(['healthy-gated.json', 'analysis-fail-rollback.json', 'abort-at-gate.json', 'promote-full-at-pause.json']),
+    );
+    // Distinct workflow ids: the replay results are told apart by them.
+    expect(new Set(fixtures.map((f) => f.workflowId)).size).toBe(fixtures.length);
+  });
+
+  it('replay against the current workflow code without a nondeterminism error', async () => {
+    const errors = await replayAll(current);
+    expect(Object.keys(errors).sort()).toEqual(fixtures.map((f) => f.file).sort());
+    expect(
+      Object.entries(errors)
+        .filter(([, e]) => e !== undefined)
+        .map(([file, e]) => `${file}: ${e?.name}: ${e?.message}`),
+    ).toEqual([]);
+  }, 120_000);
+
+  it('fail to replay against a workflow that starts with an extra timer, with a DeterminismViolationError for each', async () => {
+    const errors = await replayAll(incompatible);
+    for (const f of fixtures) {
+      const err = errors[f.file];
+      expect(err).toBeInstanceOf(DeterminismViolationError);
+      expect(err?.message).toMatch(/nondetermin/i);
+    }
+  }, 120_000);
+});
