@@ -94,8 +94,25 @@ export async function startTemporal(opts: StartTemporalOptions): Promise<Tempora
     namespace: 'default',
     uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
     logFile,
-    stop: () => env.teardown(),
+    async stop() {
+      await env.teardown();
+      // The SDK kills guard.sh; the server itself exits a moment later. Wait for its port, so that a restart on the
+      // same port (and SQLite file) does not meet the dying server.
+      await waitFor('the Temporal dev server to release its port', logFile, async () => !(await portOpen(port)), 15_000);
+    },
   };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 export interface MotoServer {
