@@ -3,7 +3,29 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['assert', 'buffer', 'child_process', 'crypto', 'dns', 'events', 'fs', 'fs/promises', 'http', 'https', 'net', 'os', 'path', 'process', 'stream', 'timers', 'tls', 'url', 'util', 'worker_threads', 'zlib'];
+const nodeBuiltins = [
+  'assert',
+  'buffer',
+  'child_process',
+  'crypto',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'https',
+  'net',
+  'os',
+  'path',
+  'process',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'worker_threads',
+  'zlib',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.venv/**', '.canary/**', 'bench/results/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -31,7 +53,11 @@ export default tseslint.config(
           patterns: [
             { group: ['@aws-sdk/*'], message: 'workflow code does no I/O: call an activity' },
             { group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client'], message: 'not for workflow code' },
-            { regex: '^\\.\\./activities(/(?!contract$).*)?$', allowTypeImports: true, message: 'workflows see activities only as types (import type from ../activities/contract)' },
+            {
+              regex: '^\\.\\./activities(/(?!contract$).*)?$',
+              allowTypeImports: true,
+              message: 'workflows see activities only as types (import type from ../activities/contract)',
+            },
           ],
         },
       ],

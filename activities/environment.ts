@@ -80,8 +80,14 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
         await syncAttributes(input.sourceTargetGroupArn, existing.TargetGroupArn);
         return { targetGroupArn: existing.TargetGroupArn, name: input.name, dimension: targetGroupDimension(existing.TargetGroupArn), created: false };
       }
-      const src = (await aws('DescribeTargetGroups', () => elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [input.sourceTargetGroupArn] })))).TargetGroups?.[0];
-      if (!src) throw ApplicationFailure.create({ type: ErrorTypes.InvalidAwsRequest, nonRetryable: true, message: `source target group ${input.sourceTargetGroupArn} not found` });
+      const src = (await aws('DescribeTargetGroups', () => elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [input.sourceTargetGroupArn] }))))
+        .TargetGroups?.[0];
+      if (!src)
+        throw ApplicationFailure.create({
+          type: ErrorTypes.InvalidAwsRequest,
+          nonRetryable: true,
+          message: `source target group ${input.sourceTargetGroupArn} not found`,
+        });
       const sourceTags = Object.entries(await tagsOf(input.sourceTargetGroupArn)).filter(([k]) => !k.startsWith('canary:') && !k.startsWith('aws:'));
       const created = await aws(`CreateTargetGroup ${input.name}`, () =>
         elbv2.send(
@@ -115,7 +121,9 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
     async registerTargets(input: { targetGroupArn: string; targets: Target[] }): Promise<void> {
       const health = await aws('DescribeTargetHealth', () => elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: input.targetGroupArn })));
       const registered = new Set((health.TargetHealthDescriptions ?? []).map((d) => `${d.Target?.Id}:${d.Target?.Port ?? ''}`));
-      const missing = input.targets.filter((t) => !registered.has(`${t.id}:${t.port ?? ''}`) && !(t.port === undefined && [...registered].some((r) => r.startsWith(`${t.id}:`))));
+      const missing = input.targets.filter(
+        (t) => !registered.has(`${t.id}:${t.port ?? ''}`) && !(t.port === undefined && [...registered].some((r) => r.startsWith(`${t.id}:`))),
+      );
       if (missing.length > 0) {
         await aws('RegisterTargets', () =>
           elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: input.targetGroupArn, Targets: missing.map((t) => ({ Id: t.id, Port: t.port })) })),

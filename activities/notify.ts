@@ -46,7 +46,11 @@ export function createNotifyActivities(webhooks: Record<string, string>, post: t
       });
       if (!res.ok) {
         // 4xx other than throttling will not get better by retrying.
-        throw ApplicationFailure.create({ type: 'WebhookFailed', nonRetryable: res.status >= 400 && res.status < 500 && res.status !== 429, message: `webhook ${n.webhook} answered HTTP ${res.status}` });
+        throw ApplicationFailure.create({
+          type: 'WebhookFailed',
+          nonRetryable: res.status >= 400 && res.status < 500 && res.status !== 429,
+          message: `webhook ${n.webhook} answered HTTP ${res.status}`,
+        });
       }
       return { status: res.status };
     },

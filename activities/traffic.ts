@@ -82,7 +82,8 @@ export function createTrafficActivities(elbv2: ElasticLoadBalancingV2Client) {
       }
       const out = await aws('DescribeListeners', () => elbv2.send(new DescribeListenersCommand({ ListenerArns: [ref.listenerArn] })));
       const listener = out.Listeners?.[0];
-      if (!listener) throw ApplicationFailure.create({ type: ErrorTypes.ListenerNotFound, nonRetryable: true, message: `listener ${ref.listenerArn} not found` });
+      if (!listener)
+        throw ApplicationFailure.create({ type: ErrorTypes.ListenerNotFound, nonRetryable: true, message: `listener ${ref.listenerArn} not found` });
       return listener.DefaultActions ?? [];
     } catch (err) {
       if (isNotFound(err)) {
@@ -149,7 +150,11 @@ export function createTrafficActivities(elbv2: ElasticLoadBalancingV2Client) {
       const tgs = await aws('DescribeTargetGroups', () => elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [stableArn] })));
       const stable = tgs.TargetGroups?.[0];
       if (!stable?.VpcId || !stable.TargetGroupName) {
-        throw ApplicationFailure.create({ type: ErrorTypes.UnsupportedListener, nonRetryable: true, message: `stable target group ${stableArn} could not be described` });
+        throw ApplicationFailure.create({
+          type: ErrorTypes.UnsupportedListener,
+          nonRetryable: true,
+          message: `stable target group ${stableArn} could not be described`,
+        });
       }
       return {
         originalActions: toElbActions(actions),
@@ -165,15 +170,27 @@ export function createTrafficActivities(elbv2: ElasticLoadBalancingV2Client) {
     async setForwardWeights(input: TrafficRef & { weights: WeightedTargetGroup[] }): Promise<VerifiedWeights> {
       // moto accepts any weight and any number of groups; AWS does not, so check here.
       if (input.weights.length === 0 || input.weights.length > 5) {
-        throw ApplicationFailure.create({ type: ErrorTypes.InvalidAwsRequest, nonRetryable: true, message: `a forward action takes 1 to 5 target groups, got ${input.weights.length}` });
+        throw ApplicationFailure.create({
+          type: ErrorTypes.InvalidAwsRequest,
+          nonRetryable: true,
+          message: `a forward action takes 1 to 5 target groups, got ${input.weights.length}`,
+        });
       }
       for (const w of input.weights) {
         if (!Number.isInteger(w.weight) || w.weight < 0 || w.weight > 100) {
-          throw ApplicationFailure.create({ type: ErrorTypes.InvalidAwsRequest, nonRetryable: true, message: `weight ${w.weight} for ${w.targetGroupArn} is not an integer 0..100` });
+          throw ApplicationFailure.create({
+            type: ErrorTypes.InvalidAwsRequest,
+            nonRetryable: true,
+            message: `weight ${w.weight} for ${w.targetGroupArn} is not an integer 0..100`,
+          });
         }
       }
       if (input.weights.every((w) => w.weight === 0)) {
-        throw ApplicationFailure.create({ type: ErrorTypes.InvalidAwsRequest, nonRetryable: true, message: 'at least one target group needs a weight above 0' });
+        throw ApplicationFailure.create({
+          type: ErrorTypes.InvalidAwsRequest,
+          nonRetryable: true,
+          message: 'at least one target group needs a weight above 0',
+        });
       }
       const actions = await readActions(input);
       const forward = theForward(input, actions);

@@ -81,7 +81,11 @@ export type ReleaseHandle = WorkflowHandle<typeof release>;
  * Starts `release-<service>`. One live release per service: a second start fails with ReleaseAlreadyRunningError
  * naming the running one; a finished release's id can be used again.
  */
-export async function startRelease(client: Client, specInput: unknown, opts: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof release>> {
+export async function startRelease(
+  client: Client,
+  specInput: unknown,
+  opts: StartOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof release>> {
   const spec = prepareSpec(specInput, opts);
   const workflowId = msg.releaseWorkflowId(spec.service);
   try {
@@ -126,7 +130,12 @@ export async function getStatus(client: Client, idOrService: string): Promise<Re
   return releaseHandle(client, idOrService).query(msg.statusQuery);
 }
 
-async function send<T>(verb: string, schema: { safeParse(v: unknown): { success: boolean; error?: unknown; data?: unknown } }, payload: T, run: (p: T) => Promise<MessageAck>): Promise<MessageAck> {
+async function send<T>(
+  verb: string,
+  schema: { safeParse(v: unknown): { success: boolean; error?: unknown; data?: unknown } },
+  payload: T,
+  run: (p: T) => Promise<MessageAck>,
+): Promise<MessageAck> {
   const parsed = schema.safeParse(payload);
   if (!parsed.success) throw new MessageRejectedError(verb, payloadProblem(parsed.error as never));
   try {
@@ -142,11 +151,16 @@ async function send<T>(verb: string, schema: { safeParse(v: unknown): { success:
 
 /** Synchronous actions (updates): resolve with the workflow's acknowledgement, or reject with its reason. */
 export const actions = {
-  approve: (client: Client, id: string, input: ApproveInput) => send('approve', ApproveInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.approveUpdate, { args: [p] })),
-  abort: (client: Client, id: string, input: AbortInput) => send('abort', AbortInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.abortUpdate, { args: [p] })),
-  pause: (client: Client, id: string, input: PauseInput) => send('pause', PauseInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.pauseUpdate, { args: [p] })),
-  resume: (client: Client, id: string, input: ResumeInput) => send('resume', ResumeInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.resumeUpdate, { args: [p] })),
-  promote: (client: Client, id: string, input: PromoteInput) => send('promote', PromoteInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.promoteUpdate, { args: [p] })),
+  approve: (client: Client, id: string, input: ApproveInput) =>
+    send('approve', ApproveInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.approveUpdate, { args: [p] })),
+  abort: (client: Client, id: string, input: AbortInput) =>
+    send('abort', AbortInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.abortUpdate, { args: [p] })),
+  pause: (client: Client, id: string, input: PauseInput) =>
+    send('pause', PauseInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.pauseUpdate, { args: [p] })),
+  resume: (client: Client, id: string, input: ResumeInput) =>
+    send('resume', ResumeInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.resumeUpdate, { args: [p] })),
+  promote: (client: Client, id: string, input: PromoteInput) =>
+    send('promote', PromoteInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.promoteUpdate, { args: [p] })),
 };
 
 /** Waits for the release's end. */

@@ -3,11 +3,7 @@
  * query ids, numbers, + - * /, unary minus and parentheses, e.g. `errors / requests`, `100 * (a + b) / c`.
  * Workflow-safe: no eval.
  */
-export type Expr =
-  | { op: 'num'; value: number }
-  | { op: 'ref'; id: string }
-  | { op: 'neg'; arg: Expr }
-  | { op: '+' | '-' | '*' | '/'; left: Expr; right: Expr };
+export type Expr = { op: 'num'; value: number } | { op: 'ref'; id: string } | { op: 'neg'; arg: Expr } | { op: '+' | '-' | '*' | '/'; left: Expr; right: Expr };
 
 const TOKEN = /\s*(?:(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|([a-z][a-zA-Z0-9_]*)|([-+*/()]))/y;
 

@@ -5,7 +5,11 @@
  */
 import { z } from 'zod';
 
-const GroupName = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
+const GroupName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
 
 /** Per-metric options of the judge. */
 export const JudgeMetricOptions = z.strictObject({

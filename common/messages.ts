@@ -6,7 +6,9 @@
 import { z } from 'zod';
 
 const By = z
-  .string({ error: (iss) => (iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'say who you are: {"by": "alice"}' : 'by is a name (a string)') })
+  .string({
+    error: (iss) => (iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'say who you are: {"by": "alice"}' : 'by is a name (a string)'),
+  })
   .trim()
   .min(1, 'say who you are: {"by": "alice"}')
   .max(128);
@@ -21,7 +23,10 @@ export const ApproveInput = z.strictObject({
 export const AbortInput = z.strictObject({
   by: By,
   reason: z
-    .string({ error: (iss) => (iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'give a reason: {"by": "alice", "reason": "..."}' : 'reason is text (a string)') })
+    .string({
+      error: (iss) =>
+        iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'give a reason: {"by": "alice", "reason": "..."}' : 'reason is text (a string)',
+    })
     .min(1, 'give a reason: {"by": "alice", "reason": "..."}')
     .max(2_000),
 });

@@ -39,7 +39,11 @@ export const Target = z.strictObject({
 });
 export type Target = z.infer<typeof Target>;
 
-const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
+const Name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
 
 const SetWeightStep = z.strictObject({ setWeight: Weight });
 const PauseStep = z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) });
@@ -204,30 +208,33 @@ export const AnalysisMetric = z
   });
 export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
 
-export const AnalysisTemplate = z.strictObject({
-  metrics: z.array(AnalysisMetric).min(1).max(20),
-  /** Measurements per analysis step, `interval` apart. */
-  count: z.number().int().min(1).max(1000).default(1),
-  interval: Duration.default(30_000),
-  /** How far back each measurement looks. */
-  window: Duration.default(60_000),
-  /** Failed measurements tolerated; one more fails the analysis. */
-  failureLimit: z.number().int().min(0).max(1000).default(0),
-  /** Consecutive measurements that could not be taken (API errors) before the analysis fails. */
-  consecutiveErrorLimit: z.number().int().min(0).max(1000).default(3),
-  /** What a metric without data means; no traffic is not a pass by default. */
-  noData: z.enum(['inconclusive', 'fail', 'pass']).default('inconclusive'),
-  /**
-   * A statistical judge (Mann-Whitney U over the window's datapoints, canary against the baseline, or against
-   * stable when there is none), scored Kayenta-style; thresholds in `pass` still apply on top.
-   */
-  judge: JudgeConfig.optional(),
-}).superRefine((t, ctx) => {
-  t.metrics.forEach((m, i) => {
-    if (!m.pass && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'pass'], message: 'a metric needs pass bounds (or the template a judge)' });
-    if (m.judge && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'judge'], message: 'metric judge options need a template judge: { kind: mann-whitney }' });
+export const AnalysisTemplate = z
+  .strictObject({
+    metrics: z.array(AnalysisMetric).min(1).max(20),
+    /** Measurements per analysis step, `interval` apart. */
+    count: z.number().int().min(1).max(1000).default(1),
+    interval: Duration.default(30_000),
+    /** How far back each measurement looks. */
+    window: Duration.default(60_000),
+    /** Failed measurements tolerated; one more fails the analysis. */
+    failureLimit: z.number().int().min(0).max(1000).default(0),
+    /** Consecutive measurements that could not be taken (API errors) before the analysis fails. */
+    consecutiveErrorLimit: z.number().int().min(0).max(1000).default(3),
+    /** What a metric without data means; no traffic is not a pass by default. */
+    noData: z.enum(['inconclusive', 'fail', 'pass']).default('inconclusive'),
+    /**
+     * A statistical judge (Mann-Whitney U over the window's datapoints, canary against the baseline, or against
+     * stable when there is none), scored Kayenta-style; thresholds in `pass` still apply on top.
+     */
+    judge: JudgeConfig.optional(),
+  })
+  .superRefine((t, ctx) => {
+    t.metrics.forEach((m, i) => {
+      if (!m.pass && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'pass'], message: 'a metric needs pass bounds (or the template a judge)' });
+      if (m.judge && !t.judge)
+        ctx.addIssue({ code: 'custom', path: ['metrics', i, 'judge'], message: 'metric judge options need a template judge: { kind: mann-whitney }' });
+    });
   });
-});
 export type AnalysisTemplate = z.infer<typeof AnalysisTemplate>;
 
 const ServiceName = z
@@ -243,8 +250,15 @@ export const ReleaseSpec = z
     /** Who started it (CI job, user); approvals by the same name are refused unless the gate allows self-approval. */
     initiator: Name.default('unknown'),
     traffic: z.strictObject({
-      listenerArn: z.string().max(512).regex(LISTENER_ARN, 'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)'),
-      ruleArn: z.string().max(512).regex(RULE_ARN, 'a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/NAME/ID/ID/ID)').optional(),
+      listenerArn: z
+        .string()
+        .max(512)
+        .regex(LISTENER_ARN, 'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)'),
+      ruleArn: z
+        .string()
+        .max(512)
+        .regex(RULE_ARN, 'a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/NAME/ID/ID/ID)')
+        .optional(),
     }),
     environment: z.strictObject({
       canaryTargets: z.array(Target).min(1, 'give at least one canary target').max(500),
@@ -292,7 +306,11 @@ export const ReleaseSpec = z
       ctx.addIssue({ code: 'custom', path: ['traffic', 'listenerArn'], message: `the listener is in ${listener[1]}, the spec's region is ${spec.region}` });
     }
     const rule = spec.traffic.ruleArn ? RULE_ARN.exec(spec.traffic.ruleArn) : null;
-    if (listener && rule && (rule[1] !== listener[1] || rule[2] !== listener[2] || rule[3] !== listener[3] || rule[4] !== listener[4] || rule[5] !== listener[5])) {
+    if (
+      listener &&
+      rule &&
+      (rule[1] !== listener[1] || rule[2] !== listener[2] || rule[3] !== listener[3] || rule[4] !== listener[4] || rule[5] !== listener[5])
+    ) {
       ctx.addIssue({ code: 'custom', path: ['traffic', 'ruleArn'], message: 'the rule does not belong to traffic.listenerArn' });
     }
     const templates = new Set(Object.keys(spec.analysis));
@@ -300,7 +318,11 @@ export const ReleaseSpec = z
       for (const [name, t] of Object.entries(spec.analysis)) {
         t.metrics.forEach((m, i) => {
           if (m.pass?.relativeTo === 'baseline') {
-            ctx.addIssue({ code: 'custom', path: ['analysis', name, 'metrics', i, 'pass', 'relativeTo'], message: 'relativeTo: baseline needs environment.baselineTargets' });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['analysis', name, 'metrics', i, 'pass', 'relativeTo'],
+              message: 'relativeTo: baseline needs environment.baselineTargets',
+            });
           }
         });
       }
@@ -343,7 +365,9 @@ export const ReleaseSpec = z
     // Runs even when other fields failed, as long as the steps and templates can be read.
     when: (payload) => {
       const v = payload.value as { steps?: unknown; analysis?: unknown } | null;
-      return typeof v === 'object' && v !== null && Array.isArray(v.steps) && (v.analysis === undefined || (typeof v.analysis === 'object' && v.analysis !== null));
+      return (
+        typeof v === 'object' && v !== null && Array.isArray(v.steps) && (v.analysis === undefined || (typeof v.analysis === 'object' && v.analysis !== null))
+      );
     },
   });
 
@@ -354,7 +378,11 @@ function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string,
     if (typeof step !== 'object' || step === null || !('kind' in step)) return;
     const s = step as ParsedStep;
     if (s.kind === 'analysis' && !templates.has(s.template)) {
-      ctx.addIssue({ code: 'custom', path: ['steps', i, 'analysis', 'template'], message: `unknown analysis template "${s.template}" (defined: ${[...templates].join(', ') || 'none'})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'analysis', 'template'],
+        message: `unknown analysis template "${s.template}" (defined: ${[...templates].join(', ') || 'none'})`,
+      });
     }
     if (s.kind === 'approval' && new Set(s.approvers).size !== s.approvers.length) {
       ctx.addIssue({ code: 'custom', path: ['steps', i, 'approval', 'approvers'], message: 'approvers are listed twice' });

@@ -82,7 +82,8 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     const handle = await startRelease(opts.client, scenario.spec, { taskQueue: opts.taskQueue });
     const workflowId = handle.workflowId;
     out(`[release] started ${workflowId} (run ${handle.firstExecutionRunId})`);
-    if (opts.uiUrl) out(`[release] watch it in the Temporal UI: ${opts.uiUrl}/namespaces/default/workflows/${workflowId}/${handle.firstExecutionRunId}/history`);
+    if (opts.uiUrl)
+      out(`[release] watch it in the Temporal UI: ${opts.uiUrl}/namespaces/default/workflows/${workflowId}/${handle.firstExecutionRunId}/history`);
 
     let lastLine = '';
     let seen = 0;
@@ -109,21 +110,30 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
           if (run.last.score) out(`      judge score ${run.last.score.score}: ${run.last.score.verdict}`);
           for (const m of run.last.metrics.filter((x) => x.stat)) {
             const s = m.stat as NonNullable<typeof m.stat>;
-            out(`      ${m.metric} vs ${s.against}: ${s.verdict}, p=${s.pValue === null ? '-' : s.pValue.toExponential(2)}, ratio ${s.ratioOfMeans === null ? '-' : s.ratioOfMeans.toFixed(3)}`);
+            out(
+              `      ${m.metric} vs ${s.against}: ${s.verdict}, p=${s.pValue === null ? '-' : s.pValue.toExponential(2)}, ratio ${s.ratioOfMeans === null ? '-' : s.ratioOfMeans.toFixed(3)}`,
+            );
           }
         }
         if (st.gate?.kind === 'approval' && !gateShown) {
           gateShown = true;
           const who = st.gate.approvers?.join(' or ') ?? 'an approver';
           out(`\n  The release waits for ${who} at step ${st.gate.step}. Approve it from:`);
-          if (opts.uiUrl) out(`    the Temporal UI   ${opts.uiUrl}/namespaces/default/workflows/${workflowId} → Send Update "approve" with {"by":"alice","step":${st.gate.step}}`);
-          out(`    the temporal CLI  ${temporalCli()} workflow update execute --address ${opts.temporalAddress} --workflow-id ${workflowId} --name approve --input '{"by":"alice","step":${st.gate.step}}'`);
+          if (opts.uiUrl)
+            out(
+              `    the Temporal UI   ${opts.uiUrl}/namespaces/default/workflows/${workflowId} → Send Update "approve" with {"by":"alice","step":${st.gate.step}}`,
+            );
+          out(
+            `    the temporal CLI  ${temporalCli()} workflow update execute --address ${opts.temporalAddress} --workflow-id ${workflowId} --name approve --input '{"by":"alice","step":${st.gate.step}}'`,
+          );
           out(`    the canary CLI    TEMPORAL_ADDRESS=${opts.temporalAddress} npx canary approve ${workflowId} --by alice --step ${st.gate.step}\n`);
           if (opts.autoApproveAfterMs !== undefined) {
             const step = st.gate.step;
             out(`  (non-interactive: approving as alice in ${formatDuration(opts.autoApproveAfterMs)})`);
             approveTimer = setTimeout(() => {
-              actions.approve(opts.client, workflowId, { by: 'alice', step, comment: 'demo auto-approval' }).catch((err: Error) => out(`  auto-approval failed: ${err.message}`));
+              actions
+                .approve(opts.client, workflowId, { by: 'alice', step, comment: 'demo auto-approval' })
+                .catch((err: Error) => out(`  auto-approval failed: ${err.message}`));
             }, opts.autoApproveAfterMs);
           }
         }
@@ -186,7 +196,9 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   process.stdout.write('[stack] starting the Temporal dev server (with UI) and moto on free loopback ports...\n');
   const stack: LocalStack = await startLocalStack({ ui: true, label: 'demo' });
-  process.stdout.write(`[stack] Temporal ${stack.temporal.address}, UI ${stack.temporal.uiUrl}, moto ${stack.moto.endpoint} (${formatDuration(Date.now() - t0)}); logs in ${stack.logDir}\n`);
+  process.stdout.write(
+    `[stack] Temporal ${stack.temporal.address}, UI ${stack.temporal.uiUrl}, moto ${stack.moto.endpoint} (${formatDuration(Date.now() - t0)}); logs in ${stack.logDir}\n`,
+  );
   const aws = motoClients(stack.moto.endpoint);
   const native = await NativeConnection.connect({ address: stack.temporal.address });
   const connection = await Connection.connect({ address: stack.temporal.address });
@@ -209,7 +221,9 @@ async function main(): Promise<void> {
     });
     exitCode = run.ok ? 0 : 1;
     if (opts.keep) {
-      process.stdout.write(`\n[keep] the stack stays up: UI ${stack.temporal.uiUrl}, Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}. Ctrl-C to stop.\n`);
+      process.stdout.write(
+        `\n[keep] the stack stays up: UI ${stack.temporal.uiUrl}, Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}. Ctrl-C to stop.\n`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

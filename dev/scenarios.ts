@@ -56,7 +56,11 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
     metrics: [
       {
         name: '5xx-rate',
-        query: [alb('HTTPCode_Target_5XX_Count', 'Sum', 'errors', 1), alb('RequestCount', 'Sum', 'requests', 1), { Id: 'rate', Expression: 'errors / requests' }],
+        query: [
+          alb('HTTPCode_Target_5XX_Count', 'Sum', 'errors', 1),
+          alb('RequestCount', 'Sum', 'requests', 1),
+          { Id: 'rate', Expression: 'errors / requests' },
+        ],
         pass: { max: 0.02 },
       },
       {
@@ -75,7 +79,13 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
     region: 'us-east-1',
     initiator: 'ci-demo',
     traffic: opts.seeded.ruleArn ? { listenerArn: opts.seeded.listenerArn, ruleArn: opts.seeded.ruleArn } : { listenerArn: opts.seeded.listenerArn },
-    environment: { canaryTargets: [{ id: '10.0.0.31', port: 8080 }, { id: '10.0.1.32', port: 8080 }], healthyTimeout: '30s' },
+    environment: {
+      canaryTargets: [
+        { id: '10.0.0.31', port: 8080 },
+        { id: '10.0.1.32', port: 8080 },
+      ],
+      healthyTimeout: '30s',
+    },
     steps: [
       { setWeight: 10 },
       { pause: { duration: seconds(8, scale) } },
@@ -122,14 +132,24 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         summary: 'the new version is 30% slower, still far under the 0.5 s latency bound: the Mann-Whitney judge against a fresh baseline catches it',
         spec: {
           ...base,
-          environment: { ...base.environment, baselineTargets: [{ id: '10.0.0.41', port: 8080 }, { id: '10.0.1.42', port: 8080 }] },
+          environment: {
+            ...base.environment,
+            baselineTargets: [
+              { id: '10.0.0.41', port: 8080 },
+              { id: '10.0.1.42', port: 8080 },
+            ],
+          },
           analysis: {
             errors: {
               ...errors,
               judge: { kind: 'mann-whitney', confidence: 0.99, pass: 75, marginal: 50 },
               metrics: [
                 { ...(errors.metrics[0] as (typeof errors.metrics)[number]), judge: { direction: 'increase', group: 'errors', nanStrategy: 'replace' } },
-                { ...(errors.metrics[1] as (typeof errors.metrics)[number]), judge: { direction: 'increase', group: 'latency', effectSize: { allowedIncrease: 1.1 } }, critical: true },
+                {
+                  ...(errors.metrics[1] as (typeof errors.metrics)[number]),
+                  judge: { direction: 'increase', group: 'latency', effectSize: { allowedIncrease: 1.1 } },
+                  critical: true,
+                },
               ],
             },
           },

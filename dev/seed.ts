@@ -42,9 +42,7 @@ export async function seedAlb(aws: AwsClients, opts: SeedOptions): Promise<Seede
   const vpcId = required(vpc.Vpc?.VpcId, 'VpcId');
   const subnets: string[] = [];
   for (const [i, az] of ['a', 'b'].entries()) {
-    const s = await aws.ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i}.0/24`, AvailabilityZone: `${aws.config.region}${az}` }),
-    );
+    const s = await aws.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i}.0/24`, AvailabilityZone: `${aws.config.region}${az}` }));
     subnets.push(required(s.Subnet?.SubnetId, 'SubnetId'));
   }
   const lb = await aws.elbv2.send(

@@ -8,12 +8,7 @@
  * being told the weights, is the point: the metrics follow whatever the release workflow really did to AWS.
  */
 import { PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import {
-  DescribeListenersCommand,
-  DescribeRulesCommand,
-  DescribeTagsCommand,
-  type Action,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../activities/aws-clients';
 import { forwardTargets, loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
 

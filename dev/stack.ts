@@ -31,7 +31,10 @@ export async function freePort(): Promise<number> {
 export function tailFile(file: string, lines = 40): string {
   if (!fs.existsSync(file)) return '';
   const text = fs.readFileSync(file, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 export function newLogDir(label: string): string {

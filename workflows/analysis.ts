@@ -203,7 +203,14 @@ export function judgeMetric(
   if (p.max !== undefined) bounds.push(`<= ${fmt(p.max)}`);
   if (p.minRatio !== undefined) bounds.push(`>= ${fmt(p.minRatio)} x ${refVariant}${reference === null ? '' : ` (${fmt(reference * p.minRatio)})`}`);
   if (p.maxRatio !== undefined) bounds.push(`<= ${fmt(p.maxRatio)} x ${refVariant}${reference === null ? '' : ` (${fmt(reference * p.maxRatio)})`}`);
-  const base = { metric: metric.name, canary: values.canary, reference, referenceVariant: refVariant, critical: metric.critical, threshold: bounds.join(' and ') };
+  const base = {
+    metric: metric.name,
+    canary: values.canary,
+    reference,
+    referenceVariant: refVariant,
+    critical: metric.critical,
+    threshold: bounds.join(' and '),
+  };
   const c = values.canary;
   const needsRef = p.minRatio !== undefined || p.maxRatio !== undefined;
   if (c === null || (needsRef && reference === null)) {
@@ -266,7 +273,10 @@ export function finalVerdict(template: AnalysisTemplate, c: AnalysisCounters, la
   if (failed) return { verdict: 'fail', reason: failed };
   if (c.inconclusive > 0) {
     const missing = last?.metrics.filter((m) => m.verdict === 'nodata').map((m) => m.metric) ?? [];
-    return { verdict: 'inconclusive', reason: `${c.inconclusive} of ${c.measurements} measurement(s) had no data${missing.length ? ` (${missing.join(', ')})` : ''}` };
+    return {
+      verdict: 'inconclusive',
+      reason: `${c.inconclusive} of ${c.measurements} measurement(s) had no data${missing.length ? ` (${missing.join(', ')})` : ''}`,
+    };
   }
   if (c.measurements === c.errors) return { verdict: 'inconclusive', reason: 'no measurement could be taken' };
   return { verdict: 'pass', reason: `${c.measurements - c.failed - c.errors} of ${c.measurements} measurement(s) passed` };

@@ -140,13 +140,12 @@ const SMALL_DEN = [47.20258190468824187, 976.09855173777669322, 10260.9322086189
 const SMALL_DEN_LAST = 45507.789335026729956;
 const MID_LEAD = 1.0765576773720192317e-8;
 const MID_NUM = [
-  0.39894151208813466764, 8.8831497943883759412, 93.506656132177855979, 597.27027639480026226, 2494.5375852903726711,
-  6848.1904505362823326, 11602.651437647350124,
+  0.39894151208813466764, 8.8831497943883759412, 93.506656132177855979, 597.27027639480026226, 2494.5375852903726711, 6848.1904505362823326,
+  11602.651437647350124,
 ];
 const MID_NUM_LAST = 9842.7148383839780218;
 const MID_DEN = [
-  22.266688044328115691, 235.38790178262499861, 1519.377599407554805, 6485.558298266760755, 18615.571640885098091,
-  34900.952721145977266, 38912.003286093271411,
+  22.266688044328115691, 235.38790178262499861, 1519.377599407554805, 6485.558298266760755, 18615.571640885098091, 34900.952721145977266, 38912.003286093271411,
 ];
 const MID_DEN_LAST = 19685.429676859990727;
 const LARGE_LEAD = 0.02307344176494017303;
@@ -224,12 +223,7 @@ export interface MetricJudgement {
  * symmetrically with `allowedDecrease`, and 'pass' otherwise. Whether 'high' or 'low' fails depends on
  * `direction`.
  */
-export function judgeMetric(
-  canary: readonly number[],
-  baseline: readonly number[],
-  opts: JudgeMetricOptions,
-  confidence: number,
-): MetricJudgement {
+export function judgeMetric(canary: readonly number[], baseline: readonly number[], opts: JudgeMetricOptions, confidence: number): MetricJudgement {
   const canaryClean = clean(canary, opts);
   const baselineClean = clean(baseline, opts);
   const canaryMean = mean(canaryClean);

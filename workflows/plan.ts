@@ -84,7 +84,10 @@ export function rollbackOrder(saga: Compensation[]): Compensation[] {
 
 export function describeCompensation(c: Compensation): RollbackAction {
   return c.kind === 'restoreActions'
-    ? { kind: c.kind, description: `restore the pre-release ${c.ruleArn ? 'rule' : 'listener'} actions (${c.actions.map((a) => a.Type).join(', ')}) and verify them` }
+    ? {
+        kind: c.kind,
+        description: `restore the pre-release ${c.ruleArn ? 'rule' : 'listener'} actions (${c.actions.map((a) => a.Type).join(', ')}) and verify them`,
+      }
     : { kind: c.kind, description: `delete target group ${c.name} once no forward action references it` };
 }
 
@@ -94,11 +97,19 @@ export function approvalProblem(gate: Gate | undefined, by: string, initiator: s
   if (step !== undefined && step !== gate.step) return `stale approval: it is for step ${step}, the open gate is step ${gate.step}`;
   if (gate.kind !== 'approval') return undefined;
   if (!gate.allowSelfApproval && by === initiator) return `${by} started this release and cannot approve it (allowSelfApproval is off)`;
-  if (gate.approvers && gate.approvers.length > 0 && !gate.approvers.includes(by)) return `${by} is not an approver of step ${gate.step} (approvers: ${gate.approvers.join(', ')})`;
+  if (gate.approvers && gate.approvers.length > 0 && !gate.approvers.includes(by))
+    return `${by} is not an approver of step ${gate.step} (approvers: ${gate.approvers.join(', ')})`;
   return undefined;
 }
 
 /** Phases in which a human can still steer the release (abort, pause, promote). */
 export function isSteerable(phase: Phase): boolean {
-  return phase === 'Validating' || phase === 'CloningEnvironment' || phase === 'Progressing' || phase === 'Paused' || phase === 'AwaitingApproval' || phase === 'Promoting';
+  return (
+    phase === 'Validating' ||
+    phase === 'CloningEnvironment' ||
+    phase === 'Progressing' ||
+    phase === 'Paused' ||
+    phase === 'AwaitingApproval' ||
+    phase === 'Promoting'
+  );
 }

@@ -188,7 +188,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     pause() {
       if (stop) return 'the release is already stopping';
       if (status.paused) return 'already paused';
-      if (!['Validating', 'CloningEnvironment', 'Progressing', 'Paused', 'AwaitingApproval'].includes(status.phase)) return `the release is ${status.phase}: nothing to pause`;
+      if (!['Validating', 'CloningEnvironment', 'Progressing', 'Paused', 'AwaitingApproval'].includes(status.phase))
+        return `the release is ${status.phase}: nothing to pause`;
       return undefined;
     },
     resume() {
@@ -206,7 +207,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       for (let i = status.step; i < spec.steps.length; i++) {
         const s = spec.steps[i];
         if (s?.kind !== 'approval' || (!p.full && i !== status.gate?.step)) continue;
-        const problem = approvalProblem({ kind: 'approval', step: i, approvers: s.approvers, allowSelfApproval: s.allowSelfApproval, openedAt: '' }, p.by, spec.initiator);
+        const problem = approvalProblem(
+          { kind: 'approval', step: i, approvers: s.approvers, allowSelfApproval: s.allowSelfApproval, openedAt: '' },
+          p.by,
+          spec.initiator,
+        );
         if (problem) return `promotion would skip the approval at step ${i}: ${problem}`;
       }
       return undefined;
@@ -322,17 +327,31 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     const verified = await aws.setForwardWeights({ ...spec.traffic, weights: forwardFor(weights, arns) });
     status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
     upsertSearchAttributes([{ key: CanaryWeight, value: Math.round(status.verifiedWeights.canary ?? 0) }]);
-    record(by, 'setWeight', `canary ${weights.canary}%${weights.baseline !== undefined ? `, baseline ${weights.baseline}%` : ''}, stable ${weights.stable}% (verified)`);
+    record(
+      by,
+      'setWeight',
+      `canary ${weights.canary}%${weights.baseline !== undefined ? `, baseline ${weights.baseline}%` : ''}, stable ${weights.stable}% (verified)`,
+    );
     details();
   }
 
-  async function cloneRole(role: 'canary' | 'baseline', label: string, targets: NonNullable<ParsedReleaseSpec['environment']['baselineTargets']>, stableArn: string): Promise<void> {
+  async function cloneRole(
+    role: 'canary' | 'baseline',
+    label: string,
+    targets: NonNullable<ParsedReleaseSpec['environment']['baselineTargets']>,
+    stableArn: string,
+  ): Promise<void> {
     const name = targetGroupName(spec.service, label, releaseId);
     register({ kind: 'deleteTargetGroup', listenerArn: spec.traffic.listenerArn, ruleArn: spec.traffic.ruleArn, name });
     const tg = await aws.ensureTargetGroup({
       sourceTargetGroupArn: stableArn,
       name,
-      tags: { [Tags.service]: spec.service, [Tags.version]: role === 'canary' ? spec.version : `baseline-of-${spec.version}`, [Tags.releaseId]: releaseId, [Tags.role]: role },
+      tags: {
+        [Tags.service]: spec.service,
+        [Tags.version]: role === 'canary' ? spec.version : `baseline-of-${spec.version}`,
+        [Tags.releaseId]: releaseId,
+        [Tags.role]: role,
+      },
     });
     arns[role] = tg.targetGroupArn;
     dims[role] = { targetGroup: tg.dimension, loadBalancer: dims.stable?.loadBalancer ?? '' };
@@ -345,7 +364,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       scheduleToCloseTimeout: spec.environment.healthyTimeout + 120_000,
       heartbeatTimeout: '30s',
     });
-    const healthy = (await interruptible(() => longWait.waitHealthy({ targetGroupArn: tg.targetGroupArn, targets, timeoutMs: spec.environment.healthyTimeout }))) as {
+    const healthy = (await interruptible(() =>
+      longWait.waitHealthy({ targetGroupArn: tg.targetGroupArn, targets, timeoutMs: spec.environment.healthyTimeout }),
+    )) as {
       healthy: number;
       waitedMs: number;
     };
@@ -451,7 +472,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
         await notified;
         if (how === 'timeout') {
           record('canary', 'approval timed out', `after ${formatDuration(step.timeoutMs)}: ${step.onTimeout}`);
-          if (step.onTimeout === 'rollback') throw new StopRelease('rolled-back', `approval at step ${i} timed out after ${formatDuration(step.timeoutMs)}`, 'canary');
+          if (step.onTimeout === 'rollback')
+            throw new StopRelease('rolled-back', `approval at step ${i} timed out after ${formatDuration(step.timeoutMs)}`, 'canary');
         }
         setPhase('Progressing');
         return;
@@ -570,8 +592,17 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
         } catch (err) {
           status.rollbackError = causeMessage(err);
           setPhase('RollbackFailed');
-          if (round === 1) await alert('rollback-failed', `${reason}; the rollback itself failed: ${status.rollbackError}; retrying every ${formatDuration(spec.rollback.retryInterval)}`);
-          record('canary', 'ALERT: rollback failed', `round ${round}: ${status.rollbackError}; retrying in ${formatDuration(spec.rollback.retryInterval)}`, false);
+          if (round === 1)
+            await alert(
+              'rollback-failed',
+              `${reason}; the rollback itself failed: ${status.rollbackError}; retrying every ${formatDuration(spec.rollback.retryInterval)}`,
+            );
+          record(
+            'canary',
+            'ALERT: rollback failed',
+            `round ${round}: ${status.rollbackError}; retrying in ${formatDuration(spec.rollback.retryInterval)}`,
+            false,
+          );
           log.error('rollback failed; retrying', { releaseId, round, error: status.rollbackError });
           await sleep(spec.rollback.retryInterval);
           setPhase('RollingBack');

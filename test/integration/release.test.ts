@@ -144,8 +144,12 @@ describe('release workflow against the dev server and moto', () => {
       return (err as MessageRejectedError).reason;
     };
     expect(await rejected(actions.approve(client, handle.workflowId, { by: 'carol' }))).toMatch(/carol started this release and cannot approve it/);
-    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'mallory' }))).toMatch(/mallory is not an approver of step 1 \(approvers: alice, carol\)/);
-    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'alice', step: 0 }))).toMatch(/stale approval: it is for step 0, the open gate is step 1/);
+    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'mallory' }))).toMatch(
+      /mallory is not an approver of step 1 \(approvers: alice, carol\)/,
+    );
+    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'alice', step: 0 }))).toMatch(
+      /stale approval: it is for step 0, the open gate is step 1/,
+    );
     expect(await rejected(actions.resume(client, handle.workflowId, { by: 'alice' }))).toMatch(/not paused/);
     expect(await rejected(actions.promote(client, handle.workflowId, { by: 'mallory', full: true }))).toMatch(/promotion would skip the approval at step 1/);
     expect(await rejected(actions.approve(client, handle.workflowId, { by: '' }))).toMatch(/by: say who you are/);

@@ -1,10 +1,5 @@
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  CreateTargetGroupCommand,
-  ModifyListenerCommand,
-  ModifyRuleCommand,
-  type Action,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateTargetGroupCommand, ModifyListenerCommand, ModifyRuleCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { seedAlb, type SeededAlb } from '../../dev/seed';
 import { healthyProfile, startSimulator, type FaultProfile, type Simulator, type SimulatorOptions, type SimulatorTick } from '../../dev/simulator';
 import { testAws, uniqueName } from '../support/env';
@@ -257,10 +252,7 @@ describe('traffic and metric simulator', () => {
     const seeded = await seedAlb(aws, { name });
     const missing = seeded.listenerArn.replace(/\/[^/]+$/, '/0000000000000000');
 
-    const { ticks, sim } = await simulate(
-      { listenerArn: missing, requestsPerSecond: 100, tickMs: 100, profiles: {} },
-      (s) => s.ticks() >= 3,
-    );
+    const { ticks, sim } = await simulate({ listenerArn: missing, requestsPerSecond: 100, tickMs: 100, profiles: {} }, (s) => s.ticks() >= 3);
 
     expect(sim.errors()).toBe(ticks.length);
     expect(sim.lastError()?.name).toMatch(/ListenerNotFound/);

@@ -15,9 +15,7 @@ describe('local stack', () => {
       activities: { echo: async (text: string) => text.toUpperCase() },
     });
     try {
-      const result = await worker.runUntil(
-        client.workflow.execute('smokeWorkflow', { taskQueue, workflowId: uniqueName('smoke'), args: ['hello'] }),
-      );
+      const result = await worker.runUntil(client.workflow.execute('smokeWorkflow', { taskQueue, workflowId: uniqueName('smoke'), args: ['hello'] }));
       expect(result).toBe('workflow saw HELLO');
     } finally {
       await connection.close();
@@ -42,7 +40,10 @@ describe('local stack', () => {
     await aws.cloudwatch.send(
       new PutMetricDataCommand({
         Namespace: 'Canary/Smoke',
-        MetricData: [{ MetricName: metric, Value: 3, Unit: 'Count', Dimensions: [{ Name: 'TargetGroup', Value: 'tg' }] }, { MetricName: metric, Value: 4, Unit: 'Count', Dimensions: [{ Name: 'TargetGroup', Value: 'tg' }] }],
+        MetricData: [
+          { MetricName: metric, Value: 3, Unit: 'Count', Dimensions: [{ Name: 'TargetGroup', Value: 'tg' }] },
+          { MetricName: metric, Value: 4, Unit: 'Count', Dimensions: [{ Name: 'TargetGroup', Value: 'tg' }] },
+        ],
       }),
     );
     const data = await aws.cloudwatch.send(

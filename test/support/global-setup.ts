@@ -25,10 +25,8 @@ export default async function globalSetup(): Promise<void> {
   process.env.CANARY_TEST_BUNDLE = bundlePath;
   process.env.CANARY_TEST_LOG_DIR = stack.logDir;
   // The SDK's Node 20 end-of-support notice is true but repeats in every test worker; the worker itself still prints it.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-  process.stdout.write(
-    `\n[local stack] temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${Date.now() - t0} ms)\n`,
-  );
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  process.stdout.write(`\n[local stack] temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${Date.now() - t0} ms)\n`);
 }
 
 const noop = (): void => undefined;

@@ -5,7 +5,11 @@ const path = require('node:path');
 
 function tail(file, lines) {
   if (!fs.existsSync(file)) return '(no log)';
-  return fs.readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 class LogTailReporter {

@@ -68,7 +68,10 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
 }
 
 /** One worker for a test file, on its own task queue, with activities over moto. */
-export async function startTestWorker(aws: AwsClients, webhooks?: Record<string, string>): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
+export async function startTestWorker(
+  aws: AwsClients,
+  webhooks?: Record<string, string>,
+): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
   const taskQueue = uniqueName('tq');
   const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
     taskQueue,
@@ -95,7 +98,9 @@ export async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseSta
     if (last && pred(last)) return last;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`status condition not met in ${timeoutMs} ms; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`);
+  throw new Error(
+    `status condition not met in ${timeoutMs} ms; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`,
+  );
 }
 
 /** Publishes one minute's worth of ALB-shaped request and 5xx counts for a variant. */

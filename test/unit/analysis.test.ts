@@ -14,9 +14,17 @@ import {
 
 const stat = (id: string, name: string, s: 'Sum' | 'Average' = 'Sum') => ({
   Id: id,
-  MetricStat: { Metric: { Namespace: 'AWS/ApplicationELB', MetricName: name, Dimensions: [{ Name: 'TargetGroup', Value: '${targetGroup}' }] }, Period: 60, Stat: s },
+  MetricStat: {
+    Metric: { Namespace: 'AWS/ApplicationELB', MetricName: name, Dimensions: [{ Name: 'TargetGroup', Value: '${targetGroup}' }] },
+    Period: 60,
+    Stat: s,
+  },
 });
-const rateMetric = { name: '5xx-rate', query: [stat('errors', 'E'), stat('requests', 'R'), { Id: 'rate', Expression: 'errors / requests' }], pass: { max: 0.01 } };
+const rateMetric = {
+  name: '5xx-rate',
+  query: [stat('errors', 'E'), stat('requests', 'R'), { Id: 'rate', Expression: 'errors / requests' }],
+  pass: { max: 0.01 },
+};
 const template = (extra: Record<string, unknown> = {}) => AnalysisTemplate.parse({ metrics: [rateMetric], ...extra });
 
 describe('threshold analysis', () => {
@@ -37,14 +45,21 @@ describe('threshold analysis', () => {
 
   it('judges absolute and relative bounds, saying the bound in words', () => {
     const rel = AnalysisTemplate.parse({ metrics: [{ ...rateMetric, pass: { relativeTo: 'stable', maxRatio: 1.5, max: 0.05 } }] }).metrics[0]!;
-    expect(judgeMetric(rel, { canary: 0.012, stable: 0.01 }, 'inconclusive')).toMatchObject({ verdict: 'pass', threshold: '<= 0.05 and <= 1.5 x stable (0.015)' });
+    expect(judgeMetric(rel, { canary: 0.012, stable: 0.01 }, 'inconclusive')).toMatchObject({
+      verdict: 'pass',
+      threshold: '<= 0.05 and <= 1.5 x stable (0.015)',
+    });
     expect(judgeMetric(rel, { canary: 0.02, stable: 0.01 }, 'inconclusive').verdict).toBe('fail');
     expect(judgeMetric(rel, { canary: 0.02, stable: null }, 'inconclusive').verdict).toBe('nodata');
   });
 
   it('fails once failed measurements exceed failureLimit, and at once on a critical metric', () => {
     const t = template({ failureLimit: 1 });
-    const fail: Measurement = { at: '', verdict: 'fail', metrics: [{ metric: '5xx-rate', canary: 0.2, reference: null, verdict: 'fail', critical: false, threshold: '<= 0.01' }] };
+    const fail: Measurement = {
+      at: '',
+      verdict: 'fail',
+      metrics: [{ metric: '5xx-rate', canary: 0.2, reference: null, verdict: 'fail', critical: false, threshold: '<= 0.01' }],
+    };
     let c = addMeasurement(zeroCounters, fail);
     expect(failureReason(t, c, fail)).toBeUndefined();
     c = addMeasurement(c, fail);
@@ -66,7 +81,11 @@ describe('threshold analysis', () => {
 
   it('leaves an analysis with any inconclusive measurement to a human', () => {
     const t = template({ count: 3 });
-    const nodata: Measurement = { at: '', verdict: 'inconclusive', metrics: [{ metric: '5xx-rate', canary: null, reference: null, verdict: 'nodata', critical: false, threshold: '' }] };
+    const nodata: Measurement = {
+      at: '',
+      verdict: 'inconclusive',
+      metrics: [{ metric: '5xx-rate', canary: null, reference: null, verdict: 'nodata', critical: false, threshold: '' }],
+    };
     const pass: Measurement = { at: '', verdict: 'pass', metrics: [] };
     const c = [pass, nodata, pass].reduce(addMeasurement, zeroCounters);
     expect(finalVerdict(t, c, pass).verdict).toBe('inconclusive');

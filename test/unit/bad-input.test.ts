@@ -104,7 +104,6 @@ interface Row {
   bug?: string;
 }
 
-
 const specRows: Row[] = [
   // wrong types
   { name: 'service is a number', mutate: set('service', 42), field: 'service', message: 'expected string' },

@@ -262,7 +262,9 @@ describe('loadWorkerConfig', () => {
   });
 
   it('rejects a CANARY_WORKFLOW_BUNDLE that does not exist', () => {
-    expect(() => loadWorkerConfig({ ...noFile, CANARY_WORKFLOW_BUNDLE: '/nonexistent/bundle.js' })).toThrow(/CANARY_WORKFLOW_BUNDLE="\/nonexistent\/bundle.js": no file/);
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_WORKFLOW_BUNDLE: '/nonexistent/bundle.js' })).toThrow(
+      /CANARY_WORKFLOW_BUNDLE="\/nonexistent\/bundle.js": no file/,
+    );
   });
 
   it('takes the Temporal connection from TEMPORAL_* variables through envconfig (an API key turns TLS on)', () => {
@@ -289,11 +291,19 @@ describe('loadWorkerConfig', () => {
     expect(() =>
       loadWorkerConfig({ ...noFile, TEMPORAL_TLS_CLIENT_CERT_PATH: '/nonexistent/client.pem', TEMPORAL_TLS_CLIENT_KEY_PATH: '/nonexistent/client.key' }),
     ).toThrow(/TEMPORAL_TLS_CLIENT_CERT_PATH="\/nonexistent\/client.pem"/);
-    expect(() => loadWorkerConfig({ ...noFile, TEMPORAL_ADDRESS: 'https://temporal:7233' })).toThrow(/TEMPORAL_ADDRESS="https:\/\/temporal:7233": expected host:port/);
+    expect(() => loadWorkerConfig({ ...noFile, TEMPORAL_ADDRESS: 'https://temporal:7233' })).toThrow(
+      /TEMPORAL_ADDRESS="https:\/\/temporal:7233": expected host:port/,
+    );
   });
 
   it('reads AWS settings like awsConfigFromEnv and names the AWS variable that is wrong', () => {
-    const config = loadWorkerConfig({ ...noFile, AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' });
+    const config = loadWorkerConfig({
+      ...noFile,
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+      AWS_ACCESS_KEY_ID: 'a',
+      AWS_SECRET_ACCESS_KEY: 'b',
+    });
     expect(config.aws).toMatchObject({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', accessKeyId: 'a', secretAccessKey: 'b' });
     expect(() => loadWorkerConfig({ ...noFile, AWS_ENDPOINT_URL: 'moto' })).toThrow(/AWS_ENDPOINT_URL/);
   });

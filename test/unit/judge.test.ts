@@ -47,7 +47,14 @@ describe('mannWhitneyU', () => {
       uX: 35,
       p: 0.2544122544122544,
     },
-    { name: 'small samples without ties, exact', x: [12.1, 9.4, 15.2, 11.8, 13.3, 10.9, 14.6], y: [8.2, 10.1, 9.9, 7.5, 11.2, 8.8], method: 'exact', uX: 38, p: 0.013986013986013986 },
+    {
+      name: 'small samples without ties, exact',
+      x: [12.1, 9.4, 15.2, 11.8, 13.3, 10.9, 14.6],
+      y: [8.2, 10.1, 9.9, 7.5, 11.2, 8.8],
+      method: 'exact',
+      uX: 38,
+      p: 0.013986013986013986,
+    },
     { name: 'fully separated samples of 5, exact', x: [1, 2, 3, 4, 5], y: [6, 7, 8, 9, 10], method: 'exact', uX: 0, p: 0.007936507936507936 },
     { name: 'unequal sizes, exact', x: [3.1, 4.7, 2.2], y: [5.5, 6.1, 7.3, 8.0, 4.9, 9.9, 5.2, 6.6], method: 'exact', uX: 0, p: 0.012121212121212121 },
     {
@@ -68,7 +75,14 @@ describe('mannWhitneyU', () => {
     },
     // 2 / C(100, 50): the smallest exact p-value there is at this size.
     { name: '50 against 50 fully separated, exact', x: range(50), y: range(50).map((v) => v + 50), method: 'exact', uX: 0, p: 1.9823306042836686e-29 },
-    { name: 'ties, asymptotic with continuity correction', x: [1, 2, 2, 3, 3, 3, 4, 5], y: [2, 3, 4, 4, 5, 5, 6, 7, 7], method: 'normal', uX: 13.5, p: 0.03175895714806371 },
+    {
+      name: 'ties, asymptotic with continuity correction',
+      x: [1, 2, 2, 3, 3, 3, 4, 5],
+      y: [2, 3, 4, 4, 5, 5, 6, 7, 7],
+      method: 'normal',
+      uX: 13.5,
+      p: 0.03175895714806371,
+    },
     {
       name: 'large samples with ties, asymptotic',
       x: range(80).map((i) => ((i * 37) % 101) / 10),
@@ -77,7 +91,14 @@ describe('mannWhitneyU', () => {
       uX: 2292.5,
       p: 0.6522998490660505,
     },
-    { name: 'large fully separated samples, asymptotic far tail', x: range(60), y: range(60).map((v) => v + 60), method: 'normal', uX: 0, p: 3.5565709749847226e-21 },
+    {
+      name: 'large fully separated samples, asymptotic far tail',
+      x: range(60),
+      y: range(60).map((v) => v + 60),
+      method: 'normal',
+      uX: 0,
+      p: 3.5565709749847226e-21,
+    },
     { name: 'identical samples, asymptotic', x: [1, 2, 3, 4, 5], y: [1, 2, 3, 4, 5], method: 'normal', uX: 12.5, p: 1.0 },
   ];
 
@@ -102,7 +123,12 @@ describe('mannWhitneyU', () => {
   });
 
   it('uses the normal approximation beyond 50 points even without ties', () => {
-    expect(mannWhitneyU(range(51), range(50).map((v) => v + 0.5)).method).toBe('normal');
+    expect(
+      mannWhitneyU(
+        range(51),
+        range(50).map((v) => v + 0.5),
+      ).method,
+    ).toBe('normal');
   });
 
   it('gives p = 1 when every point is equal', () => {
@@ -180,7 +206,9 @@ describe('judgeMetric', () => {
   });
 
   it('flags same-distribution canaries about as often as 1 - confidence says', () => {
-    const flagged = range(100).filter((i) => judgeMetric(normalSample(100 + i, 100, 10, 60), normalSample(500 + i, 100, 10, 60), options(), 0.95).verdict !== 'pass');
+    const flagged = range(100).filter(
+      (i) => judgeMetric(normalSample(100 + i, 100, 10, 60), normalSample(500 + i, 100, 10, 60), options(), 0.95).verdict !== 'pass',
+    );
     expect(flagged.length).toBeLessThanOrEqual(12);
   });
 
@@ -225,8 +253,14 @@ describe('judgeMetric', () => {
     });
 
     it('passes a significant decrease that stays within allowedDecrease', () => {
-      expect(judgeMetric(down5, base, options({ direction: 'decrease', effectSize: { allowedDecrease: 0.9 } }), 0.95)).toMatchObject({ verdict: 'pass', failed: false });
-      expect(judgeMetric(down5, base, options({ direction: 'decrease', effectSize: { allowedDecrease: 0.96 } }), 0.95)).toMatchObject({ verdict: 'low', failed: true });
+      expect(judgeMetric(down5, base, options({ direction: 'decrease', effectSize: { allowedDecrease: 0.9 } }), 0.95)).toMatchObject({
+        verdict: 'pass',
+        failed: false,
+      });
+      expect(judgeMetric(down5, base, options({ direction: 'decrease', effectSize: { allowedDecrease: 0.96 } }), 0.95)).toMatchObject({
+        verdict: 'low',
+        failed: true,
+      });
     });
 
     it('cannot excuse a change from a zero baseline by a ratio', () => {
@@ -383,7 +417,10 @@ describe('scoreCanary', () => {
   });
 
   it('leaves metrics without data out of the denominator and groups without data out of the score', () => {
-    const r = scoreCanary([judged('a', 'pass', 'latency'), judged('b', 'nodata', 'latency'), judged('c', 'nodata', 'saturation')], config({ groups: { saturation: 10 } }));
+    const r = scoreCanary(
+      [judged('a', 'pass', 'latency'), judged('b', 'nodata', 'latency'), judged('c', 'nodata', 'saturation')],
+      config({ groups: { saturation: 10 } }),
+    );
     expect(r.score).toBe(100);
     expect(r.verdict).toBe('pass');
     expect(r.groups).toEqual([
@@ -394,7 +431,11 @@ describe('scoreCanary', () => {
   });
 
   it('counts a change in the harmless direction as passed', () => {
-    expect(scoreCanary([judged('rps', 'harmless-high', 'default', true), judged('a', 'pass')], config())).toMatchObject({ score: 100, verdict: 'pass', criticalFailures: [] });
+    expect(scoreCanary([judged('rps', 'harmless-high', 'default', true), judged('a', 'pass')], config())).toMatchObject({
+      score: 100,
+      verdict: 'pass',
+      criticalFailures: [],
+    });
   });
 
   it('fails on a failed critical metric whatever the score, keeping the score', () => {

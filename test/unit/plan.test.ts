@@ -1,4 +1,13 @@
-import { approvalProblem, forwardFor, rollbackOrder, roleWeights, shortHash, targetGroupName, verifiedRoleWeights, type Compensation } from '../../workflows/plan';
+import {
+  approvalProblem,
+  forwardFor,
+  rollbackOrder,
+  roleWeights,
+  shortHash,
+  targetGroupName,
+  verifiedRoleWeights,
+  type Compensation,
+} from '../../workflows/plan';
 
 describe('release planning', () => {
   it('names target groups within ELBv2 rules (32 characters, letters, digits, hyphens) and per run', () => {

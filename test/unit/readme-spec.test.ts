@@ -1,0 +1,18 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { parseReleaseSpec } from '../../common/spec';
+
+describe('the README', () => {
+  it('documents a release spec that parses as it says', () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Release spec'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yaml).toBeDefined();
+    const spec = parseReleaseSpec(parse(yaml as string));
+    expect(spec.steps.map((s) => s.kind)).toEqual(['setWeight', 'pause', 'analysis', 'approval', 'setWeight', 'setWeight']);
+    expect(spec.analysis.errors?.judge).toMatchObject({ kind: 'mann-whitney', confidence: 0.95 });
+    expect(spec.environment.baselineTargets).toEqual([{ id: '10.0.1.30', port: 8080 }]);
+    expect(spec.notifications).toMatchObject({ webhook: 'ops' });
+  });
+});
