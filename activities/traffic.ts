@@ -213,12 +213,9 @@ export function createTrafficActivities(elbv2: ElasticLoadBalancingV2Client) {
     },
 
     async restoreActions(input: TrafficRef & { actions: ElbAction[] }): Promise<VerifiedWeights> {
+      // Write first, then verify: this is the rollback's hot path, and writing the recorded actions again is
+      // harmless, so the describe-before-write that other activities do would only delay getting traffic back.
       const expected = input.actions.filter((a) => a.Type === 'forward').flatMap((a) => forwardTargets(a));
-      const current = await readActions(input);
-      const currentForward = current.filter((a) => a.Type === 'forward').flatMap((a) => forwardTargets(a));
-      if (sameWeights(currentForward, expected) && current.length === input.actions.length) {
-        return { weights: currentForward, unchanged: true };
-      }
       await writeActions(input, input.actions as unknown as Action[]);
       return { weights: await verify(input, expected), unchanged: false };
     },

@@ -1,0 +1,186 @@
+/**
+ * `npm run bench`: rollback latency, detection-to-safety, orchestration overhead, history cost and scale on one
+ * worker, measured side by side in one run on the embedded local stack (Temporal dev server + moto, headless).
+ * Prints a table and writes bench/results/latest.json. Figures, not assertions.
+ *
+ *   npm run bench                          everything (about 10–15 minutes on 2 cores)
+ *   npm run bench -- --quick               fewer repetitions, scale 10 and 100 only
+ *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale
+ *   npm run bench -- --sizes 10,50         scale phase sizes
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Command } from 'commander';
+import { createActivities } from '../activities';
+import { motoClients } from '../activities/aws-clients';
+import { startLocalStack } from '../dev/stack';
+import type { BenchContext } from './context';
+import { measureDetection } from './measure-detection';
+import { measureHistory } from './measure-history';
+import { measureOverhead } from './measure-overhead';
+import { measureRollback } from './measure-rollback';
+import { measureScale } from './measure-scale';
+import { cpuSnapshot, cpuUsage } from './proc-sampler';
+import { renderReport, writeJson, type BenchResults } from './report';
+
+const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale'] as const;
+type Part = (typeof PARTS)[number];
+
+interface CliOptions {
+  quick: boolean;
+  only?: string;
+  sizes?: string;
+  deadline?: string;
+  out: string;
+}
+
+function parseList(text: string, what: string): string[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new Error(`${what}: give a comma-separated list`);
+  return items;
+}
+
+function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadlineMs: (n: number) => number; out: string } {
+  const opts = new Command('bench')
+    .description('Benchmarks of canary on the embedded local stack')
+    .option('--quick', 'fewer repetitions; scale 10 and 100 only', false)
+    .option('--only <parts>', `comma-separated: ${PARTS.join(', ')}`)
+    .option('--sizes <list>', 'scale phase sizes, e.g. 10,100,500')
+    .option('--deadline <seconds>', 'scale: deadline per phase (default 60 s up to 100 releases, 240 s above)')
+    .option('--out <file>', 'JSON results file', path.join(__dirname, 'results', 'latest.json'))
+    .parse()
+    .opts<CliOptions>();
+  const parts = opts.only ? parseList(opts.only, '--only') : [...PARTS];
+  for (const p of parts) if (!PARTS.includes(p as Part)) throw new Error(`--only: unknown part "${p}" (parts: ${PARTS.join(', ')})`);
+  const sizes = opts.sizes ? parseList(opts.sizes, '--sizes').map(Number) : opts.quick ? [10, 100] : [10, 100, 500];
+  for (const n of sizes) if (!Number.isInteger(n) || n < 1) throw new Error(`--sizes: ${n} is not a positive whole number`);
+  const fixed = opts.deadline === undefined ? undefined : Number(opts.deadline) * 1000;
+  if (fixed !== undefined && !(fixed > 0)) throw new Error(`--deadline: ${opts.deadline} is not a positive number of seconds`);
+  return {
+    quick: opts.quick,
+    parts: PARTS.filter((p) => parts.includes(p)),
+    sizes,
+    deadlineMs: (n) => fixed ?? (n <= 100 ? 60_000 : 240_000),
+    out: path.resolve(opts.out),
+  };
+}
+
+const quietBundler = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+};
+
+async function main(): Promise<number> {
+  const args = parseArgs();
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const t0 = Date.now();
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  const startedAt = new Date().toISOString();
+  const loadAvgStart = os.loadavg();
+  log(
+    `[bench] parts: ${args.parts.join(', ')}${args.quick ? ' (quick)' : ''}; load average ${loadAvgStart.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`,
+  );
+  log('[bench] starting the local stack (Temporal dev server, moto; headless) and bundling the workflow code...');
+  const [stack, bundle] = await Promise.all([
+    startLocalStack({ label: 'bench' }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler }),
+  ]);
+  const bundlePath = path.join(stack.logDir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+  log(`[bench] Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+
+  const workerAws = motoClients(stack.moto.endpoint);
+  const aws = motoClients(stack.moto.endpoint);
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: stack.temporal.address });
+  const taskQueue = `bench-${process.pid}`;
+  const worker = await Worker.create({ connection: native, taskQueue, workflowBundle: { codePath: bundlePath }, activities: createActivities(workerAws) });
+  const running = worker.run();
+
+  const ctx: BenchContext = { stack, client, aws, taskQueue, bundlePath, quick: args.quick, log };
+  const results: BenchResults = { meta: undefined as unknown as BenchResults['meta'], errors: [] };
+  const cpu0 = cpuSnapshot();
+  const runPart = async (part: Part, fn: () => Promise<void>): Promise<void> => {
+    if (!args.parts.includes(part)) return;
+    const p0 = Date.now();
+    log(`\n[bench] ── ${part} ──`);
+    try {
+      await fn();
+    } catch (err) {
+      const message = (err as Error).stack ?? String(err);
+      results.errors.push({ part, message });
+      log(`[bench] ${part} FAILED: ${message}`);
+    }
+    log(`[bench] ${part} took ${((Date.now() - p0) / 1000).toFixed(1)}s`);
+  };
+  try {
+    await runPart('rollback', async () => {
+      results.rollback = await measureRollback(ctx, { reps: args.quick ? 3 : 9, directPerRep: 5 });
+    });
+    await runPart('detection', async () => {
+      results.detection = await measureDetection(ctx, { reps: args.quick ? 2 : 5 });
+    });
+    await runPart('overhead', async () => {
+      results.overhead = await measureOverhead(ctx, { steps: [2, 6, 12], reps: args.quick ? 1 : 3, pauseMs: 1_000 });
+    });
+    await runPart('history', async () => {
+      results.history = await measureHistory(ctx, { bakeMs: args.quick ? 10_000 : 20_000 });
+    });
+    await runPart('scale', async () => {
+      results.scale = await measureScale(ctx, { sizes: args.sizes, deadlineMs: args.deadlineMs, pauseMs: 2_000, startConcurrency: 20 });
+    });
+  } finally {
+    const cpu1 = cpuSnapshot();
+    const usage = cpuUsage(cpu0, cpu1);
+    results.meta = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      durationMs: Date.now() - t0,
+      quick: args.quick,
+      parts: args.parts,
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '?',
+      loadAvgStart,
+      loadAvgEnd: os.loadavg(),
+      foreignCoresMean: usage.coresForeign,
+      systemCoresMean: usage.coresSystem,
+      temporalAddress: stack.temporal.address,
+      motoEndpoint: stack.moto.endpoint,
+      logDir: stack.logDir,
+    };
+    worker.shutdown();
+    await running.catch(() => undefined);
+    await native.close();
+    await connection.close();
+    workerAws.destroy();
+    aws.destroy();
+    await stack.stop();
+  }
+  log(`\n${renderReport(results)}\n`);
+  writeJson(args.out, results);
+  log(`[bench] results written to ${args.out}`);
+  return results.errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
