@@ -2,26 +2,8 @@
  * Release specs for the benchmarks: short, real releases against a seeded ALB, judged on ALB-shaped metrics.
  */
 import type { ReleaseSpecInput } from '../common/spec';
+import { albMetricQuery } from '../dev/alb-metrics';
 import type { SeededAlb } from '../dev/seed';
-
-/** One CloudWatch query of an ALB metric of the variant's target group. */
-function albStat(id: string, metricName: string, periodSeconds: number) {
-  return {
-    Id: id,
-    MetricStat: {
-      Metric: {
-        Namespace: 'AWS/ApplicationELB',
-        MetricName: metricName,
-        Dimensions: [
-          { Name: 'TargetGroup', Value: '${targetGroup}' },
-          { Name: 'LoadBalancer', Value: '${loadBalancer}' },
-        ],
-      },
-      Period: periodSeconds,
-      Stat: 'Sum' as const,
-    },
-  };
-}
 
 export interface ErrorRateOptions {
   /** Highest 5xx / requests that passes. */
@@ -40,8 +22,8 @@ export function errorRateTemplate(o: ErrorRateOptions) {
       {
         name: '5xx-rate',
         query: [
-          albStat('errors', 'HTTPCode_Target_5XX_Count', o.periodSeconds),
-          albStat('requests', 'RequestCount', o.periodSeconds),
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', o.periodSeconds),
+          albMetricQuery('requests', 'RequestCount', 'Sum', o.periodSeconds),
           { Id: 'rate', Expression: 'errors / requests' },
         ],
         pass: { max: o.max },

@@ -6,6 +6,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mulberry32 } from './simulator';
 
 /** Probabilities per request (0..1) of each fault; throttle + serverError + validation + drop + dropAfter + slowRate <= 1. */
 export interface FaultRates {
@@ -59,18 +60,6 @@ export interface FaultProxy {
    */
   setRates(rates: FaultRates, match?: ((action: string) => boolean) | null): void;
   stop(): Promise<void>;
-}
-
-/** Mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function checkRates(r: FaultRates): void {
@@ -147,7 +136,7 @@ function sendError(res: http.ServerResponse, call: Call, e: ErrorShape, id: stri
 /** Starts the proxy on a free loopback port. */
 export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(opts.target);
-  const rand = prng(opts.seed ?? 1);
+  const rand = mulberry32(opts.seed ?? 1);
   let rates: FaultRates = opts.rates ?? {};
   let match = opts.match;
   let budgetUsed = 0;

@@ -4,6 +4,7 @@
  */
 import type { ReleaseSpecInput } from '../common/spec';
 import type { Outcome } from '../common/status';
+import { albMetricQuery } from './alb-metrics';
 import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
 
@@ -28,22 +29,6 @@ export interface ScenarioOptions {
   scale?: number;
 }
 
-const alb = (metricName: string, stat: 'Sum' | 'Average', id: string, period: number) => ({
-  Id: id,
-  MetricStat: {
-    Metric: {
-      Namespace: 'AWS/ApplicationELB',
-      MetricName: metricName,
-      Dimensions: [
-        { Name: 'TargetGroup', Value: '${targetGroup}' },
-        { Name: 'LoadBalancer', Value: '${loadBalancer}' },
-      ],
-    },
-    Period: period,
-    Stat: stat,
-  },
-});
-
 function seconds(s: number, scale: number): string {
   return `${Math.max(1, Math.round(s * scale))}s`;
 }
@@ -57,15 +42,15 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
       {
         name: '5xx-rate',
         query: [
-          alb('HTTPCode_Target_5XX_Count', 'Sum', 'errors', 1),
-          alb('RequestCount', 'Sum', 'requests', 1),
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 1),
+          albMetricQuery('requests', 'RequestCount', 'Sum', 1),
           { Id: 'rate', Expression: 'errors / requests' },
         ],
         pass: { max: 0.02 },
       },
       {
         name: 'latency-seconds',
-        query: [alb('TargetResponseTime', 'Average', 'rt', 1)],
+        query: [albMetricQuery('rt', 'TargetResponseTime', 'Average', 1)],
         pass: { max: 0.5 },
       },
     ],

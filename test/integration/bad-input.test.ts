@@ -1,32 +1,19 @@
 /**
- * Bad input against the real thing: invalid specs are refused by the client before anything starts, listeners a
+ * Bad input against the real thing: invalid specs are refused by the env.client before anything starts, listeners a
  * release cannot work with fail the workflow as InvalidRelease before anything changes in AWS, and invalid update
- * payloads sent straight through the Temporal client are refused by the workflow's validators, naming the field.
+ * payloads sent straight through the Temporal env.client are refused by the workflow's validators, naming the field.
  * Every case checks that the listener's actions and the set of target groups are exactly what they were.
  */
 import { CreateTargetGroupCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { actions, parseTargets, startRelease, type StartOptions } from '../../client/release-client';
 import { SpecValidationError, type FieldError } from '../../common/spec';
 import type { SeededAlb } from '../../dev/seed';
 import { statusQuery } from '../../workflows/messages';
-import { testAws, testClient } from '../support/env';
-import { forwardActions, historyOf, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { forwardActions, historyOf, seedService, targetGroupsOf, testSpec, waitForStatus, releaseTestEnvironment } from '../support/release-fixture';
 
-const aws = testAws();
-let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-
-beforeAll(async () => {
-  ({ client, connection } = await testClient());
-  worker = await startTestWorker(aws);
-});
-afterAll(async () => {
-  await worker?.stop();
-  await connection?.close();
-  aws.destroy();
-});
+const env = releaseTestEnvironment();
+const aws = env.aws;
 
 /** What a release may change in AWS: the forward actions and the target groups of the service's VPC. */
 async function awsState(seeded: SeededAlb): Promise<{ actions: unknown; groups: string[] }> {
@@ -44,7 +31,7 @@ function causes(err: unknown): { name: string; type?: string; message: string }[
 
 const randomHex = (n: number): string => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
 
-describe('specs the client refuses: nothing starts, nothing changes in AWS', () => {
+describe('specs the env.client refuses: nothing starts, nothing changes in AWS', () => {
   interface ClientCase {
     name: string;
     spec: (seeded: SeededAlb, service: string) => Record<string, unknown>;
@@ -122,7 +109,7 @@ describe('specs the client refuses: nothing starts, nothing changes in AWS', () 
   it.each(cases.map((c) => [c.bug ? `${c.name} [known bug]` : c.name, c] as const))('refuses %s', async (_label, c) => {
     const { service, seeded } = await seedService(aws, 'cli');
     const before = await awsState(seeded);
-    const err = await startRelease(client, c.spec(seeded, service), { ...c.opts, taskQueue: worker.taskQueue }).then(
+    const err = await startRelease(env.client, c.spec(seeded, service), { ...c.opts, taskQueue: env.taskQueue }).then(
       async (handle) => {
         // Accepted although it should not have been: let the release end so it leaves nothing behind, then report.
         const outcome = await handle.result().then(
@@ -138,7 +125,7 @@ describe('specs the client refuses: nothing starts, nothing changes in AWS', () 
     expect(errors).toContainEqual({ field: c.field, message: expect.stringContaining(c.message) as string });
     expect(err.message).toContain(c.field);
     expect(await awsState(seeded)).toEqual(before);
-    await expect(client.workflow.getHandle(`release-${service}`).describe()).rejects.toThrow(/not found/i);
+    await expect(env.client.workflow.getHandle(`release-${service}`).describe()).rejects.toThrow(/not found/i);
   });
 });
 
@@ -212,7 +199,7 @@ describe('listeners a release cannot work with: the workflow fails as InvalidRel
     const { service, seeded } = await seedService(aws, 'wfbad', c.seed ?? {});
     const traffic = await c.arrange(seeded);
     const before = await awsState(seeded);
-    const handle = await startRelease(client, testSpec(seeded, service, { traffic }), { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, testSpec(seeded, service, { traffic }), { taskQueue: env.taskQueue });
     const err = await handle.result().then(
       (r) => new Error(`the release ended ${r.outcome} instead of failing: ${r.reason}`),
       (e: unknown) => e,
@@ -228,22 +215,22 @@ describe('listeners a release cannot work with: the workflow fails as InvalidRel
     expect(chain).toContainEqual(expect.objectContaining({ type: c.rootType, message: expect.stringMatching(c.reason) as string }));
     expect(await awsState(seeded)).toEqual(before);
     expect((await handle.query(statusQuery)).phase).toBe('RolledBack');
-    expect((await historyOf(client, handle.workflowId)).types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')).toHaveLength(1);
+    expect((await historyOf(env.client, handle.workflowId)).types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')).toHaveLength(1);
 
     // What `canary start --wait` prints is the InvalidRelease failure's message: the reason, not "Activity task failed".
     expect(top.message).toMatch(c.reason);
   });
 });
 
-describe('invalid update payloads sent through the Temporal client are refused by the workflow', () => {
+describe('invalid update payloads sent through the Temporal env.client are refused by the workflow', () => {
   it('names the field, writes nothing to history, ignores invalid signals, and the release still rolls back exactly', async () => {
     const { service, seeded } = await seedService(aws, 'upd');
     const before = await awsState(seeded);
-    const handle = await startRelease(client, testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }), {
-      taskQueue: worker.taskQueue,
+    const handle = await startRelease(env.client, testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }), {
+      taskQueue: env.taskQueue,
     });
     await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
-    const history = await historyOf(client, handle.workflowId);
+    const history = await historyOf(env.client, handle.workflowId);
 
     const bad: { update: string; payload: unknown; reason: RegExp }[] = [
       { update: 'approve', payload: { nope: 1 }, reason: /^nope: unknown field; by: say who you are/ },
@@ -269,7 +256,7 @@ describe('invalid update payloads sent through the Temporal client are refused b
       });
     }
     // Validators run before anything is written: the history did not grow.
-    const after = await historyOf(client, handle.workflowId);
+    const after = await historyOf(env.client, handle.workflowId);
     expect(after.count).toBe(history.count);
 
     // A signal cannot be refused; an invalid one is recorded as ignored and changes nothing.
@@ -282,7 +269,7 @@ describe('invalid update payloads sent through the Temporal client are refused b
     });
     expect(ignored.gate?.kind).toBe('pause');
 
-    await actions.abort(client, handle.workflowId, { by: 'alice', reason: 'done testing payloads' });
+    await actions.abort(env.client, handle.workflowId, { by: 'alice', reason: 'done testing payloads' });
     expect(await handle.result()).toMatchObject({ outcome: 'aborted', by: 'alice' });
     expect(await awsState(seeded)).toEqual(before);
   });

@@ -2,27 +2,13 @@
  * Releases at the same time: many services on one worker do not step on each other's listeners or target groups,
  * and two starts racing for one service leave exactly one release running.
  */
-import type { Client, Connection } from '@temporalio/client';
 import { Tags } from '../../activities/contract';
 import { ReleaseAlreadyRunningError, startRelease } from '../../client/release-client';
 import { statusQuery } from '../../workflows/messages';
-import { testAws, testClient } from '../support/env';
-import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { forwardActions, seedService, targetGroupsOf, testSpec, waitForStatus, releaseTestEnvironment } from '../support/release-fixture';
 
-const aws = testAws();
-let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-
-beforeAll(async () => {
-  ({ client, connection } = await testClient());
-  worker = await startTestWorker(aws);
-});
-afterAll(async () => {
-  await worker?.stop();
-  await connection?.close();
-  aws.destroy();
-});
+const env = releaseTestEnvironment();
+const aws = env.aws;
 
 type Started = Awaited<ReturnType<typeof startRelease>>;
 type ForwardJson = { Type?: string; TargetGroupArn?: string; ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string; Weight?: number }[] } }[];
@@ -40,10 +26,10 @@ describe('concurrent releases', () => {
     const handles = await Promise.all(
       services.map(({ service, seeded }, i) =>
         startRelease(
-          client,
+          env.client,
           testSpec(seeded, service, { version: `v2-${i}`, steps: [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }, { setWeight: 100 }] }),
           {
-            taskQueue: worker.taskQueue,
+            taskQueue: env.taskQueue,
           },
         ),
       ),
@@ -75,8 +61,8 @@ describe('concurrent releases', () => {
     const { service, seeded } = await seedService(aws, 'race');
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: { duration: '2s' } }, { setWeight: 100 }] });
     const settled = await Promise.allSettled([
-      startRelease(client, spec, { taskQueue: worker.taskQueue, version: 'v2', initiator: 'ci-a' }),
-      startRelease(client, spec, { taskQueue: worker.taskQueue, version: 'v3', initiator: 'ci-b' }),
+      startRelease(env.client, spec, { taskQueue: env.taskQueue, version: 'v2', initiator: 'ci-a' }),
+      startRelease(env.client, spec, { taskQueue: env.taskQueue, version: 'v3', initiator: 'ci-b' }),
     ]);
     const won = settled.filter((s): s is PromiseFulfilledResult<Started> => s.status === 'fulfilled');
     const lost = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');

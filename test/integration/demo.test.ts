@@ -1,25 +1,12 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
 import { runScenario } from '../../dev/demo';
 import { SCENARIOS, type ScenarioName } from '../../dev/scenarios';
-import { testAws, testClient, testStack, uniqueName } from '../support/env';
-import { startTestWorker } from '../support/release-fixture';
+import { testStack, uniqueName } from '../support/env';
+import { releaseTestEnvironment } from '../support/release-fixture';
 
-const aws = testAws();
-let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-
-beforeAll(async () => {
-  ({ client, connection } = await testClient());
-  worker = await startTestWorker(aws);
-});
-afterAll(async () => {
-  await worker?.stop();
-  await connection?.close();
-  aws.destroy();
-});
+const env = releaseTestEnvironment();
+const aws = env.aws;
 
 describe('demo scenarios, run non-interactively', () => {
   it('ends every scenario in its expected state: result, listener and target groups', async () => {
@@ -28,9 +15,9 @@ describe('demo scenarios, run non-interactively', () => {
       SCENARIOS.map((scenario: ScenarioName) => {
         logs[scenario] = [];
         return runScenario({
-          client,
+          client: env.client,
           aws,
-          taskQueue: worker.taskQueue,
+          taskQueue: env.taskQueue,
           scenario,
           scale: 0.5,
           service: uniqueName(scenario.slice(0, 6)).slice(0, 18).replace(/-+$/, ''),

@@ -1,35 +1,21 @@
-import type { Client, Connection } from '@temporalio/client';
 import { actions, MessageRejectedError, ReleaseAlreadyRunningError, startRelease } from '../../client/release-client';
 import { Tags } from '../../activities/contract';
 import { SpecValidationError } from '../../common/spec';
 import { statusQuery } from '../../workflows/messages';
-import { testAws, testClient } from '../support/env';
 import {
   dimensionOf,
   forwardActions,
   historyOf,
   publishTraffic,
   seedService,
-  startTestWorker,
+  releaseTestEnvironment,
   targetGroupsOf,
   testSpec,
   waitForStatus,
 } from '../support/release-fixture';
 
-const aws = testAws();
-let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-
-beforeAll(async () => {
-  ({ client, connection } = await testClient());
-  worker = await startTestWorker(aws);
-});
-afterAll(async () => {
-  await worker?.stop();
-  await connection?.close();
-  aws.destroy();
-});
+const env = releaseTestEnvironment();
+const aws = env.aws;
 
 const forwardOnly = (actionsJson: unknown): { TargetGroupArn?: string; Weight?: number }[] =>
   ((actionsJson as { ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string; Weight?: number }[] } }[])[0]?.ForwardConfig?.TargetGroups ?? []).map((t) => ({
@@ -43,7 +29,7 @@ describe('release workflow against the dev server and moto', () => {
     const spec = testSpec(seeded, service, {
       steps: [{ setWeight: 10 }, { pause: { duration: '1s' } }, { setWeight: 25 }, { setWeight: 50 }, { pause: { duration: '1s' } }, { setWeight: 100 }],
     });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const result = await handle.result();
 
     expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 6, steps: 6 });
@@ -62,7 +48,7 @@ describe('release workflow against the dev server and moto', () => {
       'canary 50%, stable 50% (verified)',
       'canary 100%, stable 0% (verified)',
     ]);
-    const history = await historyOf(client, handle.workflowId);
+    const history = await historyOf(env.client, handle.workflowId);
     // Figure for the closing note: history size of a 6-step release.
     process.stdout.write(`[figure] history events of a 6-step release (4 weights, 2 pauses): ${history.count}\n`);
     expect(history.count).toBeLessThan(150);
@@ -74,13 +60,13 @@ describe('release workflow against the dev server and moto', () => {
     const spec = testSpec(seeded, service, {
       steps: [{ setWeight: 25 }, { pause: {} }, { analysis: { template: 'errors' } }, { setWeight: 100 }],
     });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
     expect(paused.verifiedWeights).toEqual({ stable: 75, canary: 25 });
     const canaryArn = paused.targetGroups.find((t) => t.role === 'canary')?.arn as string;
     const lb = seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14);
     await publishTraffic(aws, { targetGroup: dimensionOf(canaryArn), loadBalancer: lb }, 200, 40);
-    await actions.resume(client, handle.workflowId, { by: 'alice' });
+    await actions.resume(env.client, handle.workflowId, { by: 'alice' });
 
     const result = await handle.result();
     expect(result.outcome).toBe('rolled-back');
@@ -98,10 +84,10 @@ describe('release workflow against the dev server and moto', () => {
     const spec = testSpec(seeded, service, {
       steps: [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '10m' } }, { setWeight: 100 }],
     });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const gated = await waitForStatus(handle, (s) => s.phase === 'AwaitingApproval');
     expect(gated.gate).toMatchObject({ kind: 'approval', step: 1, approvers: ['alice'] });
-    const ack = await actions.abort(client, handle.workflowId, { by: 'bob', reason: 'customer complaints' });
+    const ack = await actions.abort(env.client, handle.workflowId, { by: 'bob', reason: 'customer complaints' });
     expect(ack.accepted).toBe(true);
 
     const result = await handle.result();
@@ -118,7 +104,7 @@ describe('release workflow against the dev server and moto', () => {
     const spec = testSpec(seeded, service, {
       steps: [{ setWeight: 10 }, { approval: { approvers: ['alice'], timeout: '2s' } }, { setWeight: 100 }],
     });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const result = await handle.result();
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('approval at step 1 timed out after 2s');
@@ -131,9 +117,9 @@ describe('release workflow against the dev server and moto', () => {
       initiator: 'carol',
       steps: [{ setWeight: 10 }, { approval: { approvers: ['alice', 'carol'], timeout: '10m' } }, { setWeight: 100 }],
     });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     await waitForStatus(handle, (s) => s.phase === 'AwaitingApproval');
-    const before = await historyOf(client, handle.workflowId);
+    const before = await historyOf(env.client, handle.workflowId);
 
     const rejected = async (p: Promise<unknown>): Promise<string> => {
       const err = await p.then(
@@ -143,50 +129,52 @@ describe('release workflow against the dev server and moto', () => {
       expect(err).toBeInstanceOf(MessageRejectedError);
       return (err as MessageRejectedError).reason;
     };
-    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'carol' }))).toMatch(/carol started this release and cannot approve it/);
-    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'mallory' }))).toMatch(
+    expect(await rejected(actions.approve(env.client, handle.workflowId, { by: 'carol' }))).toMatch(/carol started this release and cannot approve it/);
+    expect(await rejected(actions.approve(env.client, handle.workflowId, { by: 'mallory' }))).toMatch(
       /mallory is not an approver of step 1 \(approvers: alice, carol\)/,
     );
-    expect(await rejected(actions.approve(client, handle.workflowId, { by: 'alice', step: 0 }))).toMatch(
+    expect(await rejected(actions.approve(env.client, handle.workflowId, { by: 'alice', step: 0 }))).toMatch(
       /stale approval: it is for step 0, the open gate is step 1/,
     );
-    expect(await rejected(actions.resume(client, handle.workflowId, { by: 'alice' }))).toMatch(/not paused/);
-    expect(await rejected(actions.promote(client, handle.workflowId, { by: 'mallory', full: true }))).toMatch(/promotion would skip the approval at step 1/);
-    expect(await rejected(actions.approve(client, handle.workflowId, { by: '' }))).toMatch(/by: say who you are/);
+    expect(await rejected(actions.resume(env.client, handle.workflowId, { by: 'alice' }))).toMatch(/not paused/);
+    expect(await rejected(actions.promote(env.client, handle.workflowId, { by: 'mallory', full: true }))).toMatch(
+      /promotion would skip the approval at step 1/,
+    );
+    expect(await rejected(actions.approve(env.client, handle.workflowId, { by: '' }))).toMatch(/by: say who you are/);
 
-    const after = await historyOf(client, handle.workflowId);
+    const after = await historyOf(env.client, handle.workflowId);
     expect(after.count).toBe(before.count);
     expect(after.types.filter((t) => /UPDATE/.test(t))).toEqual([]);
 
-    const ack = await actions.approve(client, handle.workflowId, { by: 'alice', step: 1, comment: 'dashboards look fine' });
+    const ack = await actions.approve(env.client, handle.workflowId, { by: 'alice', step: 1, comment: 'dashboards look fine' });
     expect(ack).toMatchObject({ accepted: true, message: 'approved step 1' });
     const result = await handle.result();
     expect(result.outcome).toBe('promoted');
     const status = await handle.query(statusQuery);
     expect(status.timeline.find((t) => t.action === 'approve')).toMatchObject({ by: 'alice', detail: 'step 1: dashboards look fine', accepted: true });
-    const history = await historyOf(client, handle.workflowId);
+    const history = await historyOf(env.client, handle.workflowId);
     expect(history.types.filter((t) => /UPDATE_ACCEPTED|UPDATE_COMPLETED/.test(t)).length).toBe(2);
   });
 
   it('refuses a second release of the same service while one runs, naming the running one', async () => {
     const { service, seeded } = await seedService(aws, 'dup');
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] });
-    const first = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const first = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     await waitForStatus(first, (s) => s.gate?.kind === 'pause');
-    const err = await startRelease(client, { ...spec, version: 'v3' }, { taskQueue: worker.taskQueue }).catch((e: unknown) => e);
+    const err = await startRelease(env.client, { ...spec, version: 'v3' }, { taskQueue: env.taskQueue }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReleaseAlreadyRunningError);
     expect((err as Error).message).toMatch(new RegExp(`already running: release-${service} \\(version v2, started by ci-bot at `));
-    await actions.promote(client, first.workflowId, { by: 'alice', full: true });
+    await actions.promote(env.client, first.workflowId, { by: 'alice', full: true });
     expect((await first.result()).outcome).toBe('promoted');
   });
 
   it('runs the same spec for the next release after a promotion, the new version replacing the previous one', async () => {
     const { service, seeded } = await seedService(aws, 'next');
     const spec = testSpec(seeded, service);
-    const r1 = await (await startRelease(client, spec, { taskQueue: worker.taskQueue, version: 'v2' })).result();
+    const r1 = await (await startRelease(env.client, spec, { taskQueue: env.taskQueue, version: 'v2' })).result();
     expect(r1.outcome).toBe('promoted');
     const afterFirst = await targetGroupsOf(aws, seeded);
-    const r2 = await (await startRelease(client, spec, { taskQueue: worker.taskQueue, version: 'v3' })).result();
+    const r2 = await (await startRelease(env.client, spec, { taskQueue: env.taskQueue, version: 'v3' })).result();
     expect(r2.outcome).toBe('promoted');
     const afterSecond = await targetGroupsOf(aws, seeded);
     expect(afterFirst.map((g) => g.tags[Tags.version])).toEqual(['v2']);
@@ -200,7 +188,7 @@ describe('release workflow against the dev server and moto', () => {
       environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], baselineTargets: [{ id: '10.0.0.22', port: 8080 }] },
       steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 60 }, { setWeight: 100 }],
     });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
     expect(paused.verifiedWeights).toEqual({ stable: 80, canary: 10, baseline: 10 });
     const groups = await targetGroupsOf(aws, seeded);
@@ -208,7 +196,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(baseline?.name).toMatch(new RegExp(`^${service}-base-[0-9a-z]{6}$`));
     // The baseline is a clone of stable: same tags as the stable group plus the release's own.
     expect(baseline?.tags).toMatchObject({ service, version: 'v1', [Tags.service]: service });
-    await actions.resume(client, handle.workflowId, { by: 'alice' });
+    await actions.resume(env.client, handle.workflowId, { by: 'alice' });
     const result = await handle.result();
     expect(result.outcome).toBe('promoted');
     const after = await targetGroupsOf(aws, seeded);
@@ -225,7 +213,7 @@ describe('release workflow against the dev server and moto', () => {
     const { service, seeded } = await seedService(aws, 'cncl');
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 40 }, { pause: {} }, { setWeight: 100 }] });
-    const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
@@ -240,11 +228,11 @@ describe('release workflow against the dev server and moto', () => {
     const { service, seeded } = await seedService(aws, 'inv');
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 120 }, { analysis: { template: 'latency' } }] });
-    const err = await startRelease(client, spec, { taskQueue: worker.taskQueue }).catch((e: unknown) => e);
+    const err = await startRelease(env.client, spec, { taskQueue: env.taskQueue }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SpecValidationError);
     const fields = (err as SpecValidationError).errors.map((e) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['steps[0].setWeight', 'steps[1].analysis.template']));
     expect(await forwardActions(aws, seeded)).toEqual(before);
-    await expect(client.workflow.getHandle(`release-${service}`).describe()).rejects.toThrow(/not found/i);
+    await expect(env.client.workflow.getHandle(`release-${service}`).describe()).rejects.toThrow(/not found/i);
   });
 });

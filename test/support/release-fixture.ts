@@ -4,39 +4,29 @@
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { AwsClients } from '../../activities/aws-clients';
 import type { ReleaseSpecInput } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
+import { albMetricQuery } from '../../dev/alb-metrics';
 import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
 import { statusQuery } from '../../workflows/messages';
-import { testWorker, uniqueName } from './env';
+import { testAws, testClient, testWorker, uniqueName } from './env';
 
 /** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group. */
 export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const stat = (id: string, metricName: string) => ({
-    Id: id,
-    MetricStat: {
-      Metric: {
-        Namespace: 'AWS/ApplicationELB',
-        MetricName: metricName,
-        Dimensions: [
-          { Name: 'TargetGroup', Value: '${targetGroup}' },
-          { Name: 'LoadBalancer', Value: '${loadBalancer}' },
-        ],
-      },
-      Period: 60,
-      Stat: 'Sum',
-    },
-  });
   return {
     metrics: [
       {
         name: '5xx-rate',
-        query: [stat('errors', 'HTTPCode_Target_5XX_Count'), stat('requests', 'RequestCount'), { Id: 'rate', Expression: 'errors / requests' }],
+        query: [
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60),
+          albMetricQuery('requests', 'RequestCount', 'Sum', 60),
+          { Id: 'rate', Expression: 'errors / requests' },
+        ],
         pass: { max },
       },
     ],
@@ -85,6 +75,39 @@ export async function startTestWorker(
       worker.shutdown();
       await running;
       await connection.close();
+    },
+  };
+}
+
+/**
+ * The usual setup of a release test file: AWS clients for moto, a Temporal client, and a worker on its own task
+ * queue, opened before the file's tests and closed after them. Read the fields inside tests, not at load time.
+ */
+export function releaseTestEnvironment(): { readonly aws: AwsClients; readonly client: Client; readonly taskQueue: string } {
+  const aws = testAws();
+  let client: Client | undefined;
+  let connection: Connection | undefined;
+  let worker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+  beforeAll(async () => {
+    ({ client, connection } = await testClient());
+    worker = await startTestWorker(aws);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await connection?.close();
+    aws.destroy();
+  });
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is opened in beforeAll: read it inside a test`);
+    return v;
+  };
+  return {
+    aws,
+    get client() {
+      return ready(client, 'the Temporal client');
+    },
+    get taskQueue() {
+      return ready(worker, 'the worker').taskQueue;
     },
   };
 }

@@ -2,6 +2,7 @@ import { JudgeConfig, JudgeMetricOptions } from '../../common/judge-config';
 import type { JudgeMetricOptionsInput } from '../../common/judge-config';
 import type { JudgedMetric, MetricJudgement } from '../../workflows/judge';
 import { commonLanguageEffectSize, judgeMetric, mannWhitneyU, normalCdf, scoreCanary } from '../../workflows/judge';
+import { mulberry32 } from '../../dev/simulator';
 
 function expectClose(actual: number, expected: number, relative = 1e-6): void {
   expect(Math.abs(actual - expected) / Math.abs(expected)).toBeLessThan(relative);
@@ -9,21 +10,9 @@ function expectClose(actual: number, expected: number, relative = 1e-6): void {
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
-/** Mulberry32: a small seeded PRNG, so the simulated latencies are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n draws from N(mean, sd) by Box-Muller. */
 function normalSample(seed: number, mean: number, sd: number, n: number): number[] {
-  const rand = seeded(seed);
+  const rand = mulberry32(seed);
   return range(n).map(() => {
     const u1 = 1 - rand();
     const u2 = rand();

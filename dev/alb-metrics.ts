@@ -1,0 +1,23 @@
+/** CloudWatch queries of the metrics an ALB publishes per target group, as analysis templates write them. */
+import type { ReleaseSpecInput } from '../common/spec';
+
+type Query = NonNullable<ReleaseSpecInput['analysis']>[string]['metrics'][number]['query'][number];
+
+/** One MetricStat query of an `AWS/ApplicationELB` metric of the variant's target group (placeholders filled per variant). */
+export function albMetricQuery(id: string, metricName: string, stat: 'Sum' | 'Average' | 'Minimum' | 'Maximum' | 'SampleCount', periodSeconds: number): Query {
+  return {
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'TargetGroup', Value: '${targetGroup}' },
+          { Name: 'LoadBalancer', Value: '${loadBalancer}' },
+        ],
+      },
+      Period: periodSeconds,
+      Stat: stat,
+    },
+  };
+}
