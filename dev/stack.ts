@@ -107,7 +107,7 @@ export async function startTemporal(opts: StartTemporalOptions): Promise<Tempora
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
-function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {

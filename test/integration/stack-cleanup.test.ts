@@ -1,19 +1,8 @@
 import { spawn } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { portOpen } from '../../dev/stack';
 
 const repo = path.resolve(__dirname, '../..');
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('the local stack', () => {
   it('leaves no server running when the process that started it is killed with SIGKILL', async () => {
