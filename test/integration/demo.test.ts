@@ -50,7 +50,11 @@ describe('demo scenarios, run non-interactively', () => {
       expect(run.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
       expect(run.finalForward).toEqual([{ name: run.targetGroups[0], weight: 1 }]);
     }
-    expect(byName['bad-canary']!.result.reason).toMatch(/5xx-rate = 0\.1\d+, needs <= 0\.02/);
+    // The canary's profile is 15% 5xx; a measurement over a few seconds of simulated traffic lands near it.
+    const measured = /5xx-rate = (\d+(?:\.\d+)?), needs <= 0\.02/.exec(byName['bad-canary']!.result.reason);
+    expect(measured).not.toBeNull();
+    expect(Number(measured?.[1])).toBeGreaterThan(0.05);
+    expect(Number(measured?.[1])).toBeLessThan(0.3);
     // The latency bound (0.5 s) never trips; the judge does.
     expect(byName['subtle-regression']!.result.reason).toMatch(/judge: critical metric\(s\) failed: latency-seconds/);
     expect(logs['subtle-regression']?.join('\n')).toMatch(/latency-seconds: canary 0\.05\d*, needs <= 0\.5 → pass/);
