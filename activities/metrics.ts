@@ -4,7 +4,8 @@
  * so a long bake adds a few history events, not a few per measurement.
  */
 import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery as CwQuery } from '@aws-sdk/client-cloudwatch';
-import { activityInfo, Context } from '@temporalio/activity';
+import { activityInfo, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { AnalysisTemplate } from '../common/spec';
 import {
   addMeasurement,
@@ -95,10 +96,28 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
     return series;
   }
 
+  /**
+   * The window's series, with transient AWS errors (throttling, 5xx, dropped connections) retried a few times inside
+   * the measurement: one unlucky GetMetricData must not turn a whole analysis step into "no measurement could be taken".
+   */
+  async function fetchSeriesRetrying(req: AnalysisRequest): Promise<Series> {
+    const delaysMs = [500, 1_000, 2_000];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetchSeries(req.template, req.variants);
+      } catch (err) {
+        const retryable = !(err instanceof ApplicationFailure && err.nonRetryable);
+        const delay = delaysMs[attempt];
+        if (!retryable || delay === undefined) throw err;
+        await Context.current().sleep(delay);
+      }
+    }
+  }
+
   async function measure(req: AnalysisRequest): Promise<Measurement> {
     const at = new Date(now()).toISOString();
     try {
-      const series = await fetchSeries(req.template, req.variants);
+      const series = await fetchSeriesRetrying(req);
       const thresholds = req.template.metrics.map((metric, mi) =>
         judgeMetric(
           metric,
@@ -118,6 +137,8 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
       const { metrics, score } = judgeStatistically(req.template, thresholds, samples, against);
       return { at, verdict: measurementVerdict(metrics, score), metrics, score };
     } catch (err) {
+      // Cancellation (a stop request, the step's end) is not a failed measurement.
+      if (err instanceof CancelledFailure) throw err;
       return { at, verdict: 'error', metrics: [], error: (err as Error).message };
     }
   }

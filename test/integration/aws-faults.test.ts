@@ -17,7 +17,7 @@ import { formatFaultStats, startFaultProxy, type FaultProxy, type FaultRates } f
 import type { SeededAlb } from '../../dev/seed';
 import { statusQuery } from '../../workflows/messages';
 import { testAws, testClient, testStack } from '../support/env';
-import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { dimensionOf, forwardActions, publishTraffic, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 
 jest.setTimeout(90_000);
 
@@ -438,5 +438,23 @@ describe('releases against an unreliable ELBv2 API', () => {
       detail: expect.stringMatching(/^round 1\/3: DeleteTargetGroup .*ValidationError/),
     });
     expect(groups.map((g) => g.name)).toEqual([canary?.name]);
+  });
+
+  it('takes an analysis measurement despite throttled GetMetricData calls instead of calling it inconclusive', async () => {
+    const w = await startFaulty(7, { throttle: 1, maxFaults: 2 }, (a) => a === 'GetMetricData');
+    const { service, seeded } = await seedService(aws, 'cwthr');
+    const spec = testSpec(seeded, service, { steps: [{ setWeight: 20 }, { pause: {} }, { analysis: { template: 'errors' } }, { setWeight: 100 }] });
+    const handle = await startRelease(client, spec, { taskQueue: w.taskQueue });
+    const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+    const canaryArn = paused.targetGroups.find((t) => t.role === 'canary')?.arn as string;
+    const lb = seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14);
+    await publishTraffic(aws, { targetGroup: dimensionOf(canaryArn), loadBalancer: lb }, 500, 1);
+    await actions.resume(client, handle.workflowId, { by: 'alice' });
+    const result = await handle.result();
+    const status = await handle.query(statusQuery);
+    figure(`throttled GetMetricData during analysis: ${formatFaultStats(w.proxy.stats(), ['GetMetricData'])}`);
+    expect(w.proxy.stats().faults.throttle).toBe(2);
+    expect(status.analysis).toMatchObject({ verdict: 'pass', counters: { measurements: 1, errors: 0 } });
+    expect(result.outcome).toBe('promoted');
   });
 });
