@@ -50,11 +50,12 @@ describe('demo scenarios, run non-interactively', () => {
       expect(run.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
       expect(run.finalForward).toEqual([{ name: run.targetGroups[0], weight: 1 }]);
     }
-    // The canary's profile is 15% 5xx; a measurement over a few seconds of simulated traffic lands near it.
+    // The canary's profile is 15% 5xx; the first measurement may see only a few dozen canary requests
+    // (0.05 and 0.1 were seen), so the check is that it broke the 0.02 bound, not how closely it matched 15%.
     const measured = /5xx-rate = (\d+(?:\.\d+)?), needs <= 0\.02/.exec(byName['bad-canary']!.result.reason);
     expect(measured).not.toBeNull();
-    expect(Number(measured?.[1])).toBeGreaterThan(0.05);
-    expect(Number(measured?.[1])).toBeLessThan(0.3);
+    expect(Number(measured?.[1])).toBeGreaterThan(0.02);
+    expect(Number(measured?.[1])).toBeLessThan(0.5);
     // The latency bound (0.5 s) never trips; the judge does.
     expect(byName['subtle-regression']!.result.reason).toMatch(/judge: critical metric\(s\) failed: latency-seconds/);
     expect(logs['subtle-regression']?.join('\n')).toMatch(/latency-seconds: canary 0\.05\d*, needs <= 0\.5 → pass/);
