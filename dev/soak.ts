@@ -13,18 +13,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Command } from 'commander';
 import { motoClients, type AwsClients } from '../activities/aws-clients';
 import { Tags } from '../activities/contract';
+import { loadBalancerDimension } from '../activities/traffic';
 import { actions, MessageRejectedError, startRelease, type ReleaseHandle } from '../client/release-client';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import { CrashableWorker, workerEnv } from '../test/support/worker-process';
 import { statusQuery } from '../workflows/messages';
-import { albMetricQuery } from './alb-metrics';
+import { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf, type ForwardAction } from './aws-state';
 import { startFaultProxy, type FaultKind, type FaultProxy } from './fault-proxy';
 import { seedAlb, type SeededAlb } from './seed';
 import { mulberry32 } from './simulator';
@@ -87,51 +86,6 @@ function parseArgs(): Args {
 
 // ---- AWS state (read from moto directly, never through the proxy) ----
 
-interface ForwardAction {
-  Type?: string;
-  TargetGroupArn?: string;
-  ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string; Weight?: number }[] };
-}
-
-/** The actions that route the service (the rule's, or the listener's default ones), without undefined fields. */
-async function forwardActions(aws: AwsClients, seeded: SeededAlb): Promise<ForwardAction[]> {
-  const raw = seeded.ruleArn
-    ? (await aws.elbv2.send(new DescribeRulesCommand({ RuleArns: [seeded.ruleArn] }))).Rules?.[0]?.Actions
-    : (await aws.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }))).Listeners?.[0]?.DefaultActions;
-  return JSON.parse(JSON.stringify(raw ?? [])) as ForwardAction[];
-}
-
-async function targetGroupsOf(aws: AwsClients, seeded: SeededAlb): Promise<{ name: string; arn: string; tags: Record<string, string> }[]> {
-  const all = await aws.elbv2.send(new DescribeTargetGroupsCommand({}));
-  const out: { name: string; arn: string; tags: Record<string, string> }[] = [];
-  for (const t of (all.TargetGroups ?? []).filter((g) => g.VpcId === seeded.vpcId)) {
-    const tags = await aws.elbv2.send(new DescribeTagsCommand({ ResourceArns: [t.TargetGroupArn as string] }));
-    out.push({
-      name: t.TargetGroupName as string,
-      arn: t.TargetGroupArn as string,
-      tags: Object.fromEntries((tags.TagDescriptions?.[0]?.Tags ?? []).map((x) => [x.Key as string, x.Value ?? ''])),
-    });
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Publishes a minute of ALB-shaped request and 5xx counts for a target group. */
-async function publishTraffic(aws: AwsClients, seeded: SeededAlb, targetGroupArn: string, requests: number, errors: number): Promise<void> {
-  const Dimensions = [
-    { Name: 'TargetGroup', Value: targetGroupArn.slice(targetGroupArn.indexOf(':targetgroup/') + 1) },
-    { Name: 'LoadBalancer', Value: seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14) },
-  ];
-  await aws.cloudwatch.send(
-    new PutMetricDataCommand({
-      Namespace: 'AWS/ApplicationELB',
-      MetricData: [
-        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' },
-        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' },
-      ],
-    }),
-  );
-}
-
 /** What the end state must be for the outcome; undefined when it is. */
 async function checkEndState(aws: AwsClients, r: Run, outcome: Ending): Promise<string | undefined> {
   const fwd = await forwardActions(aws, r.seeded);
@@ -182,23 +136,6 @@ interface Finished {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function errorRateTemplate(max = 0.05): Record<string, unknown> {
-  return {
-    metrics: [
-      {
-        name: '5xx-rate',
-        query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60),
-          albMetricQuery('requests', 'RequestCount', 'Sum', 60),
-          { Id: 'rate', Expression: 'errors / requests' },
-        ],
-        pass: { max },
-      },
-    ],
-    window: '2m',
-  };
-}
 
 function spec(r: Run, steps: unknown[]): Record<string, unknown> {
   return {
@@ -379,7 +316,7 @@ async function main(): Promise<number> {
             const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause', until);
             const canary = paused?.targetGroups.find((t) => t.role === 'canary')?.arn;
             if (!paused || !canary) return;
-            await publishTraffic(aws as AwsClients, seeded, canary, 200, 40);
+            await publishTraffic(aws as AwsClients, { targetGroup: dimensionOf(canary), loadBalancer: loadBalancerDimension(seeded.listenerArn) }, 200, 40);
             r.note = await act(handle, () => actions.resume(client, handle.workflowId, { by: 'alice' }), until);
           }
         })().catch((err: Error) => {

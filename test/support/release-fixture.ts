@@ -2,8 +2,6 @@
  * Building blocks for release tests against the shared dev server and moto: a seeded service, a spec with
  * short durations, a worker, metric publishing, and readers of the real AWS state.
  */
-import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnection, Worker } from '@temporalio/worker';
@@ -11,29 +9,12 @@ import { createActivities } from '../../activities';
 import type { AwsClients } from '../../activities/aws-clients';
 import type { ReleaseSpecInput } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
-import { albMetricQuery } from '../../dev/alb-metrics';
+import { errorRateTemplate } from '../../dev/aws-state';
 import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
 import { statusQuery } from '../../workflows/messages';
 import { testAws, testClient, testWorker, uniqueName } from './env';
 
-/** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group. */
-export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    metrics: [
-      {
-        name: '5xx-rate',
-        query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60),
-          albMetricQuery('requests', 'RequestCount', 'Sum', 60),
-          { Id: 'rate', Expression: 'errors / requests' },
-        ],
-        pass: { max },
-      },
-    ],
-    window: '2m',
-    ...extra,
-  };
-}
+export { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf } from '../../dev/aws-state';
 
 /** A spec for a seeded service with test-sized durations; override any top-level field. */
 export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<Record<keyof ReleaseSpecInput, unknown>> = {}): Record<string, unknown> {
@@ -124,54 +105,6 @@ export async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseSta
   throw new Error(
     `status condition not met in ${timeoutMs} ms; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`,
   );
-}
-
-/** Publishes one minute's worth of ALB-shaped request and 5xx counts for a variant. */
-export async function publishTraffic(aws: AwsClients, dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number): Promise<void> {
-  const Dimensions = [
-    { Name: 'TargetGroup', Value: dims.targetGroup },
-    { Name: 'LoadBalancer', Value: dims.loadBalancer },
-  ];
-  await aws.cloudwatch.send(
-    new PutMetricDataCommand({
-      Namespace: 'AWS/ApplicationELB',
-      MetricData: [
-        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' },
-        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' },
-      ],
-    }),
-  );
-}
-
-/** `targetgroup/NAME/ID` of an ARN. */
-export function dimensionOf(arn: string): string {
-  return arn.slice(arn.indexOf(':targetgroup/') + 1);
-}
-
-/** The actions that route the service: the rule's, or the listener's default ones. */
-export async function forwardActions(aws: AwsClients, seeded: SeededAlb): Promise<unknown> {
-  if (seeded.ruleArn) {
-    const r = await aws.elbv2.send(new DescribeRulesCommand({ RuleArns: [seeded.ruleArn] }));
-    return r.Rules?.[0]?.Actions;
-  }
-  const l = await aws.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }));
-  return l.Listeners?.[0]?.DefaultActions;
-}
-
-/** Names of the target groups in the seeded VPC (moto keeps every test's groups in one account). */
-export async function targetGroupsOf(aws: AwsClients, seeded: SeededAlb): Promise<{ name: string; arn: string; tags: Record<string, string> }[]> {
-  const all = await aws.elbv2.send(new DescribeTargetGroupsCommand({}));
-  const mine = (all.TargetGroups ?? []).filter((t) => t.VpcId === seeded.vpcId);
-  const out: { name: string; arn: string; tags: Record<string, string> }[] = [];
-  for (const t of mine) {
-    const tags = await aws.elbv2.send(new DescribeTagsCommand({ ResourceArns: [t.TargetGroupArn as string] }));
-    out.push({
-      name: t.TargetGroupName as string,
-      arn: t.TargetGroupArn as string,
-      tags: Object.fromEntries((tags.TagDescriptions?.[0]?.Tags ?? []).map((x) => [x.Key as string, x.Value ?? ''])),
-    });
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** The history of a workflow run: event count and event types. */

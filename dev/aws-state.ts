@@ -1,0 +1,82 @@
+/**
+ * Reading and feeding the AWS state of a seeded service, for tests, the soak and the bench: the actions that route
+ * it, the target groups in its VPC, ALB-shaped request/5xx counts, and the analysis template that reads them.
+ * No test-framework code here, so scripts can import it.
+ */
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsClients } from '../activities/aws-clients';
+import { albMetricQuery } from './alb-metrics';
+import type { SeededAlb } from './seed';
+
+/** An action as Describe* answers it, reduced to what the checks read; undefined fields dropped (JSON copy). */
+export interface ForwardAction {
+  Type?: string;
+  TargetGroupArn?: string;
+  ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string; Weight?: number }[] };
+}
+
+/** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group. */
+export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    metrics: [
+      {
+        name: '5xx-rate',
+        query: [
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60),
+          albMetricQuery('requests', 'RequestCount', 'Sum', 60),
+          { Id: 'rate', Expression: 'errors / requests' },
+        ],
+        pass: { max },
+      },
+    ],
+    window: '2m',
+    ...extra,
+  };
+}
+
+/** Publishes one minute's worth of ALB-shaped request and 5xx counts for a variant. */
+export async function publishTraffic(aws: AwsClients, dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number): Promise<void> {
+  const Dimensions = [
+    { Name: 'TargetGroup', Value: dims.targetGroup },
+    { Name: 'LoadBalancer', Value: dims.loadBalancer },
+  ];
+  await aws.cloudwatch.send(
+    new PutMetricDataCommand({
+      Namespace: 'AWS/ApplicationELB',
+      MetricData: [
+        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' },
+        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' },
+      ],
+    }),
+  );
+}
+
+/** `targetgroup/NAME/ID` of an ARN. */
+export function dimensionOf(arn: string): string {
+  return arn.slice(arn.indexOf(':targetgroup/') + 1);
+}
+
+/** The actions that route the service: the rule's, or the listener's default ones. */
+export async function forwardActions(aws: AwsClients, seeded: SeededAlb): Promise<ForwardAction[]> {
+  const raw = seeded.ruleArn
+    ? (await aws.elbv2.send(new DescribeRulesCommand({ RuleArns: [seeded.ruleArn] }))).Rules?.[0]?.Actions
+    : (await aws.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }))).Listeners?.[0]?.DefaultActions;
+  return JSON.parse(JSON.stringify(raw ?? [])) as ForwardAction[];
+}
+
+/** Names of the target groups in the seeded VPC (moto keeps every test's groups in one account). */
+export async function targetGroupsOf(aws: AwsClients, seeded: SeededAlb): Promise<{ name: string; arn: string; tags: Record<string, string> }[]> {
+  const all = await aws.elbv2.send(new DescribeTargetGroupsCommand({}));
+  const mine = (all.TargetGroups ?? []).filter((t) => t.VpcId === seeded.vpcId);
+  const out: { name: string; arn: string; tags: Record<string, string> }[] = [];
+  for (const t of mine) {
+    const tags = await aws.elbv2.send(new DescribeTagsCommand({ ResourceArns: [t.TargetGroupArn as string] }));
+    out.push({
+      name: t.TargetGroupName as string,
+      arn: t.TargetGroupArn as string,
+      tags: Object.fromEntries((tags.TagDescriptions?.[0]?.Tags ?? []).map((x) => [x.Key as string, x.Value ?? ''])),
+    });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
