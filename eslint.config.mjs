@@ -41,7 +41,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts', 'common/**/*.ts'],
+    files: ['workflows/**/*.ts', 'common/**/*.ts', 'analysis/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

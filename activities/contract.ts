@@ -4,7 +4,7 @@
  * Every activity is idempotent: describe first, act only if different, find what an earlier attempt created.
  */
 import type { Target } from '../common/spec';
-import type { AnalysisRequest, AnalysisRun } from '../workflows/analysis';
+import type { AnalysisRequest, AnalysisRun } from '../analysis/analysis';
 import type { Notification } from './notify';
 
 /** Where the forward action lives: the listener's default action, or one rule of it. */

@@ -26,7 +26,7 @@ import {
   type Measurement,
   type Variant,
   type VariantDimensions,
-} from '../workflows/analysis';
+} from '../analysis/analysis';
 import { aws } from './errors';
 
 interface Progress {

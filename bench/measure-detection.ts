@@ -9,7 +9,7 @@ import { forwardTargets } from '../activities/traffic';
 import { startRelease } from '../client/release-client';
 import type { ReleaseStatus } from '../common/status';
 import { startSimulator } from '../dev/simulator';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery } from '../common/messages';
 import { pollUntil, seedService, sleep, type BenchContext } from './context';
 import { activityExecutions, loadHistory } from './history';
 import { benchSpec, errorRateTemplate } from './specs';

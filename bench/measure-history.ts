@@ -5,7 +5,7 @@
  */
 import { startRelease } from '../client/release-client';
 import { startSimulator } from '../dev/simulator';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery } from '../common/messages';
 import { seedService, type BenchContext } from './context';
 import { encodedEventBytes, eventTypeCounts, loadHistory, type HistoryEvent } from './history';
 import { runTimedRelease, type TimedRun } from './measure-overhead';

@@ -10,7 +10,7 @@ import { loadBalancerDimension, targetGroupDimension } from '../activities/traff
 import { actions, startRelease } from '../client/release-client';
 import type { ReleaseStatus } from '../common/status';
 import type { SeededAlb } from '../dev/seed';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery } from '../common/messages';
 import { pollUntil, seedService, type BenchContext } from './context';
 import { activityExecutions, loadHistory } from './history';
 import { benchSpec, errorRateTemplate } from './specs';

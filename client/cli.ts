@@ -14,7 +14,7 @@ import * as YAML from 'yaml';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../common/search-attributes';
 import { SpecValidationError, type Target } from '../common/spec';
 import type { ReleaseResult, ReleaseStatus, TimelineEntry } from '../common/status';
-import { RELEASE_WORKFLOW, statusQuery } from '../workflows/messages';
+import { RELEASE_WORKFLOW, statusQuery } from '../common/messages';
 import { connect, ConnectionConfigError, resolveConnection, workflowUrl, type ConnectionFlags, type ResolvedConnection } from './connection';
 import {
   formatFallbackStatus,

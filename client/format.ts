@@ -14,7 +14,7 @@ import {
   type RoleWeights,
   type TimelineEntry,
 } from '../common/status';
-import type { AnalysisRun, MetricResult } from '../workflows/analysis';
+import type { AnalysisRun, MetricResult } from '../analysis/analysis';
 
 const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
 

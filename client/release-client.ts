@@ -9,8 +9,7 @@ import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloa
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec, type Target } from '../common/spec';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
-import * as msg from '../workflows/messages';
-import type { release } from '../workflows/release';
+import * as msg from '../common/messages';
 
 export class ReleaseAlreadyRunningError extends Error {
   constructor(
@@ -75,7 +74,7 @@ export function prepareSpec(specInput: unknown, opts: StartOptions = {}): Parsed
   return parseReleaseSpec(raw);
 }
 
-export type ReleaseHandle = WorkflowHandle<typeof release>;
+export type ReleaseHandle = WorkflowHandle<msg.ReleaseWorkflow>;
 
 /**
  * Starts `release-<service>`. One live release per service: a second start fails with ReleaseAlreadyRunningError
@@ -85,11 +84,11 @@ export async function startRelease(
   client: Client,
   specInput: unknown,
   opts: StartOptions = {},
-): Promise<WorkflowHandleWithFirstExecutionRunId<typeof release>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<msg.ReleaseWorkflow>> {
   const spec = prepareSpec(specInput, opts);
   const workflowId = msg.releaseWorkflowId(spec.service);
   try {
-    return await client.workflow.start<typeof release>(msg.RELEASE_WORKFLOW, {
+    return await client.workflow.start<msg.ReleaseWorkflow>(msg.RELEASE_WORKFLOW, {
       taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowId,
       args: [{ spec }],
@@ -123,7 +122,7 @@ export async function startRelease(
 /** A release id is its workflow id (`release-checkout`); a bare service name is accepted too. */
 export function releaseHandle(client: Client, idOrService: string, runId?: string): ReleaseHandle {
   const id = idOrService.startsWith('release-') ? idOrService : msg.releaseWorkflowId(idOrService);
-  return client.workflow.getHandle<typeof release>(id, runId);
+  return client.workflow.getHandle<msg.ReleaseWorkflow>(id, runId);
 }
 
 export async function getStatus(client: Client, idOrService: string): Promise<ReleaseStatus> {

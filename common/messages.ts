@@ -3,7 +3,11 @@
  * "Send Signal" / "Execute Update" box, `temporal workflow signal|update --input '{...}'` and our CLI send the same thing.
  * Workflow-safe.
  */
+import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { ReleaseResult, ReleaseStatus } from './status';
+import type { ParsedReleaseSpec } from './spec';
 
 const By = z
   .string({
@@ -64,4 +68,55 @@ export function payloadProblem(error: z.ZodError): string {
       return field ? `${field}: ${message}` : message;
     })
     .join('; ');
+}
+
+/**
+ * The message table: every verb a person can send, declared once. The workflow's handlers (signal + update with
+ * validator), the client's `actions` and the CLI's verbs are all derived from it; a new verb is one row here plus its
+ * check and effect in workflows/release/messages.ts.
+ */
+export const VERBS = {
+  approve: { input: ApproveInput, summary: 'approve the open approval gate (or end a pause)' },
+  abort: { input: AbortInput, summary: 'stop the release and roll back to the pre-release state' },
+  pause: { input: PauseInput, summary: 'hold the release before its next step' },
+  resume: { input: ResumeInput, summary: 'end a manual pause, an indefinite pause or an inconclusive gate' },
+  promote: { input: PromoteInput, summary: 'end the current pause or gate; with full, skip every remaining step' },
+} as const;
+export type Verb = keyof typeof VERBS;
+export const VERB_NAMES = Object.keys(VERBS) as Verb[];
+/** What a caller sends for a verb (before defaults). */
+export type VerbInput<V extends Verb> = z.input<(typeof VERBS)[V]['input']>;
+/** What the workflow sees for a verb (after parsing and defaults). */
+export type VerbPayload<V extends Verb> = z.output<(typeof VERBS)[V]['input']>;
+
+/** A verb's signal and update both carry the verb's name, so the Temporal UI and `temporal` CLI use the same word. */
+export const signals = Object.fromEntries(VERB_NAMES.map((v) => [v, defineSignal(v)])) as { [V in Verb]: SignalDefinition<[VerbInput<V>], V> };
+export const updates = Object.fromEntries(VERB_NAMES.map((v) => [v, defineUpdate(v)])) as {
+  [V in Verb]: UpdateDefinition<MessageAck, [VerbInput<V>], V>;
+};
+
+export const approveSignal = signals.approve;
+export const abortSignal = signals.abort;
+export const pauseSignal = signals.pause;
+export const resumeSignal = signals.resume;
+export const promoteSignal = signals.promote;
+export const approveUpdate = updates.approve;
+export const abortUpdate = updates.abort;
+export const pauseUpdate = updates.pause;
+export const resumeUpdate = updates.resume;
+export const promoteUpdate = updates.promote;
+
+export const statusQuery: QueryDefinition<ReleaseStatus, [], 'status'> = defineQuery<ReleaseStatus, [], 'status'>('status');
+
+/** The workflow's input: the parsed spec (common/spec.ts parseReleaseSpec). */
+export interface ReleaseInput {
+  spec: ParsedReleaseSpec;
+}
+/** The workflow's signature, for typed client handles without importing workflow code. */
+export type ReleaseWorkflow = (input: ReleaseInput) => Promise<ReleaseResult>;
+
+/** Workflow type name and id convention: one live release per service. */
+export const RELEASE_WORKFLOW = 'release';
+export function releaseWorkflowId(service: string): string {
+  return `release-${service}`;
 }

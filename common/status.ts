@@ -2,7 +2,7 @@
  * What the `status` query answers and the workflow returns. Produced by the workflow; read by the client,
  * the CLI and the Temporal UI. Workflow-safe.
  */
-import type { AnalysisRun } from '../workflows/analysis';
+import type { AnalysisRun } from '../analysis/analysis';
 import type { ParsedStep } from './spec';
 
 export const PHASES = [

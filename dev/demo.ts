@@ -18,7 +18,7 @@ import { actions, startRelease } from '../client/release-client';
 import { formatAnalysis, formatResult, formatTimelineEntry, progressLine } from '../client/format';
 import { formatDuration } from '../common/duration';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery } from '../common/messages';
 import { SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
 import { seedAlb } from './seed';
 import { startSimulator } from './simulator';

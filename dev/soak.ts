@@ -22,7 +22,7 @@ import { loadBalancerDimension } from '../activities/traffic';
 import { actions, MessageRejectedError, startRelease, type ReleaseHandle } from '../client/release-client';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import { CrashableWorker, workerEnv } from '../test/support/worker-process';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery } from '../common/messages';
 import { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf, type ForwardAction } from './aws-state';
 import { startFaultProxy, type FaultKind, type FaultProxy } from './fault-proxy';
 import { seedAlb, type SeededAlb } from './seed';

@@ -23,12 +23,12 @@ import type { ReleaseActivities, WeightedTargetGroup } from '../activities/contr
 import type { NotifyEvent } from '../activities/notify';
 import { ErrorTypes, Tags } from '../activities/contract';
 import { formatDuration } from '../common/duration';
-import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloadProblem, type MessageAck } from '../common/messages';
+import * as msg from '../common/messages';
+import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloadProblem, type MessageAck, type ReleaseInput } from '../common/messages';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../common/search-attributes';
 import type { ParsedReleaseSpec, ParsedStep } from '../common/spec';
 import type { Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role, RoleWeights, TargetGroupRef } from '../common/status';
-import { zeroCounters, type AnalysisCounters, type AnalysisRun, type VariantDimensions } from './analysis';
-import * as msg from './messages';
+import { zeroCounters, type AnalysisCounters, type AnalysisRun, type VariantDimensions } from '../analysis/analysis';
 import {
   approvalProblem,
   describeCompensation,
@@ -40,11 +40,6 @@ import {
   verifiedRoleWeights,
   type Compensation,
 } from './plan';
-
-export interface ReleaseInput {
-  /** The parsed spec (common/spec.ts parseReleaseSpec). */
-  spec: ParsedReleaseSpec;
-}
 
 const nonRetryableErrorTypes = [
   ErrorTypes.ListenerNotFound,

@@ -15,7 +15,7 @@ import { actions, startRelease } from '../../client/release-client';
 import type { ReleaseStatus } from '../../common/status';
 import { formatFaultStats, startFaultProxy, type FaultProxy, type FaultRates } from '../../dev/fault-proxy';
 import type { SeededAlb } from '../../dev/seed';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import { testAws, testClient, testStack } from '../support/env';
 import { dimensionOf, forwardActions, publishTraffic, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 

@@ -9,7 +9,7 @@ import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } fr
 import { actions, parseTargets, startRelease, type StartOptions } from '../../client/release-client';
 import { SpecValidationError, type FieldError } from '../../common/spec';
 import type { SeededAlb } from '../../dev/seed';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import { forwardActions, historyOf, seedService, targetGroupsOf, testSpec, waitForStatus, releaseTestEnvironment } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();

@@ -4,7 +4,7 @@
  */
 import { Tags } from '../../activities/contract';
 import { ReleaseAlreadyRunningError, startRelease } from '../../client/release-client';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import { forwardActions, seedService, targetGroupsOf, testSpec, waitForStatus, releaseTestEnvironment } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();

@@ -14,7 +14,7 @@ import { Tags } from '../../activities/contract';
 import { actions, startRelease, type ReleaseHandle } from '../../client/release-client';
 import type { ReleaseResult, ReleaseStatus } from '../../common/status';
 import type { SeededAlb } from '../../dev/seed';
-import { abortSignal, approveSignal, statusQuery } from '../../workflows/messages';
+import { abortSignal, approveSignal, statusQuery } from '../../common/messages';
 import { shortHash } from '../../workflows/plan';
 import { testAws, testClient, testStack, uniqueName } from '../support/env';
 import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec } from '../support/release-fixture';

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client, Connection } from '@temporalio/client';
 import { actions, startRelease } from '../../client/release-client';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import { testAws, testClient } from '../support/env';
 import { seedService, startTestWorker, testSpec, waitForStatus } from '../support/release-fixture';
 

@@ -1,7 +1,7 @@
 import { actions, MessageRejectedError, ReleaseAlreadyRunningError, startRelease } from '../../client/release-client';
 import { Tags } from '../../activities/contract';
 import { SpecValidationError } from '../../common/spec';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import {
   dimensionOf,
   forwardActions,

@@ -11,7 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { Tags } from '../../activities/contract';
 import { actions, startRelease, type ReleaseHandle } from '../../client/release-client';
 import { freePort, newLogDir, startTemporal, tailFile, type TemporalServer } from '../../dev/stack';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import { testAws, testStack, uniqueName } from '../support/env';
 import { forwardActions, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 import { CrashableWorker, workerEnv } from '../support/worker-process';

@@ -5,7 +5,8 @@
  */
 import { sleep } from '@temporalio/workflow';
 import type { ReleaseResult } from '../../common/status';
-import { release as currentRelease, type ReleaseInput } from '../../workflows/release';
+import type { ReleaseInput } from '../../common/messages';
+import { release as currentRelease } from '../../workflows/release';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   await sleep(1);

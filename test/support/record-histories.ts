@@ -30,7 +30,7 @@ import { actions, startRelease } from '../../client/release-client';
 import type { Outcome } from '../../common/status';
 import { seedAlb } from '../../dev/seed';
 import { startLocalStack } from '../../dev/stack';
-import { approveSignal } from '../../workflows/messages';
+import { approveSignal } from '../../common/messages';
 import { historyFromJSON, historyToJSON } from './history-json';
 import { dimensionOf, publishTraffic, testSpec, waitForStatus } from './release-fixture';
 

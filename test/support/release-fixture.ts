@@ -11,7 +11,7 @@ import type { ReleaseSpecInput } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
 import { errorRateTemplate } from '../../dev/aws-state';
 import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery } from '../../common/messages';
 import { testAws, testClient, testWorker, uniqueName } from './env';
 
 export { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf } from '../../dev/aws-state';

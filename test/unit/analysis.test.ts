@@ -10,7 +10,7 @@ import {
   metricValue,
   zeroCounters,
   type Measurement,
-} from '../../workflows/analysis';
+} from '../../analysis/analysis';
 
 const stat = (id: string, name: string, s: 'Sum' | 'Average' = 'Sum') => ({
   Id: id,

@@ -23,7 +23,7 @@ import {
   progressLine,
 } from '../../client/format';
 import { MessageRejectedError, ReleaseAlreadyRunningError } from '../../client/release-client';
-import type { AnalysisRun } from '../../workflows/analysis';
+import type { AnalysisRun } from '../../analysis/analysis';
 
 const NOW = new Date('2030-05-01T12:00:00.000Z');
 const at = (secondsFromNow: number): string => new Date(NOW.getTime() + secondsFromNow * 1000).toISOString();

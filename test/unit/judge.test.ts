@@ -1,7 +1,7 @@
 import { JudgeConfig, JudgeMetricOptions } from '../../common/judge-config';
 import type { JudgeMetricOptionsInput } from '../../common/judge-config';
-import type { JudgedMetric, MetricJudgement } from '../../workflows/judge';
-import { commonLanguageEffectSize, judgeMetric, mannWhitneyU, normalCdf, scoreCanary } from '../../workflows/judge';
+import type { JudgedMetric, MetricJudgement } from '../../analysis/judge';
+import { commonLanguageEffectSize, judgeMetric, mannWhitneyU, normalCdf, scoreCanary } from '../../analysis/judge';
 import { mulberry32 } from '../../dev/simulator';
 
 function expectClose(actual: number, expected: number, relative = 1e-6): void {
