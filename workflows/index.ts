@@ -1,3 +1,3 @@
 // Workflow entry point: every workflow the worker registers is exported here.
-export { release } from './release';
+export { release } from './release/runbook';
 export type { ReleaseInput } from '../common/messages';

@@ -6,7 +6,7 @@
 import { sleep } from '@temporalio/workflow';
 import type { ReleaseResult } from '../../common/status';
 import type { ReleaseInput } from '../../common/messages';
-import { release as currentRelease } from '../../workflows/release';
+import { release as currentRelease } from '../../workflows/release/runbook';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   await sleep(1);

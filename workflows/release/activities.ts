@@ -1,0 +1,66 @@
+/**
+ * The activity option profiles a release uses, named once (STYLE.md), and the failure-message helper.
+ */
+import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import type { ReleaseActivities } from '../../activities/contract';
+import { ErrorTypes } from '../../common/aws-names';
+
+const nonRetryableErrorTypes = [
+  ErrorTypes.ListenerNotFound,
+  ErrorTypes.UnsupportedListener,
+  ErrorTypes.TargetGroupNameConflict,
+  ErrorTypes.TargetsUnhealthy,
+  ErrorTypes.InvalidAwsRequest,
+];
+
+/**
+ * Short AWS calls: describe-then-write, retried with backoff; a persistent failure rolls the release back.
+ * 15 s bounds how long a call lost with a crashed worker holds the release up before it is retried.
+ */
+export const awsCall = {
+  startToCloseTimeout: '15s',
+  // A time budget rather than a count: throttling storms get retried for up to 3 minutes, then the release rolls back.
+  scheduleToCloseTimeout: '3m',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes },
+} as const;
+
+/** Compensations: tried harder before the release reports RollbackFailed (and then keeps trying). */
+const rollbackCall = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
+} as const;
+
+export const aws = proxyActivities<ReleaseActivities>(awsCall);
+export const compensate = proxyActivities<ReleaseActivities>(rollbackCall);
+
+/** Webhooks: a few quick tries; a lost notification never changes the release. */
+export const notifier = proxyActivities<ReleaseActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: ['WebhookNotConfigured'] },
+});
+
+/** A wait for target health: as long as the spec allows, heartbeating. */
+export function healthWait(healthyTimeoutMs: number) {
+  return proxyActivities<ReleaseActivities>({
+    ...awsCall,
+    startToCloseTimeout: healthyTimeoutMs + 60_000,
+    scheduleToCloseTimeout: healthyTimeoutMs + 120_000,
+    heartbeatTimeout: '30s',
+  });
+}
+
+/** Analysis activities take measurements for `timeoutMs`, heartbeating between them. */
+export function analysisCall(timeoutMs: number) {
+  return proxyActivities<ReleaseActivities>({
+    startToCloseTimeout: timeoutMs,
+    heartbeatTimeout: '60s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  });
+}
+
+/** What went wrong, in words: an ActivityFailure only says "Activity task failed"; the failure it wraps says why. */
+export function causeMessage(err: unknown): string {
+  let e = err as Error | undefined;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e?.message ?? String(err);
+}

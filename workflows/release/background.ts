@@ -1,0 +1,60 @@
+/**
+ * Background analysis: runs from the first weight above 0 until promotion or rollback, one activity call per
+ * report batch (`reportEvery / interval` measurements), so a long bake adds a few history events per batch.
+ */
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { zeroCounters, type AnalysisCounters, type AnalysisRun } from '../../analysis/analysis';
+import { analysisCall, causeMessage } from './activities';
+import { StopRelease, type ReleaseState } from './state';
+
+export class BackgroundAnalysis {
+  private scope: CancellationScope | undefined;
+  private done: Promise<void> | undefined;
+
+  constructor(private readonly state: ReleaseState) {}
+
+  /** Starts once; later calls do nothing. A failing batch asks the release to stop (it rolls back). */
+  start(): void {
+    const { state } = this;
+    const bg = state.spec.backgroundAnalysis;
+    if (!bg || this.scope) return;
+    const template = state.spec.analysis[bg.template];
+    if (!template) return;
+    const batch = Math.max(1, Math.floor(bg.reportEvery / bg.interval));
+    const act = analysisCall(batch * (bg.interval + 60_000) + 120_000);
+    this.scope = new CancellationScope();
+    this.done = this.scope
+      .run(async () => {
+        let counters: AnalysisCounters = zeroCounters;
+        for (;;) {
+          const run: AnalysisRun = await act.runAnalysis({
+            templateName: bg.template,
+            template,
+            variants: state.variants(),
+            count: batch,
+            intervalMs: bg.interval,
+            previous: counters,
+            delayFirst: true,
+          });
+          state.status.backgroundAnalysis = run;
+          counters = run.counters;
+          state.touch();
+          if (run.verdict === 'fail') {
+            state.record('canary', `background analysis ${bg.template}: fail`, run.reason);
+            state.requestStop(new StopRelease('rolled-back', `background analysis ${bg.template} failed: ${run.reason}`, 'canary'));
+            return;
+          }
+        }
+      })
+      .catch((err) => {
+        if (!isCancellation(err)) {
+          state.requestStop(new StopRelease('rolled-back', `background analysis could not run: ${causeMessage(err)}`, 'canary'));
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.scope?.cancel();
+    await this.done;
+  }
+}

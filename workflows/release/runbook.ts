@@ -1,0 +1,94 @@
+/**
+ * The release workflow, as the runbook: find the stable group, clone the canary, run the steps, promote, finalize;
+ * on a stop, a failure or a cancellation, roll back to the exact pre-release state. State lives in ./state.ts,
+ * messages in ./messages.ts, steps and gates in ./steps.ts and ./gates.ts, undo and clean-up in ./saga.ts.
+ */
+import { ApplicationFailure, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { formatDuration } from '../../common/duration';
+import type { ReleaseInput } from '../../common/messages';
+import type { ParsedStep } from '../../common/spec';
+import type { ReleaseResult } from '../../common/status';
+import { causeMessage } from './activities';
+import { alert } from './alert';
+import { BackgroundAnalysis } from './background';
+import { cloneEnvironment, discover } from './environment';
+import { holdWhilePaused } from './gates';
+import { installMessageHandlers } from './messages';
+import { finalize, rollback } from './saga';
+import { ReleaseState, StopRelease } from './state';
+import { runStep } from './steps';
+import { fullWeights, shift } from './traffic';
+
+export async function release(input: ReleaseInput): Promise<ReleaseResult> {
+  const state = new ReleaseState(input.spec, workflowInfo());
+  const { spec, status } = state;
+  const background = new BackgroundAnalysis(state);
+  installMessageHandlers(state);
+  state.begin();
+
+  try {
+    const found = await discover(state);
+    state.throwIfStopped();
+    await holdWhilePaused(state);
+
+    await cloneEnvironment(state, found);
+    state.throwIfStopped();
+
+    state.setPhase('Progressing');
+    for (let i = 0; i < spec.steps.length; i++) {
+      status.step = i;
+      state.throwIfStopped();
+      await holdWhilePaused(state);
+      if (state.promote?.full) break;
+      await runStep(state, background, spec.steps[i] as ParsedStep, i);
+      state.stepsCompleted = i + 1;
+      state.throwIfStopped();
+    }
+    status.step = spec.steps.length;
+
+    state.setPhase('Promoting');
+    await background.stop();
+    state.throwIfStopped();
+    const full = fullWeights(state);
+    if (JSON.stringify(status.requestedWeights) !== JSON.stringify(full)) await shift(state, full, state.promote?.by ?? 'canary');
+    if (spec.promotion.keepPreviousFor > 0) {
+      state.record('canary', 'keep previous stable', `for ${formatDuration(spec.promotion.keepPreviousFor)} before removing it`);
+      await condition(() => state.stop !== undefined, spec.promotion.keepPreviousFor);
+    }
+    state.throwIfStopped();
+  } catch (err) {
+    return stopped(state, background, err);
+  }
+
+  const warnings = await finalize(state);
+  const done = `${spec.version} serves 100% of traffic`;
+  await alert(state, 'promoted', warnings.length ? `${done}; left over: ${warnings.join('; ')}` : done);
+  const result = state.result('promoted', done, state.promote?.by);
+  return warnings.length ? { ...result, warnings } : result;
+}
+
+/** How a release that did not reach promotion ends: rolled back (or failed as invalid input if nothing changed yet). */
+async function stopped(state: ReleaseState, background: BackgroundAnalysis, err: unknown): Promise<ReleaseResult> {
+  if (err instanceof StopRelease) {
+    await background.stop();
+    await rollback(state, err.reason);
+    await alert(state, err.outcome, `${err.reason}${err.by !== 'canary' ? ` (by ${err.by})` : ''}; traffic is back on the previous version`);
+    return state.result(err.outcome, err.reason, err.by);
+  }
+  if (isCancellation(err)) {
+    await background.stop();
+    await rollback(state, 'the workflow was cancelled');
+    state.result('aborted', 'the workflow was cancelled');
+    throw err;
+  }
+  // Validation errors before anything changed in AWS fail the workflow as invalid input.
+  if (state.saga.length === 0) {
+    state.setPhase('RolledBack');
+    throw ApplicationFailure.create({ type: 'InvalidRelease', nonRetryable: true, message: causeMessage(err), cause: err as Error });
+  }
+  const why = `error: ${causeMessage(err)}`;
+  await background.stop();
+  await rollback(state, why);
+  await alert(state, 'rolled-back', `${why}; traffic is back on the previous version`);
+  return state.result('rolled-back', why, 'canary');
+}

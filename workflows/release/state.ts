@@ -1,0 +1,181 @@
+/**
+ * Everything a release knows about itself, owned by one object the workflow function drives (samples'
+ * `safe-message-handlers` keeps its growing state the same way): the status the query answers, the saga,
+ * the target groups per role, and what people asked for. Message handlers and steps change it only through here.
+ */
+import { setCurrentDetails, upsertSearchAttributes, type WorkflowInfo } from '@temporalio/workflow';
+import type { VariantDimensions } from '../../analysis/analysis';
+import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
+import type { ParsedReleaseSpec } from '../../common/spec';
+import type { Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
+import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
+
+/** Raised inside the workflow when a person or the analysis stops the release; never leaves the workflow. */
+export class StopRelease extends Error {
+  constructor(
+    readonly outcome: Exclude<Outcome, 'promoted'>,
+    readonly reason: string,
+    readonly by: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** The timeline keeps its first 20 entries and the newest ones: a flood of ignored signals cannot grow the query answer without end. */
+const TIMELINE_MAX = 300;
+const TIMELINE_HEAD = 20;
+
+export class ReleaseState {
+  readonly releaseId: string;
+  readonly startedMs: number;
+  readonly hasBaseline: boolean;
+  readonly status: ReleaseStatus;
+  /** Inverses of the mutations made so far, registered before each mutation runs. */
+  readonly saga: Compensation[] = [];
+  readonly arns: Partial<Record<Role, string>> = {};
+  readonly dims: Partial<Record<Role, VariantDimensions>> = {};
+  /** Set once by abort, a failed analysis or a timed-out gate; the runbook throws it at its next check. */
+  stop: StopRelease | undefined;
+  approvedGate: number | undefined;
+  resumedGate: number | undefined;
+  promote: { full: boolean; by: string } | undefined;
+  stepsCompleted = 0;
+
+  constructor(
+    readonly spec: ParsedReleaseSpec,
+    info: Pick<WorkflowInfo, 'workflowId' | 'runId'>,
+  ) {
+    this.releaseId = `${info.workflowId}/${info.runId}`;
+    this.startedMs = Date.now();
+    this.hasBaseline = !!spec.environment.baselineTargets?.length;
+    const started = new Date(this.startedMs).toISOString();
+    this.status = {
+      releaseId: this.releaseId,
+      service: spec.service,
+      version: spec.version,
+      initiator: spec.initiator,
+      phase: 'Validating',
+      step: 0,
+      steps: spec.steps,
+      requestedWeights: {},
+      verifiedWeights: {},
+      targetGroups: [],
+      paused: false,
+      timeline: [],
+      rollbackPlan: [],
+      startedAt: started,
+      updatedAt: started,
+    };
+  }
+
+  /** The first commands of a release: its search attributes, details and the start entry. */
+  begin(): void {
+    upsertSearchAttributes([
+      { key: ReleaseService, value: this.spec.service },
+      { key: ReleaseVersion, value: this.spec.version },
+      { key: ReleasePhase, value: 'Validating' },
+      { key: CanaryWeight, value: 0 },
+    ]);
+    this.details();
+    this.record(this.spec.initiator, 'start', `${this.spec.service} ${this.spec.version}, ${this.spec.steps.length} steps`);
+  }
+
+  touch(): void {
+    this.status.updatedAt = new Date().toISOString();
+  }
+
+  record(by: string, action: string, detail?: string, accepted = true): void {
+    const timeline = this.status.timeline;
+    timeline.push({ at: new Date().toISOString(), by, action, detail, accepted });
+    if (timeline.length > TIMELINE_MAX) timeline.splice(TIMELINE_HEAD, timeline.length - TIMELINE_MAX);
+    this.touch();
+  }
+
+  /** The Temporal UI's current details (its "User Metadata" tab): phase, step, weights, what the release waits for. */
+  details(): void {
+    const { spec, status } = this;
+    const w = status.verifiedWeights;
+    const lines = [
+      `**${spec.service} ${spec.version}** — ${status.phase}`,
+      `step ${Math.min(status.step + 1, spec.steps.length)}/${spec.steps.length}; canary ${w.canary ?? 0}% / stable ${w.stable ?? 100}%${w.baseline ? ` / baseline ${w.baseline}%` : ''}`,
+    ];
+    if (status.gate) lines.push(`waiting: ${status.gate.kind} at step ${status.gate.step}${status.gate.deadline ? ` until ${status.gate.deadline}` : ''}`);
+    setCurrentDetails(lines.join('\n\n'));
+  }
+
+  setPhase(phase: Phase): void {
+    if (this.status.phase === phase) return;
+    this.status.phase = phase;
+    upsertSearchAttributes([{ key: ReleasePhase, value: phase }]);
+    this.details();
+    this.touch();
+  }
+
+  /** Publishes the verified canary weight as the CanaryWeight search attribute. */
+  publishWeight(): void {
+    upsertSearchAttributes([{ key: CanaryWeight, value: Math.round(this.status.verifiedWeights.canary ?? 0) }]);
+  }
+
+  register(c: Compensation): void {
+    this.saga.push(c);
+    this.syncRollbackPlan();
+  }
+
+  /** Drops a compensation once it has run. */
+  completed(c: Compensation): void {
+    this.saga.splice(this.saga.indexOf(c), 1);
+    this.syncRollbackPlan();
+  }
+
+  /** After the point of no return nothing is undone any more. */
+  forgetSaga(): void {
+    this.saga.length = 0;
+    this.syncRollbackPlan();
+  }
+
+  private syncRollbackPlan(): void {
+    this.status.rollbackPlan = rollbackOrder(this.saga).map(describeCompensation);
+  }
+
+  /** The first stop wins: a later abort cannot replace the reason a rollback already started for. */
+  requestStop(s: StopRelease): void {
+    if (!this.stop) this.stop = s;
+  }
+
+  throwIfStopped(): void {
+    if (this.stop) throw this.stop;
+  }
+
+  /** CloudWatch dimensions of the variants an analysis compares now (the baseline only while it gets traffic). */
+  variants(): { canary: VariantDimensions; stable: VariantDimensions; baseline?: VariantDimensions } {
+    const useBaseline = this.hasBaseline && (this.status.requestedWeights.baseline ?? 0) > 0;
+    return {
+      canary: this.dims.canary as VariantDimensions,
+      stable: this.dims.stable as VariantDimensions,
+      baseline: useBaseline ? this.dims.baseline : undefined,
+    };
+  }
+
+  private finalForward(): { name: string; weight: number }[] {
+    const names = new Map(this.status.targetGroups.map((t) => [t.arn, t.name]));
+    const w = this.status.verifiedWeights;
+    return (Object.keys(w) as Role[]).map((role) => ({ name: names.get(this.arns[role] ?? '') ?? role, weight: w[role] ?? 0 }));
+  }
+
+  result(outcome: Outcome, reason: string, by?: string): ReleaseResult {
+    const r: ReleaseResult = {
+      outcome,
+      reason,
+      by,
+      service: this.spec.service,
+      version: this.spec.version,
+      durationMs: Date.now() - this.startedMs,
+      stepsCompleted: this.stepsCompleted,
+      steps: this.spec.steps.length,
+      finalForward: this.finalForward(),
+    };
+    this.status.result = r;
+    this.touch();
+    return r;
+  }
+}

@@ -1,0 +1,86 @@
+/** The spec's steps, one function each: setWeight, pause, analysis, approval. */
+import { ApplicationFailure } from '@temporalio/workflow';
+import { formatDuration } from '../../common/duration';
+import type { ParsedStep } from '../../common/spec';
+import { roleWeights } from '../plan';
+import { alert } from './alert';
+import { analysisCall } from './activities';
+import type { BackgroundAnalysis } from './background';
+import { interruptible, waitGate } from './gates';
+import { StopRelease, type ReleaseState } from './state';
+import { shift } from './traffic';
+
+type StepOf<K extends ParsedStep['kind']> = Extract<ParsedStep, { kind: K }>;
+
+export async function runStep(state: ReleaseState, background: BackgroundAnalysis, step: ParsedStep, i: number): Promise<void> {
+  switch (step.kind) {
+    case 'setWeight':
+      await shift(state, roleWeights(step.weight, state.hasBaseline), 'canary');
+      if (step.weight > 0) background.start();
+      return;
+    case 'pause':
+      return pauseStep(state, step, i);
+    case 'analysis':
+      return analysisStep(state, step, i);
+    case 'approval':
+      return approvalStep(state, step, i);
+  }
+}
+
+async function pauseStep(state: ReleaseState, step: StepOf<'pause'>, i: number): Promise<void> {
+  state.setPhase('Paused');
+  const deadline = step.durationMs === null ? undefined : new Date(Date.now() + step.durationMs).toISOString();
+  const how = await waitGate(state, { kind: 'pause', step: i, openedAt: new Date().toISOString(), deadline }, step.durationMs);
+  state.record('canary', 'pause ended', how === 'timeout' ? `after ${formatDuration(step.durationMs ?? 0)}` : how);
+  state.setPhase('Progressing');
+}
+
+async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: number): Promise<void> {
+  const template = state.spec.analysis[step.template];
+  if (!template) throw ApplicationFailure.nonRetryable(`unknown analysis template ${step.template}`, 'InvalidRelease');
+  const act = analysisCall(template.count * (template.interval + 60_000) + 120_000);
+  const run = await interruptible(
+    state,
+    () => act.runAnalysis({ templateName: step.template, template, variants: state.variants(), count: template.count, intervalMs: template.interval }),
+    true,
+  );
+  if (!run) {
+    state.record('canary', `analysis ${step.template}: skipped`, 'full promotion');
+    return;
+  }
+  state.status.analysis = run;
+  state.record('canary', `analysis ${step.template}: ${run.verdict}`, run.reason);
+  if (run.verdict === 'fail') throw new StopRelease('rolled-back', `analysis ${step.template} failed at step ${i}: ${run.reason}`, 'canary');
+  if (run.verdict === 'inconclusive') {
+    state.setPhase('Paused');
+    const how = await waitGate(state, { kind: 'inconclusive', step: i, openedAt: new Date().toISOString() }, null);
+    state.record('canary', 'inconclusive analysis ended', how);
+    state.setPhase('Progressing');
+  }
+}
+
+async function approvalStep(state: ReleaseState, step: StepOf<'approval'>, i: number): Promise<void> {
+  state.setPhase('AwaitingApproval');
+  const who = step.approvers.length ? step.approvers.join(', ') : 'anyone but the initiator';
+  const notified = alert(state, 'approval-needed', `step ${i} waits for ${who} until ${new Date(Date.now() + step.timeoutMs).toISOString()}`);
+  const how = await waitGate(
+    state,
+    {
+      kind: 'approval',
+      step: i,
+      approvers: step.approvers,
+      allowSelfApproval: step.allowSelfApproval,
+      openedAt: new Date().toISOString(),
+      deadline: new Date(Date.now() + step.timeoutMs).toISOString(),
+      onTimeout: step.onTimeout,
+    },
+    step.timeoutMs,
+  );
+  await notified;
+  if (how === 'timeout') {
+    state.record('canary', 'approval timed out', `after ${formatDuration(step.timeoutMs)}: ${step.onTimeout}`);
+    if (step.onTimeout === 'rollback')
+      throw new StopRelease('rolled-back', `approval at step ${i} timed out after ${formatDuration(step.timeoutMs)}`, 'canary');
+  }
+  state.setPhase('Progressing');
+}
