@@ -6,7 +6,7 @@
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { ReleaseResult, ReleaseStatus } from './status';
+import type { CarriedRelease, ReleaseResult, ReleaseStatus } from './status';
 import type { ParsedReleaseSpec } from './spec';
 
 const By = z
@@ -111,6 +111,13 @@ export const statusQuery: QueryDefinition<ReleaseStatus, [], 'status'> = defineQ
 /** The workflow's input: the parsed spec (common/spec.ts parseReleaseSpec). */
 export interface ReleaseInput {
   spec: ParsedReleaseSpec;
+  /** Set by the release itself when it continues as new: the state the next run picks up. Never set by a client. */
+  resume?: CarriedRelease;
+  /**
+   * Continue as new once a run's history has this many events (default 8,000, under Temporal's 10,240-event warning),
+   * or earlier when the server suggests it.
+   */
+  historyEventLimit?: number;
 }
 /** The workflow's signature, for typed client handles without importing workflow code. */
 export type ReleaseWorkflow = (input: ReleaseInput) => Promise<ReleaseResult>;

@@ -2,7 +2,8 @@
  * What the `status` query answers and the workflow returns. Produced by the workflow; read by the client,
  * the CLI and the Temporal UI. Workflow-safe.
  */
-import type { AnalysisRun } from '../analysis/analysis';
+import type { AnalysisCounters, AnalysisRun, VariantDimensions } from '../analysis/analysis';
+import type { ElbAction } from '../activities/contract';
 import type { ParsedStep } from './spec';
 
 export const PHASES = [
@@ -102,4 +103,29 @@ export interface ReleaseStatus {
   result?: ReleaseResult;
   /** The last error a rollback hit (phase RollbackFailed). */
   rollbackError?: string;
+}
+
+/** A registered inverse: recorded before the mutation it undoes runs. */
+export type Compensation =
+  | { kind: 'restoreActions'; listenerArn: string; ruleArn?: string; actions: ElbAction[] }
+  | { kind: 'deleteTargetGroup'; listenerArn: string; ruleArn?: string; name: string };
+
+/**
+ * Everything that defines a release in flight, carried from one run to the next when it continues as new: the
+ * status (phase, step, weights, target groups, open gate with its original deadline, timeline, analysis results),
+ * the saga, what people asked for, and the background analysis counters. Plain JSON.
+ */
+export interface CarriedRelease {
+  /** 1 for the first run; +1 at each continue-as-new. */
+  run: number;
+  startedMs: number;
+  status: ReleaseStatus;
+  saga: Compensation[];
+  arns: Partial<Record<Role, string>>;
+  dims: Partial<Record<Role, VariantDimensions>>;
+  approvedGate?: number;
+  resumedGate?: number;
+  promote?: { full: boolean; by: string };
+  stepsCompleted: number;
+  backgroundCounters?: AnalysisCounters;
 }

@@ -3,8 +3,8 @@
  * The workflow only sequences these with activities.
  */
 import type { ParsedStep } from '../common/spec';
-import type { Gate, Phase, Role, RoleWeights, RollbackAction } from '../common/status';
-import type { ElbAction, WeightedTargetGroup } from '../activities/contract';
+import type { Compensation, Gate, Phase, Role, RoleWeights, RollbackAction } from '../common/status';
+import type { WeightedTargetGroup } from '../activities/contract';
 
 /** FNV-1a, base 36: short, stable names from ids, without Node's crypto (workflow sandbox). */
 export function shortHash(text: string, length = 6): string {
@@ -70,10 +70,7 @@ export function lastWeightStep(steps: ParsedStep[]): number {
   return -1;
 }
 
-/** A registered inverse: recorded before the mutation it undoes runs. */
-export type Compensation =
-  | { kind: 'restoreActions'; listenerArn: string; ruleArn?: string; actions: ElbAction[] }
-  | { kind: 'deleteTargetGroup'; listenerArn: string; ruleArn?: string; name: string };
+export type { Compensation } from '../common/status';
 
 /** Rollback order: traffic back to the pre-release actions first, then the other inverses newest first. */
 export function rollbackOrder(saga: Compensation[]): Compensation[] {

@@ -10,8 +10,16 @@ import { StopRelease, type ReleaseState } from './state';
 export class BackgroundAnalysis {
   private scope: CancellationScope | undefined;
   private done: Promise<void> | undefined;
+  /** What the batches so far have seen; carried to the next run when the release continues as new. */
+  counters: AnalysisCounters | undefined;
 
-  constructor(private readonly state: ReleaseState) {}
+  constructor(private readonly state: ReleaseState) {
+    this.counters = state.carriedCounters;
+  }
+
+  get running(): boolean {
+    return this.scope !== undefined;
+  }
 
   /** Starts once; later calls do nothing. A failing batch asks the release to stop (it rolls back). */
   start(): void {
@@ -25,7 +33,6 @@ export class BackgroundAnalysis {
     this.scope = new CancellationScope();
     this.done = this.scope
       .run(async () => {
-        let counters: AnalysisCounters = zeroCounters;
         for (;;) {
           const run: AnalysisRun = await act.runAnalysis({
             templateName: bg.template,
@@ -33,11 +40,11 @@ export class BackgroundAnalysis {
             variants: state.variants(),
             count: batch,
             intervalMs: bg.interval,
-            previous: counters,
+            previous: this.counters ?? zeroCounters,
             delayFirst: true,
           });
           state.status.backgroundAnalysis = run;
-          counters = run.counters;
+          this.counters = run.counters;
           state.touch();
           if (run.verdict === 'fail') {
             state.record('canary', `background analysis ${bg.template}: fail`, run.reason);

@@ -5,22 +5,30 @@
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
 import type { Gate } from '../../common/status';
-import type { ReleaseState } from './state';
+import { ContinueAsNewNeeded, type ReleaseState } from './state';
 
 export type GateOutcome = 'approved' | 'resumed' | 'promoted' | 'timeout';
 
-/** Waits on a gate until it is approved, resumed, promoted, the release stops (throws) or `timeoutMs` passes. */
-export async function waitGate(state: ReleaseState, gate: Gate, timeoutMs: number | null): Promise<GateOutcome> {
+/**
+ * Waits on a gate until it is approved, resumed, promoted, the release stops (throws) or `timeoutMs` passes.
+ * When the run's history is full, it throws ContinueAsNewNeeded with the gate still open: the next run re-opens it
+ * (`resumed`, the carried gate) with its original deadline.
+ */
+export async function waitGate(state: ReleaseState, gate: Gate, timeoutMs: number | null, resumed?: Gate): Promise<GateOutcome> {
   const { status } = state;
+  if (resumed) {
+    gate = resumed;
+    timeoutMs = resumed.deadline === undefined ? null : Math.max(0, Date.parse(resumed.deadline) - Date.now());
+  }
   status.gate = gate;
   state.details();
   state.touch();
+  const step = gate.step;
   const ended = (): boolean =>
-    state.stop !== undefined ||
-    state.promote !== undefined ||
-    state.approvedGate === gate.step ||
-    (state.resumedGate === gate.step && gate.kind !== 'approval');
-  const inTime = timeoutMs === null ? (await condition(ended), true) : await condition(ended, timeoutMs);
+    state.stop !== undefined || state.promote !== undefined || state.approvedGate === step || (state.resumedGate === step && gate.kind !== 'approval');
+  const wake = (): boolean => ended() || state.historyFull();
+  const inTime = timeoutMs === null ? (await condition(wake), true) : await condition(wake, timeoutMs);
+  if (inTime && !ended()) throw new ContinueAsNewNeeded();
   status.gate = undefined;
   state.details();
   state.throwIfStopped();
@@ -29,17 +37,18 @@ export async function waitGate(state: ReleaseState, gate: Gate, timeoutMs: numbe
     if (!state.promote.full) state.promote = undefined;
     return 'promoted';
   }
-  return state.approvedGate === gate.step ? 'approved' : 'resumed';
+  return state.approvedGate === step ? 'approved' : 'resumed';
 }
 
-/** Holds the release before its next step while someone has paused it. */
-export async function holdWhilePaused(state: ReleaseState): Promise<void> {
+/** Holds the release before its next step while someone has paused it (across runs, if it lasts). */
+export async function holdWhilePaused(state: ReleaseState, mayContinueAsNew = true): Promise<void> {
   const { status } = state;
   if (!status.paused) return;
   state.setPhase('Paused');
   status.gate = { kind: 'manual-pause', step: status.step, openedAt: new Date().toISOString() };
   state.details();
-  await condition(() => !status.paused || state.stop !== undefined);
+  await condition(() => !status.paused || state.stop !== undefined || (mayContinueAsNew && state.historyFull()));
+  if (status.paused && state.stop === undefined) throw new ContinueAsNewNeeded();
   status.gate = undefined;
   state.throwIfStopped();
   state.setPhase('Progressing');

@@ -3,7 +3,7 @@
  * on a stop, a failure or a cancellation, roll back to the exact pre-release state. State lives in ./state.ts,
  * messages in ./messages.ts, steps and gates in ./steps.ts and ./gates.ts, undo and clean-up in ./saga.ts.
  */
-import { ApplicationFailure, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, isCancellation, makeContinueAsNewFunc, patched, workflowInfo } from '@temporalio/workflow';
 import { formatDuration } from '../../common/duration';
 import type { ReleaseInput } from '../../common/messages';
 import type { ParsedStep } from '../../common/spec';
@@ -15,27 +15,37 @@ import { cloneEnvironment, discover } from './environment';
 import { holdWhilePaused } from './gates';
 import { installMessageHandlers } from './messages';
 import { finalize, rollback } from './saga';
-import { ReleaseState, StopRelease } from './state';
+import { ContinueAsNewNeeded, ReleaseState, StopRelease } from './state';
 import { runStep } from './steps';
 import { fullWeights, shift } from './traffic';
 
+/** Marks releases that may continue as new; one started before this change keeps its single run. */
+export const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
+
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
-  const state = new ReleaseState(input.spec, workflowInfo());
+  const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
   const { spec, status } = state;
   const background = new BackgroundAnalysis(state);
   installMessageHandlers(state);
-  state.begin();
+  if (input.historyEventLimit) state.historyEventLimit = input.historyEventLimit;
+  if (input.resume) state.record('canary', 'continued as new', `run ${state.run}; history of the previous run was full`);
+  else {
+    state.canContinueAsNew = patched(CONTINUE_AS_NEW_PATCH);
+    state.begin();
+  }
 
   try {
-    const found = await discover(state);
-    state.throwIfStopped();
-    await holdWhilePaused(state);
+    if (!input.resume) {
+      const found = await discover(state);
+      state.throwIfStopped();
+      await holdWhilePaused(state, false);
 
-    await cloneEnvironment(state, found);
-    state.throwIfStopped();
+      await cloneEnvironment(state, found);
+      state.throwIfStopped();
+      state.setPhase('Progressing');
+    } else if ((status.requestedWeights.canary ?? 0) > 0) background.start();
 
-    state.setPhase('Progressing');
-    for (let i = 0; i < spec.steps.length; i++) {
+    for (let i = status.step; i < spec.steps.length; i++) {
       status.step = i;
       state.throwIfStopped();
       await holdWhilePaused(state);
@@ -57,6 +67,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     }
     state.throwIfStopped();
   } catch (err) {
+    if (err instanceof ContinueAsNewNeeded) return continueRelease(state, background, input);
     return stopped(state, background, err);
   }
 
@@ -65,6 +76,21 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   await alert(state, 'promoted', warnings.length ? `${done}; left over: ${warnings.join('; ')}` : done);
   const result = state.result('promoted', done, state.promote?.by);
   return warnings.length ? { ...result, warnings } : result;
+}
+
+/**
+ * Hands the release to a new run (same workflow id) at a gate: background analysis stops (a batch in flight is
+ * measured again by the next run), every message handler finishes, and the state goes over as the next run's input.
+ */
+async function continueRelease(state: ReleaseState, background: BackgroundAnalysis, input: ReleaseInput): Promise<ReleaseResult> {
+  const gate = state.status.gate;
+  await background.stop();
+  await condition(allHandlersFinished);
+  if (state.stop) return stopped(state, background, state.stop);
+  const next = makeContinueAsNewFunc<(input: ReleaseInput) => Promise<ReleaseResult>>({
+    typedSearchAttributes: workflowInfo().typedSearchAttributes,
+  });
+  return next({ spec: input.spec, historyEventLimit: input.historyEventLimit, resume: state.carry(background.counters, gate) });
 }
 
 /** How a release that did not reach promotion ends: rolled back (or failed as invalid input if nothing changed yet). */

@@ -3,11 +3,12 @@
  * `safe-message-handlers` keeps its growing state the same way): the status the query answers, the saga,
  * the target groups per role, and what people asked for. Message handlers and steps change it only through here.
  */
-import { setCurrentDetails, upsertSearchAttributes, type WorkflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
 import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
 import type { ParsedReleaseSpec } from '../../common/spec';
-import type { Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
+import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
+import type { AnalysisCounters } from '../../analysis/analysis';
 import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
 
 /** Raised inside the workflow when a person or the analysis stops the release; never leaves the workflow. */
@@ -20,6 +21,16 @@ export class StopRelease extends Error {
     super(reason);
   }
 }
+
+/** Thrown at a safe point when the run's history is long enough to continue as new; the runbook carries the state over. */
+export class ContinueAsNewNeeded extends Error {
+  constructor() {
+    super('continue as new');
+  }
+}
+
+/** Below Temporal's 10,240-event warning, with room for a rollback after the last check. */
+export const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
 
 /** The timeline keeps its first 20 entries and the newest ones: a flood of ignored signals cannot grow the query answer without end. */
 const TIMELINE_MAX = 300;
@@ -41,13 +52,43 @@ export class ReleaseState {
   promote: { full: boolean; by: string } | undefined;
   stepsCompleted = 0;
 
+  /** 1 for the first run of a release, +1 for each continue-as-new. */
+  readonly run: number;
+  /** False for a release that started on a worker without continue-as-new (its history must replay as it was). */
+  canContinueAsNew = true;
+  historyEventLimit = DEFAULT_HISTORY_EVENT_LIMIT;
+  /** Background analysis counters carried over from the previous run. */
+  readonly carriedCounters: AnalysisCounters | undefined;
+  /** The gate the previous run was waiting at; the step that opened it picks it up once, with its original deadline. */
+  private resumable: Gate | undefined;
+
   constructor(
     readonly spec: ParsedReleaseSpec,
     info: Pick<WorkflowInfo, 'workflowId' | 'runId'>,
+    carried?: CarriedRelease,
   ) {
+    this.hasBaseline = !!spec.environment.baselineTargets?.length;
+    if (carried) {
+      this.run = carried.run + 1;
+      this.releaseId = carried.status.releaseId;
+      this.startedMs = carried.startedMs;
+      this.status = carried.status;
+      this.saga.push(...carried.saga);
+      Object.assign(this.arns, carried.arns);
+      Object.assign(this.dims, carried.dims);
+      this.approvedGate = carried.approvedGate;
+      this.resumedGate = carried.resumedGate;
+      this.promote = carried.promote;
+      this.stepsCompleted = carried.stepsCompleted;
+      this.carriedCounters = carried.backgroundCounters;
+      this.resumable = carried.status.gate?.kind === 'manual-pause' ? undefined : carried.status.gate;
+      this.status.gate = undefined;
+      return;
+    }
+    this.run = 1;
+    this.carriedCounters = undefined;
     this.releaseId = `${info.workflowId}/${info.runId}`;
     this.startedMs = Date.now();
-    this.hasBaseline = !!spec.environment.baselineTargets?.length;
     const started = new Date(this.startedMs).toISOString();
     this.status = {
       releaseId: this.releaseId,
@@ -66,6 +107,38 @@ export class ReleaseState {
       startedAt: started,
       updatedAt: started,
     };
+  }
+
+  /** What the next run needs to go on exactly where this one stopped. */
+  carry(backgroundCounters: AnalysisCounters | undefined, gate: Gate | undefined): CarriedRelease {
+    return {
+      run: this.run,
+      startedMs: this.startedMs,
+      status: { ...this.status, gate },
+      saga: [...this.saga],
+      arns: { ...this.arns },
+      dims: { ...this.dims },
+      approvedGate: this.approvedGate,
+      resumedGate: this.resumedGate,
+      promote: this.promote,
+      stepsCompleted: this.stepsCompleted,
+      backgroundCounters,
+    };
+  }
+
+  /** Pure (condition predicates call it): true once this run's history should be handed to a new run. */
+  historyFull(): boolean {
+    if (!this.canContinueAsNew) return false;
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.historyEventLimit;
+  }
+
+  /** The carried gate of this kind and step, once: the step re-opens it with its original opening time and deadline. */
+  takeResumable(kind: Gate['kind'], step: number): Gate | undefined {
+    const g = this.resumable;
+    if (!g || g.kind !== kind || g.step !== step) return undefined;
+    this.resumable = undefined;
+    return g;
   }
 
   /** The first commands of a release: its search attributes, details and the start entry. */

@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { formatDuration } from '../../common/duration';
 import type { ParsedStep } from '../../common/spec';
+import type { Gate } from '../../common/status';
 import { roleWeights } from '../plan';
 import { alert } from './alert';
 import { analysisCall } from './activities';
@@ -30,7 +31,8 @@ export async function runStep(state: ReleaseState, background: BackgroundAnalysi
 async function pauseStep(state: ReleaseState, step: StepOf<'pause'>, i: number): Promise<void> {
   state.setPhase('Paused');
   const deadline = step.durationMs === null ? undefined : new Date(Date.now() + step.durationMs).toISOString();
-  const how = await waitGate(state, { kind: 'pause', step: i, openedAt: new Date().toISOString(), deadline }, step.durationMs);
+  const resumed = state.takeResumable('pause', i);
+  const how = await waitGate(state, { kind: 'pause', step: i, openedAt: new Date().toISOString(), deadline }, step.durationMs, resumed);
   state.record('canary', 'pause ended', how === 'timeout' ? `after ${formatDuration(step.durationMs ?? 0)}` : how);
   state.setPhase('Progressing');
 }
@@ -38,6 +40,8 @@ async function pauseStep(state: ReleaseState, step: StepOf<'pause'>, i: number):
 async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: number): Promise<void> {
   const template = state.spec.analysis[step.template];
   if (!template) throw ApplicationFailure.nonRetryable(`unknown analysis template ${step.template}`, 'InvalidRelease');
+  const resumed = state.takeResumable('inconclusive', i);
+  if (resumed) return inconclusiveGate(state, i, resumed);
   const act = analysisCall(template.count * (template.interval + 60_000) + 120_000);
   const run = await interruptible(
     state,
@@ -51,18 +55,24 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
   state.status.analysis = run;
   state.record('canary', `analysis ${step.template}: ${run.verdict}`, run.reason);
   if (run.verdict === 'fail') throw new StopRelease('rolled-back', `analysis ${step.template} failed at step ${i}: ${run.reason}`, 'canary');
-  if (run.verdict === 'inconclusive') {
-    state.setPhase('Paused');
-    const how = await waitGate(state, { kind: 'inconclusive', step: i, openedAt: new Date().toISOString() }, null);
-    state.record('canary', 'inconclusive analysis ended', how);
-    state.setPhase('Progressing');
-  }
+  if (run.verdict === 'inconclusive') await inconclusiveGate(state, i);
+}
+
+async function inconclusiveGate(state: ReleaseState, i: number, resumed?: Gate): Promise<void> {
+  state.setPhase('Paused');
+  const how = await waitGate(state, { kind: 'inconclusive', step: i, openedAt: new Date().toISOString() }, null, resumed);
+  state.record('canary', 'inconclusive analysis ended', how);
+  state.setPhase('Progressing');
 }
 
 async function approvalStep(state: ReleaseState, step: StepOf<'approval'>, i: number): Promise<void> {
   state.setPhase('AwaitingApproval');
   const who = step.approvers.length ? step.approvers.join(', ') : 'anyone but the initiator';
-  const notified = alert(state, 'approval-needed', `step ${i} waits for ${who} until ${new Date(Date.now() + step.timeoutMs).toISOString()}`);
+  const resumed = state.takeResumable('approval', i);
+  // A gate carried over from the previous run was announced there already.
+  const notified = resumed
+    ? Promise.resolve()
+    : alert(state, 'approval-needed', `step ${i} waits for ${who} until ${new Date(Date.now() + step.timeoutMs).toISOString()}`);
   const how = await waitGate(
     state,
     {
@@ -75,6 +85,7 @@ async function approvalStep(state: ReleaseState, step: StepOf<'approval'>, i: nu
       onTimeout: step.onTimeout,
     },
     step.timeoutMs,
+    resumed,
   );
   await notified;
   if (how === 'timeout') {
