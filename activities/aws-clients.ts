@@ -1,7 +1,10 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
+import type { AwsScope } from './contract';
+import { aws } from './errors';
 
 /** Where the AWS API is and who we are; every field may come from the environment. */
 export const AwsConfigSchema = z.object({
@@ -37,12 +40,78 @@ export function awsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConfi
   return parsed.data;
 }
 
+/** The clients an activity needs in one account and region. */
+export interface ScopedClients {
+  elbv2: ElasticLoadBalancingV2Client;
+  cloudwatch: CloudWatchClient;
+}
+
+/** Clients for a release's scope (region, assumed role); cached per scope by {@link createAwsClients}. */
+export type ClientsFor = (scope: AwsScope) => Promise<ScopedClients>;
+
+/** Picks the clients of an activity input's scope (`undefined`: the worker's default clients). */
+export type ClientResolver = (scope: AwsScope | undefined) => Promise<ScopedClients>;
+
 export interface AwsClients {
   elbv2: ElasticLoadBalancingV2Client;
   cloudwatch: CloudWatchClient;
   ec2: EC2Client;
   config: AwsConfig;
+  /** Clients in another region or account (the release's `region` and `aws.roleArn`); the default ones for the default scope. */
+  clientsFor: ClientsFor;
   destroy(): void;
+}
+
+/** Temporary credentials as the SDK takes them (its AwsCredentialIdentity). */
+export interface TemporaryCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/** Assumed-role credentials are renewed this long before they expire (an activity's calls never carry stale ones). */
+export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+/** How long an assumed role's session lasts (AWS's minimum is 15 minutes; the default role maximum is one hour). */
+const SESSION_SECONDS = 3600;
+
+/**
+ * Credentials of `roleArn`, assumed with the worker's own credentials through STS, cached and renewed
+ * {@link REFRESH_BEFORE_EXPIRY_MS} before they expire; concurrent callers share one AssumeRole call. The
+ * credentials live only in this process: activity inputs carry the role ARN, never what it yields.
+ */
+export function assumedRoleCredentials(
+  sts: STSClient,
+  scope: { roleArn: string; externalId?: string },
+  now: () => number = Date.now,
+): () => Promise<TemporaryCredentials> {
+  let current: TemporaryCredentials | undefined;
+  let pending: Promise<TemporaryCredentials> | undefined;
+  const fresh = (c: TemporaryCredentials | undefined): c is TemporaryCredentials =>
+    !!c && (!c.expiration || c.expiration.getTime() - now() > REFRESH_BEFORE_EXPIRY_MS);
+  return async () => {
+    if (fresh(current)) return current;
+    pending ??= aws(`AssumeRole ${scope.roleArn}`, () =>
+      sts.send(
+        new AssumeRoleCommand({
+          RoleArn: scope.roleArn,
+          ExternalId: scope.externalId,
+          RoleSessionName: 'canary-release',
+          DurationSeconds: SESSION_SECONDS,
+        }),
+      ),
+    )
+      .then((out) => {
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${scope.roleArn} answered without credentials`);
+        current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+        return current;
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
 }
 
 /** The one place that builds the SDK clients, for the worker, the demo, the bench and the tests. */
@@ -59,15 +128,48 @@ export function createAwsClients(config: AwsConfig): AwsClients {
   const elbv2 = new ElasticLoadBalancingV2Client(common);
   const cloudwatch = new CloudWatchClient(common);
   const ec2 = new EC2Client(common);
+  const scoped = new Map<string, ScopedClients>();
+  const stsClients = new Map<string, STSClient>();
+  const stsFor = (region: string): STSClient => {
+    let sts = stsClients.get(region);
+    if (!sts) {
+      // Regional STS (the SDK's default); the worker's own credentials call AssumeRole.
+      sts = new STSClient({ ...common, region });
+      stsClients.set(region, sts);
+    }
+    return sts;
+  };
   return {
     elbv2,
     cloudwatch,
     ec2,
     config,
+    async clientsFor(scope: AwsScope): Promise<ScopedClients> {
+      if (scope.region === config.region && !scope.roleArn) return { elbv2, cloudwatch };
+      // The external id is part of the key: the same role with another id is another trust decision.
+      const key = JSON.stringify([scope.region, scope.roleArn ?? '', scope.externalId ?? '']);
+      let clients = scoped.get(key);
+      if (!clients) {
+        const credentials = scope.roleArn
+          ? assumedRoleCredentials(stsFor(scope.region), { roleArn: scope.roleArn, externalId: scope.externalId })
+          : common.credentials;
+        const options = { ...common, region: scope.region, credentials };
+        clients = { elbv2: new ElasticLoadBalancingV2Client(options), cloudwatch: new CloudWatchClient(options) };
+        scoped.set(key, clients);
+      }
+      return { elbv2: clients.elbv2, cloudwatch: clients.cloudwatch };
+    },
     destroy() {
       elbv2.destroy();
       cloudwatch.destroy();
       ec2.destroy();
+      for (const c of scoped.values()) {
+        c.elbv2.destroy();
+        c.cloudwatch.destroy();
+      }
+      for (const sts of stsClients.values()) sts.destroy();
+      scoped.clear();
+      stsClients.clear();
     },
   };
 }

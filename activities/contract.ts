@@ -4,19 +4,26 @@
  * Every activity is idempotent: describe first, act only if different, find what an earlier attempt created.
  */
 import type { Target } from '../common/spec';
+import type { ForwardState, TrafficRef, WeightedTargetGroup } from '../common/forward';
 import type { AnalysisRequest, AnalysisRun } from '../analysis/analysis';
 import type { Notification } from './notify';
 
-/** Where the forward action lives: the listener's default action, or one rule of it. */
-export interface TrafficRef {
-  listenerArn: string;
-  ruleArn?: string;
+export type { ForwardState, ForwardStickiness, TrafficRef, WeightedTargetGroup } from '../common/forward';
+
+/**
+ * Which AWS account and region an activity works in: the spec's `region` and, optionally, a role the worker
+ * assumes (`aws.roleArn`, `aws.externalId`). Never credentials: the worker resolves these to cached clients,
+ * so nothing secret reaches the workflow history. Absent: the worker's own region and credentials.
+ */
+export interface AwsScope {
+  region: string;
+  roleArn?: string;
+  externalId?: string;
 }
 
-export interface WeightedTargetGroup {
-  targetGroupArn: string;
-  /** 0..100 (ALB accepts 0..999; canary uses percent). */
-  weight: number;
+/** Every AWS activity input may carry the scope it runs in. */
+export interface Scoped {
+  aws?: AwsScope;
 }
 
 /** An ALB action as JSON (the SDK's Action shape, dates and undefined stripped). */
@@ -35,6 +42,26 @@ export interface DiscoveredTraffic {
   vpcId: string;
 }
 
+/** One forward action found at discovery: what a rollback restores and what the first change expects. */
+export interface DiscoveredForward {
+  ref: TrafficRef;
+  /** The actions (listener default actions or the rule's) exactly as AWS returned them, the OIDC secret stripped. */
+  originalActions: ElbAction[];
+  /** The forward as found: the `expected` of the release's first change to it. */
+  forward: ForwardState;
+}
+
+export interface DiscoveredForwards extends DiscoveredTraffic {
+  /** One entry per `traffic` ref, in spec order; `originalActions` of the first is DiscoveredTraffic's. */
+  forwards: DiscoveredForward[];
+  /** `stableTargetGroupArn`'s target type: `ip`, `instance` (targets are checked against it). */
+  targetType: string;
+  /** Pair mode: the group of the pair that gets no traffic (the canary's), and which name it has in the spec. */
+  idle?: { role: 'blue' | 'green'; targetGroupArn: string; targetGroupName: string; dimension: string; attached: boolean };
+  /** Pair mode: which of the pair is live (the stable). */
+  live?: 'blue' | 'green';
+}
+
 export interface EnsuredTargetGroup {
   targetGroupArn: string;
   name: string;
@@ -49,41 +76,165 @@ export interface VerifiedWeights {
   weights: WeightedTargetGroup[];
   /** True when the call found AWS already in the requested state and changed nothing. */
   unchanged: boolean;
+  /**
+   * The forward action as verified (weights and stickiness): the `expected` of the next change to this action.
+   * Absent in results recorded before drift detection existed.
+   */
+  forward?: ForwardState;
+}
+
+export interface RestoredForward extends VerifiedWeights {
+  /**
+   * Changes made by someone else during the release that the restore kept, in words (empty: the actions are
+   * exactly the pre-release ones). E.g. `stickiness: 3600s (was off)`, `actions: authenticate-oidc, forward (were: forward)`.
+   */
+  kept: string[];
+}
+
+/** One target's health as AWS reports it. */
+export interface TargetHealthReport {
+  /** `10.0.1.17:8080`, `i-0abc...:80`. */
+  target: string;
+  state: string;
+  reason?: string;
+  description?: string;
+}
+
+export interface HealthyTargets {
+  healthy: number;
+  waitedMs: number;
+  /** Every target's last state (all healthy on success). */
+  targets: TargetHealthReport[];
+}
+
+/** A forward action that is not what the release last verified (someone changed it). */
+export interface ForwardDrift {
+  ref: TrafficRef;
+  expected: ForwardState;
+  /** Undefined: the actions hold no forward action any more. */
+  actual?: ForwardState;
+  /** What changed, in words. */
+  message: string;
+}
+
+export interface DrainResult {
+  /** The group's `deregistration_delay.timeout_seconds`, in ms. */
+  delayMs: number;
+  /** What was waited (the delay capped by `capMs`), counted from the first attempt. */
+  waitedMs: number;
+  capped: boolean;
+}
+
+/** Pair mode: the idle group, ready to receive the canary's traffic. */
+export interface PreparedIdleGroup {
+  /** The canary targets: the ones given, or, when none were given, those the deployer registered. */
+  targets: Target[];
+  /** The ones this call registered (a rollback deregisters exactly these). */
+  registered: Target[];
 }
 
 export interface ReleaseActivities {
   /** Reads the forward action and the one target group it sends traffic to. Non-retryable: ListenerNotFound, UnsupportedListener. */
-  discoverTraffic(ref: TrafficRef): Promise<DiscoveredTraffic>;
+  discoverTraffic(ref: TrafficRef & Scoped): Promise<DiscoveredTraffic>;
+
+  /**
+   * Reads every forward action of `forwards` (one per `traffic` entry of the spec) and checks that they all send
+   * traffic to the same one stable target group. Pair mode (`pair` given): the stable must be one of the pair,
+   * and the other (the idle one) may already be in the actions at weight 0.
+   * Non-retryable: ListenerNotFound, UnsupportedListener, PairNotLive.
+   */
+  discoverForwards(input: Scoped & { forwards: TrafficRef[]; pair?: { blue: string; green: string } }): Promise<DiscoveredForwards>;
+
+  /** The forward action as AWS holds it now (undefined: no forward action). Non-retryable: ListenerNotFound. */
+  readForward(input: TrafficRef & Scoped): Promise<{ forward?: ForwardState; actionTypes: string[] }>;
+
+  /**
+   * Compares each forward action with the state the release verified last; never writes. The workflow calls it
+   * before each change to traffic and stops at a drift gate when `drifted` is not empty.
+   */
+  checkDrift(input: Scoped & { forwards: { ref: TrafficRef; expected: ForwardState }[] }): Promise<{ drifted: ForwardDrift[] }>;
 
   /**
    * Creates `name` as a copy of the source group (protocol, port, VPC, target type, health check, attributes, tags)
-   * plus `tags`, or returns it when it exists with the same `canary:release-id` tag. Non-retryable: TargetGroupNameConflict.
+   * plus `tags`, or returns it when it exists with the same `canary:release-id` tag. Copied tags named in
+   * `versionTags.keys` get `versionTags.version` (the copied `version: v1` would otherwise claim the old version).
+   * Non-retryable: TargetGroupNameConflict.
    */
-  ensureTargetGroup(input: { sourceTargetGroupArn: string; name: string; tags: Record<string, string> }): Promise<EnsuredTargetGroup>;
-
-  /** Registers the targets (already-registered ones are left alone). */
-  registerTargets(input: { targetGroupArn: string; targets: Target[] }): Promise<void>;
-
-  /** Waits, heartbeating, until every target is healthy. Non-retryable: TargetsUnhealthy (after timeoutMs). */
-  waitHealthy(input: { targetGroupArn: string; targets: Target[]; timeoutMs: number }): Promise<{ healthy: number; waitedMs: number }>;
+  ensureTargetGroup(
+    input: Scoped & {
+      sourceTargetGroupArn: string;
+      name: string;
+      tags: Record<string, string>;
+      versionTags?: { keys: string[]; version: string };
+    },
+  ): Promise<EnsuredTargetGroup>;
 
   /**
-   * Points the forward action at exactly these target groups with these weights (keeping its stickiness config),
-   * then describes it and checks every weight. Retryable: WeightsNotVerified.
+   * Rewrites the copied version tags (`versionTags.keys` present on the group) to `version`; other tags are left
+   * alone. For a group promoted by an earlier release, or one created before version tags were rewritten.
    */
-  setForwardWeights(input: TrafficRef & { weights: WeightedTargetGroup[] }): Promise<VerifiedWeights>;
-
-  /** Puts back the exact actions recorded by discoverTraffic and verifies them by describing. */
-  restoreActions(input: TrafficRef & { actions: ElbAction[] }): Promise<VerifiedWeights>;
+  retagVersion(input: Scoped & { targetGroupArn: string; keys: string[]; version: string }): Promise<{ changed: string[] }>;
 
   /**
-   * Deletes a target group only after a describe of the listener (default actions and every rule) shows that no
-   * forward action references it. Retryable: TargetGroupStillRouted. Gone already → { deleted: false }.
+   * Registers the targets (already-registered ones are left alone); IP targets outside the VPC with
+   * `availabilityZone: all`. Non-retryable: TargetTypeMismatch (an instance id into an `ip` group, or the reverse).
    */
-  deleteTargetGroup(input: TrafficRef & { name: string }): Promise<{ deleted: boolean }>;
+  registerTargets(input: Scoped & { targetGroupArn: string; targets: Target[] }): Promise<void>;
 
-  /** Takes measurements of an analysis template (heartbeating between them) and judges them; see workflows/analysis.ts. */
-  runAnalysis(input: AnalysisRequest): Promise<AnalysisRun>;
+  /**
+   * Waits, heartbeating `{ startedAt, healthy, total, targets }`, until every target is healthy. Each target's state
+   * and reason are in the heartbeat, the result and the failure (`10.0.1.17:8080 unhealthy (Target.FailedHealthChecks)`);
+   * `unused` / `Target.NotInUse` means the group is not in a forward action yet (attach it at weight 0 first).
+   * Non-retryable: TargetsUnhealthy after timeoutMs (counted from the first attempt), naming every target not healthy.
+   */
+  waitHealthy(input: Scoped & { targetGroupArn: string; targets: Target[]; timeoutMs: number }): Promise<HealthyTargets>;
+
+  /**
+   * Points the forward action at exactly these target groups with these weights (keeping its stickiness config and
+   * every other action), then describes it and checks every weight. A weight 0 keeps the group in the action
+   * (attached: health-checked, no traffic). With `expected` (the forward this release verified last), a forward
+   * action that is neither `expected` nor already the requested one is left alone: non-retryable ForwardActionDrifted.
+   * Retryable: WeightsNotVerified.
+   */
+  setForwardWeights(input: TrafficRef & Scoped & { weights: WeightedTargetGroup[]; expected?: ForwardState }): Promise<VerifiedWeights>;
+
+  /**
+   * Puts the pre-release forward back: the target groups and weights of the forward action in `actions` (recorded
+   * by discovery). What the release never changes is kept as it is now (stickiness, other actions, their order), and
+   * a forward action someone removed is not recreated; `kept` says what differs from `actions`. Verified by a describe.
+   */
+  restoreActions(input: TrafficRef & Scoped & { actions: ElbAction[] }): Promise<RestoredForward>;
+
+  /**
+   * Waits the group's deregistration delay (its `deregistration_delay.timeout_seconds`, capped by `capMs`) once a
+   * describe of every listener of the load balancer shows no forward action references it (`until: 'detached'`,
+   * the default) or sends it traffic (`until: 'no-traffic'`: weight 0 allowed, pair mode). Heartbeats; a retry
+   * resumes the same deadline. Retryable: TargetGroupStillRouted.
+   */
+  drainTargetGroup(input: TrafficRef & Scoped & { targetGroupArn: string; capMs: number; until?: 'detached' | 'no-traffic' }): Promise<DrainResult>;
+
+  /**
+   * Deletes a target group only after a describe of every listener of the load balancer (default actions and every
+   * rule) shows that no forward action references it. Retryable: TargetGroupStillRouted. Gone already → { deleted: false }.
+   */
+  deleteTargetGroup(input: TrafficRef & Scoped & { name: string }): Promise<{ deleted: boolean }>;
+
+  /**
+   * Pair mode: makes the idle group hold exactly the canary targets: registers `targets` (those already there are
+   * left alone) or, without `targets`, takes the ones the deployer registered. Non-retryable: IdleGroupNotEmpty
+   * (targets nobody named are registered: they would get canary traffic), IdleGroupEmpty, TargetTypeMismatch.
+   */
+  prepareIdleGroup(input: Scoped & { targetGroupArn: string; targets?: Target[] }): Promise<PreparedIdleGroup>;
+
+  /**
+   * Deregisters targets (all registered ones when `targets` is absent) once a describe shows no forward action of the
+   * load balancer sends the group traffic (weight 0 is fine). Not registered → nothing to do.
+   * Retryable: TargetGroupStillRouted.
+   */
+  deregisterTargets(input: TrafficRef & Scoped & { targetGroupArn: string; targets?: Target[] }): Promise<{ deregistered: Target[] }>;
+
+  /** Takes measurements of an analysis template (heartbeating between them) and judges them; see analysis/analysis.ts. */
+  runAnalysis(input: AnalysisRequest & Scoped): Promise<AnalysisRun>;
 
   /** Posts a notification to a webhook configured on the worker. Non-retryable: WebhookNotConfigured. */
   notify(input: Notification): Promise<{ status: number }>;

@@ -1,10 +1,12 @@
 /**
- * Target groups of a release: clone the stable group as canary/baseline, register targets, wait until healthy,
- * and tear down, never while a forward action still references the group.
+ * Target groups of a release: clone the stable group as canary/baseline (or take the idle group of a pair),
+ * register targets, wait until healthy, drain, and tear down, never while a forward action still routes to the group.
  */
 import {
+  AddTagsCommand,
   CreateTargetGroupCommand,
   DeleteTargetGroupCommand,
+  DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeRulesCommand,
   DescribeTagsCommand,
@@ -15,17 +17,47 @@ import {
   RegisterTargetsCommand,
   type Action,
   type ElasticLoadBalancingV2Client,
+  type TargetDescription,
   type TargetGroup,
+  type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Target } from '../common/spec';
+import { targetKind, type Target } from '../common/spec';
+import { describeTargetHealth, describeUnhealthy, notAttached } from '../common/target-health';
+import type { ClientResolver } from './aws-clients';
 import { aws, isNotFound } from './errors';
-import { ErrorTypes, Tags, type EnsuredTargetGroup, type TrafficRef } from './contract';
-import { forwardTargets, targetGroupDimension } from './traffic';
+import {
+  ErrorTypes,
+  Tags,
+  type AwsScope,
+  type DrainResult,
+  type EnsuredTargetGroup,
+  type HealthyTargets,
+  type PreparedIdleGroup,
+  type Scoped,
+  type TargetHealthReport,
+  type TrafficRef,
+} from './contract';
+import { forwardTargets, loadBalancerArnOf, targetGroupDimension } from './traffic';
 
-export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client) {
-  async function findByName(name: string): Promise<TargetGroup | undefined> {
+/** `10.0.1.17:8080`, or the id alone when the port is the group's. */
+export function targetLabel(t: { id: string; port?: number }): string {
+  return t.port === undefined ? t.id : `${t.id}:${t.port}`;
+}
+
+/** RegisterTargets / DeregisterTargets / DescribeTargetHealth form of a target. */
+function description(t: Target): TargetDescription {
+  return { Id: t.id, Port: t.port, AvailabilityZone: t.availabilityZone };
+}
+
+/** How much of each waiting activity's state goes into a heartbeat (details stay small: they are stored per beat). */
+const MAX_REPORTED_TARGETS = 50;
+
+export function createEnvironmentActivities(clients: ClientResolver) {
+  const elbv2Of = async (scope: AwsScope | undefined): Promise<ElasticLoadBalancingV2Client> => (await clients(scope)).elbv2;
+
+  async function findByName(elbv2: ElasticLoadBalancingV2Client, name: string): Promise<TargetGroup | undefined> {
     try {
       const out = await aws('DescribeTargetGroups', () => elbv2.send(new DescribeTargetGroupsCommand({ Names: [name] })));
       return out.TargetGroups?.[0];
@@ -35,15 +67,35 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
     }
   }
 
-  async function tagsOf(arn: string): Promise<Record<string, string>> {
+  async function findByArn(elbv2: ElasticLoadBalancingV2Client, arn: string): Promise<TargetGroup | undefined> {
+    try {
+      const out = await aws('DescribeTargetGroups', () => elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] })));
+      return out.TargetGroups?.[0];
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function tagsOf(elbv2: ElasticLoadBalancingV2Client, arn: string): Promise<Record<string, string>> {
     const out = await aws('DescribeTags', () => elbv2.send(new DescribeTagsCommand({ ResourceArns: [arn] })));
     const tags: Record<string, string> = {};
     for (const t of out.TagDescriptions?.[0]?.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
     return tags;
   }
 
+  /** Sets the version tags present on the group to `version`; returns the keys changed. */
+  async function retag(elbv2: ElasticLoadBalancingV2Client, arn: string, keys: string[], version: string): Promise<string[]> {
+    const tags = await tagsOf(elbv2, arn);
+    const stale = keys.filter((k) => k in tags && tags[k] !== version);
+    if (stale.length > 0) {
+      await aws('AddTags', () => elbv2.send(new AddTagsCommand({ ResourceArns: [arn], Tags: stale.map((Key) => ({ Key, Value: version })) })));
+    }
+    return stale;
+  }
+
   /** Copies the source's attributes where they differ (a retried attempt finds most already set). */
-  async function syncAttributes(sourceArn: string, targetArn: string): Promise<void> {
+  async function syncAttributes(elbv2: ElasticLoadBalancingV2Client, sourceArn: string, targetArn: string): Promise<void> {
     const [src, dst] = await Promise.all([
       aws('DescribeTargetGroupAttributes', () => elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: sourceArn }))),
       aws('DescribeTargetGroupAttributes', () => elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetArn }))),
@@ -55,21 +107,108 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
     }
   }
 
-  /** Every target group a forward action of this listener (default actions and all rules) references. */
-  async function routedTargetGroups(listenerArn: string): Promise<Set<string>> {
-    const [listeners, rules] = await Promise.all([
-      aws('DescribeListeners', () => elbv2.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] }))),
-      aws('DescribeRules', () => elbv2.send(new DescribeRulesCommand({ ListenerArn: listenerArn }))),
-    ]);
-    const actions: Action[] = [...(listeners.Listeners?.[0]?.DefaultActions ?? []), ...(rules.Rules ?? []).flatMap((r) => r.Actions ?? [])];
-    return new Set(actions.filter((a) => a.Type === 'forward').flatMap((a) => forwardTargets(a).map((t) => t.targetGroupArn)));
+  /**
+   * Every target group a forward action of the load balancer sends to, with its highest weight: the default actions
+   * and every rule of every listener (a target group serves one load balancer, so this is every place it can be).
+   */
+  async function routedTargetGroups(elbv2: ElasticLoadBalancingV2Client, listenerArn: string): Promise<Map<string, number>> {
+    const loadBalancerArn = loadBalancerArnOf(listenerArn);
+    const listeners: { ListenerArn?: string; DefaultActions?: Action[] }[] = [];
+    let marker: string | undefined;
+    do {
+      const out = await aws('DescribeListeners', () => elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker })));
+      listeners.push(...(out.Listeners ?? []));
+      marker = out.NextMarker;
+    } while (marker);
+    const actions: Action[] = listeners.flatMap((l) => l.DefaultActions ?? []);
+    for (const l of listeners) {
+      if (!l.ListenerArn) continue;
+      const arn = l.ListenerArn;
+      let ruleMarker: string | undefined;
+      do {
+        const out = await aws('DescribeRules', () => elbv2.send(new DescribeRulesCommand({ ListenerArn: arn, Marker: ruleMarker })));
+        actions.push(...(out.Rules ?? []).flatMap((r) => r.Actions ?? []));
+        ruleMarker = out.NextMarker;
+      } while (ruleMarker);
+    }
+    const routed = new Map<string, number>();
+    for (const a of actions.filter((x) => x.Type === 'forward')) {
+      for (const t of forwardTargets(a)) routed.set(t.targetGroupArn, Math.max(routed.get(t.targetGroupArn) ?? 0, t.weight));
+    }
+    return routed;
+  }
+
+  /** TargetGroupStillRouted (retryable) unless no forward action references the group (or, `no-traffic`, sends it any). */
+  async function requireUnrouted(
+    elbv2: ElasticLoadBalancingV2Client,
+    ref: TrafficRef,
+    arn: string,
+    until: 'detached' | 'no-traffic',
+    doing: string,
+  ): Promise<void> {
+    const weight = (await routedTargetGroups(elbv2, ref.listenerArn)).get(arn);
+    if (weight === undefined || (until === 'no-traffic' && weight === 0)) return;
+    throw ApplicationFailure.create({
+      type: ErrorTypes.TargetGroupStillRouted,
+      message: `not ${doing} ${targetGroupDimension(arn)}: a forward action of load balancer ${loadBalancerArnOf(ref.listenerArn)} still ${weight > 0 ? `sends it traffic (weight ${weight})` : 'references it (weight 0)'}`,
+    });
+  }
+
+  /** Targets of the wrong kind for the group: AWS would refuse them one by one; say it once, with the field. */
+  function checkKinds(tg: TargetGroup, targets: Target[]): void {
+    const type = tg.TargetType ?? 'instance';
+    const wrong = targets.filter((t) => targetKind(t.id) !== type);
+    if (wrong.length > 0 && (type === 'ip' || type === 'instance')) {
+      throw ApplicationFailure.create({
+        type: ErrorTypes.TargetTypeMismatch,
+        nonRetryable: true,
+        message: `${tg.TargetGroupName} takes ${type === 'ip' ? 'IP addresses' : 'EC2 instance ids'} (target type ${type}); ${wrong.map((t) => t.id).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not`,
+      });
+    }
+  }
+
+  async function health(elbv2: ElasticLoadBalancingV2Client, arn: string, targets?: Target[]): Promise<TargetHealthDescription[]> {
+    const out = await aws('DescribeTargetHealth', () =>
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: targets?.map(description) })),
+    );
+    return out.TargetHealthDescriptions ?? [];
+  }
+
+  /** Registered targets that are not on their way out (draining ones leave by themselves). */
+  function registered(descriptions: TargetHealthDescription[]): Target[] {
+    return descriptions
+      .filter((d) => d.Target?.Id && d.TargetHealth?.State !== 'draining' && d.TargetHealth?.State !== 'unavailable')
+      .filter((d) => !(d.TargetHealth?.State === 'unused' && d.TargetHealth.Reason === 'Target.NotRegistered'))
+      .map((d) => ({ id: d.Target?.Id as string, port: d.Target?.Port }));
+  }
+
+  /** Whether a registered target (with its port) is the wanted one (whose port may be the group's). */
+  const matches = (wanted: Target, have: { id: string; port?: number }): boolean =>
+    wanted.id === have.id && (wanted.port === undefined || have.port === undefined || wanted.port === have.port);
+
+  async function register(elbv2: ElasticLoadBalancingV2Client, arn: string, targets: Target[]): Promise<Target[]> {
+    const have = registered(await health(elbv2, arn));
+    const missing = targets.filter((t) => !have.some((h) => matches(t, h)));
+    if (missing.length > 0) {
+      await aws('RegisterTargets', () => elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: missing.map(description) })));
+    }
+    return missing;
+  }
+
+  async function describeGroup(elbv2: ElasticLoadBalancingV2Client, arn: string): Promise<TargetGroup> {
+    const tg = await findByArn(elbv2, arn);
+    if (!tg) throw ApplicationFailure.create({ type: ErrorTypes.InvalidAwsRequest, nonRetryable: true, message: `target group ${arn} not found` });
+    return tg;
   }
 
   return {
-    async ensureTargetGroup(input: { sourceTargetGroupArn: string; name: string; tags: Record<string, string> }): Promise<EnsuredTargetGroup> {
-      const existing = await findByName(input.name);
+    async ensureTargetGroup(
+      input: Scoped & { sourceTargetGroupArn: string; name: string; tags: Record<string, string>; versionTags?: { keys: string[]; version: string } },
+    ): Promise<EnsuredTargetGroup> {
+      const elbv2 = await elbv2Of(input.aws);
+      const existing = await findByName(elbv2, input.name);
       if (existing?.TargetGroupArn) {
-        const tags = await tagsOf(existing.TargetGroupArn);
+        const tags = await tagsOf(elbv2, existing.TargetGroupArn);
         if (tags[Tags.releaseId] !== input.tags[Tags.releaseId]) {
           throw ApplicationFailure.create({
             type: ErrorTypes.TargetGroupNameConflict,
@@ -77,18 +216,22 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
             message: `target group ${input.name} already exists and was not created by this release (its ${Tags.releaseId} is ${tags[Tags.releaseId] ?? 'absent'}); delete it or release another version`,
           });
         }
-        await syncAttributes(input.sourceTargetGroupArn, existing.TargetGroupArn);
+        await syncAttributes(elbv2, input.sourceTargetGroupArn, existing.TargetGroupArn);
+        if (input.versionTags) await retag(elbv2, existing.TargetGroupArn, input.versionTags.keys, input.versionTags.version);
         return { targetGroupArn: existing.TargetGroupArn, name: input.name, dimension: targetGroupDimension(existing.TargetGroupArn), created: false };
       }
-      const src = (await aws('DescribeTargetGroups', () => elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [input.sourceTargetGroupArn] }))))
-        .TargetGroups?.[0];
+      const src = await findByArn(elbv2, input.sourceTargetGroupArn);
       if (!src)
         throw ApplicationFailure.create({
           type: ErrorTypes.InvalidAwsRequest,
           nonRetryable: true,
           message: `source target group ${input.sourceTargetGroupArn} not found`,
         });
-      const sourceTags = Object.entries(await tagsOf(input.sourceTargetGroupArn)).filter(([k]) => !k.startsWith('canary:') && !k.startsWith('aws:'));
+      const versionKeys = new Set(input.versionTags?.keys ?? []);
+      // The copy serves the new version: tags that name the version say so (canary:version alone would contradict them).
+      const sourceTags = Object.entries(await tagsOf(elbv2, input.sourceTargetGroupArn))
+        .filter(([k]) => !k.startsWith('canary:') && !k.startsWith('aws:'))
+        .map(([k, v]) => [k, input.versionTags && versionKeys.has(k) ? input.versionTags.version : v] as const);
       const created = await aws(`CreateTargetGroup ${input.name}`, () =>
         elbv2.send(
           new CreateTargetGroupCommand({
@@ -114,57 +257,91 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
       );
       const arn = created.TargetGroups?.[0]?.TargetGroupArn;
       if (!arn) throw ApplicationFailure.create({ type: 'CreateTargetGroupEmpty', message: `CreateTargetGroup ${input.name} answered without an ARN` });
-      await syncAttributes(input.sourceTargetGroupArn, arn);
+      await syncAttributes(elbv2, input.sourceTargetGroupArn, arn);
       return { targetGroupArn: arn, name: input.name, dimension: targetGroupDimension(arn), created: true };
     },
 
-    async registerTargets(input: { targetGroupArn: string; targets: Target[] }): Promise<void> {
-      const health = await aws('DescribeTargetHealth', () => elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: input.targetGroupArn })));
-      const registered = new Set((health.TargetHealthDescriptions ?? []).map((d) => `${d.Target?.Id}:${d.Target?.Port ?? ''}`));
-      const missing = input.targets.filter(
-        (t) => !registered.has(`${t.id}:${t.port ?? ''}`) && !(t.port === undefined && [...registered].some((r) => r.startsWith(`${t.id}:`))),
-      );
-      if (missing.length > 0) {
-        await aws('RegisterTargets', () =>
-          elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: input.targetGroupArn, Targets: missing.map((t) => ({ Id: t.id, Port: t.port })) })),
-        );
-      }
+    async retagVersion(input: Scoped & { targetGroupArn: string; keys: string[]; version: string }): Promise<{ changed: string[] }> {
+      const elbv2 = await elbv2Of(input.aws);
+      return { changed: await retag(elbv2, input.targetGroupArn, input.keys, input.version) };
     },
 
-    async waitHealthy(input: { targetGroupArn: string; targets: Target[]; timeoutMs: number }): Promise<{ healthy: number; waitedMs: number }> {
+    async registerTargets(input: Scoped & { targetGroupArn: string; targets: Target[] }): Promise<void> {
+      const elbv2 = await elbv2Of(input.aws);
+      checkKinds(await describeGroup(elbv2, input.targetGroupArn), input.targets);
+      await register(elbv2, input.targetGroupArn, input.targets);
+    },
+
+    async waitHealthy(input: Scoped & { targetGroupArn: string; targets: Target[]; timeoutMs: number }): Promise<HealthyTargets> {
+      const elbv2 = await elbv2Of(input.aws);
       const ctx = Context.current();
       // The deadline spans retries: the first attempt's start comes back in the heartbeat details.
       const startedAt = (activityInfo().heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
-      const wanted = new Set(input.targets.map((t) => t.id));
       for (;;) {
-        const health = await aws('DescribeTargetHealth', () => elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: input.targetGroupArn })));
-        const mine = (health.TargetHealthDescriptions ?? []).filter((d) => d.Target?.Id && wanted.has(d.Target.Id));
-        const healthy = mine.filter((d) => d.TargetHealth?.State === 'healthy').length;
-        ctx.heartbeat({ startedAt, healthy, total: wanted.size });
-        if (healthy >= wanted.size) return { healthy, waitedMs: Date.now() - startedAt };
+        // Asking for each target by name makes AWS answer for missing ones too (Target.NotRegistered).
+        const descriptions = await health(elbv2, input.targetGroupArn, input.targets);
+        const reports: TargetHealthReport[] = input.targets.map((t) => {
+          const d = descriptions.find((x) => x.Target?.Id && matches(t, { id: x.Target.Id, port: x.Target.Port }));
+          const port = t.port ?? d?.Target?.Port;
+          return {
+            target: targetLabel({ id: t.id, port }),
+            state: d?.TargetHealth?.State ?? 'unavailable',
+            reason: d ? d.TargetHealth?.Reason : 'Target.NotRegistered',
+            description: d?.TargetHealth?.Description,
+          };
+        });
+        const healthy = reports.filter((r) => r.state === 'healthy').length;
+        const bad = reports.filter((r) => r.state !== 'healthy');
+        ctx.heartbeat({ startedAt, healthy, total: reports.length, targets: bad.slice(0, MAX_REPORTED_TARGETS).map(describeTargetHealth) });
+        if (bad.length === 0) return { healthy, waitedMs: Date.now() - startedAt, targets: reports };
         if (Date.now() - startedAt > input.timeoutMs) {
-          const states = mine.map((d) => `${d.Target?.Id}=${d.TargetHealth?.State}${d.TargetHealth?.Reason ? `(${d.TargetHealth.Reason})` : ''}`).join(', ');
+          const hint = notAttached(bad)
+            ? ' The load balancer health-checks a group only while a forward action references it: attach it at weight 0 before waiting.'
+            : '';
           throw ApplicationFailure.create({
             type: ErrorTypes.TargetsUnhealthy,
             nonRetryable: true,
-            message: `${healthy}/${wanted.size} targets healthy in ${targetGroupDimension(input.targetGroupArn)} after ${Math.round(input.timeoutMs / 1000)}s: ${states || 'none registered'}`,
+            message: `${healthy}/${reports.length} targets healthy in ${targetGroupDimension(input.targetGroupArn)} after ${Math.round(input.timeoutMs / 1000)}s: ${describeUnhealthy(reports)}.${hint}`,
+            details: [{ targets: reports }],
           });
         }
         await ctx.sleep(1_000);
       }
     },
 
-    async deleteTargetGroup(input: TrafficRef & { name: string }): Promise<{ deleted: boolean }> {
-      const tg = await findByName(input.name);
+    async drainTargetGroup(input: TrafficRef & Scoped & { targetGroupArn: string; capMs: number; until?: 'detached' | 'no-traffic' }): Promise<DrainResult> {
+      const elbv2 = await elbv2Of(input.aws);
+      const ctx = Context.current();
+      const resumed = activityInfo().heartbeatDetails as { startedAt?: number; delayMs?: number } | undefined;
+      const startedAt = resumed?.startedAt ?? Date.now();
+      const tg = await findByArn(elbv2, input.targetGroupArn);
+      if (!tg) return { delayMs: 0, waitedMs: 0, capped: false };
+      await requireUnrouted(elbv2, input, input.targetGroupArn, input.until ?? 'detached', 'draining');
+      let delayMs = resumed?.delayMs;
+      if (delayMs === undefined) {
+        const attrs = await aws('DescribeTargetGroupAttributes', () =>
+          elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: input.targetGroupArn })),
+        );
+        // AWS's default when the attribute is missing (it never is on AWS; an emulator may omit it).
+        const seconds = Number(attrs.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value ?? 300);
+        delayMs = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 300_000;
+      }
+      const waitMs = Math.min(delayMs, Math.max(0, input.capMs));
+      const deadline = startedAt + waitMs;
+      for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now()) {
+        ctx.heartbeat({ startedAt, delayMs, deadline: new Date(deadline).toISOString() });
+        await ctx.sleep(Math.min(left, 5_000));
+      }
+      return { delayMs, waitedMs: Math.max(waitMs, Date.now() - startedAt), capped: waitMs < delayMs };
+    },
+
+    async deleteTargetGroup(input: TrafficRef & Scoped & { name: string }): Promise<{ deleted: boolean }> {
+      const elbv2 = await elbv2Of(input.aws);
+      const tg = await findByName(elbv2, input.name);
       if (!tg?.TargetGroupArn) return { deleted: false };
       const arn = tg.TargetGroupArn;
       // The invariant: nothing is torn down until a describe shows no forward action sends it traffic.
-      if ((await routedTargetGroups(input.listenerArn)).has(arn)) {
-        throw ApplicationFailure.create({
-          type: ErrorTypes.TargetGroupStillRouted,
-          message: `not deleting ${input.name}: listener ${input.listenerArn} still forwards to it`,
-        });
-      }
+      await requireUnrouted(elbv2, input, arn, 'detached', 'deleting');
       try {
         await aws(`DeleteTargetGroup ${input.name}`, () => elbv2.send(new DeleteTargetGroupCommand({ TargetGroupArn: arn })));
       } catch (err) {
@@ -172,6 +349,49 @@ export function createEnvironmentActivities(elbv2: ElasticLoadBalancingV2Client)
         throw err;
       }
       return { deleted: true };
+    },
+
+    async prepareIdleGroup(input: Scoped & { targetGroupArn: string; targets?: Target[] }): Promise<PreparedIdleGroup> {
+      const elbv2 = await elbv2Of(input.aws);
+      const tg = await describeGroup(elbv2, input.targetGroupArn);
+      const have = registered(await health(elbv2, input.targetGroupArn));
+      const name = tg.TargetGroupName ?? input.targetGroupArn;
+      if (!input.targets?.length) {
+        if (have.length === 0) {
+          throw ApplicationFailure.create({
+            type: ErrorTypes.IdleGroupEmpty,
+            nonRetryable: true,
+            message: `the idle group ${name} has no registered targets and the spec names no canaryTargets: register the new version's targets (or list them)`,
+          });
+        }
+        return { targets: have, registered: [] };
+      }
+      checkKinds(tg, input.targets);
+      const wanted = input.targets;
+      const strangers = have.filter((h) => !wanted.some((t) => matches(t, h)));
+      if (strangers.length > 0) {
+        // They would get the canary's traffic; and they are not ours to deregister.
+        throw ApplicationFailure.create({
+          type: ErrorTypes.IdleGroupNotEmpty,
+          nonRetryable: true,
+          message: `the idle group ${name} holds targets that are not canaryTargets: ${strangers.map(targetLabel).join(', ')}; deregister them (or list them) first`,
+        });
+      }
+      return { targets: wanted, registered: await register(elbv2, input.targetGroupArn, wanted) };
+    },
+
+    async deregisterTargets(input: TrafficRef & Scoped & { targetGroupArn: string; targets?: Target[] }): Promise<{ deregistered: Target[] }> {
+      const elbv2 = await elbv2Of(input.aws);
+      if (!(await findByArn(elbv2, input.targetGroupArn))) return { deregistered: [] };
+      await requireUnrouted(elbv2, input, input.targetGroupArn, 'no-traffic', 'deregistering targets of');
+      const have = registered(await health(elbv2, input.targetGroupArn));
+      const gone = input.targets ? have.filter((h) => input.targets?.some((t) => matches(t, h))) : have;
+      if (gone.length > 0) {
+        await aws('DeregisterTargets', () =>
+          elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: input.targetGroupArn, Targets: gone.map((t) => ({ Id: t.id, Port: t.port })) })),
+        );
+      }
+      return { deregistered: gone };
     },
   };
 }

@@ -1,24 +1,45 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ReleaseActivities } from './contract';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ClientResolver, ClientsFor, ScopedClients } from './aws-clients';
+import { ErrorTypes, type ReleaseActivities } from './contract';
 import { createEnvironmentActivities } from './environment';
 import { createMetricsActivities } from './metrics';
 import { createNotifyActivities } from './notify';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
+  /** The worker's default clients: used for inputs without an `aws` scope (and for the default scope). */
   elbv2: ElasticLoadBalancingV2Client;
   cloudwatch: CloudWatchClient;
+  /** Clients for another region / role (createAwsClients' pool); without it, only the default scope is served. */
+  clientsFor?: ClientsFor;
   /** Webhook name → URL (worker env CANARY_WEBHOOK_<NAME>, see webhooksFromEnv). */
   webhooks?: Record<string, string>;
 }
 
+function resolver(deps: ActivityDeps): ClientResolver {
+  const defaults: ScopedClients = { elbv2: deps.elbv2, cloudwatch: deps.cloudwatch };
+  return async (scope) => {
+    if (!scope) return defaults;
+    if (deps.clientsFor) return deps.clientsFor(scope);
+    const region = await deps.elbv2.config.region();
+    if (scope.region === region && !scope.roleArn) return defaults;
+    throw ApplicationFailure.create({
+      type: ErrorTypes.InvalidAwsRequest,
+      nonRetryable: true,
+      message: `this worker has clients for ${region} only and cannot serve region ${scope.region}${scope.roleArn ? ` with role ${scope.roleArn}` : ''}: build its activities from createAwsClients`,
+    });
+  };
+}
+
 /** The release activities over injected AWS clients (AWS itself, or moto in tests and the demo). */
 export function createActivities(deps: ActivityDeps): ReleaseActivities {
+  const clients = resolver(deps);
   return {
-    ...createTrafficActivities(deps.elbv2),
-    ...createEnvironmentActivities(deps.elbv2),
-    ...createMetricsActivities(deps.cloudwatch),
+    ...createTrafficActivities(clients),
+    ...createEnvironmentActivities(clients),
+    ...createMetricsActivities(clients),
     ...createNotifyActivities(deps.webhooks ?? {}),
   };
 }

@@ -28,6 +28,8 @@ import {
   type VariantDimensions,
 } from '../analysis/analysis';
 import { aws } from './errors';
+import type { Scoped } from './contract';
+import type { ClientResolver } from './aws-clients';
 
 interface Progress {
   taken: number;
@@ -42,8 +44,13 @@ function valuesOnly(byId: Record<string, TimedSeries> | undefined): Record<strin
   return Object.fromEntries(Object.entries(byId ?? {}).map(([id, s]) => [id, s.v]));
 }
 
-export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () => number = Date.now) {
-  async function fetchSeries(template: AnalysisTemplate, variants: Partial<Record<Variant, VariantDimensions>>): Promise<Series> {
+/**
+ * The analysis activity over CloudWatch: one client, or a resolver that picks the client of the request's scope
+ * (`aws`: the release's region and role).
+ */
+export function createMetricsActivities(clients: CloudWatchClient | ClientResolver, now: () => number = Date.now) {
+  const clientOf = async (req: Scoped): Promise<CloudWatchClient> => (typeof clients === 'function' ? (await clients(req.aws)).cloudwatch : clients);
+  async function fetchSeries(cloudwatch: CloudWatchClient, template: AnalysisTemplate, variants: Partial<Record<Variant, VariantDimensions>>): Promise<Series> {
     const queries: CwQuery[] = [];
     const index = new Map<string, { variant: Variant; metric: number; id: string }>();
     let maxPeriod = 1;
@@ -100,11 +107,11 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
    * The window's series, with transient AWS errors (throttling, 5xx, dropped connections) retried a few times inside
    * the measurement: one unlucky GetMetricData must not turn a whole analysis step into "no measurement could be taken".
    */
-  async function fetchSeriesRetrying(req: AnalysisRequest): Promise<Series> {
+  async function fetchSeriesRetrying(req: AnalysisRequest & Scoped): Promise<Series> {
     const delaysMs = [500, 1_000, 2_000];
     for (let attempt = 0; ; attempt++) {
       try {
-        return await fetchSeries(req.template, req.variants);
+        return await fetchSeries(await clientOf(req), req.template, req.variants);
       } catch (err) {
         const retryable = !(err instanceof ApplicationFailure && err.nonRetryable);
         const delay = delaysMs[attempt];
@@ -114,7 +121,7 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
     }
   }
 
-  async function measure(req: AnalysisRequest): Promise<Measurement> {
+  async function measure(req: AnalysisRequest & Scoped): Promise<Measurement> {
     const at = new Date(now()).toISOString();
     try {
       const series = await fetchSeriesRetrying(req);
@@ -144,7 +151,7 @@ export function createMetricsActivities(cloudwatch: CloudWatchClient, now: () =>
   }
 
   return {
-    async runAnalysis(req: AnalysisRequest): Promise<AnalysisRun> {
+    async runAnalysis(req: AnalysisRequest & Scoped): Promise<AnalysisRun> {
       const ctx = Context.current();
       // Intervals may be longer than the heartbeat timeout: keep heartbeating while waiting (and stay cancellable).
       const sleepHeartbeating = async (ms: number, p: Progress): Promise<void> => {

@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 
-export const NOTIFY_EVENTS = ['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed'] as const;
+export const NOTIFY_EVENTS = ['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed', 'drift'] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 export interface Notification {

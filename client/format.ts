@@ -100,6 +100,8 @@ export function formatGate(gate: Gate, now: Date, release = 'RELEASE'): string {
       return `inconclusive analysis at step #${gate.step}: a person decides — canary resume|promote|abort ${release}`;
     case 'manual-pause':
       return `paused by hand before step #${gate.step} — canary resume ${release}`;
+    case 'drift':
+      return `drift: someone else changed the forward action (${gate.detail ?? 'see the timeline'})${until}, then rollback — canary resume ${release} adopts it, canary abort ${release} rolls back`;
   }
 }
 

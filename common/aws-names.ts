@@ -9,6 +9,16 @@ export const ErrorTypes = {
   WeightsNotVerified: 'WeightsNotVerified',
   TargetGroupStillRouted: 'TargetGroupStillRouted',
   InvalidAwsRequest: 'InvalidAwsRequest',
+  /** A forward action is not what the release verified last: someone changed it; nothing was written. */
+  ForwardActionDrifted: 'ForwardActionDrifted',
+  /** Targets of the wrong kind for the group's target type. */
+  TargetTypeMismatch: 'TargetTypeMismatch',
+  /** Pair mode: neither (or both) of the pair gets the traffic. */
+  PairNotLive: 'PairNotLive',
+  /** Pair mode: the idle group holds targets that are not the canary's. */
+  IdleGroupNotEmpty: 'IdleGroupNotEmpty',
+  /** Pair mode: no canary targets given and none registered by the deployer. */
+  IdleGroupEmpty: 'IdleGroupEmpty',
 } as const;
 
 /** Tags canary puts on what it creates, so a retried or crashed attempt finds its own resources. */

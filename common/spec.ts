@@ -10,6 +10,12 @@ import { JudgeConfig, JudgeMetricOptions } from './judge-config';
 const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const RULE_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener-rule\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)\/([0-9a-f]+)$/;
+const TARGET_GROUP_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):targetgroup\/([A-Za-z0-9-]{1,32})\/([0-9a-f]+)$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
+const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const IPV6 = /^(?=.*:)[0-9a-fA-F:.]{2,45}$/;
+const AVAILABILITY_ZONE = /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/;
 
 const MAX_DURATION_MS = 365 * 86_400_000;
 
@@ -33,10 +39,37 @@ export const Duration = z
 /** Traffic share of a variant, in percent; ALB weights are integers, and we use 0..100 of ALB's 0..999. */
 export const Weight = z.number().int('must be a whole number of percent').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
 
-export const Target = z.strictObject({
-  id: z.string().min(1).max(256),
-  port: z.number().int().min(1).max(65535).optional(),
-});
+/** The kind of target an id names: an IP address or an EC2 instance id (a target group holds one kind). */
+export function targetKind(id: string): 'ip' | 'instance' | undefined {
+  if (INSTANCE_ID.test(id)) return 'instance';
+  if (IPV4.test(id) || IPV6.test(id)) return 'ip';
+  return undefined;
+}
+
+/**
+ * A target: an IP address (`ip` target groups) or an EC2 instance id (`instance` groups), with an optional port
+ * (the group's port when absent). `availabilityZone: all` registers an IP outside the group's VPC (peered VPC,
+ * on premises); an AZ name pins an IP to that zone. Instances take their zone from EC2.
+ */
+export const Target = z
+  .strictObject({
+    id: z.string().min(1).max(256),
+    port: z.number().int().min(1).max(65535).optional(),
+    availabilityZone: z.string().max(32).optional(),
+  })
+  .superRefine((t, ctx) => {
+    const kind = targetKind(t.id);
+    if (!kind) {
+      ctx.addIssue({ code: 'custom', path: ['id'], message: `"${t.id.slice(0, 64)}" is neither an IP address nor an EC2 instance id (i-0123456789abcdef0)` });
+    }
+    if (t.availabilityZone !== undefined) {
+      if (kind === 'instance') {
+        ctx.addIssue({ code: 'custom', path: ['availabilityZone'], message: 'an instance target takes its zone from EC2: remove availabilityZone' });
+      } else if (t.availabilityZone !== 'all' && !AVAILABILITY_ZONE.test(t.availabilityZone)) {
+        ctx.addIssue({ code: 'custom', path: ['availabilityZone'], message: 'all (an IP outside the VPC) or a zone name such as us-east-1a' });
+      }
+    }
+  });
 export type Target = z.infer<typeof Target>;
 
 const Name = z
@@ -237,6 +270,71 @@ export const AnalysisTemplate = z
   });
 export type AnalysisTemplate = z.infer<typeof AnalysisTemplate>;
 
+const TrafficRefSchema = z.strictObject({
+  listenerArn: z
+    .string()
+    .max(512)
+    .regex(LISTENER_ARN, 'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)'),
+  ruleArn: z.string().max(512).regex(RULE_ARN, 'a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/NAME/ID/ID/ID)').optional(),
+});
+/** One forward action a release shifts: a listener's default action, or one rule of it. */
+export type TrafficRef = z.infer<typeof TrafficRefSchema>;
+
+/** Forward actions shifted together (HTTP and HTTPS listeners of one load balancer, several rules). */
+const MAX_FORWARDS = 10;
+
+/**
+ * `traffic`: one `{listenerArn, ruleArn?}` or a list of them, parsed to the list. Errors keep the written shape's
+ * path (`traffic.listenerArn` for the single form, `traffic[1].ruleArn` for the list).
+ */
+const Traffic = z.unknown().transform((v, ctx): TrafficRef[] => {
+  const list = Array.isArray(v);
+  const parsed = list ? z.array(TrafficRefSchema).min(1, 'list at least one listener').max(MAX_FORWARDS).safeParse(v) : TrafficRefSchema.safeParse(v);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown field' });
+      } else {
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      }
+    }
+    return z.NEVER;
+  }
+  const refs = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
+  const at = (i: number, field: keyof TrafficRef): (string | number)[] => (list ? [i, field] : [field]);
+  const first = LISTENER_ARN.exec(refs[0]?.listenerArn ?? '');
+  const seen = new Set<string>();
+  refs.forEach((ref, i) => {
+    const listener = LISTENER_ARN.exec(ref.listenerArn);
+    const rule = ref.ruleArn ? RULE_ARN.exec(ref.ruleArn) : null;
+    if (listener && rule && [1, 2, 3, 4, 5].some((g) => rule[g] !== listener[g])) {
+      ctx.addIssue({ code: 'custom', path: at(i, 'ruleArn'), message: `the rule does not belong to ${list ? `traffic[${i}]` : 'traffic'}.listenerArn` });
+    }
+    // A target group serves one load balancer, so every forward action of a release is on the same one.
+    if (i > 0 && first && listener && [1, 2, 3, 4].some((g) => listener[g] !== first[g])) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at(i, 'listenerArn'),
+        message: `on load balancer app/${listener[3]}/${listener[4]}, traffic[0] on app/${first[3]}/${first[4]}: list listeners of one load balancer (a target group serves one)`,
+      });
+    }
+    const key = ref.ruleArn ?? `${ref.listenerArn} (default action)`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: at(i, ref.ruleArn ? 'ruleArn' : 'listenerArn'), message: 'listed twice' });
+    seen.add(key);
+  });
+  if (!list) singleTraffic.add(refs);
+  return refs;
+});
+
+/** Lists parsed from the single `traffic: {listenerArn}` form, so later checks name `traffic.listenerArn`, not `traffic[0]`. */
+const singleTraffic = new WeakSet<TrafficRef[]>();
+
+/** `targetgroup/NAME/ID` ARN of an existing group (pair mode). */
+const TargetGroupArn = z.string().max(512).regex(TARGET_GROUP_ARN, 'a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)');
+
+/** Copied tags that name the version, rewritten on the canary group (the copied `version: v1` would claim the old one). */
+export const DEFAULT_VERSION_TAGS = ['version', 'Version', 'app.kubernetes.io/version'];
+
 const ServiceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,19}$/, 'a service name is 1-20 characters: lowercase letters, digits and -, starting with a letter')
@@ -249,21 +347,46 @@ export const ReleaseSpec = z
     region: z.string().regex(REGION, 'an AWS region such as us-east-1'),
     /** Who started it (CI job, user); approvals by the same name are refused unless the gate allows self-approval. */
     initiator: Name.default('unknown'),
-    traffic: z.strictObject({
-      listenerArn: z
-        .string()
-        .max(512)
-        .regex(LISTENER_ARN, 'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)'),
-      ruleArn: z
-        .string()
-        .max(512)
-        .regex(RULE_ARN, 'a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/NAME/ID/ID/ID)')
-        .optional(),
-    }),
+    /** Where the forward action lives; a list shifts several together (they must all forward to one stable group). */
+    traffic: Traffic,
+    /** Release into another account: the worker assumes this role per release (STS AssumeRole). */
+    aws: z
+      .strictObject({
+        roleArn: z.string().max(2048).regex(ROLE_ARN, 'an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)'),
+        /** The role's trust policy condition sts:ExternalId, when it has one. Not a secret (AWS says so). */
+        externalId: z
+          .string()
+          .min(2)
+          .max(1224)
+          .regex(/^[\w+=,.@:/-]+$/, 'letters, digits and + = , . @ : / - _')
+          .optional(),
+      })
+      .optional(),
     environment: z.strictObject({
-      canaryTargets: z.array(Target).min(1, 'give at least one canary target').max(500),
+      /**
+       * clone: canary (and baseline) target groups are copies of the stable one, created and deleted by the release.
+       * pair: two existing groups (`pair`, owned by Terraform/CloudFormation/ECS) take turns; nothing is created or deleted.
+       */
+      mode: z.enum(['clone', 'pair']).default('clone'),
+      pair: z.strictObject({ blue: TargetGroupArn, green: TargetGroupArn }).optional(),
+      /** Required in clone mode; in pair mode, absent means: the targets the deployer registered in the idle group. */
+      canaryTargets: z.array(Target).max(500).default([]),
       baselineTargets: z.array(Target).min(1).max(500).optional(),
       healthyTimeout: Duration.default(300_000),
+      /** After a verified weight change, how long before anything is torn down (ALB nodes apply weights asynchronously). */
+      settle: Duration.default(5_000),
+      /** At most this long waiting for a group's deregistration delay before it is deleted or its targets deregistered. */
+      drainCap: Duration.default(300_000),
+      /**
+       * How long the release waits at a drift gate (someone else changed the forward action) for resume (adopt their
+       * change and go on) or abort, before it rolls back by itself.
+       */
+      driftTimeout: Duration.default(86_400_000),
+      /** Copied tags that describe the version; the canary group gets the new version in them ([] keeps tags as copied). */
+      versionTags: z
+        .array(z.string().min(1).max(128))
+        .max(20)
+        .default([...DEFAULT_VERSION_TAGS]),
     }),
     steps: z.array(Step).min(1, 'a release needs at least one step').max(100),
     backgroundAnalysis: z
@@ -288,9 +411,9 @@ export const ReleaseSpec = z
       .strictObject({
         webhook: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'a webhook name: letters, digits, _ (the worker reads CANARY_WEBHOOK_<NAME>)'),
         events: z
-          .array(z.enum(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed']))
+          .array(z.enum(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed', 'drift']))
           .min(1)
-          .default(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed']),
+          .default(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed', 'drift']),
       })
       .optional(),
     rollback: z
@@ -301,18 +424,8 @@ export const ReleaseSpec = z
       .default({ retryInterval: 60_000 }),
   })
   .superRefine((spec, ctx) => {
-    const listener = LISTENER_ARN.exec(spec.traffic.listenerArn);
-    if (listener && REGION.test(spec.region) && listener[1] !== spec.region) {
-      ctx.addIssue({ code: 'custom', path: ['traffic', 'listenerArn'], message: `the listener is in ${listener[1]}, the spec's region is ${spec.region}` });
-    }
-    const rule = spec.traffic.ruleArn ? RULE_ARN.exec(spec.traffic.ruleArn) : null;
-    if (
-      listener &&
-      rule &&
-      (rule[1] !== listener[1] || rule[2] !== listener[2] || rule[3] !== listener[3] || rule[4] !== listener[4] || rule[5] !== listener[5])
-    ) {
-      ctx.addIssue({ code: 'custom', path: ['traffic', 'ruleArn'], message: 'the rule does not belong to traffic.listenerArn' });
-    }
+    checkTraffic(spec, ctx);
+    checkEnvironment(spec, ctx);
     const templates = new Set(Object.keys(spec.analysis));
     if (!spec.environment.baselineTargets) {
       for (const [name, t] of Object.entries(spec.analysis)) {
@@ -344,22 +457,6 @@ export const ReleaseSpec = z
             : `the last setWeight is ${last}: end with setWeight: 100, or set promotion.implicitFullWeight: true`,
       });
     }
-    const dupes = (targets: Target[] | undefined, field: string): void => {
-      const seen = new Set<string>();
-      targets?.forEach((t, i) => {
-        const key = `${t.id}:${t.port ?? ''}`;
-        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['environment', field, i], message: `target ${key} is listed twice` });
-        seen.add(key);
-      });
-    };
-    dupes(spec.environment.canaryTargets, 'canaryTargets');
-    dupes(spec.environment.baselineTargets, 'baselineTargets');
-    const canary = new Set(spec.environment.canaryTargets.map((t) => `${t.id}:${t.port ?? ''}`));
-    spec.environment.baselineTargets?.forEach((t, i) => {
-      if (canary.has(`${t.id}:${t.port ?? ''}`)) {
-        ctx.addIssue({ code: 'custom', path: ['environment', 'baselineTargets', i], message: 'a baseline target cannot also be a canary target' });
-      }
-    });
   })
   .superRefine((spec, ctx) => checkStepReferences(spec, ctx), {
     // Runs even when other fields failed, as long as the steps and templates can be read.
@@ -370,6 +467,86 @@ export const ReleaseSpec = z
       );
     },
   });
+
+interface CheckedSpec {
+  region: string;
+  traffic: TrafficRef[];
+  aws?: { roleArn: string };
+  environment: {
+    mode: 'clone' | 'pair';
+    pair?: { blue: string; green: string };
+    canaryTargets: Target[];
+    baselineTargets?: Target[];
+  };
+}
+
+function checkTraffic(spec: CheckedSpec, ctx: z.RefinementCtx): void {
+  const single = singleTraffic.has(spec.traffic);
+  const role = spec.aws ? ROLE_ARN.exec(spec.aws.roleArn) : null;
+  spec.traffic.forEach((ref, i) => {
+    const path = single ? ['traffic', 'listenerArn'] : ['traffic', i, 'listenerArn'];
+    const listener = LISTENER_ARN.exec(ref.listenerArn);
+    if (!listener) return;
+    if (REGION.test(spec.region) && listener[1] !== spec.region) {
+      ctx.addIssue({ code: 'custom', path, message: `the listener is in ${listener[1]}, the spec's region is ${spec.region}` });
+    }
+    if (i === 0 && role && role[1] !== listener[2]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aws', 'roleArn'],
+        message: `the role is in account ${role[1]}, the listener in ${listener[2]}: assume a role of the account that owns the load balancer`,
+      });
+    }
+  });
+}
+
+function checkEnvironment(spec: CheckedSpec, ctx: z.RefinementCtx): void {
+  const env = spec.environment;
+  const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path: ['environment', ...path], message });
+  if (env.mode === 'clone') {
+    if (env.canaryTargets.length === 0) issue(['canaryTargets'], 'give at least one canary target');
+    if (env.pair) issue(['pair'], 'pair names the groups of mode: pair; remove it or set mode: pair');
+  } else {
+    if (!env.pair) issue(['pair'], 'mode: pair needs pair: { blue: TARGET_GROUP_ARN, green: TARGET_GROUP_ARN }');
+    if (env.baselineTargets) issue(['baselineTargets'], 'a baseline needs its own target group: pair mode creates none (use mode: clone)');
+    if (env.pair && env.pair.blue === env.pair.green) issue(['pair', 'green'], 'blue and green are the same target group');
+    const listener = LISTENER_ARN.exec(spec.traffic[0]?.listenerArn ?? '');
+    for (const color of ['blue', 'green'] as const) {
+      const tg = env.pair ? TARGET_GROUP_ARN.exec(env.pair[color]) : null;
+      if (tg && listener && (tg[1] !== listener[1] || tg[2] !== listener[2])) {
+        issue(['pair', color], `the group is in ${tg[1]} / account ${tg[2]}, the listener in ${listener[1]} / account ${listener[2]}`);
+      }
+    }
+  }
+  const dupes = (targets: Target[] | undefined, field: string): void => {
+    const seen = new Set<string>();
+    const kinds = new Set<string>();
+    targets?.forEach((t, i) => {
+      const key = `${t.id}:${t.port ?? ''}`;
+      if (seen.has(key)) issue([field, i], `target ${key} is listed twice`);
+      seen.add(key);
+      const kind = targetKind(t.id);
+      if (kind && kinds.size > 0 && !kinds.has(kind)) {
+        issue(
+          [field, i, 'id'],
+          `an ${kind === 'ip' ? 'IP address' : 'instance id'} among ${kind === 'ip' ? 'instance ids' : 'IP addresses'}: a target group holds one kind`,
+        );
+      }
+      if (kind) kinds.add(kind);
+    });
+  };
+  dupes(env.canaryTargets, 'canaryTargets');
+  dupes(env.baselineTargets, 'baselineTargets');
+  const canaryKind = env.canaryTargets[0] ? targetKind(env.canaryTargets[0].id) : undefined;
+  const baselineKind = env.baselineTargets?.[0] ? targetKind(env.baselineTargets[0].id) : undefined;
+  if (canaryKind && baselineKind && canaryKind !== baselineKind) {
+    issue(['baselineTargets', 0, 'id'], 'baseline and canary targets are of different kinds (IP address / instance id): both groups copy the stable one');
+  }
+  const canary = new Set(env.canaryTargets.map((t) => `${t.id}:${t.port ?? ''}`));
+  env.baselineTargets?.forEach((t, i) => {
+    if (canary.has(`${t.id}:${t.port ?? ''}`)) issue(['baselineTargets', i], 'a baseline target cannot also be a canary target');
+  });
+}
 
 /** Checks within the steps that must be reported even when another step is invalid, so one run names every mistake. */
 function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string, unknown> }, ctx: z.RefinementCtx): void {

@@ -4,7 +4,9 @@
  */
 import type { AnalysisCounters, AnalysisRun, VariantDimensions } from '../analysis/analysis';
 import type { ElbAction } from '../activities/contract';
-import type { ParsedStep } from './spec';
+import type { ParsedStep, Target } from './spec';
+import type { ForwardState, TrafficRef } from './forward';
+import type { TargetHealthReport } from '../activities/contract';
 
 export const PHASES = [
   'Validating',
@@ -46,7 +48,7 @@ export interface TimelineEntry {
 
 /** An open gate: what the release waits for. */
 export interface Gate {
-  kind: 'approval' | 'pause' | 'inconclusive' | 'manual-pause';
+  kind: 'approval' | 'pause' | 'inconclusive' | 'manual-pause' | 'drift';
   step: number;
   approvers?: string[];
   allowSelfApproval?: boolean;
@@ -54,11 +56,13 @@ export interface Gate {
   /** ISO time the gate closes by itself (timeout or timed pause). */
   deadline?: string;
   onTimeout?: 'rollback' | 'continue';
+  /** What the gate is about, in words (a drift gate: what changed). */
+  detail?: string;
 }
 
 /** One planned compensation, in the order a rollback runs them. */
 export interface RollbackAction {
-  kind: 'restoreActions' | 'deleteTargetGroup';
+  kind: Compensation['kind'];
   description: string;
 }
 
@@ -103,12 +107,19 @@ export interface ReleaseStatus {
   result?: ReleaseResult;
   /** The last error a rollback hit (phase RollbackFailed). */
   rollbackError?: string;
+  /** Each target's health as the last health wait saw it, per role (state and reason as AWS reports them). */
+  targetHealth?: Partial<Record<Role, TargetHealthReport[]>>;
+  /** What a rollback kept of changes someone else made to the forward actions during the release. */
+  keptOnRestore?: string[];
 }
 
 /** A registered inverse: recorded before the mutation it undoes runs. */
 export type Compensation =
   | { kind: 'restoreActions'; listenerArn: string; ruleArn?: string; actions: ElbAction[] }
-  | { kind: 'deleteTargetGroup'; listenerArn: string; ruleArn?: string; name: string };
+  /** `drain`: wait the group's deregistration delay first (known once the group exists: `targetGroupArn`). */
+  | { kind: 'deleteTargetGroup'; listenerArn: string; ruleArn?: string; name: string; drain?: boolean; targetGroupArn?: string }
+  /** Pair mode: targets leave a group after draining: the canary's on rollback, the previous version's (all: no `targets`) after promotion. */
+  | { kind: 'deregisterTargets'; listenerArn: string; ruleArn?: string; targetGroupArn: string; name: string; targets?: Target[] };
 
 /**
  * Everything that defines a release in flight, carried from one run to the next when it continues as new: the
@@ -128,4 +139,8 @@ export interface CarriedRelease {
   promote?: { full: boolean; by: string };
   stepsCompleted: number;
   backgroundCounters?: AnalysisCounters;
+  /** Whether the release runs the real-ALB path (attach at 0, drift checks, drain); fixed at its first run. */
+  realAlb?: boolean;
+  /** Per forward action, the forward this release verified last. */
+  forwards?: { ref: TrafficRef; verified: ForwardState }[];
 }

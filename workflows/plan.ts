@@ -72,20 +72,31 @@ export function lastWeightStep(steps: ParsedStep[]): number {
 
 export type { Compensation } from '../common/status';
 
-/** Rollback order: traffic back to the pre-release actions first, then the other inverses newest first. */
+/** Rollback order: traffic back to the pre-release actions first (every forward action), then the other inverses newest first. */
 export function rollbackOrder(saga: Compensation[]): Compensation[] {
-  const restore = saga.filter((c) => c.kind === 'restoreActions').slice(0, 1);
+  const restore = saga.filter((c) => c.kind === 'restoreActions');
   const rest = saga.filter((c) => c.kind !== 'restoreActions').reverse();
   return [...restore, ...rest];
 }
 
 export function describeCompensation(c: Compensation): RollbackAction {
-  return c.kind === 'restoreActions'
-    ? {
+  switch (c.kind) {
+    case 'restoreActions':
+      return {
         kind: c.kind,
         description: `restore the pre-release ${c.ruleArn ? 'rule' : 'listener'} actions (${c.actions.map((a) => a.Type).join(', ')}) and verify them`,
-      }
-    : { kind: c.kind, description: `delete target group ${c.name} once no forward action references it` };
+      };
+    case 'deleteTargetGroup':
+      return {
+        kind: c.kind,
+        description: `delete target group ${c.name} once no forward action references it${c.drain ? ' and its deregistration delay has passed' : ''}`,
+      };
+    case 'deregisterTargets':
+      return {
+        kind: c.kind,
+        description: `deregister ${c.targets ? `${c.targets.length} canary target(s)` : 'every target'} from ${c.name} once it gets no traffic and has drained`,
+      };
+  }
 }
 
 /** Who may act on a gate, and why not: undefined when allowed. */

@@ -42,6 +42,7 @@ export class BackgroundAnalysis {
             intervalMs: bg.interval,
             previous: this.counters ?? zeroCounters,
             delayFirst: true,
+            ...(state.realAlb ? { aws: state.scope() } : {}),
           });
           state.status.backgroundAnalysis = run;
           this.counters = run.counters;

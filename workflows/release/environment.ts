@@ -1,58 +1,162 @@
-/** The release's environment: what it finds behind the listener, and the canary (and baseline) groups it clones. */
+/**
+ * The release's environment: what it finds behind the listener(s), and the canary (and baseline) target groups
+ * it prepares. On the real-ALB path a group is attached to the forward action at weight 0 before the health wait
+ * (a load balancer health-checks only attached groups) and gets weight only once every target is healthy.
+ */
+import type { DiscoveredTraffic, ElbAction, HealthyTargets } from '../../activities/contract';
 import { Tags } from '../../common/aws-names';
 import { formatDuration } from '../../common/duration';
 import type { ParsedReleaseSpec } from '../../common/spec';
+import type { Role } from '../../common/status';
 import { targetGroupName } from '../plan';
 import { aws, healthWait } from './activities';
 import { interruptible } from './gates';
 import type { ReleaseState } from './state';
+import { shift } from './traffic';
 
 type Targets = NonNullable<ParsedReleaseSpec['environment']['baselineTargets']>;
 
-/** Reads the forward action and its one stable target group. */
-export async function discover(
-  state: ReleaseState,
-): Promise<{ stableArn: string; originalActions: Awaited<ReturnType<typeof aws.discoverTraffic>>['originalActions'] }> {
-  const traffic = await aws.discoverTraffic(state.spec.traffic);
+/** What discovery found that preparing the environment needs. */
+export interface Found {
+  stableArn: string;
+  /** Per forward action (spec order), the actions a rollback restores. */
+  originals: { ref: { listenerArn: string; ruleArn?: string }; actions: ElbAction[] }[];
+  /** Pair mode: the idle group of the pair, which becomes the canary. */
+  idle?: { targetGroupArn: string; targetGroupName: string; dimension: string };
+}
+
+/** Reads the forward action(s) and their one stable target group. */
+export async function discover(state: ReleaseState): Promise<Found> {
+  const { spec } = state;
+  const refs = state.refs();
+  let traffic: DiscoveredTraffic;
+  let found: Found;
+  if (state.realAlb) {
+    const pair = spec.environment.mode === 'pair' ? spec.environment.pair : undefined;
+    const d = await aws.discoverForwards({ aws: state.scope(), forwards: refs, pair });
+    traffic = d;
+    state.forwards = d.forwards.map((f) => ({ ref: f.ref, verified: f.forward }));
+    found = { stableArn: d.stableTargetGroupArn, originals: d.forwards.map((f) => ({ ref: f.ref, actions: f.originalActions })), idle: d.idle };
+  } else {
+    const ref = refs[0] as { listenerArn: string; ruleArn?: string };
+    traffic = await aws.discoverTraffic(ref);
+    found = { stableArn: traffic.stableTargetGroupArn, originals: [{ ref, actions: traffic.originalActions }] };
+  }
   state.arns.stable = traffic.stableTargetGroupArn;
   state.dims.stable = { targetGroup: traffic.stableDimension, loadBalancer: traffic.loadBalancerDimension };
   state.status.targetGroups.push({ role: 'stable', name: traffic.stableTargetGroupName, arn: traffic.stableTargetGroupArn });
   state.status.verifiedWeights = { stable: 100 };
-  return { stableArn: traffic.stableTargetGroupArn, originalActions: traffic.originalActions };
+  return found;
 }
 
-/** Clones the stable group for a role, registers the role's targets and waits until they are healthy. */
-export async function cloneRole(state: ReleaseState, role: 'canary' | 'baseline', label: string, targets: Targets, stableArn: string): Promise<void> {
-  const { spec, releaseId } = state;
-  const name = targetGroupName(spec.service, label, releaseId);
-  state.register({ kind: 'deleteTargetGroup', listenerArn: spec.traffic.listenerArn, ruleArn: spec.traffic.ruleArn, name });
-  const tg = await aws.ensureTargetGroup({
-    sourceTargetGroupArn: stableArn,
-    name,
-    tags: {
-      [Tags.service]: spec.service,
-      [Tags.version]: role === 'canary' ? spec.version : `baseline-of-${spec.version}`,
-      [Tags.releaseId]: releaseId,
-      [Tags.role]: role,
-    },
-  });
-  state.arns[role] = tg.targetGroupArn;
-  state.dims[role] = { targetGroup: tg.dimension, loadBalancer: state.dims.stable?.loadBalancer ?? '' };
-  state.status.targetGroups.push({ role, name, arn: tg.targetGroupArn });
-  state.record('canary', `create ${role} target group`, `${name}${tg.created ? '' : ' (found from an earlier attempt)'}`);
-  await aws.registerTargets({ targetGroupArn: tg.targetGroupArn, targets });
-  const wait = healthWait(spec.environment.healthyTimeout);
-  const healthy = (await interruptible(state, () =>
-    wait.waitHealthy({ targetGroupArn: tg.targetGroupArn, targets, timeoutMs: spec.environment.healthyTimeout }),
-  )) as { healthy: number; waitedMs: number };
-  state.record('canary', `${role} targets healthy`, `${healthy.healthy}/${targets.length} after ${formatDuration(healthy.waitedMs)}`);
-}
-
-/** Clones canary (and baseline) and registers the restore of the pre-release actions. */
-export async function cloneEnvironment(state: ReleaseState, found: Awaited<ReturnType<typeof discover>>): Promise<void> {
+/** Prepares canary (and baseline), attached and healthy on the real-ALB path, and registers the restore of the pre-release actions. */
+export async function cloneEnvironment(state: ReleaseState, found: Found): Promise<void> {
   const { spec } = state;
   state.setPhase('CloningEnvironment');
-  await cloneRole(state, 'canary', spec.version, spec.environment.canaryTargets, found.stableArn);
-  if (spec.environment.baselineTargets?.length) await cloneRole(state, 'baseline', 'base', spec.environment.baselineTargets, found.stableArn);
-  state.register({ kind: 'restoreActions', listenerArn: spec.traffic.listenerArn, ruleArn: spec.traffic.ruleArn, actions: found.originalActions });
+  if (!state.realAlb) {
+    await cloneRole(state, 'canary', spec.version, spec.environment.canaryTargets, found.stableArn);
+    if (spec.environment.baselineTargets?.length) await cloneRole(state, 'baseline', 'base', spec.environment.baselineTargets, found.stableArn);
+    registerRestores(state, found);
+    return;
+  }
+  state.atSafePoint = false;
+  const roles: { role: 'canary' | 'baseline'; targets: Targets }[] = [];
+  if (found.idle) roles.push({ role: 'canary', targets: await prepareIdle(state, found.idle) });
+  else {
+    await createRole(state, 'canary', spec.version, spec.environment.canaryTargets, found.stableArn);
+    roles.push({ role: 'canary', targets: spec.environment.canaryTargets });
+  }
+  if (spec.environment.baselineTargets?.length) {
+    await createRole(state, 'baseline', 'base', spec.environment.baselineTargets, found.stableArn);
+    roles.push({ role: 'baseline', targets: spec.environment.baselineTargets });
+  }
+  registerRestores(state, found);
+  // Attached at weight 0: health-checked by the load balancer, no user traffic yet.
+  await shift(state, state.hasBaseline ? { stable: 100, canary: 0, baseline: 0 } : { stable: 100, canary: 0 }, 'canary');
+  for (const r of roles) await waitRoleHealthy(state, r.role, r.targets);
+  state.atSafePoint = true;
+}
+
+function registerRestores(state: ReleaseState, found: Found): void {
+  for (const o of found.originals) state.register({ kind: 'restoreActions', listenerArn: o.ref.listenerArn, ruleArn: o.ref.ruleArn, actions: o.actions });
+}
+
+/** The pre-real-ALB clone: create, register, wait healthy (kept for releases started before; see state.realAlb). */
+async function cloneRole(state: ReleaseState, role: 'canary' | 'baseline', label: string, targets: Targets, stableArn: string): Promise<void> {
+  const { spec, releaseId } = state;
+  const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
+  const name = targetGroupName(spec.service, label, releaseId);
+  state.register({ kind: 'deleteTargetGroup', listenerArn: ref.listenerArn, ruleArn: ref.ruleArn, name });
+  const tg = await aws.ensureTargetGroup({ sourceTargetGroupArn: stableArn, name, tags: roleTags(state, role) });
+  recordGroup(state, role, name, tg.targetGroupArn, tg.dimension, tg.created);
+  await aws.registerTargets({ targetGroupArn: tg.targetGroupArn, targets });
+  await waitRoleHealthy(state, role, targets);
+}
+
+/** Creates a role's group as a copy of stable (version tags rewritten) and registers its targets. */
+async function createRole(state: ReleaseState, role: 'canary' | 'baseline', label: string, targets: Targets, stableArn: string): Promise<void> {
+  const { spec, releaseId } = state;
+  const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
+  const name = targetGroupName(spec.service, label, releaseId);
+  const inverse = {
+    kind: 'deleteTargetGroup' as const,
+    listenerArn: ref.listenerArn,
+    ruleArn: ref.ruleArn,
+    name,
+    drain: true,
+    targetGroupArn: undefined as string | undefined,
+  };
+  state.register(inverse);
+  const version = role === 'canary' ? spec.version : `baseline-of-${spec.version}`;
+  const tg = await aws.ensureTargetGroup({
+    aws: state.scope(),
+    sourceTargetGroupArn: stableArn,
+    name,
+    tags: roleTags(state, role),
+    versionTags: { keys: spec.environment.versionTags, version },
+  });
+  inverse.targetGroupArn = tg.targetGroupArn;
+  recordGroup(state, role, name, tg.targetGroupArn, tg.dimension, tg.created);
+  await aws.registerTargets({ aws: state.scope(), targetGroupArn: tg.targetGroupArn, targets });
+}
+
+/** Pair mode: the idle group of the pair becomes the canary; nothing is created. */
+async function prepareIdle(state: ReleaseState, idle: NonNullable<Found['idle']>): Promise<Targets> {
+  const { spec } = state;
+  const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
+  const given = spec.environment.canaryTargets;
+  if (given.length) {
+    state.register({ kind: 'deregisterTargets', ...ref, targetGroupArn: idle.targetGroupArn, name: idle.targetGroupName, targets: given });
+  }
+  recordGroup(state, 'canary', idle.targetGroupName, idle.targetGroupArn, idle.dimension, false);
+  const prepared = await aws.prepareIdleGroup({ aws: state.scope(), targetGroupArn: idle.targetGroupArn, targets: given.length ? given : undefined });
+  state.record('canary', 'canary targets in the idle group', `${prepared.targets.length} target(s), ${prepared.registered.length} registered by this release`);
+  return prepared.targets;
+}
+
+function roleTags(state: ReleaseState, role: 'canary' | 'baseline'): Record<string, string> {
+  const { spec, releaseId } = state;
+  return {
+    [Tags.service]: spec.service,
+    [Tags.version]: role === 'canary' ? spec.version : `baseline-of-${spec.version}`,
+    [Tags.releaseId]: releaseId,
+    [Tags.role]: role,
+  };
+}
+
+function recordGroup(state: ReleaseState, role: Role, name: string, arn: string, dimension: string, created: boolean): void {
+  state.arns[role] = arn;
+  state.dims[role] = { targetGroup: dimension, loadBalancer: state.dims.stable?.loadBalancer ?? '' };
+  state.status.targetGroups.push({ role, name, arn });
+  if (state.spec.environment.mode !== 'pair' || role !== 'canary')
+    state.record('canary', `create ${role} target group`, `${name}${created ? '' : ' (found from an earlier attempt)'}`);
+}
+
+async function waitRoleHealthy(state: ReleaseState, role: 'canary' | 'baseline', targets: Targets): Promise<void> {
+  const { spec } = state;
+  const wait = healthWait(spec.environment.healthyTimeout);
+  const input = { targetGroupArn: state.arns[role] as string, targets, timeoutMs: spec.environment.healthyTimeout };
+  const healthy = (await interruptible(state, () => wait.waitHealthy(state.realAlb ? { ...input, aws: state.scope() } : input))) as HealthyTargets;
+  if (healthy.targets) state.status.targetHealth = { ...state.status.targetHealth, [role]: healthy.targets };
+  state.record('canary', `${role} targets healthy`, `${healthy.healthy}/${targets.length} after ${formatDuration(healthy.waitedMs)}`);
 }

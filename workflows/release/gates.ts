@@ -19,6 +19,10 @@ export async function waitGate(state: ReleaseState, gate: Gate, timeoutMs: numbe
   if (resumed) {
     gate = resumed;
     timeoutMs = resumed.deadline === undefined ? null : Math.max(0, Date.parse(resumed.deadline) - Date.now());
+  } else {
+    // A new gate at a step that had one before (a drift gate, then the step's pause) starts with no answer.
+    if (state.approvedGate === gate.step) state.approvedGate = undefined;
+    if (state.resumedGate === gate.step) state.resumedGate = undefined;
   }
   status.gate = gate;
   state.details();

@@ -64,13 +64,14 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
     check(s) {
       if (s.stop) return stopping;
       const gate = s.status.gate;
-      if (!s.status.paused && !(gate && (gate.kind === 'pause' || gate.kind === 'inconclusive'))) return 'not paused: nothing to resume';
+      if (!s.status.paused && !(gate && (gate.kind === 'pause' || gate.kind === 'inconclusive' || gate.kind === 'drift')))
+        return 'not paused: nothing to resume';
       return undefined;
     },
     effect(s, p) {
       s.status.paused = false;
       const gate = s.status.gate;
-      if (gate && (gate.kind === 'pause' || gate.kind === 'inconclusive')) s.resumedGate = gate.step;
+      if (gate && (gate.kind === 'pause' || gate.kind === 'inconclusive' || gate.kind === 'drift')) s.resumedGate = gate.step;
       s.record(p.by, 'resume', p.comment);
       return 'resumed';
     },

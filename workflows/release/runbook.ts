@@ -21,6 +21,8 @@ import { fullWeights, shift } from './traffic';
 
 /** Marks releases that may continue as new; one started before this change keeps its single run. */
 export const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
+/** Marks releases on real-ALB semantics (attach at 0, drift checks, settle and drain, several forward actions, pair mode). */
+export const REAL_ALB_PATCH = 'real-alb';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -31,6 +33,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   if (input.resume) state.record('canary', 'continued as new', `run ${state.run}; history of the previous run was full`);
   else {
     state.canContinueAsNew = patched(CONTINUE_AS_NEW_PATCH);
+    state.realAlb = patched(REAL_ALB_PATCH);
     state.begin();
   }
 

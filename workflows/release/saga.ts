@@ -2,12 +2,13 @@
  * Undoing and finishing: rollback runs the registered inverses (traffic first) until they succeed; finalizing,
  * after the point of no return, detaches and deletes the previous groups and reports what it could not.
  */
-import { CancellationScope, log, sleep } from '@temporalio/workflow';
-import type { WeightedTargetGroup } from '../../activities/contract';
+import { CancellationScope, log, proxyActivities, sleep } from '@temporalio/workflow';
+import type { ReleaseActivities, WeightedTargetGroup } from '../../activities/contract';
 import { formatDuration } from '../../common/duration';
-import type { TargetGroupRef } from '../../common/status';
+import type { Compensation, TargetGroupRef } from '../../common/status';
 import { rollbackOrder, verifiedRoleWeights } from '../plan';
 import { aws, causeMessage, compensate } from './activities';
+import { writeForward } from './traffic';
 import { alert } from './alert';
 import type { ReleaseState } from './state';
 
@@ -20,16 +21,23 @@ export async function rollback(state: ReleaseState, reason: string): Promise<voi
   await CancellationScope.nonCancellable(async () => {
     for (let round = 1; ; round++) {
       try {
+        let settled = false;
         for (const c of rollbackOrder(state.saga)) {
           if (c.kind === 'restoreActions') {
-            const v = await compensate.restoreActions({ listenerArn: c.listenerArn, ruleArn: c.ruleArn, actions: c.actions });
+            const v = await compensate.restoreActions({ listenerArn: c.listenerArn, ruleArn: c.ruleArn, actions: c.actions, ...scoped(state) });
             status.verifiedWeights = verifiedRoleWeights(v.weights, state.arns);
             status.requestedWeights = { stable: 100 };
             state.publishWeight();
-            state.record('canary', 'restored pre-release traffic', 'verified by describe');
+            const kept = 'kept' in v && Array.isArray(v.kept) ? (v.kept as string[]) : [];
+            if (kept.length) status.keptOnRestore = [...(status.keptOnRestore ?? []), ...kept];
+            state.record('canary', 'restored pre-release traffic', `verified by describe${kept.length ? `; kept others' changes: ${kept.join('; ')}` : ''}`);
           } else {
-            const d = await compensate.deleteTargetGroup({ listenerArn: c.listenerArn, ruleArn: c.ruleArn, name: c.name });
-            state.record('canary', 'delete target group', `${c.name}${d.deleted ? '' : ' (already gone)'}`);
+            // Traffic has left the group (verified): let every load balancer node apply that before anything drains.
+            if (!settled && (c.kind === 'deregisterTargets' || c.drain)) {
+              await sleep(spec.environment.settle);
+              settled = true;
+            }
+            await undo(state, c);
           }
           state.completed(c);
         }
@@ -48,6 +56,52 @@ export async function rollback(state: ReleaseState, reason: string): Promise<voi
     }
   });
   state.setPhase('RolledBack');
+}
+
+function scoped(state: ReleaseState): { aws?: ReturnType<ReleaseState['scope']> } {
+  return state.realAlb ? { aws: state.scope() } : {};
+}
+
+/** Waits on a group's deregistration delay (capped by the spec): long, heartbeating, tried hard. */
+function drainer(capMs: number) {
+  return proxyActivities<ReleaseActivities>({
+    startToCloseTimeout: capMs + 60_000,
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
+  });
+}
+
+/** One compensation other than restoring traffic: drain, then delete the group (clone) or deregister the canary targets (pair). */
+async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'restoreActions' }>): Promise<void> {
+  const { spec } = state;
+  const ref = { listenerArn: c.listenerArn, ruleArn: c.ruleArn };
+  if (c.kind === 'deregisterTargets') {
+    await drainer(spec.environment.drainCap).drainTargetGroup({
+      ...ref,
+      ...scoped(state),
+      targetGroupArn: c.targetGroupArn,
+      capMs: spec.environment.drainCap,
+      until: 'no-traffic',
+    });
+    const d = await compensate.deregisterTargets({ ...ref, ...scoped(state), targetGroupArn: c.targetGroupArn, targets: c.targets });
+    state.record('canary', 'deregister canary targets', `${d.deregistered.length} from ${c.name}`);
+    return;
+  }
+  if (c.drain && c.targetGroupArn) {
+    const drained = await drainer(spec.environment.drainCap).drainTargetGroup({
+      ...ref,
+      ...scoped(state),
+      targetGroupArn: c.targetGroupArn,
+      capMs: spec.environment.drainCap,
+    });
+    state.record(
+      'canary',
+      'drained target group',
+      `${c.name}: ${formatDuration(drained.waitedMs)}${drained.capped ? ` (deregistration delay ${formatDuration(drained.delayMs)}, capped)` : ''}`,
+    );
+  }
+  const d = await compensate.deleteTargetGroup({ ...ref, ...scoped(state), name: c.name });
+  state.record('canary', 'delete target group', `${c.name}${d.deleted ? '' : ' (already gone)'}`);
 }
 
 /** Tries a clean-up a few rounds, `rollback.retryInterval` apart; says what failed instead of failing the release. */
@@ -76,10 +130,19 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
   const warnings: string[] = [];
   await CancellationScope.nonCancellable(async () => {
     const canaryRef = status.targetGroups.find((t) => t.role === 'canary') as TargetGroupRef;
-    const detached = await persist(state, 'detach the previous target groups', async () => {
-      const finalWeights: WeightedTargetGroup[] = [{ targetGroupArn: arns.canary as string, weight: 100 }];
-      const verified = await aws.setForwardWeights({ ...spec.traffic, weights: finalWeights });
-      status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
+    const pair = state.realAlb && spec.environment.mode === 'pair';
+    // Pair mode keeps the previous group attached at weight 0, ready for the next release; clone mode detaches it.
+    const finalWeights: WeightedTargetGroup[] = [{ targetGroupArn: arns.canary as string, weight: 100 }];
+    if (pair) finalWeights.push({ targetGroupArn: arns.stable as string, weight: 0 });
+    const detached = await persist(state, pair ? 'move all traffic to the new group' : 'detach the previous target groups', async () => {
+      if (state.realAlb) {
+        let verified: WeightedTargetGroup[] = [];
+        for (const f of state.forwards) verified = await writeForward(state, f, finalWeights);
+        status.verifiedWeights = verifiedRoleWeights(verified, arns);
+      } else {
+        const verified = await aws.setForwardWeights({ ...(state.refs()[0] as { listenerArn: string }), weights: finalWeights });
+        status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
+      }
     });
     state.record('canary', 'promoted', `${canaryRef.name} is the stable target group`);
     const old = status.targetGroups.filter((g) => g.role !== 'canary');
@@ -87,12 +150,24 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
       warnings.push(`${old.map((g) => g.name).join(', ')} still attached at weight 0 (${detached.error}); detach and delete by hand`);
       return;
     }
+    if (state.realAlb) await sleep(spec.environment.settle);
+    const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
     for (const t of old) {
-      const deleted = await persist(state, `delete ${t.role} target group ${t.name}`, async () => {
-        const d = await aws.deleteTargetGroup({ ...spec.traffic, name: t.name });
+      const inverse: Exclude<Compensation, { kind: 'restoreActions' }> = pair
+        ? { kind: 'deregisterTargets', ...ref, targetGroupArn: t.arn, name: t.name }
+        : { kind: 'deleteTargetGroup', ...ref, name: t.name, drain: state.realAlb, targetGroupArn: t.arn };
+      const what = pair ? `deregister the previous targets from ${t.name}` : `delete ${t.role} target group ${t.name}`;
+      const done = await persist(state, what, async () => {
+        if (state.realAlb) return undo(state, inverse);
+        const d = await aws.deleteTargetGroup({ ...ref, name: t.name });
         state.record('canary', `delete ${t.role} target group`, `${t.name}${d.deleted ? '' : ' (already gone)'}`);
       });
-      if (!deleted.ok) warnings.push(`${t.name} was not deleted (${deleted.error}); delete it once nothing routes to it`);
+      if (!done.ok)
+        warnings.push(
+          pair
+            ? `${t.name} still has the previous targets (${done.error}); deregister them by hand`
+            : `${t.name} was not deleted (${done.error}); delete it once nothing routes to it`,
+        );
     }
   });
   state.setPhase('Succeeded');

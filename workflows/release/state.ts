@@ -7,6 +7,8 @@ import { setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowI
 import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
 import type { ParsedReleaseSpec } from '../../common/spec';
+import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/forward';
+import type { AwsScope } from '../../activities/contract';
 import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
 import type { AnalysisCounters } from '../../analysis/analysis';
 import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
@@ -59,6 +61,16 @@ export class ReleaseState {
   historyEventLimit = DEFAULT_HISTORY_EVENT_LIMIT;
   /** Background analysis counters carried over from the previous run. */
   readonly carriedCounters: AnalysisCounters | undefined;
+  /**
+   * Real-ALB semantics (attach at weight 0 before the health wait, drift-checked writes, settle and drain before
+   * teardown, several forward actions, pair mode, per-release region and role). Fixed at the first run: a release
+   * started before this existed replays its history as it ran.
+   */
+  realAlb = false;
+  /** Per forward action of the spec, the forward this release verified last (the `expected` of its next write). */
+  forwards: { ref: TrafficRef; verified: ForwardState }[] = [];
+  /** False while the release must not continue as new (cloning: the next run would not redo it). */
+  atSafePoint = true;
   /** The gate the previous run was waiting at; the step that opened it picks it up once, with its original deadline. */
   private resumable: Gate | undefined;
 
@@ -82,6 +94,8 @@ export class ReleaseState {
       this.stepsCompleted = carried.stepsCompleted;
       this.carriedCounters = carried.backgroundCounters;
       this.resumable = carried.status.gate?.kind === 'manual-pause' ? undefined : carried.status.gate;
+      this.realAlb = carried.realAlb ?? false;
+      this.forwards = carried.forwards ?? [];
       this.status.gate = undefined;
       return;
     }
@@ -123,12 +137,25 @@ export class ReleaseState {
       promote: this.promote,
       stepsCompleted: this.stepsCompleted,
       backgroundCounters,
+      realAlb: this.realAlb,
+      forwards: this.forwards,
     };
+  }
+
+  /** The forward actions the release shifts (a recorded spec may hold the single-object form). */
+  refs(): TrafficRef[] {
+    return trafficRefs(this.spec.traffic);
+  }
+
+  /** The account and region every AWS activity of this release works in (never credentials). */
+  scope(): AwsScope {
+    const { region, aws } = this.spec;
+    return { region, ...(aws?.roleArn ? { roleArn: aws.roleArn } : {}), ...(aws?.externalId ? { externalId: aws.externalId } : {}) };
   }
 
   /** Pure (condition predicates call it): true once this run's history should be handed to a new run. */
   historyFull(): boolean {
-    if (!this.canContinueAsNew) return false;
+    if (!this.canContinueAsNew || !this.atSafePoint) return false;
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= this.historyEventLimit;
   }

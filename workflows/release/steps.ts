@@ -45,7 +45,15 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
   const act = analysisCall(template.count * (template.interval + 60_000) + 120_000);
   const run = await interruptible(
     state,
-    () => act.runAnalysis({ templateName: step.template, template, variants: state.variants(), count: template.count, intervalMs: template.interval }),
+    () =>
+      act.runAnalysis({
+        templateName: step.template,
+        template,
+        variants: state.variants(),
+        count: template.count,
+        intervalMs: template.interval,
+        ...(state.realAlb ? { aws: state.scope() } : {}),
+      }),
     true,
   );
   if (!run) {

@@ -1,16 +1,34 @@
-/** Traffic changes of a release: every weight change is written, then read back, and what AWS says is what the status shows. */
+/**
+ * Traffic changes of a release: every weight change is written, then read back, and what AWS says is what the
+ * status shows. On the real-ALB path each write names the forward this release verified last; a forward action
+ * someone else changed is never overwritten: the release stops at a drift gate (resume adopts, abort rolls back).
+ */
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ErrorTypes } from '../../common/aws-names';
+import { describeForward, type ForwardState, type TrafficRef, type WeightedTargetGroup } from '../../common/forward';
+import { formatDuration } from '../../common/duration';
 import type { RoleWeights } from '../../common/status';
 import { forwardFor, verifiedRoleWeights } from '../plan';
-import { aws } from './activities';
-import type { ReleaseState } from './state';
+import { alert } from './alert';
+import { aws, causeMessage } from './activities';
+import { waitGate } from './gates';
+import { StopRelease, type ReleaseState } from './state';
 
-/** Shifts the forward action to `weights` (percent per role) and records the verified result. */
+/** Shifts every forward action to `weights` (percent per role) and records the verified result. */
 export async function shift(state: ReleaseState, weights: RoleWeights, by: string): Promise<void> {
-  const { status, spec, arns } = state;
+  const { status, arns } = state;
   status.requestedWeights = weights;
   state.touch();
-  const verified = await aws.setForwardWeights({ ...spec.traffic, weights: forwardFor(weights, arns) });
-  status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
+  const targets = forwardFor(weights, arns);
+  if (state.realAlb) {
+    let verified: WeightedTargetGroup[] = [];
+    for (const f of state.forwards) verified = await writeForward(state, f, targets);
+    status.verifiedWeights = verifiedRoleWeights(verified, arns);
+  } else {
+    const ref = state.refs()[0] as TrafficRef;
+    const verified = await aws.setForwardWeights({ ...ref, weights: targets });
+    status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
+  }
   state.publishWeight();
   state.record(
     by,
@@ -23,4 +41,57 @@ export async function shift(state: ReleaseState, weights: RoleWeights, by: strin
 /** All traffic on the canary (a baseline, if any, at 0 until finalizing detaches it). */
 export function fullWeights(state: ReleaseState): RoleWeights {
   return state.hasBaseline ? { stable: 0, canary: 100, baseline: 0 } : { stable: 0, canary: 100 };
+}
+
+/**
+ * Writes one forward action, expecting what this release verified last; at a drift, waits at the drift gate and,
+ * once someone resumes, adopts the forward action as it is then and writes again. Returns the verified weights.
+ */
+export async function writeForward(
+  state: ReleaseState,
+  f: { ref: TrafficRef; verified: ForwardState },
+  weights: WeightedTargetGroup[],
+): Promise<WeightedTargetGroup[]> {
+  for (;;) {
+    try {
+      const v = await aws.setForwardWeights({ ...f.ref, aws: state.scope(), weights, expected: f.verified });
+      if (v.forward) f.verified = v.forward;
+      return v.weights;
+    } catch (err) {
+      if (!isDrift(err)) throw err;
+      await driftGate(state, f, causeMessage(err));
+    }
+  }
+}
+
+function isDrift(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorTypes.ForwardActionDrifted;
+}
+
+/** Someone changed a forward action: alert, wait for a person, then adopt what AWS holds now (or roll back). */
+async function driftGate(state: ReleaseState, f: { ref: TrafficRef; verified: ForwardState }, what: string): Promise<void> {
+  const { spec, status } = state;
+  const phase = status.phase;
+  const timeoutMs = spec.environment.driftTimeout;
+  state.record('canary', 'ALERT: drift', `${what}; traffic changes stop until someone resumes (adopt) or aborts (roll back)`, false);
+  state.setPhase('Paused');
+  const notified = alert(
+    state,
+    'drift',
+    `someone else changed the forward action: ${what}. Resume to adopt it and go on, abort to roll back (rolls back by itself in ${formatDuration(timeoutMs)})`,
+  );
+  const opened = new Date().toISOString();
+  const how = await waitGate(
+    state,
+    { kind: 'drift', step: status.step, openedAt: opened, deadline: new Date(Date.now() + timeoutMs).toISOString(), onTimeout: 'rollback', detail: what },
+    timeoutMs,
+    state.takeResumable('drift', status.step),
+  );
+  await notified;
+  if (how === 'timeout') throw new StopRelease('rolled-back', `nobody answered the drift gate within ${formatDuration(timeoutMs)}: ${what}`, 'canary');
+  const now = await aws.readForward({ ...f.ref, aws: state.scope() });
+  if (!now.forward) throw new StopRelease('rolled-back', `cannot adopt the change: ${what} (no forward action left)`, 'canary');
+  f.verified = now.forward;
+  state.record('canary', 'drift adopted', describeForward(now.forward));
+  state.setPhase(phase);
 }
