@@ -8,6 +8,7 @@ import {
   CreateLoadBalancerCommand,
   CreateRuleCommand,
   CreateTargetGroupCommand,
+  ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../activities/aws-clients';
@@ -30,6 +31,11 @@ export interface SeedOptions {
   withRule?: boolean;
   /** Write the stable forward as a ForwardConfig with one weighted group (the console's form) instead of TargetGroupArn. */
   forwardConfig?: boolean;
+  /**
+   * The stable group's `deregistration_delay.timeout_seconds` (clones copy it, and a release drains a group that
+   * long before deleting it). AWS's default is 300 s; the local stack's releases last seconds, so 2 s.
+   */
+  deregistrationDelaySeconds?: number;
 }
 
 function required<T>(value: T | undefined, what: string): T {
@@ -68,6 +74,12 @@ export async function seedAlb(aws: AwsClients, opts: SeedOptions): Promise<Seede
     }),
   );
   const stableTargetGroupArn = required(tg.TargetGroups?.[0]?.TargetGroupArn, 'TargetGroupArn');
+  await aws.elbv2.send(
+    new ModifyTargetGroupAttributesCommand({
+      TargetGroupArn: stableTargetGroupArn,
+      Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(opts.deregistrationDelaySeconds ?? 2) }],
+    }),
+  );
   const targets = opts.stableTargets ?? [
     { id: '10.0.0.11', port: 8080 },
     { id: '10.0.1.12', port: 8080 },

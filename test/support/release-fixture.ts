@@ -24,7 +24,7 @@ export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<
     region: 'us-east-1',
     initiator: 'ci-bot',
     traffic: seeded.ruleArn ? { listenerArn: seeded.listenerArn, ruleArn: seeded.ruleArn } : { listenerArn: seeded.listenerArn },
-    environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s' },
+    environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s', settle: '200ms', drainCap: '1s' },
     steps: [{ setWeight: 20 }, { setWeight: 50 }, { setWeight: 100 }],
     analysis: { errors: errorRateTemplate() },
     promotion: { keepPreviousFor: '1s' },

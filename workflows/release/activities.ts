@@ -11,6 +11,11 @@ const nonRetryableErrorTypes = [
   ErrorTypes.TargetGroupNameConflict,
   ErrorTypes.TargetsUnhealthy,
   ErrorTypes.InvalidAwsRequest,
+  ErrorTypes.ForwardActionDrifted,
+  ErrorTypes.TargetTypeMismatch,
+  ErrorTypes.PairNotLive,
+  ErrorTypes.IdleGroupNotEmpty,
+  ErrorTypes.IdleGroupEmpty,
 ];
 
 /**

@@ -3,7 +3,8 @@
  * it prepares. On the real-ALB path a group is attached to the forward action at weight 0 before the health wait
  * (a load balancer health-checks only attached groups) and gets weight only once every target is healthy.
  */
-import type { DiscoveredTraffic, ElbAction, HealthyTargets } from '../../activities/contract';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { DiscoveredTraffic, ElbAction, HealthyTargets, TargetHealthReport } from '../../activities/contract';
 import { Tags } from '../../common/aws-names';
 import { formatDuration } from '../../common/duration';
 import type { ParsedReleaseSpec } from '../../common/spec';
@@ -72,7 +73,7 @@ export async function cloneEnvironment(state: ReleaseState, found: Found): Promi
   }
   registerRestores(state, found);
   // Attached at weight 0: health-checked by the load balancer, no user traffic yet.
-  await shift(state, state.hasBaseline ? { stable: 100, canary: 0, baseline: 0 } : { stable: 100, canary: 0 }, 'canary');
+  await shift(state, state.hasBaseline ? { stable: 100, canary: 0, baseline: 0 } : { stable: 100, canary: 0 }, 'canary', 'attach at weight 0');
   for (const r of roles) await waitRoleHealthy(state, r.role, r.targets);
   state.atSafePoint = true;
 }
@@ -107,13 +108,13 @@ async function createRole(state: ReleaseState, role: 'canary' | 'baseline', labe
     targetGroupArn: undefined as string | undefined,
   };
   state.register(inverse);
-  const version = role === 'canary' ? spec.version : `baseline-of-${spec.version}`;
+  // A baseline runs the stable version: its copied version tags are already right.
   const tg = await aws.ensureTargetGroup({
     aws: state.scope(),
     sourceTargetGroupArn: stableArn,
     name,
     tags: roleTags(state, role),
-    versionTags: { keys: spec.environment.versionTags, version },
+    ...(role === 'canary' ? { versionTags: { keys: spec.environment.versionTags, version: spec.version } } : {}),
   });
   inverse.targetGroupArn = tg.targetGroupArn;
   recordGroup(state, role, name, tg.targetGroupArn, tg.dimension, tg.created);
@@ -156,7 +157,16 @@ async function waitRoleHealthy(state: ReleaseState, role: 'canary' | 'baseline',
   const { spec } = state;
   const wait = healthWait(spec.environment.healthyTimeout);
   const input = { targetGroupArn: state.arns[role] as string, targets, timeoutMs: spec.environment.healthyTimeout };
-  const healthy = (await interruptible(state, () => wait.waitHealthy(state.realAlb ? { ...input, aws: state.scope() } : input))) as HealthyTargets;
+  let healthy: HealthyTargets;
+  try {
+    healthy = (await interruptible(state, () => wait.waitHealthy(state.realAlb ? { ...input, aws: state.scope() } : input))) as HealthyTargets;
+  } catch (err) {
+    // TargetsUnhealthy carries every target's last state: the status shows which targets failed and why.
+    const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
+    const targets = (details as { targets?: TargetHealthReport[] } | undefined)?.targets;
+    if (targets) state.status.targetHealth = { ...state.status.targetHealth, [role]: targets };
+    throw err;
+  }
   if (healthy.targets) state.status.targetHealth = { ...state.status.targetHealth, [role]: healthy.targets };
   state.record('canary', `${role} targets healthy`, `${healthy.healthy}/${targets.length} after ${formatDuration(healthy.waitedMs)}`);
 }

@@ -15,7 +15,7 @@ import { waitGate } from './gates';
 import { StopRelease, type ReleaseState } from './state';
 
 /** Shifts every forward action to `weights` (percent per role) and records the verified result. */
-export async function shift(state: ReleaseState, weights: RoleWeights, by: string): Promise<void> {
+export async function shift(state: ReleaseState, weights: RoleWeights, by: string, action = 'setWeight'): Promise<void> {
   const { status, arns } = state;
   status.requestedWeights = weights;
   state.touch();
@@ -32,7 +32,7 @@ export async function shift(state: ReleaseState, weights: RoleWeights, by: strin
   state.publishWeight();
   state.record(
     by,
-    'setWeight',
+    action,
     `canary ${weights.canary}%${weights.baseline !== undefined ? `, baseline ${weights.baseline}%` : ''}, stable ${weights.stable}% (verified)`,
   );
   state.details();
