@@ -3,6 +3,7 @@
  * the CLI and the Temporal UI. Workflow-safe.
  */
 import type { AnalysisRun } from '../analysis/analysis';
+import type { SegmentMatch } from './segments';
 import type { ParsedStep } from './spec';
 
 export const PHASES = [
@@ -57,8 +58,21 @@ export interface Gate {
 
 /** One planned compensation, in the order a rollback runs them. */
 export interface RollbackAction {
-  kind: 'restoreActions' | 'deleteTargetGroup';
+  kind: 'restoreActions' | 'deleteTargetGroup' | 'deleteSegmentRule';
   description: string;
+}
+
+/** A group of users that reaches the canary through a listener rule of the release (a `segment` step). */
+export interface ActiveSegment {
+  name: string;
+  match: SegmentMatch;
+  /** The listener rule that forwards the group to the canary, as verified by a describe. */
+  ruleArn: string;
+  priority: number;
+  /** ISO time the rule was verified. */
+  since: string;
+  /** The step that started it. */
+  step: number;
 }
 
 export type Outcome = 'promoted' | 'rolled-back' | 'aborted';
@@ -91,6 +105,8 @@ export interface ReleaseStatus {
   /** The forward action as last read back from AWS. */
   verifiedWeights: RoleWeights;
   targetGroups: TargetGroupRef[];
+  /** Groups that currently reach the canary through segment rules, whatever the weights; absent or empty: none. */
+  segments?: ActiveSegment[];
   analysis?: AnalysisRun;
   backgroundAnalysis?: AnalysisRun;
   gate?: Gate;
