@@ -4,6 +4,7 @@ import type { ReleaseActivities } from './contract';
 import { createEnvironmentActivities } from './environment';
 import { createMetricsActivities } from './metrics';
 import { createNotifyActivities } from './notify';
+import { createSegmentActivities } from './segments';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
   return {
     ...createTrafficActivities(deps.elbv2),
     ...createEnvironmentActivities(deps.elbv2),
+    ...createSegmentActivities(deps.elbv2),
     ...createMetricsActivities(deps.cloudwatch),
     ...createNotifyActivities(deps.webhooks ?? {}),
   };
