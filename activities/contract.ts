@@ -159,7 +159,10 @@ export interface ReleaseActivities {
    */
   ensureSegmentRule(input: SegmentRuleRequest & { priority: number }): Promise<EnsuredSegmentRule>;
 
-  /** The segment rule still exists with the priority, conditions and canary forward the release wrote. Non-retryable: SegmentRuleDrifted. */
+  /**
+   * The segment rule still exists with the priority, conditions and canary forward the release wrote. Non-retryable:
+   * SegmentRuleDrifted, whose `details[0]` is the rule as it is now (an EnsuredSegmentRule, or null when deleted).
+   */
   checkSegmentRule(input: { listenerArn: string; name: string; rule: EnsuredSegmentRule; canaryTargetGroupArn: string }): Promise<void>;
 
   /**

@@ -367,10 +367,14 @@ export function createSegmentActivities(elbv2: ElasticLoadBalancingV2Client) {
           })
         : 'it no longer exists';
       if (diff) {
-        throw fail(
-          ErrorTypes.SegmentRuleDrifted,
-          `segment ${input.name}: listener rule ${input.rule.ruleArn} was changed by someone else: ${diff}; resume to adopt, abort to roll back`,
-        );
+        // The rule as it is now (null when gone) rides along, so a workflow that adopts the change can record it.
+        const current: EnsuredSegmentRule | null = rule ? ensured(rule, plain((rule.Conditions ?? []) as RuleCondition[]), false) : null;
+        throw ApplicationFailure.create({
+          type: ErrorTypes.SegmentRuleDrifted,
+          nonRetryable: true,
+          message: `segment ${input.name}: listener rule ${input.rule.ruleArn} was changed by someone else: ${diff}; resume to adopt, abort to roll back`,
+          details: [current],
+        });
       }
     },
 

@@ -58,11 +58,12 @@ async function handRule(listenerArn: string, priority: number, path = '/elsewher
 }
 
 /** The ApplicationFailure type an activity call failed with. */
-async function failureOf(p: Promise<unknown>): Promise<{ type: string; message: string; nonRetryable: boolean }> {
+async function failureOf(p: Promise<unknown>): Promise<{ type: string; message: string; nonRetryable: boolean; details: unknown[] }> {
   try {
     await p;
   } catch (err) {
-    if (err instanceof ApplicationFailure) return { type: err.type ?? '', message: err.message, nonRetryable: err.nonRetryable ?? false };
+    if (err instanceof ApplicationFailure)
+      return { type: err.type ?? '', message: err.message, nonRetryable: err.nonRetryable ?? false, details: [...(err.details ?? [])] };
     throw err;
   }
   throw new Error('expected the activity to fail');
@@ -205,8 +206,16 @@ describe('segment rules on a real (moto) listener', () => {
     const changed = await failureOf(check());
     expect(changed).toMatchObject({ type: 'SegmentRuleDrifted', nonRetryable: true });
     expect(changed.message).toContain('its conditions are');
+    // What the rule is now, for a workflow that adopts the change.
+    expect(changed.details[0]).toMatchObject({
+      ruleArn: rule.ruleArn,
+      priority: rule.priority,
+      conditions: expect.arrayContaining([{ Field: 'source-ip', SourceIpConfig: { Values: ['0.0.0.0/1'] } }]),
+    });
     await aws.elbv2.send(new DeleteRuleCommand({ RuleArn: rule.ruleArn }));
-    expect((await failureOf(check())).message).toContain('it no longer exists');
+    const gone = await failureOf(check());
+    expect(gone.message).toContain('it no longer exists');
+    expect(gone.details).toEqual([null]);
   });
 });
 
