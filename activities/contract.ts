@@ -3,6 +3,7 @@
  * (`proxyActivities<ReleaseActivities>`); `createActivities` in ./index.ts builds them over AWS SDK clients.
  * Every activity is idempotent: describe first, act only if different, find what an earlier attempt created.
  */
+import type { RuleCondition, SegmentMatch } from '../common/segments';
 import type { Target } from '../common/spec';
 import type { ForwardState, TrafficRef, WeightedTargetGroup } from '../common/forward';
 import type { AnalysisRequest, AnalysisRun } from '../analysis/analysis';
@@ -133,6 +134,55 @@ export interface PreparedIdleGroup {
   registered: Target[];
 }
 
+/** One segment rule of a release: who it selects, on which listener, ahead of which forward, to which canary. */
+export interface SegmentRuleRequest extends TrafficRef {
+  /** `workflowId/runId` of the release (the `canary:release-id` tag of everything it creates). */
+  releaseId: string;
+  /** The segment's name (tag `canary:segment`); one rule per name and release. */
+  name: string;
+  match: SegmentMatch;
+  canaryTargetGroupArn: string;
+  /** Extra tags (e.g. `canary:service`, `canary:version`). */
+  tags?: Record<string, string>;
+}
+
+/** Where a segment rule will go: a priority free now, or the rule an earlier attempt already created. */
+export interface SegmentRulePlan {
+  priority: number;
+  existingRuleArn?: string;
+}
+
+/** A segment rule as verified by a describe after the write; what the drift check and the status compare with. */
+export interface EnsuredSegmentRule {
+  ruleArn: string;
+  priority: number;
+  /** The conditions written: the service rule's own conditions plus the segment's. */
+  conditions: RuleCondition[];
+  /** Action types in order (authentication copied from the service, then forward). */
+  actionTypes: string[];
+  /** False when an earlier attempt had already created it. */
+  created: boolean;
+}
+
+/** The load balancer's rule budget, as checked before anything changed. */
+export interface SegmentRoom {
+  /** Non-default rules on all listeners of the load balancer (ALB's quota counts per load balancer). */
+  rulesOnLoadBalancer: number;
+  limit: number;
+  /** New rules the release still needs (segments active at once, minus rules an earlier run already created). */
+  needed: number;
+  /** The service rule's priority (segment rules go below it), null for the listener's default action. */
+  servicePriority: number | null;
+}
+
+/** Finds a segment rule by its ARN, or by its tags when the ARN was never learnt (a crash between create and record). */
+export interface SegmentRuleDelete {
+  listenerArn: string;
+  releaseId: string;
+  name: string;
+  ruleArn?: string;
+}
+
 export interface ReleaseActivities {
   /** Reads the forward action and the one target group it sends traffic to. Non-retryable: ListenerNotFound, UnsupportedListener. */
   discoverTraffic(ref: TrafficRef & Scoped): Promise<DiscoveredTraffic>;
@@ -235,6 +285,45 @@ export interface ReleaseActivities {
 
   /** Takes measurements of an analysis template (heartbeating between them) and judges them; see analysis/analysis.ts. */
   runAnalysis(input: AnalysisRequest & Scoped): Promise<AnalysisRun>;
+
+  /**
+   * Read-only, before anything changes: every segment's rule can be written (conditions combined with the service
+   * rule's within ALB's limits, no OIDC to copy), the load balancer has room for `concurrent` more rules (its quota,
+   * from DescribeAccountLimits), and as many free priorities precede the service's forward.
+   * Non-retryable: NoRoomForSegmentRule, SegmentRuleUnsupported, ListenerNotFound.
+   */
+  checkSegmentRoom(
+    input: Pick<SegmentRuleRequest, 'listenerArn' | 'ruleArn' | 'releaseId'> & {
+      segments: { name: string; match: SegmentMatch }[];
+      concurrent: number;
+    },
+  ): Promise<SegmentRoom>;
+
+  /**
+   * Read-only: the highest free priority below the service rule's (any free one, the highest, for a listener default),
+   * or the rule an earlier attempt created. Non-retryable: NoRoomForSegmentRule, SegmentRuleUnsupported.
+   */
+  planSegmentRule(input: SegmentRuleRequest): Promise<SegmentRulePlan>;
+
+  /**
+   * Creates the segment's rule at `priority` forwarding 100% of matching requests to the canary, tagged with the
+   * release id and segment name, then verifies it by describing; returns the rule an earlier attempt created.
+   * The listener is read again right before the write: a priority taken since the plan is refused, never overwritten.
+   * Non-retryable: SegmentPriorityTaken, NoRoomForSegmentRule, SegmentRuleUnsupported. Retryable: SegmentRuleNotVerified.
+   */
+  ensureSegmentRule(input: SegmentRuleRequest & { priority: number }): Promise<EnsuredSegmentRule>;
+
+  /**
+   * The segment rule still exists with the priority, conditions and canary forward the release wrote. Non-retryable:
+   * SegmentRuleDrifted, whose `details[0]` is the rule as it is now (an EnsuredSegmentRule, or null when deleted).
+   */
+  checkSegmentRule(input: { listenerArn: string; name: string; rule: EnsuredSegmentRule; canaryTargetGroupArn: string }): Promise<void>;
+
+  /**
+   * Deletes the segment's rule (only one tagged with this release and name) and verifies it is gone. Gone already →
+   * { deleted: false }. Non-retryable: SegmentRuleNotOurs.
+   */
+  deleteSegmentRule(input: SegmentRuleDelete): Promise<{ deleted: boolean }>;
 
   /** Posts a notification to a webhook configured on the worker. Non-retryable: WebhookNotConfigured. */
   notify(input: Notification): Promise<{ status: number }>;

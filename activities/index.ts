@@ -6,6 +6,7 @@ import { ErrorTypes, type ReleaseActivities } from './contract';
 import { createEnvironmentActivities } from './environment';
 import { createMetricsActivities } from './metrics';
 import { createNotifyActivities } from './notify';
+import { createSegmentActivities } from './segments';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
@@ -40,6 +41,8 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createTrafficActivities(clients),
     ...createEnvironmentActivities(clients),
     ...createMetricsActivities(clients),
+    // Segment rules live on the listener the spec names, in the worker's default scope.
+    ...createSegmentActivities(deps.elbv2),
     ...createNotifyActivities(deps.webhooks ?? {}),
   };
 }

@@ -13,8 +13,10 @@ import {
   type Role,
   type RoleWeights,
   type TimelineEntry,
+  type ActiveSegment,
 } from '../common/status';
 import type { AnalysisRun, MetricResult } from '../analysis/analysis';
+import { describeMatch } from '../common/segments';
 
 const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
 
@@ -66,7 +68,16 @@ export function describeStep(step: ParsedStep): string {
       const who = step.approvers.length ? step.approvers.join(', ') : 'anyone but the initiator';
       return `approval by ${who}${step.allowSelfApproval ? ' (self-approval allowed)' : ''} (timeout ${formatDuration(step.timeoutMs)}, then ${step.onTimeout})`;
     }
+    case 'segment':
+      return `segment ${step.name}: ${describeMatch(step.match)} → canary`;
+    case 'endSegment':
+      return `end segment ${step.name}`;
   }
+}
+
+/** `staff (source IP 10.20.0.0/16) since 10:00:00Z, rule priority 9`, one per group that reaches the canary by its own rule. */
+export function formatSegments(segments: ActiveSegment[] | undefined): string[] {
+  return (segments ?? []).map((s) => `${s.name} (${describeMatch(s.match)}) since ${formatClock(s.since)}, rule priority ${s.priority}`);
 }
 
 /**
@@ -171,6 +182,7 @@ export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: s
   rows.push(['step', formatStep(status)]);
   rows.push(['weights', `${formatWeights(status.verifiedWeights)} verified; requested ${formatWeights(status.requestedWeights)}`]);
   rows.push(['target groups', status.targetGroups.length ? status.targetGroups.map((t) => `${t.role} ${t.name}`).join(', ') : 'none yet']);
+  formatSegments(status.segments).forEach((l, i) => rows.push([i === 0 ? 'segments' : '', `${l} → canary`]));
   if (status.analysis) formatAnalysis(status.analysis).forEach((l, i) => rows.push([i === 0 ? 'analysis' : '', l]));
   if (status.backgroundAnalysis) formatAnalysis(status.backgroundAnalysis).forEach((l, i) => rows.push([i === 0 ? 'background' : '', l]));
   if (status.gate) rows.push(['waiting for', formatGate(status.gate, opts.now, workflowId ?? status.releaseId)]);
@@ -256,6 +268,7 @@ export function historyJson(timeline: TimelineEntry[]): (TimelineEntry & { ignor
 /** A progress line for non-TTY output; printed again only when it changes. */
 export function progressLine(status: ReleaseStatus, now: Date): string {
   const parts = [status.phase, formatStep(status), formatWeights(status.verifiedWeights)];
+  if (status.segments?.length) parts.push(`segments ${status.segments.map((s) => s.name).join(', ')} → canary`);
   const release = status.releaseId.split('/')[0] ?? status.releaseId;
   // Without the countdown, so the line changes only when the release does.
   if (status.gate) parts.push(`waiting: ${formatGate(status.gate, now, release).replace(/ \(in [^)]*\)| \([^)]* ago\)/, '')}`);

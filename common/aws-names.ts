@@ -19,6 +19,12 @@ export const ErrorTypes = {
   IdleGroupNotEmpty: 'IdleGroupNotEmpty',
   /** Pair mode: no canary targets given and none registered by the deployer. */
   IdleGroupEmpty: 'IdleGroupEmpty',
+  NoRoomForSegmentRule: 'NoRoomForSegmentRule',
+  SegmentRuleUnsupported: 'SegmentRuleUnsupported',
+  SegmentPriorityTaken: 'SegmentPriorityTaken',
+  SegmentRuleNotVerified: 'SegmentRuleNotVerified',
+  SegmentRuleDrifted: 'SegmentRuleDrifted',
+  SegmentRuleNotOurs: 'SegmentRuleNotOurs',
 } as const;
 
 /** Tags canary puts on what it creates, so a retried or crashed attempt finds its own resources. */
@@ -27,4 +33,6 @@ export const Tags = {
   version: 'canary:version',
   releaseId: 'canary:release-id',
   role: 'canary:role',
+  /** On segment rules (role `segment`): the segment's name. */
+  segment: 'canary:segment',
 } as const;

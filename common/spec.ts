@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseExpression, referencedIds } from './expression';
 import { JudgeConfig, JudgeMetricOptions } from './judge-config';
+import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
 
 const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
@@ -93,11 +94,20 @@ const ApprovalStep = z.strictObject({
   }),
 });
 
-const STEP_SCHEMAS = { setWeight: SetWeightStep, pause: PauseStep, analysis: AnalysisStep, approval: ApprovalStep } as const;
+const STEP_SCHEMAS = {
+  setWeight: SetWeightStep,
+  pause: PauseStep,
+  analysis: AnalysisStep,
+  approval: ApprovalStep,
+  segment: SegmentStep,
+  endSegment: EndSegmentStep,
+} as const;
+const STEP_KINDS = Object.keys(STEP_SCHEMAS).join(', ');
 
 /**
- * One step; exactly one of setWeight / pause / analysis / approval, parsed to a tagged form. The schema is chosen
- * by the step's key (not tried one by one), so an error names the field and the reason, e.g. `steps[0].setWeight`.
+ * One step; exactly one of setWeight / pause / analysis / approval / segment / endSegment, parsed to a tagged form.
+ * The schema is chosen by the step's key (not tried one by one), so an error names the field and the reason, e.g.
+ * `steps[0].setWeight`.
  */
 export const Step = z.unknown().transform((v, ctx): ParsedStep => {
   const keys = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v) : undefined;
@@ -106,8 +116,8 @@ export const Step = z.unknown().transform((v, ctx): ParsedStep => {
     ctx.addIssue({
       code: 'custom',
       message: keys
-        ? `a step has exactly one key, one of setWeight, pause, analysis, approval (got ${keys.length ? keys.slice(0, 5).join(', ') : 'none'})`
-        : 'a step is an object with one key: setWeight, pause, analysis or approval',
+        ? `a step has exactly one key, one of ${STEP_KINDS} (got ${keys.length ? keys.slice(0, 5).join(', ') : 'none'})`
+        : `a step is an object with one key: ${STEP_KINDS}`,
     });
     return z.NEVER;
   }
@@ -126,6 +136,8 @@ export const Step = z.unknown().transform((v, ctx): ParsedStep => {
   if ('setWeight' in s) return { kind: 'setWeight', weight: s.setWeight };
   if ('pause' in s) return { kind: 'pause', durationMs: s.pause.duration ?? null };
   if ('analysis' in s) return { kind: 'analysis', template: s.analysis.template };
+  if ('segment' in s) return { kind: 'segment', name: s.segment.name, match: s.segment.match };
+  if ('endSegment' in s) return { kind: 'endSegment', name: s.endSegment };
   const { approvers, timeout, onTimeout, allowSelfApproval } = s.approval;
   return { kind: 'approval', approvers, timeoutMs: timeout, onTimeout, allowSelfApproval };
 });
@@ -141,7 +153,10 @@ export type ParsedStep =
       timeoutMs: number;
       onTimeout: 'rollback' | 'continue';
       allowSelfApproval: boolean;
-    };
+    }
+  /** Routes the requests that match to the canary through a listener rule of their own, until `endSegment` or promotion. */
+  | { kind: 'segment'; name: string; match: SegmentMatch }
+  | { kind: 'endSegment'; name: string };
 
 const QueryId = z.string().regex(/^[a-z][a-zA-Z0-9_]{0,254}$/, 'a query Id starts with a lowercase letter, then letters, digits or _');
 const PERIODS = 'Period is 1, 5, 10 or 30 seconds, or a multiple of 60';
@@ -565,6 +580,10 @@ function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string,
       ctx.addIssue({ code: 'custom', path: ['steps', i, 'approval', 'approvers'], message: 'approvers are listed twice' });
     }
   });
+  const parsed = spec.steps.map((step) => (typeof step === 'object' && step !== null && 'kind' in step ? (step as ParsedStep) : undefined));
+  for (const p of segmentStepProblems(parsed.map((s) => (s && (s.kind === 'segment' || s.kind === 'endSegment') ? s : undefined)))) {
+    ctx.addIssue({ code: 'custom', path: ['steps', p.index, ...p.path], message: p.message });
+  }
 }
 
 /** The spec as written (YAML/JSON). */

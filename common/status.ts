@@ -7,6 +7,7 @@ import type { ElbAction } from '../activities/contract';
 import type { ParsedStep, Target } from './spec';
 import type { ForwardState, TrafficRef } from './forward';
 import type { TargetHealthReport } from '../activities/contract';
+import type { SegmentMatch } from './segments';
 
 export const PHASES = [
   'Validating',
@@ -66,6 +67,19 @@ export interface RollbackAction {
   description: string;
 }
 
+/** A group of users that reaches the canary through a listener rule of the release (a `segment` step). */
+export interface ActiveSegment {
+  name: string;
+  match: SegmentMatch;
+  /** The listener rule that forwards the group to the canary, as verified by a describe. */
+  ruleArn: string;
+  priority: number;
+  /** ISO time the rule was verified. */
+  since: string;
+  /** The step that started it. */
+  step: number;
+}
+
 export type Outcome = 'promoted' | 'rolled-back' | 'aborted';
 
 export interface ReleaseResult {
@@ -96,6 +110,8 @@ export interface ReleaseStatus {
   /** The forward action as last read back from AWS. */
   verifiedWeights: RoleWeights;
   targetGroups: TargetGroupRef[];
+  /** Groups that currently reach the canary through segment rules, whatever the weights; absent or empty: none. */
+  segments?: ActiveSegment[];
   analysis?: AnalysisRun;
   backgroundAnalysis?: AnalysisRun;
   gate?: Gate;

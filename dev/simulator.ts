@@ -11,6 +11,7 @@ import { PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwat
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../activities/aws-clients';
 import { forwardTargets, loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
+import { checkPopulation, routePopulation, type Population } from './alb-rules';
 
 /** How one version of the service behaves. */
 export interface FaultProfile {
@@ -36,6 +37,8 @@ export interface SimulatedSplit {
   errors: number;
   /** Mean of the drawn response times; 0 when the group received no requests. */
   meanLatencyMs: number;
+  /** With `population`: the share of all traffic this group received, per traffic class (`everyone` for the rest). */
+  classShares?: Record<string, number>;
 }
 
 /** One tick of the simulator. */
@@ -64,6 +67,14 @@ export interface SimulatorOptions {
   seed?: number;
   /** Called after every tick, failed ones included; an exception thrown here is recorded like an AWS error. */
   onTick?: (t: SimulatorTick) => void;
+  /**
+   * Route every request by the listener's real rules (priority order, conditions; see ./alb-rules.ts) instead of the
+   * weights of one forward action: `groups` are shares of the traffic that carry a segment's attributes (a header, a
+   * cookie, a source address, a country header), merged over `base`; the rest (class `everyone`) is `base`, by
+   * default a request the service's rule (`ruleArn`) matches. So a segment rule, not a weight, decides what the
+   * canary's metrics are made of.
+   */
+  population?: Population;
 }
 
 /** A running simulator. */
@@ -128,6 +139,7 @@ function checkOptions(opts: SimulatorOptions): void {
     throw new RangeError(`simulator: requestsPerSecond must be ≥ 0, got ${opts.requestsPerSecond}`);
   }
   if (!(opts.tickMs > 0 && Number.isFinite(opts.tickMs))) throw new RangeError(`simulator: tickMs must be > 0, got ${opts.tickMs}`);
+  if (opts.population) checkPopulation(opts.population);
 }
 
 /** `arn:...:targetgroup/NAME/ID` → `NAME`. */
@@ -214,6 +226,21 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     return actions?.find((a) => a.Type === 'forward');
   }
 
+  /** Each target group's part of the tick's requests (part / whole), by one forward's weights or by the rules. */
+  async function routeTick(): Promise<{ targetGroupArn: string; weight: number; part: number; whole: number; classShares?: Record<string, number> }[]> {
+    if (!opts.population) {
+      const forward = await readForward();
+      const targets = forward ? forwardTargets(forward) : [];
+      const totalWeight = targets.reduce((s, t) => s + Math.max(0, t.weight), 0);
+      return targets.map((t) => ({ ...t, part: t.weight > 0 && totalWeight > 0 ? t.weight : 0, whole: totalWeight || 1 }));
+    }
+    return (await routePopulation(aws.elbv2, { listenerArn: opts.listenerArn, ruleArn: opts.ruleArn, population: opts.population })).map((r) => ({
+      ...r,
+      part: r.share,
+      whole: 1,
+    }));
+  }
+
   async function resolveVersions(arns: string[]): Promise<void> {
     const unknown = arns.filter((arn) => !versions.has(arn));
     // DescribeTags takes at most 20 ARNs; a forward action has at most 5 groups.
@@ -244,24 +271,30 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     const split: SimulatedSplit[] = [];
     let error: Error | undefined;
     try {
-      const forward = await readForward();
-      const targets = forward ? forwardTargets(forward) : [];
-      const totalWeight = targets.reduce((s, t) => s + Math.max(0, t.weight), 0);
-      for (const arn of carry.keys()) if (!targets.some((t) => t.targetGroupArn === arn && t.weight > 0)) carry.delete(arn);
+      const targets = await routeTick();
+      for (const arn of carry.keys()) if (!targets.some((t) => t.targetGroupArn === arn && t.part > 0)) carry.delete(arn);
       await resolveVersions(targets.map((t) => t.targetGroupArn));
 
       const metricData: MetricDatum[] = [];
       for (const t of targets) {
         const version = versions.get(t.targetGroupArn) ?? targetGroupName(t.targetGroupArn);
         let requests = 0;
-        if (t.weight > 0 && totalWeight > 0) {
-          const exact = (requestsPerTick * t.weight) / totalWeight + (carry.get(t.targetGroupArn) ?? 0);
+        if (t.part > 0) {
+          const exact = (requestsPerTick * t.part) / t.whole + (carry.get(t.targetGroupArn) ?? 0);
           requests = Math.floor(exact + 1e-9);
           carry.set(t.targetGroupArn, Math.max(0, exact - requests));
         }
         const { errors, latenciesSec } = draw(profiles.get(version) ?? fallback, requests);
         const meanLatencyMs = requests > 0 ? (latenciesSec.reduce((s, x) => s + x, 0) / requests) * 1000 : 0;
-        split.push({ targetGroupArn: t.targetGroupArn, version, weight: t.weight, requests, errors, meanLatencyMs });
+        split.push({
+          targetGroupArn: t.targetGroupArn,
+          version,
+          weight: t.weight,
+          requests,
+          errors,
+          meanLatencyMs,
+          ...(t.classShares ? { classShares: t.classShares } : {}),
+        });
         // Like a real ALB, a group that served nothing in this tick reports nothing, so "no traffic" stays visible as no data.
         if (requests === 0) continue;
         const common = {

@@ -10,7 +10,18 @@ describe('the README', () => {
     const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
     expect(yaml).toBeDefined();
     const spec = parseReleaseSpec(parse(yaml as string));
-    expect(spec.steps.map((s) => s.kind)).toEqual(['setWeight', 'pause', 'analysis', 'approval', 'setWeight', 'setWeight']);
+    expect(spec.steps.map((s) => s.kind)).toEqual([
+      'segment',
+      'analysis',
+      'segment',
+      'setWeight',
+      'pause',
+      'analysis',
+      'approval',
+      'endSegment',
+      'setWeight',
+      'setWeight',
+    ]);
     expect(spec.analysis.errors?.judge).toMatchObject({ kind: 'mann-whitney', confidence: 0.95 });
     expect(spec.environment.baselineTargets).toEqual([{ id: '10.0.1.30', port: 8080 }]);
     expect(spec.notifications).toMatchObject({ webhook: 'ops' });
