@@ -24,6 +24,14 @@ COPY worker ./worker
 # the worker starts without TypeScript or webpack at run time. Then drop the dev dependencies (jest, eslint, ...).
 RUN npm run build && node dist/worker/build-bundle.js && npm prune --omit=dev --no-audit --no-fund
 
+# The SDK's native bridge ships a 25-30 MB library for each of five platforms; keep only the one this image runs on
+# (the build stage runs on the target platform), the one the SDK itself would load.
+RUN node -e "const c = require('@temporalio/core-bridge/common'), fs = require('node:fs'), path = require('node:path'); \
+  const dir = path.join(path.dirname(require.resolve('@temporalio/core-bridge/common')), 'releases'); \
+  const keep = c.getPrebuiltTargetName(); \
+  for (const t of fs.readdirSync(dir)) if (t !== keep) fs.rmSync(path.join(dir, t), { recursive: true }); \
+  c.getPrebuiltPath();"
+
 # ---- run: node and the compiled worker ----
 FROM node:20-slim AS runtime
 WORKDIR /app

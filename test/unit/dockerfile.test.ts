@@ -23,6 +23,7 @@ describe('parseDockerfile', () => {
     expect(stages[0]?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args)).toEqual([
       expect.stringMatching(/^npm ci\b/),
       expect.stringMatching(/^npm run build && node dist\/worker\/build-bundle\.js && npm prune --omit=dev/),
+      expect.stringMatching(/^node -e "const c = require\('@temporalio\/core-bridge\/common'\).*getPrebuiltPath\(\);"$/),
     ]);
   });
 
