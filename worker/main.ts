@@ -103,6 +103,8 @@ export async function runWorker(config: WorkerConfig, hooks: RunWorkerHooks = {}
       ...workflows.options,
       activities: createActivities({ ...aws, webhooks: webhooksFromEnv(process.env) }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+      ...(config.maxConcurrentWorkflowTasks !== undefined && { maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks }),
+      ...(config.maxCachedWorkflows !== undefined && { maxCachedWorkflows: config.maxCachedWorkflows }),
       stickyQueueScheduleToStartTimeout: config.stickyQueueTimeoutMs,
       shutdownGraceTime: config.shutdownGraceMs,
       shutdownForceTime: config.shutdownGraceMs + FORCE_AFTER_GRACE_MS,

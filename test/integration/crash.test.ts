@@ -7,15 +7,14 @@
  * while the workflow waits (a pause, a gate) costs only the restart. The scenarios run concurrently (each on its
  * own task queue, worker process and service) so that the waits overlap.
  */
-import { DescribeTargetGroupsCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { Tags } from '../../activities/contract';
 import { actions, startRelease, type ReleaseHandle } from '../../client/release-client';
 import type { ReleaseResult, ReleaseStatus } from '../../common/status';
 import type { SeededAlb } from '../../dev/seed';
 import { abortSignal, approveSignal, statusQuery } from '../../common/messages';
-import { shortHash } from '../../workflows/plan';
+import { endState as readEndState, type EndState } from '../support/end-state';
 import { testAws, testClient, testStack, uniqueName } from '../support/env';
 import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec } from '../support/release-fixture';
 import { CrashableWorker, killAllWorkerProcesses, workerEnv } from '../support/worker-process';
@@ -89,43 +88,9 @@ function uninterrupted(label: string, steps: unknown[], steer?: Steer): Promise<
   return run;
 }
 
-// ---- reading the real world, ARNs and names made comparable across services ----
-
-interface EndState {
-  result: Omit<ReleaseResult, 'durationMs' | 'service'>;
-  /** The forward action(s) with each target group replaced by its role. */
-  listener: unknown;
-  /** The service's target groups: names and tags with the service name and this run's hash replaced. */
-  targetGroups: { name: string; tags: Record<string, string> }[];
-}
-
-async function endState(service: string, seeded: SeededAlb, handle: ReleaseHandle, result: ReleaseResult): Promise<EndState> {
-  const runId = (await handle.describe()).runId;
-  const releaseId = `${handle.workflowId}/${runId}`;
-  const groups = await targetGroupsOf(aws, seeded);
-  const role = (arn: unknown): string =>
-    arn === seeded.stableTargetGroupArn ? 'pre-release stable' : (groups.find((g) => g.arn === arn)?.tags[Tags.role] ?? `unknown ${String(arn)}`);
-  const hash = shortHash(releaseId);
-  const name = (n: string): string => n.replace(service, 'SVC').replace(new RegExp(`-${hash}$`), '-THIS-RUN');
-  const listener = ((await forwardActions(aws, seeded)) as Action[]).map((a) => ({
-    Type: a.Type,
-    Order: a.Order,
-    TargetGroup: a.TargetGroupArn && role(a.TargetGroupArn),
-    ForwardConfig: a.ForwardConfig && {
-      TargetGroups: a.ForwardConfig.TargetGroups?.map((t) => ({ role: role(t.TargetGroupArn), Weight: t.Weight })),
-      TargetGroupStickinessConfig: a.ForwardConfig.TargetGroupStickinessConfig,
-    },
-  }));
-  const targetGroups = groups.map((g) => ({
-    name: name(g.name),
-    tags: Object.fromEntries(Object.entries(g.tags).map(([k, v]) => [k, v === service ? 'SVC' : k === Tags.releaseId && v === releaseId ? 'THIS-RUN' : v])),
-  }));
-  const { durationMs: _d, service: _s, ...rest } = result;
-  return {
-    result: { ...rest, reason: rest.reason.split(service).join('SVC'), finalForward: rest.finalForward.map((f) => ({ name: name(f.name), weight: f.weight })) },
-    listener,
-    targetGroups,
-  };
+/** The end state of a release of this file (see ../support/end-state.ts). */
+function endState(service: string, seeded: SeededAlb, handle: ReleaseHandle, result: ReleaseResult): Promise<EndState> {
+  return readEndState(aws, service, seeded, handle, result);
 }
 
 // ---- polling and killing ----

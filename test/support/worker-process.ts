@@ -55,8 +55,17 @@ export interface WorkerProcess {
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
 }
 
-/** Spawns `node -r ts-node/register/transpile-only worker/main.ts` with `vars` (plus PATH and HOME) as its environment. */
-export function spawnWorker(vars: Record<string, string>): WorkerProcess {
+/** Which worker program to run: by default the sources through ts-node, as `npm run worker` does. */
+export interface WorkerProgram {
+  /** Arguments to node. */
+  nodeArgs: string[];
+  cwd: string;
+}
+
+const SOURCE_WORKER: WorkerProgram = { nodeArgs: ['-r', 'ts-node/register/transpile-only', 'worker/main.ts'], cwd: repoRoot };
+
+/** Spawns the worker (`node -r ts-node/register/transpile-only worker/main.ts` unless `program` says otherwise) with `vars` (plus PATH and HOME) as its environment. */
+export function spawnWorker(vars: Record<string, string>, program: WorkerProgram = SOURCE_WORKER): WorkerProcess {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -65,12 +74,12 @@ export function spawnWorker(vars: Record<string, string>): WorkerProcess {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...vars,
   };
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'worker/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, program.nodeArgs, { cwd: program.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   // Like dev/guard.sh for the servers: if this test process dies without cleaning up (a SIGKILLed jest), the worker
   // must not poll on forever. The watchdog ends with the worker.
   if (child.pid !== undefined) {
-    const isWorker = `grep -qs worker/main.ts /proc/${child.pid}/cmdline`;
+    const isWorker = `grep -qs worker/main /proc/${child.pid}/cmdline`;
     const watchdog = `while kill -0 ${process.pid} 2>/dev/null && ${isWorker}; do sleep 1; done; ${isWorker} && kill -KILL ${child.pid}`;
     spawn('bash', ['-c', watchdog], {
       stdio: 'ignore',
@@ -124,11 +133,17 @@ export class CrashableWorker {
     readonly taskQueue: string,
     private readonly vars: Record<string, string>,
     private readonly readyTimeoutMs = 90_000,
+    private readonly program?: WorkerProgram,
   ) {}
 
   /** True between start() and kill()/stop(), even if the process died on its own (see {@link alive}). */
   get running(): boolean {
     return this.current !== undefined;
+  }
+
+  /** The running process's pid (its worker identity is `pid@host`). */
+  get pid(): number | undefined {
+    return this.current?.child.pid;
   }
 
   /** True when a process was started and has not exited (by our kill or by itself). */
@@ -141,7 +156,7 @@ export class CrashableWorker {
   async start(): Promise<void> {
     if (this.current) throw new Error(`a worker on ${this.taskQueue} is already running`);
     const t0 = Date.now();
-    const proc = spawnWorker(this.vars);
+    const proc = spawnWorker(this.vars, this.program);
     this.current = proc;
     await proc.waitForLine(/^canary worker ready:/, this.readyTimeoutMs);
     this.startTimes.push(Date.now() - t0);
@@ -156,6 +171,32 @@ export class CrashableWorker {
     await proc.exited;
     this.kills++;
     this.logs.push(proc.stderr());
+  }
+
+  /**
+   * SIGTERM, as an orchestrator stops a container: the worker stops polling, lets in-flight activities finish within
+   * CANARY_SHUTDOWN_GRACE, and exits. Resolves with how it exited and how long that took.
+   */
+  async terminate(timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number; stdout: string }> {
+    const proc = this.current;
+    if (!proc) throw new Error(`no worker on ${this.taskQueue} to stop`);
+    this.current = undefined;
+    const t0 = Date.now();
+    proc.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        proc.child.kill('SIGKILL');
+        reject(new Error(`worker on ${this.taskQueue} still running ${timeoutMs} ms after SIGTERM\n${proc.stderr().slice(-3000)}`));
+      }, timeoutMs);
+    });
+    try {
+      const exit = await Promise.race([proc.exited, timeout]);
+      return { ...exit, afterMs: Date.now() - t0, stdout: proc.stdout() };
+    } finally {
+      clearTimeout(timer);
+      this.logs.push(proc.stderr());
+    }
   }
 
   /** Kill, then start a replacement. */

