@@ -415,3 +415,17 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
     },
   };
 }
+
+/**
+ * Tells the realism layer behind `endpoint` (the proxy's, from another process too) what a version's health checks
+ * find. Returns false when no realism layer answers there (CANARY_REALISM=off: the endpoint is moto itself).
+ */
+export async function tellRealismLayer(endpoint: string, rule: HealthRule): Promise<boolean> {
+  const res = await fetch(`${endpoint.replace(/\/+$/, '')}/canary-realism/health`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(rule),
+  });
+  if (res.status === 400) throw new Error(`realism layer refused ${JSON.stringify(rule)}: ${await res.text()}`);
+  return res.ok;
+}
