@@ -184,7 +184,9 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     out(`duration      ${formatDuration(result.durationMs)} for ${result.stepsCompleted}/${result.steps} steps`);
     out(`listener now  forward ${finalForward.map((f) => `${f.name}=${f.weight}`).join(', ')} (DescribeListeners)`);
     out(`target groups ${targetGroups.join(', ')}`);
-    out(`simulator     ${simulator.ticks()} ticks, ${simulator.errors()} errors; ${version} weight on the listener at most ${maxCanaryWeight < 0 ? '- (never on it)' : maxCanaryWeight}`);
+    out(
+      `simulator     ${simulator.ticks()} ticks, ${simulator.errors()} errors; ${version} weight on the listener at most ${maxCanaryWeight < 0 ? '- (never on it)' : maxCanaryWeight}`,
+    );
     out(run.ok ? 'scenario OK' : `scenario FAILED: expected ${scenario.expected}, got ${result.outcome}`);
     return run;
   } finally {
@@ -224,7 +226,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     stack.realism
       ? `[stack] ALB realism layer ${stack.awsEndpoint} in front of moto: target health like a real ALB, AWS time ×${stack.timeScale} (CANARY_REALISM=off for plain moto)\n`
-      : '[stack] ALB realism layer off (CANARY_REALISM=off): moto answers alone\n',
+      : `[stack] ALB realism layer off (CANARY_REALISM=off): ${stack.awsEndpoint} forwards everything to moto\n`,
   );
   const aws = motoClients(stack.awsEndpoint);
   const native = await NativeConnection.connect({ address: stack.temporal.address });

@@ -104,7 +104,7 @@ export function actionsOf(stats: { byCaller: Record<string, Record<string, numbe
 /** Reads the stats of a proxy running in another process (the tests' shared stack). */
 export async function fetchProxyStats(endpoint: string): Promise<{ byCaller: Record<string, Record<string, number>> }> {
   const res = await fetch(`${endpoint}/canary-realism/stats`);
-  if (!res.ok) throw new Error(`${endpoint} has no realism proxy stats (HTTP ${res.status}); is CANARY_REALISM off?`);
+  if (!res.ok) throw new Error(`${endpoint} is not the local stack's proxy (GET /canary-realism/stats answered HTTP ${res.status})`);
   return (await res.json()) as { byCaller: Record<string, Record<string, number>> };
 }
 

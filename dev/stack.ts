@@ -1,6 +1,7 @@
 /**
- * The embedded local stack: Temporal CLI dev server and moto server on free loopback ports, and in front of moto
- * the ALB realism layer (./alb-realism.ts, served by ./fault-proxy.ts), on unless turned off.
+ * The embedded local stack: Temporal CLI dev server and moto server on free loopback ports, and in front of moto a
+ * proxy (./fault-proxy.ts) that counts AWS actions per caller and serves the ALB realism layer (./alb-realism.ts),
+ * on unless turned off.
  *
  * Both run under dev/guard.sh, which appends their output to a log file and kills them when the
  * process that started them dies, so a killed test run or demo leaves no server behind.
@@ -198,10 +199,12 @@ export interface LocalStackOptions extends Omit<StartTemporalOptions, 'logDir'> 
 export interface LocalStack {
   temporal: TemporalServer;
   moto: MotoServer;
-  /** Where AWS clients of the demo, the tests and the worker go: the realism layer when on, else moto itself. */
+  /** Where AWS clients of the demo, the tests and the worker go: the proxy in front of moto (realism layer on or off). */
   awsEndpoint: string;
-  /** The proxy serving the realism layer (and counting AWS actions per caller); absent when realism is off. */
-  realism?: FaultProxy;
+  /** The proxy in front of moto: it counts AWS actions per caller, and serves the realism layer when that is on. */
+  proxy: FaultProxy;
+  /** Whether the realism layer answers (false: the proxy forwards everything to moto unchanged). */
+  realism: boolean;
   /** Simulated AWS seconds per real second (see defaultTimeScale). */
   timeScale: number;
   logDir: string;
@@ -221,11 +224,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (moto.status === 'fulfilled') await moto.value.stop();
     throw temporal.status === 'rejected' ? temporal.reason : (moto as PromiseRejectedResult).reason;
   }
-  let realism: FaultProxy | undefined;
+  let proxy: FaultProxy;
   try {
-    realism = realismOn
-      ? await startFaultProxy({ target: moto.value.endpoint, realism: createAlbRealism({ motoEndpoint: moto.value.endpoint, timeScale }) })
-      : undefined;
+    proxy = await startFaultProxy({
+      target: moto.value.endpoint,
+      realism: realismOn ? createAlbRealism({ motoEndpoint: moto.value.endpoint, timeScale }) : undefined,
+    });
   } catch (err) {
     await Promise.allSettled([temporal.value.stop(), moto.value.stop()]);
     throw err;
@@ -233,14 +237,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const stack: LocalStack = {
     temporal: temporal.value,
     moto: moto.value,
-    awsEndpoint: realism?.endpoint ?? moto.value.endpoint,
-    realism,
+    awsEndpoint: proxy.endpoint,
+    proxy,
+    realism: realismOn,
     timeScale,
     logDir,
     tail: (lines = 30) =>
       `--- ${temporal.value.logFile}\n${tailFile(temporal.value.logFile, lines)}\n--- ${moto.value.logFile}\n${tailFile(moto.value.logFile, lines)}`,
     async stop() {
-      await realism?.stop();
+      await proxy.stop();
       await Promise.allSettled([temporal.value.stop(), moto.value.stop()]);
     },
   };

@@ -17,7 +17,7 @@ export const testStack = {
   get motoEndpoint(): string {
     return need('CANARY_TEST_MOTO_ENDPOINT');
   },
-  /** Where every AWS client of the tests goes: the ALB realism layer in front of moto (moto itself with CANARY_REALISM=off). */
+  /** Where every AWS client of the tests goes: the stack's proxy in front of moto, with the ALB realism layer unless CANARY_REALISM=off. */
   get awsEndpoint(): string {
     return need('CANARY_TEST_AWS_ENDPOINT');
   },

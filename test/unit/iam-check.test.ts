@@ -38,8 +38,13 @@ describe('IAM policy check (docs/iam-policy.json)', () => {
     expect(result.checked).toContain('elasticloadbalancing:AddTags');
   });
 
-  it("denies what only the test harness and the simulator do: creating load balancers, VPCs, publishing metrics", () => {
-    const result = checkActions(policy, ['elasticloadbalancing:CreateLoadBalancer', 'elasticloadbalancing:CreateListener', 'ec2:CreateVpc', 'cloudwatch:PutMetricData']);
+  it('denies what only the test harness and the simulator do: creating load balancers, VPCs, publishing metrics', () => {
+    const result = checkActions(policy, [
+      'elasticloadbalancing:CreateLoadBalancer',
+      'elasticloadbalancing:CreateListener',
+      'ec2:CreateVpc',
+      'cloudwatch:PutMetricData',
+    ]);
     expect(result.denied.map((d) => d.action)).toEqual([
       'cloudwatch:PutMetricData',
       'ec2:CreateVpc',
