@@ -215,14 +215,16 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
         marker = page.NextMarker;
       } while (marker);
       const actions: Action[] = listeners.flatMap((l) => l.DefaultActions ?? []);
-      for (const l of listeners) {
-        let ruleMarker: string | undefined;
-        do {
-          const page = await elbv2.send(new DescribeRulesCommand({ ListenerArn: l.ListenerArn, Marker: ruleMarker }));
-          actions.push(...(page.Rules ?? []).flatMap((r) => r.Actions ?? []));
-          ruleMarker = page.NextMarker;
-        } while (ruleMarker);
-      }
+      await Promise.all(
+        listeners.map(async (l) => {
+          let ruleMarker: string | undefined;
+          do {
+            const page = await elbv2.send(new DescribeRulesCommand({ ListenerArn: l.ListenerArn, Marker: ruleMarker }));
+            actions.push(...(page.Rules ?? []).flatMap((r) => r.Actions ?? []));
+            ruleMarker = page.NextMarker;
+          } while (ruleMarker);
+        }),
+      );
       for (const a of actions) {
         if (a.Type !== 'forward') continue;
         if (a.TargetGroupArn) groups.add(a.TargetGroupArn);
@@ -284,10 +286,13 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
       // moto's own answer first: a missing group or a malformed request fails here exactly as moto fails it.
       const health = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: tgArn }));
       registered = (health.TargetHealthDescriptions ?? []).flatMap((d) => (d.Target?.Id ? [d.Target] : []));
-      tg = (await elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [tgArn] }))).TargetGroups?.[0];
-      const tagOut = await elbv2.send(new DescribeTagsCommand({ ResourceArns: [tgArn] }));
+      const [groups, tagOut] = await Promise.all([
+        elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [tgArn] })),
+        elbv2.send(new DescribeTagsCommand({ ResourceArns: [tgArn] })),
+      ]);
+      tg = groups.TargetGroups?.[0];
       tags = Object.fromEntries((tagOut.TagDescriptions?.[0]?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-      for (const lb of await loadBalancersInVpc(elbv2, tg?.VpcId)) await scanLoadBalancer(elbv2, lb);
+      await Promise.all((await loadBalancersInVpc(elbv2, tg?.VpcId)).map((lb) => scanLoadBalancer(elbv2, lb)));
     } catch (err) {
       return { error: errorOf(err) };
     }

@@ -13,7 +13,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { motoClients, type AwsClients } from '../../activities/aws-clients';
-import { createAlbRealism } from '../../dev/alb-realism';
+import { createAlbRealism, tellRealismLayer } from '../../dev/alb-realism';
 import { startFaultProxy, type FaultProxy } from '../../dev/fault-proxy';
 import { realismFromEnv } from '../../dev/stack';
 import { seedService } from '../support/release-fixture';
@@ -22,11 +22,23 @@ import { testStack } from '../support/env';
 /** 20 simulated seconds per real second: the seed's 10 s × 2 health checks take 1 s. */
 const timeScale = 20;
 
+/**
+ * The layer's clock, moved by the tests: the state at an exact simulated time does not depend on how fast moto
+ * answers on a loaded machine. One test runs on the real clock.
+ */
+let clock = Date.now();
+const advance = (simulatedSeconds: number): void => {
+  clock += (simulatedSeconds * 1000) / timeScale;
+};
+
 let proxy: FaultProxy;
 let aws: AwsClients;
 
 beforeAll(async () => {
-  proxy = await startFaultProxy({ target: testStack.motoEndpoint, realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale }) });
+  proxy = await startFaultProxy({
+    target: testStack.motoEndpoint,
+    realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale, now: () => clock }),
+  });
   aws = motoClients(proxy.endpoint);
 });
 afterAll(async () => {
@@ -93,21 +105,6 @@ async function attachAtZero(listenerArn: string, stableArn: string, canaryArn: s
   return Date.now();
 }
 
-/** Polls until every target is in `state`; returns when, and what was seen on the way. */
-async function until(targetGroupArn: string, pred: (d: TargetHealthDescription[]) => boolean, timeoutMs = 10_000): Promise<{ at: number; seen: Set<string> }> {
-  const seen = new Set<string>();
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const d = await health(targetGroupArn);
-    for (const s of states(d)) seen.add(s.split('=')[1] ?? '');
-    if (pred(d)) return { at: Date.now(), seen };
-    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms; last: ${states(d).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const all = (state: string) => (d: TargetHealthDescription[]) => d.length > 0 && d.every((x) => x.TargetHealth?.State === state);
-
 describe('ALB realism layer in front of moto', () => {
   it('reports targets of a group no forward action references as unused / Target.NotInUse, worded like AWS', async () => {
     const { canaryArn } = await seedWithCanary('rl-unused');
@@ -123,6 +120,9 @@ describe('ALB realism layer in front of moto', () => {
       expect(x.HealthCheckPort).toBe('8080');
       expect(x.AdministrativeOverride?.State).toBe('no_override');
     }
+    // Time alone changes nothing: an unused group is never health-checked.
+    advance(3600);
+    expect(states(await health(canaryArn))).toEqual(['10.0.0.21=unused/Target.NotInUse', '10.0.1.22=unused/Target.NotInUse']);
     // A target asked for by name that is not registered.
     const asked = await aws.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: canaryArn, Targets: [{ Id: '10.0.9.9', Port: 8080 }] }));
     expect(asked.TargetHealthDescriptions?.map((x) => x.TargetHealth?.Reason)).toEqual(['Target.NotRegistered']);
@@ -137,68 +137,116 @@ describe('ALB realism layer in front of moto', () => {
 
   it('health-checks a group once it is in the forward action at weight 0: initial for interval × healthy threshold, then healthy', async () => {
     const { listenerArn, stableArn, canaryArn } = await seedWithCanary('rl-attach');
-    const attachedAt = await attachAtZero(listenerArn, stableArn, canaryArn);
-    const t0 = Date.now();
-    const first = await health(canaryArn);
-    process.stdout.write(`[figure] DescribeTargetHealth through the realism layer: ${Date.now() - t0} ms\n`);
-    expect(first.map((x) => x.TargetHealth)).toEqual([
-      { State: 'initial', Reason: 'Elb.InitialHealthChecking', Description: 'Initial health checks in progress' },
-      { State: 'initial', Reason: 'Elb.InitialHealthChecking', Description: 'Initial health checks in progress' },
-    ]);
-    const healthy = await until(canaryArn, all('healthy'));
-    const waited = healthy.at - attachedAt;
-    process.stdout.write(
-      `[figure] attach → healthy at time scale ${timeScale}: ${waited} ms (10 s × 2 checks = ${(20_000 / timeScale).toFixed(0)} ms expected)\n`,
-    );
-    // Not before the health checks could have passed (20 simulated seconds); a little slack for the clock read before the call.
-    expect(waited).toBeGreaterThanOrEqual(20_000 / timeScale - 50);
-    expect([...healthy.seen].at(-1)).toBe('healthy/-');
+    await attachAtZero(listenerArn, stableArn, canaryArn);
+    const initial = { State: 'initial', Reason: 'Elb.InitialHealthChecking', Description: 'Initial health checks in progress' };
+    expect((await health(canaryArn)).map((x) => x.TargetHealth)).toEqual([initial, initial]);
+    advance(19.9);
+    expect((await health(canaryArn)).map((x) => x.TargetHealth)).toEqual([initial, initial]);
+    advance(0.1);
+    expect(states(await health(canaryArn))).toEqual(['10.0.0.21=healthy/-', '10.0.1.22=healthy/-']);
 
     // A target registered into the attached group goes through initial on its own.
     await aws.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: canaryArn, Targets: [{ Id: '10.0.0.23', Port: 8080 }] }));
     expect(states(await health(canaryArn))).toEqual(['10.0.0.21=healthy/-', '10.0.0.23=initial/Elb.InitialHealthChecking', '10.0.1.22=healthy/-']);
-    await until(canaryArn, all('healthy'));
+    advance(20);
+    expect(states(await health(canaryArn)).every((x) => x.endsWith('=healthy/-'))).toBe(true);
 
-    // Leaving the forward action makes the group unused again.
+    // Leaving the forward action makes the group unused; coming back starts the health checks over.
     await aws.elbv2.send(new ModifyListenerCommand({ ListenerArn: listenerArn, DefaultActions: [{ Type: 'forward', TargetGroupArn: stableArn }] }));
-    expect(states(await health(canaryArn)).every((s) => s.endsWith('=unused/Target.NotInUse'))).toBe(true);
+    expect(states(await health(canaryArn)).every((x) => x.endsWith('=unused/Target.NotInUse'))).toBe(true);
+    await attachAtZero(listenerArn, stableArn, canaryArn);
+    expect(states(await health(canaryArn)).every((x) => x.endsWith('=initial/Elb.InitialHealthChecking'))).toBe(true);
   });
 
-  it('fails the health checks of a version whose profile says unhealthy (after interval × unhealthy threshold)', async () => {
-    const { service, listenerArn, stableArn, canaryArn } = await seedWithCanary('rl-sick', 'v9');
-    const res = await fetch(`${proxy.endpoint}/canary-realism/health`, {
-      method: 'POST',
-      body: JSON.stringify({ service, version: 'v9', health: 'unhealthy' }),
-    });
-    expect(res.status).toBe(200);
-    const attachedAt = await attachAtZero(listenerArn, stableArn, canaryArn);
-    const sick = await until(canaryArn, all('unhealthy'));
-    expect([...sick.seen]).toEqual(['initial/Elb.InitialHealthChecking', 'unhealthy/Target.FailedHealthChecks']);
-    expect(sick.at - attachedAt).toBeGreaterThanOrEqual(30_000 / timeScale - 50);
-    expect((await health(canaryArn))[0]?.TargetHealth).toEqual({
-      State: 'unhealthy',
-      Reason: 'Target.FailedHealthChecks',
-      Description: 'Health checks failed',
-    });
-    // The stable group (v1) of the same service is not affected.
-    await until(stableArn, all('healthy'));
+  it('fails the health checks of a version whose profile says unhealthy, after interval × unhealthy threshold, for that service only', async () => {
+    const sick = await seedWithCanary('rl-sick', 'v9');
+    const fine = await seedWithCanary('rl-fine', 'v9');
+    expect(await tellRealismLayer(proxy.endpoint, { service: sick.service, version: 'v9', health: 'unhealthy' })).toBe(true);
+    await attachAtZero(sick.listenerArn, sick.stableArn, sick.canaryArn);
+    await attachAtZero(fine.listenerArn, fine.stableArn, fine.canaryArn);
+    // UnhealthyThresholdCount 3 × 10 s.
+    advance(29.9);
+    expect(states(await health(sick.canaryArn)).every((x) => x.endsWith('=initial/Elb.InitialHealthChecking'))).toBe(true);
+    advance(0.1);
+    const failed = await health(sick.canaryArn);
+    expect(failed.map((x) => x.TargetHealth)).toEqual([
+      { State: 'unhealthy', Reason: 'Target.FailedHealthChecks', Description: 'Health checks failed' },
+      { State: 'unhealthy', Reason: 'Target.FailedHealthChecks', Description: 'Health checks failed' },
+    ]);
+    // The same version of another service, and the stable version of this one, pass.
+    expect(states(await health(fine.canaryArn))).toEqual(['10.0.0.21=healthy/-', '10.0.1.22=healthy/-']);
+    expect(states(await health(sick.stableArn))).toEqual(['10.0.0.11=healthy/-', '10.0.1.12=healthy/-']);
+    await expect(tellRealismLayer(proxy.endpoint, { version: 'v9', health: 'sick' as 'unhealthy' })).rejects.toThrow(/must be healthy or unhealthy/);
   });
 
-  it("drains a deregistered target for the group's deregistration delay, then forgets it", async () => {
+  it("drains a deregistered target for the group's deregistration delay, then forgets it; an unused group's target just goes", async () => {
     const { listenerArn, stableArn, canaryArn } = await seedWithCanary('rl-drain');
-    // 40 simulated seconds: 2 s at this scale.
     await aws.elbv2.send(
       new ModifyTargetGroupAttributesCommand({ TargetGroupArn: canaryArn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '40' }] }),
     );
     await attachAtZero(listenerArn, stableArn, canaryArn);
-    await until(canaryArn, all('healthy'));
+    advance(20);
+    expect(states(await health(canaryArn))).toEqual(['10.0.0.21=healthy/-', '10.0.1.22=healthy/-']);
     await aws.elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: canaryArn, Targets: [{ Id: '10.0.0.21', Port: 8080 }] }));
-    const deregisteredAt = Date.now();
     expect(states(await health(canaryArn))).toEqual(['10.0.0.21=draining/Target.DeregistrationInProgress', '10.0.1.22=healthy/-']);
     expect((await health(canaryArn)).find((x) => x.Target?.Id === '10.0.0.21')?.TargetHealth?.Description).toBe('Target deregistration is in progress');
-    const gone = await until(canaryArn, (d) => d.length === 1);
+    advance(39.9);
+    expect(states(await health(canaryArn))).toEqual(['10.0.0.21=draining/Target.DeregistrationInProgress', '10.0.1.22=healthy/-']);
+    advance(0.1);
     expect(states(await health(canaryArn))).toEqual(['10.0.1.22=healthy/-']);
-    expect(gone.at - deregisteredAt).toBeGreaterThanOrEqual(40_000 / timeScale - 50);
+    const asked = await aws.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: canaryArn, Targets: [{ Id: '10.0.0.21', Port: 8080 }] }));
+    expect(asked.TargetHealthDescriptions?.map((x) => x.TargetHealth?.State)).toEqual(['unused']);
+
+    const idle = await seedWithCanary('rl-idle');
+    await aws.elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: idle.canaryArn, Targets: [{ Id: '10.0.0.21', Port: 8080 }] }));
+    expect(states(await health(idle.canaryArn))).toEqual(['10.0.1.22=unused/Target.NotInUse']);
+  });
+
+  it('runs on the real clock at the stack’s time scale: attached at weight 0, healthy after about interval × threshold / timeScale', async () => {
+    const live = await startFaultProxy({ target: testStack.motoEndpoint, realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale }) });
+    const via = motoClients(live.endpoint);
+    try {
+      const { listenerArn, stableArn, canaryArn } = await seedWithCanary('rl-live');
+      // Attach through the live layer so it sees the change as it happens.
+      await via.elbv2.send(
+        new ModifyListenerCommand({
+          ListenerArn: listenerArn,
+          DefaultActions: [
+            {
+              Type: 'forward',
+              ForwardConfig: {
+                TargetGroups: [
+                  { TargetGroupArn: stableArn, Weight: 100 },
+                  { TargetGroupArn: canaryArn, Weight: 0 },
+                ],
+              },
+            },
+          ],
+        }),
+      );
+      const attachedAt = Date.now();
+      let latency = 0;
+      let calls = 0;
+      for (;;) {
+        const t0 = Date.now();
+        const d = await health(canaryArn, via);
+        latency += Date.now() - t0;
+        calls++;
+        if (d.every((x) => x.TargetHealth?.State === 'healthy')) break;
+        expect(d.map((x) => x.TargetHealth?.State)).toEqual(['initial', 'initial']);
+        if (Date.now() - attachedAt > 30_000) throw new Error('not healthy after 30 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const waited = Date.now() - attachedAt;
+      process.stdout.write(
+        `[figure] realism layer on the real clock, time scale ${timeScale}: attach → healthy ${waited} ms (20 simulated s = ${20_000 / timeScale} ms); ` +
+          `DescribeTargetHealth through the layer ${Math.round(latency / calls)} ms on average over ${calls} calls\n`,
+      );
+      expect(waited).toBeGreaterThanOrEqual(20_000 / timeScale);
+    } finally {
+      via.destroy();
+      await live.stop();
+    }
   });
 
   it("answers moto's own health when the layer is off (CANARY_REALISM=off)", async () => {
@@ -211,6 +259,7 @@ describe('ALB realism layer in front of moto', () => {
       expect(states(await health(canaryArn, via))).toEqual(['10.0.0.21=healthy/-', '10.0.1.22=healthy/-']);
       expect(plain.realism).toBeUndefined();
       expect(plain.stats().realism.answered).toBe(0);
+      expect(await tellRealismLayer(plain.endpoint, { version: 'v2', health: 'unhealthy' })).toBe(false);
     } finally {
       via.destroy();
       await plain.stop();
