@@ -6,6 +6,7 @@
  *   npm run demo -- --scenario bad-canary        5xx trips the analysis, automatic rollback
  *   npm run demo -- --scenario approval          stops at a gate until you approve (UI, temporal CLI or canary CLI)
  *   npm run demo -- --scenario subtle-regression 30% slower canary caught by the Mann-Whitney judge
+ *   npm run demo -- --scenario unhealthy         the new version fails its health checks: rolled back at weight 0
  *   npm run demo -- --keep                       leave the stack and the UI up afterwards
  */
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -19,6 +20,7 @@ import { formatAnalysis, formatResult, formatTimelineEntry, progressLine } from 
 import { formatDuration } from '../common/duration';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import { statusQuery } from '../common/messages';
+import { tellRealismLayer } from './alb-realism';
 import { SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
 import { seedAlb } from './seed';
 import { startSimulator } from './simulator';
@@ -47,6 +49,8 @@ export interface ScenarioRun {
   expected: ReleaseResult['outcome'];
   /** The forward action at the end, as DescribeListeners/DescribeRules answer it: target group names and weights. */
   finalForward: { name: string; weight: number }[];
+  /** The highest weight the simulator read for the new version's target group on the listener (every tick), -1 if never on it. */
+  maxCanaryWeight: number;
   targetGroups: string[];
   workflowId: string;
   durationMs: number;
@@ -62,6 +66,20 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
   const seeded = await seedAlb(opts.aws, { name: service });
   const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale });
   out(`[scenario] ${scenario.name}: ${scenario.summary}`);
+  const version = String(scenario.spec.version);
+  for (const [v, profile] of [
+    ['v1', scenario.stable],
+    [version, scenario.canary],
+  ] as const) {
+    if (!profile.health) continue;
+    const told = await tellRealismLayer(opts.aws.config.endpoint ?? '', { service, version: v, health: profile.health });
+    out(
+      told
+        ? `[realism] ${service} ${v}: health checks find it ${profile.health}`
+        : `[realism] off (CANARY_REALISM=off): moto reports every target healthy, so ${v} cannot be ${profile.health} here`,
+    );
+  }
+  let maxCanaryWeight = -1;
   const simulator = startSimulator({
     aws: opts.aws,
     listenerArn: seeded.listenerArn,
@@ -71,6 +89,9 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     profiles: { v1: scenario.stable, [String(scenario.spec.version)]: scenario.canary },
     defaultProfile: scenario.stable,
     seed: 42,
+    onTick: (t) => {
+      for (const s of t.split) if (s.version === version) maxCanaryWeight = Math.max(maxCanaryWeight, s.weight);
+    },
   });
   out(
     `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener weights; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
@@ -150,6 +171,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
       result,
       expected: scenario.expected,
       finalForward,
+      maxCanaryWeight,
       targetGroups,
       workflowId,
       durationMs: Date.now() - t0,
@@ -162,7 +184,9 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     out(`duration      ${formatDuration(result.durationMs)} for ${result.stepsCompleted}/${result.steps} steps`);
     out(`listener now  forward ${finalForward.map((f) => `${f.name}=${f.weight}`).join(', ')} (DescribeListeners)`);
     out(`target groups ${targetGroups.join(', ')}`);
-    out(`simulator     ${simulator.ticks()} ticks, ${simulator.errors()} errors`);
+    out(
+      `simulator     ${simulator.ticks()} ticks, ${simulator.errors()} errors; ${version} weight on the listener at most ${maxCanaryWeight < 0 ? '- (never on it)' : maxCanaryWeight}`,
+    );
     out(run.ok ? 'scenario OK' : `scenario FAILED: expected ${scenario.expected}, got ${result.outcome}`);
     return run;
   } finally {
@@ -199,7 +223,12 @@ async function main(): Promise<void> {
   process.stdout.write(
     `[stack] Temporal ${stack.temporal.address}, UI ${stack.temporal.uiUrl}, moto ${stack.moto.endpoint} (${formatDuration(Date.now() - t0)}); logs in ${stack.logDir}\n`,
   );
-  const aws = motoClients(stack.moto.endpoint);
+  process.stdout.write(
+    stack.realism
+      ? `[stack] ALB realism layer ${stack.awsEndpoint} in front of moto: target health like a real ALB, AWS time ×${stack.timeScale} (CANARY_REALISM=off for plain moto)\n`
+      : `[stack] ALB realism layer off (CANARY_REALISM=off): ${stack.awsEndpoint} forwards everything to moto\n`,
+  );
+  const aws = motoClients(stack.awsEndpoint);
   const native = await NativeConnection.connect({ address: stack.temporal.address });
   const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection });

@@ -2,10 +2,18 @@
  * A fault-injecting HTTP proxy in front of the local AWS API (moto): throttling, 5xx, request validation errors,
  * slow answers and dropped connections, drawn from a seeded PRNG, answered in the wire shape of the caller's
  * protocol (awsQuery XML for ELBv2/EC2, AWS JSON 1.0 for CloudWatch) so the AWS SDK parses them as the service
- * errors they imitate, not as deserialization errors. Everything else is forwarded unchanged.
+ * errors they imitate, not as deserialization errors. With a realism layer (./alb-realism.ts) it also answers what a
+ * real ALB decides and moto does not (target health); everything else is forwarded unchanged. It counts every AWS
+ * action per caller (the `x-canary-caller` header, else `app/NAME` in the SDK's user agent), which is how the tests
+ * check the worker's calls against the IAM policy (./iam-check.ts).
+ *
+ * Control endpoints (never forwarded to moto): `POST /canary-realism/health` with a HealthRule as JSON, `GET
+ * /canary-realism/stats` (FaultStats as JSON).
  */
+import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AlbRealism, Caller, HealthRule } from './alb-realism';
 import { mulberry32 } from './simulator';
 
 /** Probabilities per request (0..1) of each fault; throttle + serverError + validation + drop + dropAfter + slowRate <= 1. */
@@ -38,6 +46,10 @@ export interface FaultStats {
   faults: Record<FaultKind, number>;
   /** Per AWS action (`DescribeListeners`, `GetMetricData`, ...): requests and faults of each kind. */
   byAction: Record<string, { requests: number } & Partial<Record<FaultKind, number>>>;
+  /** Per caller (`canary-worker`, or `harness` for untagged clients), per IAM action (`elasticloadbalancing:ModifyListener`, `cloudwatch:GetMetricData`): requests. */
+  byCaller: Record<string, Record<string, number>>;
+  /** Requests the realism layer answered itself, and observed mutations it failed to read back (a stale clock). */
+  realism: { answered: number; observeErrors: number; lastObserveError?: string };
 }
 
 export interface FaultProxyOptions {
@@ -48,6 +60,8 @@ export interface FaultProxyOptions {
   rates?: FaultRates;
   /** Which actions may be faulted (all AWS actions when absent; moto's own /moto-api calls never are). */
   match?: (action: string) => boolean;
+  /** Answer like a real ALB where moto does not (target health): see ./alb-realism.ts. Plain moto when absent. */
+  realism?: AlbRealism;
 }
 
 export interface FaultProxy {
@@ -59,6 +73,8 @@ export interface FaultProxy {
    * replaces the current one (`null`: every action may be faulted again).
    */
   setRates(rates: FaultRates, match?: ((action: string) => boolean) | null): void;
+  /** The realism layer in use, if any. */
+  readonly realism?: AlbRealism;
   stop(): Promise<void>;
 }
 
@@ -70,8 +86,10 @@ function checkRates(r: FaultRates): void {
 }
 
 interface Call {
-  /** `ModifyListener`, `GetMetricData`, `moto-api`, or `unknown`. */
+  /** `ModifyListener`, `GetMetricData`, `moto-api`, `realism-api`, or `unknown`. */
   action: string;
+  /** The SigV4 signing name (`elasticloadbalancing`, `monitoring`, `ec2`, `sts`), '' when unsigned. */
+  service: string;
   /** How errors must be shaped for the caller to parse them. */
   protocol: 'query' | 'json';
   /** The awsQuery service namespace for the error body. */
@@ -88,16 +106,38 @@ const XMLNS: Record<string, string> = {
 export function callOf(req: http.IncomingMessage, body: Buffer): Call {
   const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
   const xmlns = XMLNS[service] ?? XMLNS.elasticloadbalancing ?? '';
-  if ((req.url ?? '').startsWith('/moto-api')) return { action: 'moto-api', protocol: 'json', xmlns };
+  if ((req.url ?? '').startsWith('/moto-api')) return { action: 'moto-api', service, protocol: 'json', xmlns };
+  if ((req.url ?? '').startsWith('/canary-realism')) return { action: 'realism-api', service, protocol: 'json', xmlns };
   const target = req.headers['x-amz-target'];
-  if (typeof target === 'string' && target.includes('.')) return { action: target.slice(target.lastIndexOf('.') + 1), protocol: 'json', xmlns };
+  if (typeof target === 'string' && target.includes('.')) return { action: target.slice(target.lastIndexOf('.') + 1), service, protocol: 'json', xmlns };
   const contentType = String(req.headers['content-type'] ?? '');
   if (contentType.startsWith('application/x-www-form-urlencoded')) {
     const action = new URLSearchParams(body.toString('utf8')).get('Action');
-    if (action) return { action, protocol: 'query', xmlns };
+    if (action) return { action, service, protocol: 'query', xmlns };
   }
   const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('Action');
-  return { action: fromQuery ?? 'unknown', protocol: 'query', xmlns };
+  return { action: fromQuery ?? 'unknown', service, protocol: 'query', xmlns };
+}
+
+/** IAM action prefixes that differ from the SigV4 signing name. */
+const IAM_PREFIX: Record<string, string> = { monitoring: 'cloudwatch' };
+
+/** Header a client sets to be counted under its own name (see tagCaller in ./iam-check.ts). */
+export const callerHeader = 'x-canary-caller';
+
+/** Who sent a request: the `x-canary-caller` header, else `app/NAME` of the SDK user agent (AWS_SDK_UA_APP_ID), else `harness`. */
+export function callerOf(req: http.IncomingMessage): string {
+  const tagged = req.headers[callerHeader];
+  if (typeof tagged === 'string' && tagged) return tagged;
+  const agent = `${String(req.headers['x-amz-user-agent'] ?? '')} ${String(req.headers['user-agent'] ?? '')}`;
+  return /(?:^|\s)app\/([\w.-]+)/.exec(agent)?.[1] ?? 'harness';
+}
+
+/** The account key and region a request was signed for, so the realism layer reads the same moto state. */
+function identityOf(req: http.IncomingMessage): Caller {
+  const m = /Credential=([^/]+)\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
+  const token = req.headers['x-amz-security-token'];
+  return { accessKeyId: m?.[1] ?? 'testing', region: m?.[2] ?? 'us-east-1', sessionToken: typeof token === 'string' ? token : undefined };
 }
 
 interface ErrorShape {
@@ -141,7 +181,15 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let match = opts.match;
   let budgetUsed = 0;
   checkRates(rates);
-  const stats: FaultStats = { requests: 0, forwarded: 0, faults: { throttle: 0, serverError: 0, validation: 0, drop: 0, dropAfter: 0, slow: 0 }, byAction: {} };
+  const stats: FaultStats = {
+    requests: 0,
+    forwarded: 0,
+    faults: { throttle: 0, serverError: 0, validation: 0, drop: 0, dropAfter: 0, slow: 0 },
+    byAction: {},
+    byCaller: {},
+    realism: { answered: 0, observeErrors: 0 },
+  };
+  const realism = opts.realism;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
   /** One draw per request decides its fate; a request outside `match` or beyond the budget is never faulted. */
@@ -165,7 +213,28 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     return undefined;
   }
 
-  function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropAnswer: boolean): void {
+  /** The realism layer's own answer (DescribeTargetHealth), in place of moto's. */
+  function answerRealistically(layer: AlbRealism, req: http.IncomingMessage, call: Call, body: Buffer, res: http.ServerResponse, dropAnswer: boolean): void {
+    stats.realism.answered++;
+    // Not from the PRNG: answering here must not shift the fault sequence a seed gives.
+    const id = randomUUID();
+    layer
+      .describeTargetHealth(new URLSearchParams(body.toString('utf8')), identityOf(req), id)
+      .then((out) => {
+        if (dropAnswer) return void req.socket.destroy();
+        if ('error' in out) return sendError(res, call, { ...out.error, type: out.error.status >= 500 ? 'Receiver' : 'Sender' }, id);
+        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(out.xml), 'x-amzn-requestid': id });
+        res.end(out.xml);
+      })
+      .catch((err: Error) => sendError(res, call, { status: 500, code: 'InternalFailure', type: 'Receiver', message: `realism layer: ${err.message}` }, id));
+  }
+
+  function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropAnswer: boolean, call?: Call): void {
+    if (realism && call?.protocol === 'query' && call.service === 'elasticloadbalancing' && realism.answers(call.action)) {
+      return answerRealistically(realism, req, call, body, res, dropAnswer);
+    }
+    // A mutation the layer keeps time by is held until the layer has read its effect, so the caller's next describe sees it.
+    const observe = realism && call?.service === 'elasticloadbalancing' && realism.observes(call.action) ? realism : undefined;
     stats.forwarded++;
     const upstream = http.request(
       {
@@ -178,14 +247,27 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         agent,
       },
       (answer) => {
+        const ok = (answer.statusCode ?? 500) < 300;
+        const observed = observe && ok && call ? observeQuietly(observe, call.action, body, req) : Promise.resolve();
         if (dropAnswer) {
           // Let the server finish the work, then lose the answer on the way back.
           answer.resume();
-          answer.once('end', () => req.socket.destroy());
+          answer.once('end', () => void observed.then(() => req.socket.destroy()));
           return;
         }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (!observe || !ok) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.once('end', () => {
+          void observed.then(() => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(chunks));
+          });
+        });
       },
     );
     upstream.on('error', (err) => {
@@ -199,15 +281,52 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     upstream.end(body);
   }
 
+  function observeQuietly(layer: AlbRealism, action: string, body: Buffer, req: http.IncomingMessage): Promise<void> {
+    return layer.observe(action, new URLSearchParams(body.toString('utf8')), identityOf(req)).catch((err: Error) => {
+      stats.realism.observeErrors++;
+      stats.realism.lastObserveError = `${action}: ${err.message}`;
+    });
+  }
+
+  /** `/canary-realism/*`: tell the layer a version's health, or read the stats from another process. */
+  function control(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+    const reply = (status: number, value: unknown): void => {
+      const text = JSON.stringify(value);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && url.pathname === '/canary-realism/stats') return reply(200, stats);
+    if (req.method === 'POST' && url.pathname === '/canary-realism/health') {
+      if (!realism) return reply(409, { message: 'the realism layer is off on this proxy' });
+      try {
+        realism.setHealth(JSON.parse(body.toString('utf8')) as HealthRule);
+        return reply(200, { ok: true });
+      } catch (err) {
+        return reply(400, { message: (err as Error).message });
+      }
+    }
+    reply(404, { message: `unknown control endpoint ${req.method} ${url.pathname}` });
+  }
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const call = callOf(req, body);
+      if (call.action === 'realism-api') return control(req, body, res);
       stats.requests++;
       const perAction = (stats.byAction[call.action] ??= { requests: 0 });
       perAction.requests++;
+      if (call.action === 'moto-api') {
+        // moto wipes its state: the layer's clock of attachments and registrations goes with it.
+        if ((req.url ?? '').startsWith('/moto-api/reset')) realism?.reset();
+      } else {
+        const perCaller = (stats.byCaller[callerOf(req)] ??= {});
+        const key = `${IAM_PREFIX[call.service] ?? (call.service || 'unknown')}:${call.action}`;
+        perCaller[key] = (perCaller[key] ?? 0) + 1;
+      }
       const kind = decide(call.action);
       if (kind) {
         budgetUsed++;
@@ -243,14 +362,14 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           req.socket.destroy();
           return;
         case 'dropAfter':
-          return forward(req, body, res, true);
+          return forward(req, body, res, true, call);
         case 'slow': {
-          const timer = setTimeout(() => forward(req, body, res, false), rates.slowMs ?? 1_000);
+          const timer = setTimeout(() => forward(req, body, res, false, call), rates.slowMs ?? 1_000);
           res.once('close', () => clearTimeout(timer));
           return;
         }
         default:
-          return forward(req, body, res, false);
+          return forward(req, body, res, false, call);
       }
     });
   });
@@ -265,6 +384,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    realism,
     stats(): FaultStats {
       return JSON.parse(JSON.stringify(stats)) as FaultStats;
     },
@@ -278,6 +398,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       agent.destroy();
+      realism?.stop();
       await closed;
     },
   };

@@ -8,7 +8,7 @@ import { albMetricQuery } from './alb-metrics';
 import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
 
-export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression'] as const;
+export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression', 'unhealthy'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Scenario {
@@ -111,6 +111,16 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         expected: 'promoted',
       };
     }
+    case 'unhealthy':
+      return {
+        name,
+        summary:
+          'the new version never passes its health checks: the release rolls back before the canary gets any traffic (its weight stays 0), naming the failing targets and why',
+        spec: { ...base, environment: { ...base.environment, healthyTimeout: seconds(20, scale) } },
+        stable,
+        canary: { ...stable, health: 'unhealthy' },
+        expected: 'rolled-back',
+      };
     case 'subtle-regression':
       return {
         name,

@@ -21,6 +21,8 @@ export interface FaultProfile {
   latencyMs: number;
   /** Standard deviation of the response time relative to its mean; 0.1 when absent. */
   latencyJitter?: number;
+  /** What the ALB's health checks of this version find (the realism layer, dev/alb-realism.ts, reports it); healthy when absent. */
+  health?: 'healthy' | 'unhealthy';
 }
 
 /** A version that never fails and answers in about 40 ms. */

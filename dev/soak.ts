@@ -241,7 +241,7 @@ async function main(): Promise<number> {
     connection = await Connection.connect({ address: stack.temporal.address });
     const client = new Client({ connection });
     const taskQueue = `soak-${process.pid}`;
-    worker = new CrashableWorker(taskQueue, workerEnv({ temporalAddress: stack.temporal.address, motoEndpoint: proxy.endpoint, bundlePath }, taskQueue));
+    worker = new CrashableWorker(taskQueue, workerEnv({ temporalAddress: stack.temporal.address, awsEndpoint: proxy.endpoint, bundlePath }, taskQueue));
     await worker.start();
     log(
       `[soak] Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, fault proxy ${proxy.endpoint}, worker ready in ` +

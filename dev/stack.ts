@@ -1,5 +1,7 @@
 /**
- * The embedded local stack: Temporal CLI dev server and moto server on free loopback ports.
+ * The embedded local stack: Temporal CLI dev server and moto server on free loopback ports, and in front of moto a
+ * proxy (./fault-proxy.ts) that counts AWS actions per caller and serves the ALB realism layer (./alb-realism.ts),
+ * on unless turned off.
  *
  * Both run under dev/guard.sh, which appends their output to a log file and kills them when the
  * process that started them dies, so a killed test run or demo leaves no server behind.
@@ -10,6 +12,8 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { releaseSearchAttributes } from '../common/search-attributes';
+import { createAlbRealism } from './alb-realism';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { motoServer, repoRoot, temporalCli } from './paths';
 
 const guard = path.join(repoRoot, 'dev', 'guard.sh');
@@ -172,31 +176,76 @@ export async function startMoto(opts: { logDir: string; port?: number }): Promis
   };
 }
 
+/**
+ * Seconds of simulated AWS time per real second, for the realism layer (health-check intervals, deregistration
+ * delays) and the simulator alike: at 10, a target group's default 30 s × 5 initial health checks take 15 s.
+ */
+export const defaultTimeScale = 10;
+
+/** Whether the realism layer is on: it is unless CANARY_REALISM is `off` (or `0`, `false`, `no`). */
+export function realismFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !/^(off|0|false|no)$/i.test((env.CANARY_REALISM ?? '').trim());
+}
+
+export interface LocalStackOptions extends Omit<StartTemporalOptions, 'logDir'> {
+  logDir?: string;
+  label?: string;
+  /** Put the ALB realism layer in front of moto (target health like a real ALB); from CANARY_REALISM when absent (on). */
+  realism?: boolean;
+  /** Simulated AWS seconds per real second, shared by the realism layer and the simulator; defaultTimeScale when absent. */
+  timeScale?: number;
+}
+
 export interface LocalStack {
   temporal: TemporalServer;
   moto: MotoServer;
+  /** Where AWS clients of the demo, the tests and the worker go: the proxy in front of moto (realism layer on or off). */
+  awsEndpoint: string;
+  /** The proxy in front of moto: it counts AWS actions per caller, and serves the realism layer when that is on. */
+  proxy: FaultProxy;
+  /** Whether the realism layer answers (false: the proxy forwards everything to moto unchanged). */
+  realism: boolean;
+  /** Simulated AWS seconds per real second (see defaultTimeScale). */
+  timeScale: number;
   logDir: string;
   /** The last lines of both servers' logs, for a failure report. */
   tail(lines?: number): string;
   stop(): Promise<void>;
 }
 
-/** Starts Temporal and moto side by side; stops whichever started if the other fails. */
-export async function startLocalStack(opts: Omit<StartTemporalOptions, 'logDir'> & { logDir?: string; label?: string } = {}): Promise<LocalStack> {
+/** Starts Temporal and moto side by side (and the realism layer in front of moto); stops whichever started if another fails. */
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const logDir = opts.logDir ?? newLogDir(opts.label ?? 'stack');
+  const timeScale = opts.timeScale ?? defaultTimeScale;
+  const realismOn = opts.realism ?? realismFromEnv();
   const [temporal, moto] = await Promise.allSettled([startTemporal({ ...opts, logDir }), startMoto({ logDir })]);
   if (temporal.status === 'rejected' || moto.status === 'rejected') {
     if (temporal.status === 'fulfilled') await temporal.value.stop();
     if (moto.status === 'fulfilled') await moto.value.stop();
     throw temporal.status === 'rejected' ? temporal.reason : (moto as PromiseRejectedResult).reason;
   }
+  let proxy: FaultProxy;
+  try {
+    proxy = await startFaultProxy({
+      target: moto.value.endpoint,
+      realism: realismOn ? createAlbRealism({ motoEndpoint: moto.value.endpoint, timeScale }) : undefined,
+    });
+  } catch (err) {
+    await Promise.allSettled([temporal.value.stop(), moto.value.stop()]);
+    throw err;
+  }
   const stack: LocalStack = {
     temporal: temporal.value,
     moto: moto.value,
+    awsEndpoint: proxy.endpoint,
+    proxy,
+    realism: realismOn,
+    timeScale,
     logDir,
     tail: (lines = 30) =>
       `--- ${temporal.value.logFile}\n${tailFile(temporal.value.logFile, lines)}\n--- ${moto.value.logFile}\n${tailFile(moto.value.logFile, lines)}`,
     async stop() {
+      await proxy.stop();
       await Promise.allSettled([temporal.value.stop(), moto.value.stop()]);
     },
   };

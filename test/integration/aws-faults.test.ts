@@ -57,7 +57,7 @@ interface FaultyWorker {
 
 /** A worker on its own task queue whose activities reach moto only through a fault proxy. */
 async function faultyWorker(seed: number, rates: FaultRates, match?: (action: string) => boolean): Promise<FaultyWorker> {
-  const proxy = await startFaultProxy({ target: testStack.motoEndpoint, seed, rates, match });
+  const proxy = await startFaultProxy({ target: testStack.awsEndpoint, seed, rates, match });
   const proxied: AwsClients = motoClients(proxy.endpoint);
   const worker = await startTestWorker(proxied);
   return {
@@ -159,7 +159,7 @@ function forwardGroups(actionsJson: unknown): { TargetGroupArn?: string; Weight?
 
 describe('the fault proxy', () => {
   it('answers faults the SDK parses as the AWS errors they imitate, in both protocols', async () => {
-    const proxy = await startFaultProxy({ target: testStack.motoEndpoint, seed: 7, rates: {} });
+    const proxy = await startFaultProxy({ target: testStack.awsEndpoint, seed: 7, rates: {} });
     const via = motoClients(proxy.endpoint);
     const gmd = (): Promise<unknown> =>
       via.cloudwatch.send(

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { runScenario } from '../../dev/demo';
 import { SCENARIOS, type ScenarioName } from '../../dev/scenarios';
 import { testStack, uniqueName } from '../support/env';
@@ -7,6 +8,17 @@ import { releaseTestEnvironment } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
+
+/** Every weight the workflow asked setForwardWeights to give a target group other than the seeded stable (`*-v1`), from its history. */
+async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a?.activityType?.name !== 'setForwardWeights' || !a.input?.payloads?.[0]) return [];
+    const input = defaultPayloadConverter.fromPayload<{ weights: { targetGroupArn: string; weight: number }[] }>(a.input.payloads[0] as Payload);
+    return input.weights.filter((w) => !/-v1\/[0-9a-f]+$/.test(w.targetGroupArn)).map((w) => w.weight);
+  });
+}
 
 describe('demo scenarios, run non-interactively', () => {
   it('ends every scenario in its expected state: result, listener and target groups', async () => {
@@ -59,6 +71,17 @@ describe('demo scenarios, run non-interactively', () => {
     // The latency bound (0.5 s) never trips; the judge does.
     expect(byName['subtle-regression']!.result.reason).toMatch(/judge: critical metric\(s\) failed: latency-seconds/);
     expect(logs['subtle-regression']?.join('\n')).toMatch(/latency-seconds: canary 0\.05\d*, needs <= 0\.5 → pass/);
+
+    // unhealthy: the new version fails its health checks; rolled back before it ever got traffic, saying which targets and why.
+    const sick = byName.unhealthy!;
+    expect(sick.result.outcome).toBe('rolled-back');
+    expect(sick.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
+    expect(sick.finalForward).toEqual([{ name: sick.targetGroups[0], weight: 1 }]);
+    expect(sick.result.reason).toMatch(/10\.0\.0\.31[^,;]*unhealthy[^,;]*Target\.FailedHealthChecks/);
+    expect(sick.result.reason).toMatch(/10\.0\.1\.32[^,;]*unhealthy[^,;]*Target\.FailedHealthChecks/);
+    // Never above 0, from the listener as the simulator read it every tick, and from every weight the workflow asked for.
+    expect(sick.maxCanaryWeight).toBeLessThanOrEqual(0);
+    expect(Math.max(0, ...(await canaryWeightsRequested(sick.workflowId)))).toBe(0);
   });
 
   it('runs as the README command does, on its own embedded stack, and exits 0', async () => {
@@ -74,7 +97,8 @@ describe('demo scenarios, run non-interactively', () => {
     expect({ code, tail: output.split('\n').slice(-12).join('\n') }).toMatchObject({ code: 0 });
     expect(output).toMatch(/\[stack\] Temporal 127\.0\.0\.1:\d+, UI http:\/\/127\.0\.0\.1:\d+, moto http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/release-checkout\//);
-    expect(output).toMatch(/verdict {7}rolled back: /);
+    // Rolled back by the analysis (the 15% 5xx), not by anything before the canary got traffic.
+    expect(output).toMatch(/verdict {7}rolled back: .*5xx-rate/);
     expect(output).toMatch(/listener now {2}forward checkout-v1=1 \(DescribeListeners\)/);
     expect(output).toMatch(/scenario OK/);
   });

@@ -88,7 +88,8 @@ function stackVars(taskQueue: string): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: testStack.temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
-    AWS_ENDPOINT_URL: testStack.motoEndpoint,
+    AWS_ENDPOINT_URL: testStack.awsEndpoint,
+    AWS_SDK_UA_APP_ID: 'canary-worker',
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_REGION: 'us-east-1',

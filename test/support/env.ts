@@ -13,8 +13,17 @@ export const testStack = {
   get temporalAddress(): string {
     return need('CANARY_TEST_TEMPORAL_ADDRESS');
   },
+  /** moto itself, bypassing the realism layer: only for tests that compare with plain moto. */
   get motoEndpoint(): string {
     return need('CANARY_TEST_MOTO_ENDPOINT');
+  },
+  /** Where every AWS client of the tests goes: the stack's proxy in front of moto, with the ALB realism layer unless CANARY_REALISM=off. */
+  get awsEndpoint(): string {
+    return need('CANARY_TEST_AWS_ENDPOINT');
+  },
+  /** Simulated AWS seconds per real second of the realism layer. */
+  get timeScale(): number {
+    return Number(need('CANARY_TEST_TIME_SCALE'));
   },
   get bundlePath(): string {
     return need('CANARY_TEST_BUNDLE');
@@ -32,7 +41,7 @@ export async function testClient(): Promise<{ client: Client; connection: Connec
 }
 
 export function testAws(): AwsClients {
-  return motoClients(testStack.motoEndpoint);
+  return motoClients(testStack.awsEndpoint);
 }
 
 /** A worker on the shared dev server running the prebuilt test bundle. */

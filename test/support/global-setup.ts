@@ -22,11 +22,17 @@ export default async function globalSetup(): Promise<void> {
   fs.writeFileSync(bundlePath, bundle.code);
   process.env.CANARY_TEST_TEMPORAL_ADDRESS = stack.temporal.address;
   process.env.CANARY_TEST_MOTO_ENDPOINT = stack.moto.endpoint;
+  // The proxy in front of moto, with the realism layer unless CANARY_REALISM=off; every test's AWS calls go here.
+  process.env.CANARY_TEST_AWS_ENDPOINT = stack.awsEndpoint;
+  process.env.CANARY_TEST_TIME_SCALE = String(stack.timeScale);
   process.env.CANARY_TEST_BUNDLE = bundlePath;
   process.env.CANARY_TEST_LOG_DIR = stack.logDir;
   // The SDK's Node 20 end-of-support notice is true but repeats in every test worker; the worker itself still prints it.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  process.stdout.write(`\n[local stack] temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${Date.now() - t0} ms)\n`);
+  process.stdout.write(
+    `\n[local stack] temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, ` +
+      `${stack.realism ? `ALB realism layer ${stack.awsEndpoint} (time scale ${stack.timeScale})` : `proxy ${stack.awsEndpoint}, realism layer off`}, logs ${stack.logDir} (${Date.now() - t0} ms)\n`,
+  );
 }
 
 const noop = (): void => undefined;

@@ -6,10 +6,11 @@ import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { AwsClients } from '../../activities/aws-clients';
+import { motoClients, type AwsClients } from '../../activities/aws-clients';
 import type { ReleaseSpecInput } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
 import { errorRateTemplate } from '../../dev/aws-state';
+import { tagCaller, workerCaller } from '../../dev/iam-check';
 import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
 import { statusQuery } from '../../common/messages';
 import { testAws, testClient, testWorker, uniqueName } from './env';
@@ -38,15 +39,20 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
   return { service, seeded: await seedAlb(aws, { name: service, ...opts }) };
 }
 
-/** One worker for a test file, on its own task queue, with activities over moto. */
+/**
+ * One worker for a test file, on its own task queue, with activities over the same AWS endpoint as `aws` (the realism
+ * layer in front of moto) through clients of its own, tagged as the worker so the proxy can tell its calls from the
+ * test's seeding and checks (the IAM policy check reads them).
+ */
 export async function startTestWorker(
   aws: AwsClients,
   webhooks?: Record<string, string>,
 ): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
   const taskQueue = uniqueName('tq');
+  const workerAws = tagCaller(motoClients(aws.config.endpoint ?? '', aws.config.region), workerCaller);
   const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
     taskQueue,
-    activities: createActivities({ ...aws, webhooks }),
+    activities: createActivities({ ...workerAws, webhooks }),
   });
   const running = worker.run();
   return {
@@ -56,6 +62,7 @@ export async function startTestWorker(
       worker.shutdown();
       await running;
       await connection.close();
+      workerAws.destroy();
     },
   };
 }

@@ -11,20 +11,23 @@ const repoRoot = path.resolve(__dirname, '..', '..');
 /** How the tests reach the stack the worker should use. */
 export interface WorkerStackVars {
   temporalAddress: string;
-  motoEndpoint: string;
+  /** The AWS endpoint: the realism layer in front of moto in the tests (testStack.awsEndpoint). */
+  awsEndpoint: string;
   bundlePath: string;
 }
 
 /**
  * The environment of a worker on `taskQueue` against the given stack, as a container would get it: Temporal address,
- * moto as AWS, the prebuilt test bundle, metrics off, and a short sticky queue timeout so a replacement worker picks
+ * the stack's AWS endpoint, the prebuilt test bundle, metrics off, and a short sticky queue timeout so a replacement worker picks
  * up a killed worker's workflow tasks after about a second instead of the SDK's default 10 s.
  */
 export function workerEnv(stack: WorkerStackVars, taskQueue: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
-    AWS_ENDPOINT_URL: stack.motoEndpoint,
+    AWS_ENDPOINT_URL: stack.awsEndpoint,
+    // The SDK puts app/canary-worker in its user agent: the proxy counts these calls as the worker's (IAM check).
+    AWS_SDK_UA_APP_ID: 'canary-worker',
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_REGION: 'us-east-1',
