@@ -6,7 +6,9 @@
  * One server, one workflow bundle and one worker per test file; every release gets its own fake listener, found by
  * its workflow id, so the tests of a file share the worker without sharing AWS state.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
@@ -43,6 +45,67 @@ const quietBundler = {
   warn: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
   error: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
 };
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const NOT_SOURCE = new Set(['node_modules', '.venv', '.git', '.canary', 'dist', 'coverage', 'test']);
+
+/** Every TypeScript file of the project outside test/, plus the lock file: what a workflow bundle can depend on. */
+function sourceFingerprint(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (NOT_SOURCE.has(entry.name)) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts'))
+        hash
+          .update(`${path.relative(ROOT, full)}\0`)
+          .update(fs.readFileSync(full))
+          .update('\0');
+    }
+  };
+  walk(ROOT);
+  hash.update(fs.readFileSync(path.join(ROOT, 'package-lock.json')));
+  return hash.digest('hex');
+}
+
+/**
+ * The workflow bundle, built once per version of the source and shared by the test files of a run (and by later
+ * runs) through the system's temp directory: bundling costs seconds of CPU that the 2-core machine then spends once
+ * instead of once per file. Concurrent jest workers wait for the one that bundles.
+ */
+async function sharedBundle(workflowsPath: string): Promise<WorkflowBundle> {
+  const dir = path.join(os.tmpdir(), 'canary-test-bundles');
+  fs.mkdirSync(dir, { recursive: true });
+  const key = createHash('sha256').update(sourceFingerprint()).update(path.relative(ROOT, workflowsPath)).digest('hex').slice(0, 24);
+  const file = path.join(dir, `${key}.js`);
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (fs.existsSync(file)) return { code: fs.readFileSync(file, 'utf8') };
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, 'wx');
+    } catch {
+      // Another jest worker is bundling; a lock older than two minutes was left by a killed run.
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000) fs.rmSync(lock, { force: true });
+      if (Date.now() > deadline) throw new Error(`waited 3 minutes for ${lock}: remove it if no test run is bundling`);
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    try {
+      const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundler });
+      const partial = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(partial, code);
+      fs.renameSync(partial, file);
+      return { code };
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
+    }
+  }
+}
 
 const indexedValueType = {
   KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -174,9 +237,7 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
     if (!fs.existsSync(TEST_SERVER_PATH)) throw new Error(`no time-skipping test server at ${TEST_SERVER_PATH}: run scripts/setup.sh`);
     const [started, bundle] = await Promise.all([
       TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER_PATH } } }),
-      bundleWorkflowCode({ workflowsPath: opts.workflowsPath ?? require.resolve('../../workflows'), logger: quietBundler }).then((b): WorkflowBundle => ({
-        code: b.code,
-      })),
+      sharedBundle(opts.workflowsPath ?? require.resolve('../../workflows')),
     ]);
     env = started;
     await registerSearchAttributes(env);
