@@ -104,13 +104,18 @@ describe('abort in every phase', () => {
   });
 
   it('AwaitingApproval: an abort signal ends the gate and rolls back, and a second abort is ignored', async () => {
-    const { handle, fake } = await releases.start({
-      notifications: { webhook: 'ops' },
-      steps: [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '1h' } }, { setWeight: 100 }],
-    });
+    // The rollback's first call is held, so the second abort reaches a release that is stopping, not one that ended.
+    let restoring!: Hold;
+    const { handle, fake } = await releases.start(
+      { notifications: { webhook: 'ops' }, steps: [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '1h' } }, { setWeight: 100 }] },
+      (f) => (restoring = f.hold('restoreActions')),
+    );
     await waitForStatus(handle, (s) => s.phase === 'AwaitingApproval', 'approval gate');
     await handle.signal(abortSignal, { by: 'bob', reason: 'customer complaints' });
     await handle.signal(abortSignal, { by: 'carol', reason: 'me too' });
+    await waitForStatus(handle, (s) => actionsOf(s, 'abort').length === 2, 'both aborts recorded');
+    await restoring.reached;
+    restoring.release();
 
     expect(await handle.result()).toMatchObject({ outcome: 'aborted', by: 'bob', reason: 'customer complaints' });
     expectPreReleaseState(fake);
