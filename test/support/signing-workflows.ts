@@ -11,13 +11,15 @@ type Checked = { problem: string } | { payload: ApproveInputParsed; verdict: Ext
 type ApproveInputParsed = ReturnType<typeof ApproveInput.parse>;
 
 /** How the validator refuses: a plain Error (the release workflow before issue 16), the SDK's non-retryable failure, or messageRejected(). */
-export type RefusalStyle = 'plain-error' | 'non-retryable' | 'message-rejected';
+export type RefusalStyle = 'plain-error' | 'non-retryable' | 'message-rejected' | 'untyped';
 
 export interface SignedGateInput {
   approverKeys: Record<string, string[]>;
   step: number;
   refuse: RefusalStyle;
   maxAgeMs: number;
+  /** Verified approvals to wait for before completing. */
+  until: number;
 }
 
 export interface SignedGateState {
@@ -28,7 +30,7 @@ export interface SignedGateState {
 export const signedGateApprove = defineUpdate<MessageAck, [unknown]>('approve');
 export const signedGateState = defineQuery<SignedGateState>('state');
 
-/** Waits for approvals until one is verified by a key (or 10 minutes pass); returns what it accepted. */
+/** Waits until `until` approvals were verified by a key (or 10 minutes pass); returns what it accepted. */
 export async function signedGate(input: SignedGateInput): Promise<SignedGateState> {
   const info = workflowInfo();
   const state: SignedGateState = { approvals: [], used: [] };
@@ -56,6 +58,11 @@ export async function signedGate(input: SignedGateInput): Promise<SignedGateStat
   const refusal = (reason: string): Error => {
     if (input.refuse === 'plain-error') return new Error(reason);
     if (input.refuse === 'non-retryable') return ApplicationFailure.nonRetryable(reason, 'MessageRejected');
+    if (input.refuse === 'untyped') {
+      const f = ApplicationFailure.create({ message: reason, nonRetryable: true });
+      f.stack = '';
+      return f;
+    }
     return messageRejected(reason);
   };
 
@@ -78,6 +85,6 @@ export async function signedGate(input: SignedGateInput): Promise<SignedGateStat
   );
   setHandler(signedGateState, () => state);
 
-  await condition(() => state.approvals.some((a) => a.verified), '10m');
+  await condition(() => state.approvals.filter((a) => a.verified).length >= input.until, '10m');
   return state;
 }
