@@ -1,18 +1,18 @@
 /**
  * Signing on the approver's side: read an Ed25519 private key (OpenSSH or PKCS#8 PEM, unencrypted), sign an
- * approve / promote / abort for a release with Node's crypto, and hand back the payload with its `signature`
+ * approve / promote / abort / resume for a release with Node's crypto, and hand back the payload with its `signature`
  * object (common/messages.ts `Signature`). The workflow verifies it with common/signing.ts.
  *
- * - `canary sign approve|promote|abort RELEASE --step N --key FILE [--by NAME]` prints the ready JSON payload to
+ * - `canary sign approve|promote|abort|resume RELEASE --step N --key FILE [--by NAME]` prints the ready JSON payload to
  *   paste into the Temporal UI ("Send an Update") or `temporal workflow update execute --input`.
- * - `canary approve|promote|abort ... --sign-with FILE` signs the payload it sends ({@link signedPayload}).
+ * - `canary approve|promote|abort|resume ... --sign-with FILE` signs the payload it sends ({@link signedPayload}).
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { AbortInput, ApproveInput, PromoteInput, payloadProblem, releaseWorkflowId, statusQuery, type Signature } from '../common/messages';
+import { AbortInput, ApproveInput, PromoteInput, ResumeInput, payloadProblem, releaseWorkflowId, statusQuery, type Signature } from '../common/messages';
 import {
   DEFAULT_SIGNATURE_MAX_AGE_MS,
   canonicalMessage,
@@ -172,7 +172,7 @@ export interface ReleaseTarget {
   workflowId: string;
   /** The first run id (describe's firstRunId), which the workflow compares with workflowInfo().firstExecutionRunId. */
   run: string;
-  /** approve: the open gate's step (else the current step); promote / abort: the current step. */
+  /** approve: the open gate's step (else the current step); promote / abort / resume: the current step. */
   step: number;
 }
 
@@ -197,10 +197,10 @@ export async function releaseTarget(client: Client, release: string, verb: Signe
   return { workflowId, run, step: verb === 'approve' ? (status.gate?.step ?? status.step) : status.step };
 }
 
-const SCHEMAS = { approve: ApproveInput, promote: PromoteInput, abort: AbortInput } as const;
+const SCHEMAS = { approve: ApproveInput, promote: PromoteInput, abort: AbortInput, resume: ResumeInput } as const;
 
 /**
- * The `--sign-with FILE` handler of `canary approve|promote|abort`: returns `payload` with a signature by the key
+ * The `--sign-with FILE` handler of `canary approve|promote|abort|resume`: returns `payload` with a signature by the key
  * in `keyFile`, for the release's first run and the step the action applies to (looked up through `client` unless
  * `run` / `step` are given; for approve, `payload.step` is used when present). Throws {@link SigningError} for a
  * key it cannot use or a payload the workflow would refuse anyway.
@@ -231,7 +231,7 @@ export async function signedPayload<P extends SignablePayload>(opts: {
   return signed;
 }
 
-/** `--sign-with FILE` for approve / promote / abort (the option the lead's action commands add). */
+/** `--sign-with FILE` for approve / promote / abort / resume (the option the action commands add). */
 export function signWithOption(): Option {
   return new Option('--sign-with <file>', 'sign the action with this Ed25519 private key (OpenSSH, unencrypted); required when you have a key in the spec');
 }
@@ -253,14 +253,14 @@ interface SignOpts {
 }
 
 /**
- * `canary sign approve|promote|abort <release> --key FILE [--step N] [--by NAME] [--run RUN]`: prints the signed
+ * `canary sign approve|promote|abort|resume <release> --key FILE [--step N] [--by NAME] [--run RUN]`: prints the signed
  * JSON payload on stdout (one line) and, on stderr, which key signed it, until when it is valid, and how to send
  * it. With --run and --step it works offline (no Temporal connection). `done` receives the exit code (0, or 2 for
  * a {@link SigningError}, whose message goes to stderr); other errors propagate to the CLI.
  */
 export function signCommand(done: (code: number) => void = (code) => void (process.exitCode = code)): Command {
   const sign = new Command('sign').description(
-    'sign an approve / promote / abort with your Ed25519 key and print the JSON payload for the Temporal UI or the temporal CLI',
+    'sign an approve / promote / abort / resume with your Ed25519 key and print the JSON payload for the Temporal UI or the temporal CLI',
   );
   const verbs: { verb: SignedVerb; describe: string; extra: (c: Command) => Command }[] = [
     { verb: 'approve', describe: 'sign an approval of the gate at --step (default: the open gate)', extra: (c) => c.option('--comment <text>', 'why') },
@@ -270,6 +270,7 @@ export function signCommand(done: (code: number) => void = (code) => void (proce
       extra: (c) => c.option('--full', 'skip the remaining steps and analysis').option('--comment <text>', 'why'),
     },
     { verb: 'abort', describe: 'sign an abort (rollback)', extra: (c) => c.requiredOption('--reason <text>', 'why') },
+    { verb: 'resume', describe: 'sign a resume (ends a pause or an inconclusive analysis gate)', extra: (c) => c.option('--comment <text>', 'why') },
   ];
   for (const { verb, describe, extra } of verbs) {
     extra(

@@ -22,14 +22,15 @@ const Text = z.string().max(2_000);
 /**
  * A signature over the action (common/signing.ts): what it claims (release, first run, step, nonce, time) and the
  * signature itself, as plain JSON so the Temporal UI and `temporal workflow update execute --input` can carry it.
- * `canary sign` prints the whole payload with it; required when `by` has a key in the spec's approverKeys.
+ * `canary sign` prints the whole payload with it; approve, promote, abort and resume take it, and need it when `by`
+ * has a key in the spec's approverKeys.
  */
 export const Signature = z.strictObject({
   /** The workflow id, e.g. release-checkout. */
   release: z.string().min(1).max(255),
   /** The release's first run id (the same across continue-as-new). */
   run: z.string().min(1).max(64),
-  /** The 0-based step the action is for: approve → the gate's step; promote / abort → the step the release is at. */
+  /** The 0-based step the action is for: approve → the gate's step; promote / abort / resume → the step the release is at. */
   step: z.number().int().min(0),
   nonce: z.string().regex(NONCE_PATTERN, 'a fresh random nonce: 8-64 letters, digits, _ or -'),
   at: z.string().regex(AT_PATTERN, 'when it was signed, a UTC time such as 2026-11-30T07:30:00Z'),
@@ -57,7 +58,7 @@ export const AbortInput = z.strictObject({
   signature: Signature.optional(),
 });
 export const PauseInput = z.strictObject({ by: By, reason: Text.optional() });
-export const ResumeInput = z.strictObject({ by: By, comment: Text.optional() });
+export const ResumeInput = z.strictObject({ by: By, comment: Text.optional(), signature: Signature.optional() });
 export const PromoteInput = z.strictObject({
   by: By,
   /** Skip every remaining step and analysis and go to 100% now; without it, promote only ends the current pause or gate. */

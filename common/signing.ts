@@ -1,5 +1,5 @@
 /**
- * Signed actions: an approver with a key in the spec (`approverKeys`) proves each approve / promote / abort with an
+ * Signed actions: an approver with a key in the spec (`approverKeys`) proves each approve / promote / abort / resume with an
  * Ed25519 signature over a canonical message naming the release, the step, the verb and a fresh nonce + time. The
  * workflow checks it here, deterministically: pure JS (@noble/curves, @noble/hashes), no Node built-ins, no I/O,
  * no clock of its own (the caller passes workflow time), so it runs in the Temporal workflow sandbox and replays.
@@ -33,9 +33,12 @@ export const DEFAULT_SIGNATURE_MAX_AGE_MS = 10 * 60_000;
  */
 export const MAX_REMEMBERED_SIGNATURES = 500;
 
-/** The verbs that can be signed (pause / resume cannot hurt a release and stay unsigned). */
-export type SignedVerb = 'approve' | 'promote' | 'abort';
-export const SIGNED_VERBS: readonly SignedVerb[] = ['approve', 'promote', 'abort'];
+/**
+ * The verbs that can be signed: those that move a release on or roll it back. resume is among them because it ends
+ * an inconclusive-analysis gate; pause only holds a release and stays unsigned.
+ */
+export type SignedVerb = 'approve' | 'promote' | 'abort' | 'resume';
+export const SIGNED_VERBS: readonly SignedVerb[] = ['approve', 'promote', 'abort', 'resume'];
 
 // ---------------------------------------------------------------- bytes
 
@@ -245,7 +248,7 @@ export interface SignatureClaims {
    * when the release continues as new.
    */
   run: string;
-  /** The 0-based step index the action is for (approve: the gate's step; promote / abort: the step the release is at). */
+  /** The 0-based step index the action is for (approve: the gate's step; promote / abort / resume: the step the release is at). */
   step: number;
   /** Fresh and random per signature (8-64 of A-Z a-z 0-9 _ -); a release accepts each nonce once. */
   nonce: string;
@@ -259,7 +262,7 @@ export interface SignedFields {
   by: string;
   /** promote only: true for a full promotion (always part of a promote's message, default false). */
   full?: boolean;
-  /** The approve / promote comment or the abort reason, when the payload has one. */
+  /** The approve / promote / resume comment or the abort reason, when the payload has one. */
   note?: string;
 }
 
@@ -289,7 +292,7 @@ export function canonicalMessage(fields: SignedFields, claims: SignatureClaims):
   return lines.map((l) => `${l}\n`).join('');
 }
 
-/** The signed fields of a verb's payload (`comment` of approve / promote, `reason` of abort). */
+/** The signed fields of a verb's payload (`comment` of approve / promote / resume, `reason` of abort). */
 export function signedFields(verb: SignedVerb, payload: { by: string; comment?: string; reason?: string; full?: boolean }): SignedFields {
   const note = verb === 'abort' ? payload.reason : payload.comment;
   return { verb, by: payload.by, ...(verb === 'promote' ? { full: payload.full === true } : {}), ...(note !== undefined ? { note } : {}) };
@@ -400,7 +403,7 @@ export interface SignedActionCheck {
   release: string;
   /** `workflowInfo().firstExecutionRunId`. */
   run: string;
-  /** The step the action applies to now: approve → the open gate's step; promote, abort → the current step. */
+  /** The step the action applies to now: approve → the open gate's step; promote, abort, resume → the current step. */
   step: number;
   /** Workflow time (`Date.now()` in workflow code). */
   nowMs: number;

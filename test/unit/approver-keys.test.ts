@@ -1,7 +1,7 @@
 /** The spec's approverKeys / signatureMaxAge and the messages' `signature` object: parsed at the edge, errors name the field. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AbortInput, ApproveInput, PauseInput, PromoteInput, messageRejected, payloadProblem } from '../../common/messages';
+import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, messageRejected, payloadProblem } from '../../common/messages';
 import { approverKeysFor, fieldErrors, ReleaseSpec, signatureMaxAgeMs } from '../../common/spec';
 
 const ALICE = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'signing', 'alice_ed25519.pub'), 'utf8').trim();
@@ -64,8 +64,9 @@ describe('approverKeys in the spec', () => {
 describe('the signature object of a message', () => {
   const signature = { release: 'release-checkout', run: 'r1', step: 3, nonce: 'abcdefgh12', at: '2026-11-30T07:30:00Z', sig: 'AAAA' };
 
-  it('is accepted by approve, promote and abort, not by pause', () => {
+  it('is accepted by approve, promote, abort and resume, not by pause', () => {
     expect(ApproveInput.safeParse({ by: 'alice', signature }).success).toBe(true);
+    expect(ResumeInput.safeParse({ by: 'alice', signature }).success).toBe(true);
     expect(PromoteInput.safeParse({ by: 'alice', signature }).success).toBe(true);
     expect(AbortInput.safeParse({ by: 'alice', reason: 'x', signature }).success).toBe(true);
     const pause = PauseInput.safeParse({ by: 'alice', signature });

@@ -221,6 +221,11 @@ describe('verifySignedAction', () => {
     const promote = sign(alice.secret, 'promote', { by: 'alice', full: false });
     expect(refusal(check({ verb: 'promote', payload: { by: 'alice', full: true, signature: promote }, keys }))).toMatch(/does not verify/);
     expect(verifySignedAction(check({ verb: 'promote', payload: { by: 'alice', full: false, signature: promote }, keys }))).toMatchObject({ verified: true });
+    const resume = sign(alice.secret, 'resume', { by: 'alice', comment: 'looked at it' });
+    expect(verifySignedAction(check({ verb: 'resume', payload: { by: 'alice', comment: 'looked at it', signature: resume }, keys }))).toMatchObject({
+      verified: true,
+    });
+    expect(refusal(check({ verb: 'approve', payload: { by: 'alice', comment: 'looked at it', signature: resume }, keys }))).toMatch(/does not verify/);
     const commented = sign(alice.secret, 'approve', { by: 'alice', comment: 'ok' });
     expect(refusal(check({ payload: { by: 'alice', comment: 'ok, and skip analysis', signature: commented }, keys }))).toMatch(/does not verify/);
   });
