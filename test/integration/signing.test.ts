@@ -205,3 +205,25 @@ it('accepts an approval signed with stock ssh-keygen through the temporal CLI, a
   ]);
   expect(result.used.map((u) => u.nonce)).toEqual(['sshKeygenNonce1', fresh.signature.nonce]);
 });
+
+it('runs the stock ssh-keygen recipe of docs/APPROVALS.md as written (describe, printf, ssh-keygen, jq, temporal) and the release accepts it', async () => {
+  const h = await startGate({ until: 1 });
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'APPROVALS.md'), 'utf8');
+  const recipe = /\*\*With stock `ssh-keygen`\*\*[\s\S]*?```bash\n([\s\S]*?)```/.exec(doc)?.[1];
+  expect(recipe).toBeDefined();
+  const firstLine = 'release=release-checkout step=3 by=alice key=~/.ssh/id_ed25519';
+  expect(recipe!.split('\n')[0]).toBe(firstLine);
+  const key = path.join(tmp, 'recipe_ed25519');
+  fs.copyFileSync(path.join(FIXTURES, 'alice_ed25519'), key);
+  fs.chmodSync(key, 0o600);
+  const script = recipe!.replace(firstLine, `release=${h.workflowId} step=3 by=alice key=${key}`);
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: testStack.temporalAddress,
+    TEMPORAL_CONFIG_FILE: path.join(tmp, 'no-such-config.toml'),
+    PATH: `${path.dirname(temporalCli())}:${process.env.PATH ?? ''}`,
+  };
+  const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], { cwd: tmp, env, encoding: 'utf8', timeout: 90_000 });
+  expect(stdout).toContain('approved step 3 (signature verified)');
+  expect((await h.result()).approvals).toEqual([{ by: 'alice', verified: true, fingerprint: ALICE_FINGERPRINT }]);
+});
