@@ -1,7 +1,7 @@
 /**
  * Signed approvals and readable refusals, seen from the sending side with no project code: the stock `temporal`
  * CLI sends approve updates (signed with stock `ssh-keygen -Y sign`, or by client/signing.ts) to a small workflow
- * (test/support/signing-workflows.ts, bundled here) that verifies them with common/signing.ts inside the
+ * (test/support/signing-workflows.ts, in the shared test bundle) that verifies them with common/signing.ts inside the
  * workflow sandbox. Also records what a refused update looks like for each way a validator can throw.
  */
 import * as fs from 'node:fs';
@@ -11,11 +11,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError, type Client, type Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { temporalCli } from '../../dev/paths';
 import { canonicalMessage, parsePublicKey, signedFields } from '../../common/signing';
 import { readSigningKey, signPayload } from '../../client/signing';
-import { testClient, testStack, uniqueName } from '../support/env';
+import { testClient, testStack, testWorker, uniqueName } from '../support/env';
 import type { RefusalStyle, signedGate, SignedGateInput, SignedGateState } from '../support/signing-workflows';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'signing');
@@ -32,16 +32,12 @@ const taskQueue = uniqueName('signing');
 
 beforeAll(async () => {
   ({ client, connection } = await testClient());
-  const quiet = (): void => undefined;
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../support/signing-workflows'),
-    logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: (m: string) => process.stderr.write(`[bundler] ${m}\n`) },
-  });
-  nativeConnection = await NativeConnection.connect({ address: testStack.temporalAddress });
-  worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: bundle });
+  // The shared test bundle (test/support/workflows.ts, built by webpack in global-setup) carries signedGate: it
+  // imports common/signing.ts, so this also proves @noble/curves bundles and runs in the workflow sandbox.
+  ({ worker, connection: nativeConnection } = await testWorker({ taskQueue }));
   running = worker.run();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-signing-'));
-}, 180_000);
+});
 
 afterAll(async () => {
   worker?.shutdown();
