@@ -3,11 +3,12 @@
  * "Send Signal" / "Execute Update" box, `temporal workflow signal|update --input '{...}'` and our CLI send the same thing.
  * Workflow-safe.
  */
-import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import { ApplicationFailure, type QueryDefinition, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { CarriedRelease, ReleaseResult, ReleaseStatus } from './status';
 import type { ParsedReleaseSpec } from './spec';
+import { AT_PATTERN, NONCE_PATTERN } from './signing';
 
 const By = z
   .string({
@@ -18,11 +19,32 @@ const By = z
   .max(128);
 const Text = z.string().max(2_000);
 
+/**
+ * A signature over the action (common/signing.ts): what it claims (release, first run, step, nonce, time) and the
+ * signature itself, as plain JSON so the Temporal UI and `temporal workflow update execute --input` can carry it.
+ * `canary sign` prints the whole payload with it; approve, promote, abort and resume take it, and need it when `by`
+ * has a key in the spec's approverKeys.
+ */
+export const Signature = z.strictObject({
+  /** The workflow id, e.g. release-checkout. */
+  release: z.string().min(1).max(255),
+  /** The release's first run id (the same across continue-as-new). */
+  run: z.string().min(1).max(64),
+  /** The 0-based step the action is for: approve → the gate's step; promote / abort / resume → the step the release is at. */
+  step: z.number().int().min(0),
+  nonce: z.string().regex(NONCE_PATTERN, 'a fresh random nonce: 8-64 letters, digits, _ or -'),
+  at: z.string().regex(AT_PATTERN, 'when it was signed, a UTC time such as 2026-11-30T07:30:00Z'),
+  /** base64 of the raw Ed25519 signature, or the armored SSH signature of `ssh-keygen -Y sign -n canary`. */
+  sig: z.string().min(1).max(4_096),
+});
+export type Signature = z.infer<typeof Signature>;
+
 export const ApproveInput = z.strictObject({
   by: By,
   comment: Text.optional(),
   /** The 0-based index of the approval step you approve; a stale approval for an earlier gate is refused. */
   step: z.number().int().min(0).optional(),
+  signature: Signature.optional(),
 });
 export const AbortInput = z.strictObject({
   by: By,
@@ -33,14 +55,16 @@ export const AbortInput = z.strictObject({
     })
     .min(1, 'give a reason: {"by": "alice", "reason": "..."}')
     .max(2_000),
+  signature: Signature.optional(),
 });
 export const PauseInput = z.strictObject({ by: By, reason: Text.optional() });
-export const ResumeInput = z.strictObject({ by: By, comment: Text.optional() });
+export const ResumeInput = z.strictObject({ by: By, comment: Text.optional(), signature: Signature.optional() });
 export const PromoteInput = z.strictObject({
   by: By,
   /** Skip every remaining step and analysis and go to 100% now; without it, promote only ends the current pause or gate. */
   full: z.boolean().default(false),
   comment: Text.optional(),
+  signature: Signature.optional(),
 });
 
 export type ApproveInput = z.input<typeof ApproveInput>;
@@ -63,11 +87,28 @@ export function payloadProblem(error: z.ZodError): string {
   if (issues.length === 0) return 'invalid payload';
   return issues
     .map((i) => {
-      const field = i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.');
+      // A nested object (signature) names its unknown fields by their full path: signature.extra.
+      const field = i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].join('.')).join(', ') : i.path.join('.');
       const message = i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''}` : i.message;
       return field ? `${field}: ${message}` : message;
     })
     .join('; ');
+}
+
+/** The failure type of a refused message (update validator), for clients that tell a refusal from an outage. */
+export const MESSAGE_REJECTED = 'MessageRejected';
+
+/**
+ * What an update validator throws to refuse a message: a non-retryable ApplicationFailure of type MessageRejected
+ * carrying only the reason. The stack is emptied on purpose: the SDK's failure converter sends `err.stack` as the
+ * failure's stack trace, which the Temporal UI shows under the reason (with the worker's file paths); a refusal is
+ * an answer, not a crash, and has no stack worth showing. A plain `Error` instead arrives as
+ * `(type: Error, retryable: true)` with its stack.
+ */
+export function messageRejected(reason: string): ApplicationFailure {
+  const failure = ApplicationFailure.create({ type: MESSAGE_REJECTED, message: reason, nonRetryable: true });
+  failure.stack = '';
+  return failure;
 }
 
 /**

@@ -7,6 +7,7 @@ import { parseDuration } from './duration';
 import { parseExpression, referencedIds } from './expression';
 import { JudgeConfig, JudgeMetricOptions } from './judge-config';
 import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
+import { DEFAULT_SIGNATURE_MAX_AGE_MS, parsePublicKey, publicKeyProblem } from './signing';
 
 const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
@@ -78,6 +79,47 @@ const Name = z
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
+
+/** One approver key: `ssh-ed25519 AAAA... comment` or a raw Ed25519 key (hex / base64); see common/signing.ts. */
+const ApproverKey = z
+  .string()
+  .max(1_000)
+  .superRefine((text, ctx) => {
+    const problem = publicKeyProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/**
+ * `approverKeys: { bob: 'ssh-ed25519 AAAA...' }` (or a list, for a person with several machines): every approve,
+ * promote and abort whose `by` is a name listed here must carry a valid signature by one of its keys. A key belongs
+ * to a person, not to a gate, so it is declared once at the top and covers every step and verb.
+ */
+const ApproverKeys = z
+  .record(Name, z.union([ApproverKey, z.array(ApproverKey).min(1).max(10)]))
+  .transform((keys) => Object.fromEntries(Object.entries(keys).map(([name, k]) => [name, typeof k === 'string' ? [k] : k])))
+  .superRefine((keys, ctx) => {
+    // One key, one person: a key listed under two names would let either sign as the other.
+    const owner = new Map<string, string>();
+    for (const [name, list] of Object.entries(keys)) {
+      list.forEach((text, i) => {
+        let fingerprint: string;
+        try {
+          fingerprint = parsePublicKey(text).fingerprint;
+        } catch {
+          return; // reported by ApproverKey
+        }
+        const first = owner.get(fingerprint);
+        if (first !== undefined && first !== name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: list.length > 1 ? [name, i] : [name],
+            message: `the same key as approverKeys.${first}: a key identifies one person`,
+          });
+        }
+        owner.set(fingerprint, first ?? name);
+      });
+    }
+  });
 
 const SetWeightStep = z.strictObject({ setWeight: Weight });
 const PauseStep = z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) });
@@ -362,6 +404,13 @@ export const ReleaseSpec = z
     region: z.string().regex(REGION, 'an AWS region such as us-east-1'),
     /** Who started it (CI job, user); approvals by the same name are refused unless the gate allows self-approval. */
     initiator: Name.default('unknown'),
+    /** Names whose approve / promote / abort must be signed, with their Ed25519 public keys (common/signing.ts). */
+    approverKeys: ApproverKeys.optional(),
+    /**
+     * How long a signature stays valid after the time it names (default 10m, see DEFAULT_SIGNATURE_MAX_AGE_MS);
+     * a release also refuses a nonce it has seen, for as long as that signature would be valid.
+     */
+    signatureMaxAge: Duration.refine((ms) => ms >= 30_000 && ms <= 86_400_000, 'between 30s and 1d').optional(),
     /** Where the forward action lives; a list shifts several together (they must all forward to one stable group). */
     traffic: Traffic,
     /** Release into another account: the worker assumes this role per release (STS AssumeRole). */
@@ -584,6 +633,17 @@ function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string,
   for (const p of segmentStepProblems(parsed.map((s) => (s && (s.kind === 'segment' || s.kind === 'endSegment') ? s : undefined)))) {
     ctx.addIssue({ code: 'custom', path: ['steps', p.index, ...p.path], message: p.message });
   }
+}
+
+/** The keys whose signature `name`'s approve / promote / abort must carry; undefined when `name` signs nothing. */
+export function approverKeysFor(spec: Pick<ParsedReleaseSpec, 'approverKeys'>, name: string): string[] | undefined {
+  const keys = spec.approverKeys;
+  return keys && Object.prototype.hasOwnProperty.call(keys, name) ? keys[name] : undefined;
+}
+
+/** How long a signature of this release stays valid (spec `signatureMaxAge`, default 10m). */
+export function signatureMaxAgeMs(spec: Pick<ParsedReleaseSpec, 'signatureMaxAge'>): number {
+  return spec.signatureMaxAge ?? DEFAULT_SIGNATURE_MAX_AGE_MS;
 }
 
 /** The spec as written (YAML/JSON). */
