@@ -45,6 +45,8 @@ export interface TimelineEntry {
   detail?: string;
   /** False for a signal that was ignored (with the reason in detail). */
   accepted: boolean;
+  /** Set when the message carried a signature the release verified against the sender's key in approverKeys. */
+  signed?: { key: string };
 }
 
 /** An open gate: what the release waits for. */
@@ -157,6 +159,8 @@ export interface CarriedRelease {
   backgroundCounters?: AnalysisCounters;
   /** Whether the release runs the real-ALB path (attach at 0, drift checks, drain); fixed at its first run. */
   realAlb?: boolean;
+  /** Nonces of accepted signatures still within their validity (replay protection). */
+  usedSignatures?: { nonce: string; atMs: number }[];
   /** Per forward action, the forward this release verified last. */
   forwards?: { ref: TrafficRef; verified: ForwardState }[];
 }

@@ -5,8 +5,21 @@
  * before anything reaches history) — are derived from this one table.
  */
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
-import { VERBS, VERB_NAMES, payloadProblem, signals, statusQuery, updates, type MessageAck, type Verb, type VerbPayload } from '../../common/messages';
+import { setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  VERBS,
+  VERB_NAMES,
+  messageRejected,
+  payloadProblem,
+  signals,
+  statusQuery,
+  updates,
+  type MessageAck,
+  type Verb,
+  type VerbPayload,
+} from '../../common/messages';
+import { SIGNED_VERBS, rememberSignature, verifySignedAction, type SignedActionVerdict, type SignedVerb } from '../../common/signing';
+import { approverKeysFor, signatureMaxAgeMs } from '../../common/spec';
 import type { Gate } from '../../common/status';
 import { approvalProblem, isSteerable } from '../plan';
 import { StopRelease, type ReleaseState } from './state';
@@ -105,16 +118,54 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
   },
 };
 
-function judge<V extends Verb>(state: ReleaseState, verb: V, payload: unknown): { problem: string } | { payload: VerbPayload<V> } {
+/**
+ * The signature rule, after the verb's own rules: a sender with a key in approverKeys must sign (approve, promote,
+ * abort, resume), over this release, its first run and the step the action applies to; a nonce is accepted once.
+ */
+function signature(state: ReleaseState, verb: Verb, p: VerbPayload<Verb>): SignedActionVerdict {
+  if (!(SIGNED_VERBS as readonly string[]).includes(verb)) return { ok: true, verified: false };
+  const info = workflowInfo();
+  const gate = state.status.gate;
+  return verifySignedAction({
+    verb: verb as SignedVerb,
+    payload: p as Parameters<typeof verifySignedAction>[0]['payload'],
+    keys: approverKeysFor(state.spec, p.by),
+    release: info.workflowId,
+    run: info.firstExecutionRunId,
+    step: verb === 'approve' && gate ? gate.step : state.status.step,
+    nowMs: Date.now(),
+    maxAgeMs: signatureMaxAgeMs(state.spec),
+    used: state.usedSignatures,
+  });
+}
+
+function judge<V extends Verb>(
+  state: ReleaseState,
+  verb: V,
+  payload: unknown,
+): { problem: string } | { payload: VerbPayload<V>; verdict: SignedActionVerdict } {
   const parsed = VERBS[verb].input.safeParse(payload);
   if (!parsed.success) return { problem: payloadProblem(parsed.error) };
   const data = parsed.data as VerbPayload<V>;
   const problem = verbRules[verb].check(state, data);
-  return problem ? { problem } : { payload: data };
+  if (problem) return { problem };
+  const verdict = signature(state, verb, data);
+  return verdict.ok ? { payload: data, verdict } : { problem: verdict.reason };
+}
+
+/** Applies an accepted message: remembers its signature, marks its timeline entry as verified, runs the verb's effect. */
+function apply<V extends Verb>(state: ReleaseState, verb: V, p: VerbPayload<V>, verdict: SignedActionVerdict): string {
+  const before = state.status.timeline.length;
+  const message = verbRules[verb].effect(state, p);
+  if (verdict.ok && verdict.verified) {
+    state.usedSignatures = rememberSignature(state.usedSignatures, verdict, Date.now(), signatureMaxAgeMs(state.spec));
+    const entry = state.status.timeline[before] ?? state.status.timeline[state.status.timeline.length - 1];
+    if (entry) entry.signed = { key: verdict.fingerprint };
+  }
+  return message;
 }
 
 function listen<V extends Verb>(state: ReleaseState, verb: V): void {
-  const rules = verbRules[verb];
   // Payloads are checked here, not trusted: the Temporal UI and `temporal` CLI can send any JSON.
   const signal = signals[verb] as SignalDefinition<[unknown]>;
   const update = updates[verb] as UpdateDefinition<MessageAck, [unknown]>;
@@ -124,21 +175,22 @@ function listen<V extends Verb>(state: ReleaseState, verb: V): void {
       const by = typeof payload === 'object' && payload !== null && 'by' in payload ? String((payload as { by: unknown }).by) : 'unknown';
       state.record(by, verb, `ignored: ${r.problem}`, false);
     } else {
-      rules.effect(state, r.payload);
+      apply(state, verb, r.payload, r.verdict);
     }
   });
   setHandler(
     update,
     (payload: unknown): MessageAck => {
       const r = judge(state, verb, payload);
-      if ('problem' in r) throw ApplicationFailure.nonRetryable(r.problem, 'MessageRejected');
-      const message = rules.effect(state, r.payload);
+      if ('problem' in r) throw messageRejected(r.problem);
+      const message = apply(state, verb, r.payload, r.verdict);
       return { accepted: true, phase: state.status.phase, step: state.status.step, message };
     },
     {
       validator: (payload: unknown) => {
         const r = judge(state, verb, payload);
-        if ('problem' in r) throw new Error(r.problem);
+        // A non-retryable failure with only the reason: no stack trace or worker paths reach the UI or the CLI.
+        if ('problem' in r) throw messageRejected(r.problem);
       },
     },
   );

@@ -11,6 +11,7 @@ import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/fo
 import type { AwsScope } from '../../activities/contract';
 import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
 import type { AnalysisCounters } from '../../analysis/analysis';
+import type { UsedSignatures } from '../../common/signing';
 import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
 
 /** Raised inside the workflow when a person or the analysis stops the release; never leaves the workflow. */
@@ -69,6 +70,8 @@ export class ReleaseState {
   realAlb = false;
   /** Per forward action of the spec, the forward this release verified last (the `expected` of its next write). */
   forwards: { ref: TrafficRef; verified: ForwardState }[] = [];
+  /** Signatures accepted so far and still valid: a replayed one is refused. */
+  usedSignatures: UsedSignatures = [];
   /** False while the release must not continue as new (cloning: the next run would not redo it). */
   atSafePoint = true;
   /** The gate the previous run was waiting at; the step that opened it picks it up once, with its original deadline. */
@@ -96,6 +99,7 @@ export class ReleaseState {
       this.resumable = carried.status.gate?.kind === 'manual-pause' ? undefined : carried.status.gate;
       this.realAlb = carried.realAlb ?? false;
       this.forwards = carried.forwards ?? [];
+      this.usedSignatures = carried.usedSignatures ?? [];
       this.status.gate = undefined;
       return;
     }
@@ -139,6 +143,7 @@ export class ReleaseState {
       backgroundCounters,
       realAlb: this.realAlb,
       forwards: this.forwards,
+      usedSignatures: this.usedSignatures,
     };
   }
 
@@ -184,9 +189,9 @@ export class ReleaseState {
     this.status.updatedAt = new Date().toISOString();
   }
 
-  record(by: string, action: string, detail?: string, accepted = true): void {
+  record(by: string, action: string, detail?: string, accepted = true, signed?: { key: string }): void {
     const timeline = this.status.timeline;
-    timeline.push({ at: new Date().toISOString(), by, action, detail, accepted });
+    timeline.push({ at: new Date().toISOString(), by, action, detail, accepted, ...(signed ? { signed } : {}) });
     if (timeline.length > TIMELINE_MAX) timeline.splice(TIMELINE_HEAD, timeline.length - TIMELINE_MAX);
     this.touch();
   }
