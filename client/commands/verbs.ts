@@ -31,7 +31,7 @@ export interface VerbOption {
 /** Help for payload fields whose schema has no `.describe()`; a field missing here gets its own name. */
 const FIELD_HELP: Record<string, string> = {
   comment: 'why (recorded in the timeline)',
-  reason: 'why (recorded in the timeline and the result)',
+  reason: 'why (recorded in the timeline)',
   step: 'the 0-based index of the gate you act on (refused when stale)',
   full: 'skip every remaining step and analysis and go to 100%',
 };
