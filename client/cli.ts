@@ -54,9 +54,17 @@ export function buildProgram(): Command {
   program.addCommand(historyCommand());
   for (const verb of VERB_NAMES) program.addCommand(verbCommand(verb, VERB_OPTIONS[verb]));
 
-  // Commands built elsewhere do not inherit the program's settings (exit override, help after errors) by themselves.
-  for (const cmd of program.commands) cmd.copyInheritedSettings(program);
+  inheritSettings(program);
   return program;
+}
+
+// Commands built on their own (`new Command(...)`, then addCommand) do not inherit the program's settings (exit
+// override, help after errors) by themselves; their subcommands neither.
+function inheritSettings(parent: Command): void {
+  for (const cmd of parent.commands) {
+    cmd.copyInheritedSettings(parent);
+    inheritSettings(cmd);
+  }
 }
 
 /** Runs the CLI; resolves with the exit code (never throws). */

@@ -21,6 +21,8 @@ import { releaseHandle, sendVerb } from '../release-client';
  */
 export interface VerbOption {
   option: Option;
+  /** Payload fields this option provides: they get no option of their own. */
+  fields?: readonly string[];
   apply(
     payload: Record<string, unknown>,
     value: unknown,
@@ -46,25 +48,28 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** The options of a verb's payload fields, from its zod schema. @throws Error for a field type the CLI cannot ask for. */
-export function fieldOptions(verb: Verb): FieldOption[] {
+/**
+ * The options of a verb's text, number and yes/no payload fields, from its zod schema, except `by` and the fields
+ * in `provided` (filled by a `VerbOption`). Other fields (objects, lists) have no command-line form: only a
+ * `VerbOption` can fill them, and a payload that misses a required one is refused naming the field.
+ */
+export function fieldOptions(verb: Verb, provided: readonly string[] = []): FieldOption[] {
   const shape = VERBS[verb].input.shape as Record<string, z.ZodType>;
-  return Object.entries(shape)
-    .filter(([field]) => field !== 'by')
-    .map(([field, schema]) => {
-      let inner: z.ZodType = schema;
-      while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.def.innerType as z.ZodType;
-      const help = schema.description ?? inner.description ?? FIELD_HELP[field] ?? field;
-      const flag = `--${kebab(field)}`;
-      let option: Option;
-      if (inner instanceof z.ZodBoolean) option = new Option(flag, help);
-      else if (inner instanceof z.ZodNumber) option = new Option(`${flag} <n>`, help).argParser(numberFor(flag, inner));
-      else if (inner instanceof z.ZodString) option = new Option(`${flag} <text>`, help);
-      else throw new Error(`verb ${verb}: no command-line form for field ${field} (${inner.constructor.name}); give it one in client/commands/verbs.ts`);
-      // Required by the schema (abort's reason): commander says so before anything is sent.
-      if (!schema.safeParse(undefined).success) option.makeOptionMandatory();
-      return { field, option };
-    });
+  return Object.entries(shape).flatMap(([field, schema]): FieldOption[] => {
+    if (field === 'by' || provided.includes(field)) return [];
+    let inner: z.ZodType = schema;
+    while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.def.innerType as z.ZodType;
+    const help = schema.description ?? inner.description ?? FIELD_HELP[field] ?? field;
+    const flag = `--${kebab(field)}`;
+    let option: Option;
+    if (inner instanceof z.ZodBoolean) option = new Option(flag, help);
+    else if (inner instanceof z.ZodNumber) option = new Option(`${flag} <n>`, help).argParser(numberFor(flag, inner));
+    else if (inner instanceof z.ZodString) option = new Option(`${flag} <text>`, help);
+    else return [];
+    // Required by the schema (abort's reason): commander says so before anything is sent.
+    if (!schema.safeParse(undefined).success) option.makeOptionMandatory();
+    return [{ field, option }];
+  });
 }
 
 function numberFor(flag: string, schema: z.ZodNumber): (text: string) => number {
@@ -81,7 +86,10 @@ const NO_WORKER_HINT_MS = 20_000;
 
 /** The command of one verb; `extra` adds options that are not payload fields. */
 export function verbCommand(verb: Verb, extra: readonly VerbOption[] = []): Command {
-  const fields = fieldOptions(verb);
+  const fields = fieldOptions(
+    verb,
+    extra.flatMap((x) => x.fields ?? []),
+  );
   const cmd = new Command(verb)
     .argument('<release>', 'release id (release-SERVICE) or service name')
     .description(VERBS[verb].summary)

@@ -54,6 +54,9 @@ describe('verb commands', () => {
   it('adds an option that is not a payload field where a verb is declared (approve --sign-with)', () => {
     const cmd = verbCommand('approve', [{ option: new Option('--sign-with <key>', 'sign the approval'), apply: (p) => ({ ...p, signature: 'x' }) }]);
     expect(optionNames(cmd.options)).toEqual(['--by', '--comment', '--step', '--sign-with', '--json']);
+    // A field such an option fills (a signature, say) gets no option of its own.
+    const filling = verbCommand('approve', [{ option: new Option('--comment-file <path>'), fields: ['comment'], apply: (p) => p }]);
+    expect(optionNames(filling.options)).toEqual(['--by', '--step', '--comment-file', '--json']);
   });
 
   it('refuses bad input with exit 2 before connecting: a --step that is no whole number, a missing --reason, no name', async () => {
