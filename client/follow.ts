@@ -27,6 +27,8 @@ export interface FollowOptions {
   silentAfterMs?: number;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** How long one status query of the loop may take. */
 const POLL_QUERY_TIMEOUT_MS = 10_000;
 
@@ -41,8 +43,15 @@ export async function followRelease(handle: ReleaseHandle, opts: FollowOptions):
   );
   let limitTimer: NodeJS.Timeout | undefined;
   let timedOut = false;
+  const deadline = startedAt + Math.max(0, opts.timeoutMs);
   const limit = new Promise<void>((resolve) => {
-    limitTimer = setTimeout(() => resolve(void (timedOut = true)), Math.max(0, opts.timeoutMs));
+    // setTimeout fires at once for delays past 2^31-1 ms (24.8 days): wait in slices up to the deadline.
+    const arm = (): void => {
+      const left = deadline - Date.now();
+      if (left <= 0) return resolve(void (timedOut = true));
+      limitTimer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
   });
   let last: ReleaseStatus | undefined;
   let silentSince: number | undefined;
