@@ -1,15 +1,12 @@
 /**
- * How the CLI reaches Temporal: the SDK's environment-configuration conventions (TEMPORAL_ADDRESS,
- * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) loaded by
- * @temporalio/envconfig, so `canary`, the worker and the `temporal` CLI read one profile the same way; command-line
- * flags override them. Also where the Temporal UI is, for the links the CLI prints.
+ * How the CLI reaches Temporal: the connection the worker loads too (./temporal-config.ts: @temporalio/envconfig's
+ * TEMPORAL_* conventions and profile, the same defaults and checks), with command-line flags over it; plus the task
+ * queue a release starts on and where the Temporal UI is, for the links the CLI prints.
  */
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
+import { loadTemporalConfig, settingText, TemporalConfigError } from './temporal-config';
 
-/** What the SDK connects to when neither the environment, a profile nor a flag names a server. */
-export const DEFAULT_ADDRESS = 'localhost:7233';
 /** The port `temporal server start-dev` serves its UI on unless told otherwise. */
 export const DEV_UI_PORT = 8233;
 
@@ -42,25 +39,20 @@ export class ConnectionConfigError extends Error {
 /**
  * Resolves address, namespace, TLS/API key, task queue and UI URL. Precedence: flag, then environment variable,
  * then the profile in the Temporal config file, then defaults.
+ *
+ * @throws ConnectionConfigError naming the flag or variable to fix.
  */
 export function resolveConnection(flags: ConnectionFlags = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
-  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  let loaded: ReturnType<typeof loadClientConnectConfig>;
+  let loaded: ReturnType<typeof loadTemporalConfig>;
   try {
-    loaded = loadClientConnectConfig({ profile: flags.profile, overrideEnvVars: vars });
+    loaded = loadTemporalConfig(env, { address: flags.address, namespace: flags.namespace, profile: flags.profile });
   } catch (err) {
-    const file = env.TEMPORAL_CONFIG_FILE
-      ? `TEMPORAL_CONFIG_FILE=${env.TEMPORAL_CONFIG_FILE}`
-      : 'the Temporal config file (~/.config/temporalio/temporal.toml)';
-    const profile = flags.profile ? ` (--profile ${flags.profile})` : env.TEMPORAL_PROFILE ? ` (TEMPORAL_PROFILE=${env.TEMPORAL_PROFILE})` : '';
-    throw new ConnectionConfigError(`cannot load the Temporal connection settings from ${file}${profile}: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof TemporalConfigError)) throw err;
+    throw new ConnectionConfigError(`cannot use the Temporal connection settings: ${settingText(err.setting, false)}: ${err.problem}`, { cause: err });
   }
-  const address = (flags.address ?? loaded.connectionOptions.address)?.trim() || DEFAULT_ADDRESS;
-  if (/\s|:\/\//.test(address)) {
-    throw new ConnectionConfigError(`Temporal address "${address}": expected host:port without a scheme, such as temporal.example.com:7233`);
-  }
-  const namespace = (flags.namespace ?? loaded.namespace)?.trim() || 'default';
+  const { address, namespace } = loaded;
   const { apiKey, tls, metadata } = loaded.connectionOptions;
+  // The client's ConnectionOptions, from the worker-shaped options envconfig builds.
   const connectionOptions: ConnectionOptions = { address };
   if (apiKey !== undefined) connectionOptions.apiKey = apiKey as string;
   if (tls !== undefined && tls !== null) connectionOptions.tls = tls;

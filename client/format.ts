@@ -1,9 +1,9 @@
 /**
- * What the CLI prints, as pure functions over status snapshots, results and list rows: no I/O, no clock
- * (callers pass `now`), so every line is unit-tested (test/unit/cli-format.test.ts).
+ * What the CLI prints, as pure functions over specs, status snapshots, results and release summaries: no I/O, no
+ * clock (callers pass `now`), so every line is unit-tested (test/unit/cli-format.test.ts). ./render.ts writes them.
  */
 import { formatDuration } from '../common/duration';
-import type { FieldError, ParsedStep } from '../common/spec';
+import type { FieldError, ParsedReleaseSpec, ParsedStep } from '../common/spec';
 import {
   TERMINAL_PHASES,
   type Gate,
@@ -17,6 +17,7 @@ import {
 } from '../common/status';
 import type { AnalysisRun, MetricResult } from '../analysis/analysis';
 import { describeMatch } from '../common/segments';
+import type { ReleaseSummary } from './release-client';
 
 const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
 
@@ -204,23 +205,11 @@ export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: s
   return labelled(rows);
 }
 
-/** What `canary status` shows when the status query cannot be answered (no worker): what describe() and result() know. */
-export interface FallbackStatus {
-  workflowId: string;
-  runId: string;
-  execution: string;
-  service?: string;
-  version?: string;
-  phase?: string;
-  canaryWeight?: number;
-  startTime: string;
-  closeTime?: string;
-  result?: ReleaseResult;
-  failure?: string;
-  queryError: string;
-}
-
-export function formatFallbackStatus(s: FallbackStatus, opts: { uiUrl?: string }): string {
+/**
+ * What `canary status` shows when the status query cannot be answered (no worker): the release's summary, and for
+ * a closed run its result or why it failed.
+ */
+export function formatFallbackStatus(s: ReleaseSummary & { result?: ReleaseResult; failure?: string; queryError: string }, opts: { uiUrl?: string }): string {
   const rows: [string, string][] = [
     ['release', `${s.workflowId}  ${s.service ?? '?'} ${s.version ?? '?'}  (run ${s.runId})`],
     ['workflow', `${s.execution}${s.closeTime ? ` at ${formatTime(s.closeTime)}` : ''}`],
@@ -265,6 +254,15 @@ export function historyJson(timeline: TimelineEntry[]): (TimelineEntry & { ignor
   return timeline.map((e) => ({ ...e, ignored: !e.accepted }));
 }
 
+/**
+ * Why `start --wait` / `watch` stopped before the release ended, and how to pick it up again:
+ * `still running after 30m (--timeout): release-checkout is Paused, step 2/3 (#1): pause until resumed; ...`.
+ */
+export function formatStillRunning(workflowId: string, afterMs: number, status?: ReleaseStatus): string {
+  const where = status ? `is ${status.phase}, ${formatStep(status)}` : 'has not answered the status query yet';
+  return `still running after ${formatDuration(afterMs)} (--timeout): ${workflowId} ${where}; the release goes on; follow it with: canary watch ${workflowId}`;
+}
+
 /** A progress line for non-TTY output; printed again only when it changes. */
 export function progressLine(status: ReleaseStatus, now: Date): string {
   const parts = [status.phase, formatStep(status), formatWeights(status.verifiedWeights)];
@@ -293,20 +291,8 @@ export function progressBarPayload(status: ReleaseStatus, now: Date): { weight: 
   };
 }
 
-/** A row of `canary list`. */
-export interface ListRow {
-  workflowId: string;
-  runId: string;
-  service?: string;
-  version?: string;
-  phase?: string;
-  canaryWeight?: number;
-  startTime: string;
-  closeTime?: string;
-  status: string;
-}
-
-export function formatList(rows: ListRow[]): string {
+/** `canary list`: one row per release summary. */
+export function formatList(rows: ReleaseSummary[]): string {
   if (rows.length === 0) return 'no releases found';
   return table(
     ['RELEASE', 'VERSION', 'PHASE', 'CANARY', 'STARTED', 'STATUS'],
@@ -316,9 +302,25 @@ export function formatList(rows: ListRow[]): string {
       r.phase ?? '-',
       r.canaryWeight === undefined ? '-' : `${r.canaryWeight}%`,
       formatTime(r.startTime),
-      r.status,
+      r.execution,
     ]),
   );
+}
+
+/** A step in a few words, for one-line summaries: `setWeight 10%`, `pause 5m`, `analysis errors`, `approval by alice`. */
+export function shortStep(step: ParsedStep): string {
+  switch (step.kind) {
+    case 'approval':
+      return step.approvers.length ? `approval by ${step.approvers.join(', ')}` : 'approval';
+    default:
+      return describeStep(step);
+  }
+}
+
+/** The line `canary validate` prints for a valid spec: `ok: release.yaml: checkout v2, 3 steps (...), initiator ci-bot`. */
+export function formatValidSpec(file: string, spec: ParsedReleaseSpec): string {
+  const n = spec.steps.length;
+  return `ok: ${file}: ${spec.service} ${spec.version}, ${n} step${n === 1 ? '' : 's'} (${spec.steps.map(shortStep).join(', ')}), initiator ${spec.initiator}`;
 }
 
 /** `field: message` lines of a rejected spec. */

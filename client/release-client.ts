@@ -1,11 +1,30 @@
 /**
- * The typed client library: start a release, read its status, act on it, wait for its end.
- * The CLI and tests are built on it; it validates every input before anything reaches Temporal (or AWS).
+ * The typed client library: start a release, read its status (query with a timeout, describe, a summary from
+ * what the server alone knows), act on it with the verbs of common/messages.ts, wait for its end (./follow.ts
+ * follows it). The CLI, the demo and the tests are built on it; it validates every input before anything reaches
+ * Temporal (or AWS), and it reports outcomes as values and typed errors: exit codes are the CLI's (./exit-codes.ts).
  */
-import { type Client, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, TypedSearchAttributes } from '@temporalio/common';
+import {
+  type Client,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  TypedSearchAttributes,
+  WorkflowExecutionAlreadyStartedError,
+  type UpdateDefinition,
+} from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
-import { AbortInput, ApproveInput, PauseInput, PromoteInput, ResumeInput, payloadProblem, type MessageAck } from '../common/messages';
+import { payloadProblem, VERB_NAMES, VERBS, type MessageAck, type Verb, type VerbInput } from '../common/messages';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec, type Target } from '../common/spec';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
@@ -22,6 +41,17 @@ export class ReleaseAlreadyRunningError extends Error {
         'wait for it to finish, or abort it first',
     );
     this.name = 'ReleaseAlreadyRunningError';
+  }
+}
+
+/** No release by this id in the client's namespace (never started, or its history was deleted by retention). */
+export class ReleaseNotFoundError extends Error {
+  constructor(
+    readonly workflowId: string,
+    readonly namespace: string,
+  ) {
+    super(`no release ${workflowId} in namespace ${namespace}`);
+    this.name = 'ReleaseNotFoundError';
   }
 }
 
@@ -125,49 +155,160 @@ export function releaseHandle(client: Client, idOrService: string, runId?: strin
   return client.workflow.getHandle<msg.ReleaseWorkflow>(id, runId);
 }
 
-export async function getStatus(client: Client, idOrService: string): Promise<ReleaseStatus> {
-  return releaseHandle(client, idOrService).query(msg.statusQuery);
+/** How long a status query may go unanswered before the caller hears why (a closed release needs a worker to answer). */
+export const STATUS_QUERY_TIMEOUT_MS = 15_000;
+
+/** Runs the `status` query, giving up after `timeoutMs` with an error saying so. */
+export async function queryStatus(handle: ReleaseHandle, timeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<ReleaseStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the status query got no answer in ${timeoutMs / 1000}s`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([handle.query(msg.statusQuery), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-async function send<T>(
-  verb: string,
-  schema: { safeParse(v: unknown): { success: boolean; error?: unknown; data?: unknown } },
-  payload: T,
-  run: (p: T) => Promise<MessageAck>,
-): Promise<MessageAck> {
-  const parsed = schema.safeParse(payload);
-  if (!parsed.success) throw new MessageRejectedError(verb, payloadProblem(parsed.error as never));
+export async function getStatus(client: Client, idOrService: string, timeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<ReleaseStatus> {
+  return queryStatus(releaseHandle(client, idOrService), timeoutMs);
+}
+
+/** Describes the latest run of a release. @throws ReleaseNotFoundError when there is none. */
+export async function describeRelease(client: Client, idOrService: string): Promise<WorkflowExecutionDescription> {
+  const handle = releaseHandle(client, idOrService);
   try {
-    return await run(parsed.data as T);
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new ReleaseNotFoundError(handle.workflowId, client.options.namespace);
+    throw err;
+  }
+}
+
+/**
+ * What the server alone knows about a release run, without a worker: its execution status and the search
+ * attributes the workflow keeps (service, version, phase, canary weight). The rows of `canary list`, and what
+ * `canary status` shows when the status query goes unanswered.
+ */
+export interface ReleaseSummary {
+  workflowId: string;
+  runId: string;
+  /** The workflow execution's status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, ... */
+  execution: string;
+  service?: string;
+  version?: string;
+  /** The `ReleasePhase` search attribute: the phase as of the last change the workflow recorded. */
+  phase?: string;
+  canaryWeight?: number;
+  /** ISO times. */
+  startTime: string;
+  closeTime?: string;
+}
+
+/** The summary of a listed or described run. */
+export function releaseSummary(
+  info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'startTime' | 'closeTime' | 'typedSearchAttributes'> & { status: { name: string } },
+): ReleaseSummary {
+  const sa = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    execution: info.status.name,
+    service: sa.get(ReleaseService),
+    version: sa.get(ReleaseVersion),
+    phase: sa.get(ReleasePhase),
+    canaryWeight: sa.get(CanaryWeight),
+    startTime: info.startTime.toISOString(),
+    closeTime: info.closeTime?.toISOString(),
+  };
+}
+
+/** Summaries of the releases a visibility query finds, newest first, at most `limit`. */
+export async function listReleases(client: Client, query: string, limit: number): Promise<ReleaseSummary[]> {
+  const rows: ReleaseSummary[] = [];
+  if (limit <= 0) return rows;
+  for await (const info of client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
+    rows.push(releaseSummary(info));
+    if (rows.length >= limit) break;
+  }
+  return rows;
+}
+
+/**
+ * Why a release run failed instead of returning a result: `invalid` (the workflow refused the release before
+ * changing anything), `cancelled` (it rolled back), `terminated` (killed without a rollback), `timed-out`, or
+ * `failed` (anything else, with the innermost reason).
+ */
+export interface ReleaseFailure {
+  kind: 'invalid' | 'cancelled' | 'terminated' | 'timed-out' | 'failed';
+  message: string;
+}
+
+/** The innermost message of a failure chain: a failed activity's own reason rather than "Activity task failed". */
+export function rootMessage(e: Error): string {
+  let cur: Error = e;
+  while (cur.cause instanceof Error) cur = cur.cause;
+  return cur.message || e.message;
+}
+
+/** Classifies what `handle.result()` threw; anything that is not a workflow failure is `failed` with its message. */
+export function releaseFailure(e: unknown): ReleaseFailure {
+  if (!(e instanceof WorkflowFailedError)) return { kind: 'failed', message: e instanceof Error ? e.message : String(e) };
+  const cause = e.cause;
+  if (cause instanceof ApplicationFailure && cause.type === 'InvalidRelease') {
+    return { kind: 'invalid', message: `invalid release, nothing was changed: ${rootMessage(cause)}` };
+  }
+  if (cause instanceof CancelledFailure) return { kind: 'cancelled', message: 'aborted: the workflow was cancelled; traffic is back on the previous version' };
+  if (cause instanceof TerminatedFailure) {
+    return { kind: 'terminated', message: `terminated: ${cause.message}; the workflow was killed without a rollback, check the listener by hand` };
+  }
+  if (cause instanceof TimeoutFailure) return { kind: 'timed-out', message: `timed out: ${cause.message}` };
+  return { kind: 'failed', message: `release failed: ${cause ? rootMessage(cause) : e.message}` };
+}
+
+/** How a finished run ended: its result, or why it failed. Waits for the end if the run is still going. */
+export async function releaseEnd(handle: ReleaseHandle): Promise<{ result: ReleaseResult } | { failure: ReleaseFailure }> {
+  return handle.result().then(
+    (result) => ({ result }),
+    (e: unknown) => ({ failure: releaseFailure(e) }),
+  );
+}
+
+/**
+ * Sends a verb as an update: the payload is checked against the verb's schema first (nothing is sent when it is
+ * invalid), then the workflow's validator accepts it with an acknowledgement or refuses it with a reason.
+ *
+ * @throws MessageRejectedError for an invalid payload, a refusal, or a release that has finished;
+ *   ReleaseNotFoundError when there is no such release.
+ */
+export async function sendVerb<V extends Verb>(client: Client, idOrService: string, verb: V, input: VerbInput<V>): Promise<MessageAck> {
+  const parsed = VERBS[verb].input.safeParse(input);
+  if (!parsed.success) throw new MessageRejectedError(verb, payloadProblem(parsed.error));
+  const handle = releaseHandle(client, idOrService);
+  try {
+    return await handle.executeUpdate(msg.updates[verb] as UpdateDefinition<MessageAck, [VerbInput<V>], V>, { args: [parsed.data as VerbInput<V>] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const cause = err.cause as Error | undefined;
       throw new MessageRejectedError(verb, cause?.message ?? err.message);
     }
+    if (err instanceof WorkflowNotFoundError) {
+      // An update to a finished release is "not found" too: say which it is.
+      const d = await describeRelease(client, handle.workflowId);
+      const phase = d.typedSearchAttributes.get(ReleasePhase);
+      throw new MessageRejectedError(verb, `${d.workflowId} has finished (${d.status.name.toLowerCase()}${phase ? `, ${phase}` : ''})`);
+    }
     throw err;
   }
 }
 
-/** Synchronous actions (updates): resolve with the workflow's acknowledgement, or reject with its reason. */
-export const actions = {
-  approve: (client: Client, id: string, input: ApproveInput) =>
-    send('approve', ApproveInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.approveUpdate, { args: [p] })),
-  abort: (client: Client, id: string, input: AbortInput) =>
-    send('abort', AbortInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.abortUpdate, { args: [p] })),
-  pause: (client: Client, id: string, input: PauseInput) =>
-    send('pause', PauseInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.pauseUpdate, { args: [p] })),
-  resume: (client: Client, id: string, input: ResumeInput) =>
-    send('resume', ResumeInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.resumeUpdate, { args: [p] })),
-  promote: (client: Client, id: string, input: PromoteInput) =>
-    send('promote', PromoteInput, input, (p) => releaseHandle(client, id).executeUpdate(msg.promoteUpdate, { args: [p] })),
-};
+/** One function per verb of common/messages.ts (`actions.approve(client, id, {by, step})`), derived from its table. */
+export const actions = Object.fromEntries(
+  VERB_NAMES.map((verb) => [verb, (client: Client, idOrService: string, input: VerbInput<typeof verb>) => sendVerb(client, idOrService, verb, input)]),
+) as { [V in Verb]: (client: Client, idOrService: string, input: VerbInput<V>) => Promise<MessageAck> };
 
-/** Waits for the release's end. */
+/** Waits for the release's end, however long that takes (./follow.ts follows it with a time limit). */
 export async function waitForResult(client: Client, idOrService: string): Promise<ReleaseResult> {
   return releaseHandle(client, idOrService).result();
-}
-
-/** CLI exit codes: 0 promoted, 1 rolled back, 3 aborted (2 is invalid input, decided before a start). */
-export function exitCodeFor(result: ReleaseResult): number {
-  return result.outcome === 'promoted' ? 0 : result.outcome === 'aborted' ? 3 : 1;
 }

@@ -3,14 +3,15 @@
  *
  * The Temporal connection follows the SDK's environment-configuration conventions (TEMPORAL_ADDRESS,
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) and is loaded by
- * @temporalio/envconfig, so a worker, the `temporal` CLI and the canary client read one profile the same way.
+ * @temporalio/envconfig in client/temporal-config.ts, the loader the CLI uses too, so a worker, the `temporal` CLI and
+ * the canary client read one profile the same way.
  * AWS comes from the conventional AWS_* variables (activities/aws-clients.ts). The rest are CANARY_* variables.
  */
 import * as fs from 'node:fs';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { awsConfigFromEnv, type AwsConfig } from '../activities/aws-clients';
+import { loadTemporalConfig, TEMPORAL_ENV_VARS, TemporalConfigError } from '../client/temporal-config';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { parseDuration } from '../common/duration';
 
@@ -23,26 +24,6 @@ export const DEFAULT_METRICS_ADDRESS = '0.0.0.0:9464';
  * the grace time plus this.
  */
 export const FORCE_AFTER_GRACE_MS = 10_000;
-
-/** What the SDK connects to when neither the environment nor a profile names a server. */
-export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
-
-/** Variables @temporalio/envconfig reads (plus TEMPORAL_GRPC_META_* headers, matched by prefix). */
-export const TEMPORAL_ENV_VARS = [
-  'TEMPORAL_ADDRESS',
-  'TEMPORAL_NAMESPACE',
-  'TEMPORAL_API_KEY',
-  'TEMPORAL_TLS',
-  'TEMPORAL_TLS_CLIENT_CERT_PATH',
-  'TEMPORAL_TLS_CLIENT_CERT_DATA',
-  'TEMPORAL_TLS_CLIENT_KEY_PATH',
-  'TEMPORAL_TLS_CLIENT_KEY_DATA',
-  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
-  'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
-  'TEMPORAL_TLS_SERVER_NAME',
-  'TEMPORAL_PROFILE',
-  'TEMPORAL_CONFIG_FILE',
-] as const;
 
 /** Variables awsConfigFromEnv reads; without keys the SDK's default credential chain applies. */
 export const AWS_ENV_VARS = [
@@ -210,38 +191,15 @@ function loadCanarySettings(env: NodeJS.ProcessEnv): CanarySettings {
   throw new Error(`invalid worker configuration: ${problems.join('; ')}`);
 }
 
+// The same loader as the CLI's (client/temporal-config.ts): one profile, one set of defaults and checks.
 function loadTemporalSettings(env: NodeJS.ProcessEnv): TemporalSettings {
-  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  let loaded: ReturnType<typeof loadClientConnectConfig>;
   try {
-    loaded = loadClientConnectConfig({ overrideEnvVars: vars });
+    const { connectionOptions, address, namespace } = loadTemporalConfig(env);
+    return { connection: connectionOptions, address, namespace };
   } catch (err) {
-    throw new Error(`invalid worker configuration: ${temporalCulprit(env, err)}: ${errorText(err)}`, { cause: err });
+    if (!(err instanceof TemporalConfigError)) throw err;
+    throw new Error(`invalid worker configuration: ${err.message}`, { cause: err });
   }
-  const address = loaded.connectionOptions.address?.trim() || DEFAULT_TEMPORAL_ADDRESS;
-  if (/\s|:\/\//.test(address)) {
-    const where = env.TEMPORAL_ADDRESS !== undefined ? `TEMPORAL_ADDRESS=${JSON.stringify(env.TEMPORAL_ADDRESS)}` : "the profile's address";
-    throw new Error(`invalid worker configuration: ${where}: expected host:port without a scheme, such as temporal:7233`);
-  }
-  return {
-    connection: { ...loaded.connectionOptions, address },
-    address,
-    namespace: loaded.namespace?.trim() || 'default',
-  };
-}
-
-// envconfig's errors name a profile or a file, not the variable that pointed there; find the variable whose value
-// the message quotes (a cert path, a profile name), else the ones that select a profile.
-function temporalCulprit(env: NodeJS.ProcessEnv, err: unknown): string {
-  const text = errorText(err);
-  const quoted = TEMPORAL_ENV_VARS.find((name) => {
-    const value = env[name];
-    return value !== undefined && value.length > 1 && text.includes(value);
-  });
-  if (quoted) return `${quoted}=${JSON.stringify(env[quoted])}`;
-  if (env.TEMPORAL_CONFIG_FILE) return `TEMPORAL_CONFIG_FILE=${JSON.stringify(env.TEMPORAL_CONFIG_FILE)}`;
-  if (env.TEMPORAL_PROFILE) return `TEMPORAL_PROFILE=${JSON.stringify(env.TEMPORAL_PROFILE)}`;
-  return 'Temporal client config file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml)';
 }
 
 const AWS_FIELD_VARS: Record<string, string> = {

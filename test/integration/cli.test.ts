@@ -120,6 +120,11 @@ describe('canary CLI', () => {
     expect(lines).toContain('steps[1].analysis.template: unknown analysis template "latency" (defined: errors)');
     expect(lines).toContain('canaryDrift: unknown field');
     await expect(handleOf(service).describe()).rejects.toThrow(/not found/i);
+
+    // `validate` refuses it the same way, for CI linting.
+    const linted = await canary('validate', '--spec', file);
+    expectExit(linted, 2);
+    expect(linted.stderr.split('\n')).toEqual(expect.arrayContaining([`invalid release spec ${file}:`, 'steps[0].setWeight: must be between 0 and 100']));
   });
 
   it('start --wait --json promotes a healthy release with exit 0; status, history and list report it', async () => {
@@ -237,6 +242,35 @@ describe('canary CLI', () => {
     const late = await canary('pause', service, '--by', 'bob');
     expectExit(late, 4);
     expect(late.stderr).toMatch(new RegExp(`rejected: release-${service} has finished`));
+  });
+
+  it('--timeout ends start --wait and watch of a release held at an indefinite pause with exit 6; the release goes on', async () => {
+    const { service, seeded } = await seedService(aws, 'ctime');
+    const workflowId = `release-${service}`;
+    const file = writeSpec(service, testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }));
+
+    const waited = await canary('start', '--spec', file, '--wait', '--timeout', '4s');
+    expectExit(waited, 6);
+    expect(waited.stdout).toContain(`started ${workflowId}: ${service} v2, 3 steps, by ci-bot`);
+    const told = waited.stderr.trim().split('\n').pop();
+    expect(told).toMatch(new RegExp(`^still running after 4s \\(--timeout\\): ${workflowId} is \\w+`));
+    expect(told).toContain(`the release goes on; follow it with: canary watch ${workflowId}`);
+    expect((await handleOf(service).describe()).status.name).toBe('RUNNING');
+
+    await waitForStatus(handleOf(service), (s) => s.gate?.kind === 'pause', 90_000);
+    const watched = await canary('watch', service, '--timeout', '2s', '--json');
+    expectExit(watched, 6);
+    expect(parse<{ workflowId: string; result: null; stillRunning: boolean; phase: string }>(watched)).toMatchObject({
+      workflowId,
+      result: null,
+      stillRunning: true,
+      phase: 'Paused',
+    });
+    expect(watched.stderr).toContain(`still running after 2s (--timeout): ${workflowId} is Paused, step 2/3 (#1): pause until resumed`);
+
+    const abort = await canary('abort', service, '--by', 'bob', '--reason', 'timeout test done');
+    expectExit(abort, 0);
+    expect(((await handleOf(service).result()) as ReleaseResult).outcome).toBe('aborted');
   });
 
   it('lets the plain temporal CLI query, approve (update) and abort (signal) with the documented JSON payloads', async () => {

@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SpecValidationError } from '../../common/spec';
 import type { ReleaseResult, ReleaseStatus, TimelineEntry } from '../../common/status';
-import { errorExit, ExitCode, listQuery } from '../../client/cli';
+import { listQuery } from '../../client/commands/list';
+import { errorExit, ExitCode } from '../../client/exit-codes';
 import { resolveConnection, uiUrlFor, workflowUrl } from '../../client/connection';
 import {
   describeStep,
@@ -358,7 +359,7 @@ describe('list', () => {
         phase: 'AwaitingApproval',
         canaryWeight: 25,
         startTime: at(-60),
-        status: 'RUNNING',
+        execution: 'RUNNING',
       },
       {
         workflowId: 'release-checkout',
@@ -369,9 +370,9 @@ describe('list', () => {
         canaryWeight: 100,
         startTime: at(-86_400),
         closeTime: at(-80_000),
-        status: 'COMPLETED',
+        execution: 'COMPLETED',
       },
-      { workflowId: 'release-old', runId: 'r0', startTime: at(-90_000), status: 'TERMINATED' },
+      { workflowId: 'release-old', runId: 'r0', startTime: at(-90_000), execution: 'TERMINATED' },
     ]);
     expect(text.split('\n')).toEqual([
       'RELEASE           VERSION  PHASE             CANARY  STARTED               STATUS',

@@ -1,0 +1,94 @@
+/**
+ * `canary status` (one snapshot from the status query, else what the server alone knows) and `canary history`
+ * (the timeline from the same query).
+ */
+import { Command } from 'commander';
+import type { ReleaseStatus } from '../../common/status';
+import { cliAction, withSession } from '../cli-kit';
+import { CliError, ExitCode } from '../exit-codes';
+import { formatFallbackStatus, formatHistory, formatStatus, historyJson } from '../format';
+import { json, out } from '../render';
+import { describeRelease, queryStatus, releaseEnd, releaseHandle, releaseSummary } from '../release-client';
+
+const RELEASE_ARG = ['<release>', 'release id (release-SERVICE) or service name'] as const;
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .argument(...RELEASE_ARG)
+    .description('one snapshot: phase, step, weights, analysis, open gate, rollback plan, result')
+    .option('--json', 'print the full status as JSON')
+    .action(
+      cliAction((id: string, opts: { json?: boolean }, cmd: Command) =>
+        withSession(cmd, async (s) => {
+          const d = await describeRelease(s.client, id);
+          const run = releaseHandle(s.client, d.workflowId, d.runId);
+          const uiUrl = s.link(d.workflowId, d.runId);
+          const execution = d.status.name;
+          const closed = execution !== 'RUNNING';
+          let status: ReleaseStatus | undefined;
+          let queryError = 'no answer';
+          try {
+            status = await queryStatus(run);
+          } catch (e) {
+            queryError = (e as Error).message;
+          }
+          if (status) {
+            // A run that failed (invalid release) or was terminated has no result in its status: say why it ended.
+            const end = closed && !status.result ? await releaseEnd(run) : undefined;
+            const failure = end && 'failure' in end ? end.failure.message : undefined;
+            if (opts.json) {
+              json({
+                workflowId: d.workflowId,
+                runId: d.runId,
+                execution,
+                uiUrl: uiUrl ?? null,
+                source: 'query',
+                phase: status.phase,
+                status,
+                result: status.result ?? null,
+                failure: failure ?? null,
+              });
+            } else out(formatStatus(status, { now: new Date(), uiUrl, execution, failure }));
+            return ExitCode.ok;
+          }
+          // No worker answered: what describe() and, for a closed run, result() tell.
+          const end = closed ? await releaseEnd(run) : undefined;
+          const fallback = {
+            ...releaseSummary(d),
+            result: end && 'result' in end ? end.result : undefined,
+            failure: end && 'failure' in end ? end.failure.message : undefined,
+            queryError,
+          };
+          if (opts.json) json({ ...fallback, uiUrl: uiUrl ?? null, source: 'describe', status: null, result: fallback.result ?? null });
+          else out(formatFallbackStatus(fallback, { uiUrl }));
+          return ExitCode.ok;
+        }),
+      ),
+    );
+}
+
+export function historyCommand(): Command {
+  return new Command('history')
+    .argument(...RELEASE_ARG)
+    .description('the timeline: who approved, paused, aborted, when and why; ignored signals marked')
+    .option('--json', 'print JSON')
+    .action(
+      cliAction((id: string, opts: { json?: boolean }, cmd: Command) =>
+        withSession(cmd, async (s) => {
+          const d = await describeRelease(s.client, id);
+          let status: ReleaseStatus;
+          try {
+            status = await queryStatus(releaseHandle(s.client, d.workflowId, d.runId));
+          } catch (e) {
+            throw new CliError(
+              ExitCode.error,
+              `cannot read the timeline of ${d.workflowId}: ${(e as Error).message}; it comes from the status query, which needs a worker on the release's task queue (or see the event history in the Temporal UI)`,
+            );
+          }
+          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, timeline: historyJson(status.timeline) });
+          else out(formatHistory(status.timeline));
+          return ExitCode.ok;
+        }),
+      ),
+    );
+}
