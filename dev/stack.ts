@@ -14,6 +14,27 @@ import { motoServer, repoRoot, temporalCli } from './paths';
 
 const guard = path.join(repoRoot, 'dev', 'guard.sh');
 
+/**
+ * Seconds of simulated AWS time per real second, for the realism layer (metric buckets and their delivery lag,
+ * health-check timings): 60 makes an ALB minute last one real second, so the demo and the tests keep AWS's shape
+ * and still run in seconds. CANARY_TIME_SCALE overrides it.
+ */
+export const DEFAULT_TIME_SCALE = 60;
+
+/** The realism layer's switch: on unless CANARY_REALISM=off (or 0 / false). */
+export function realismFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !/^(off|0|false|no)$/i.test(env.CANARY_REALISM ?? '');
+}
+
+/** CANARY_TIME_SCALE, else DEFAULT_TIME_SCALE. */
+export function timeScaleFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CANARY_TIME_SCALE;
+  if (raw === undefined || raw === '') return DEFAULT_TIME_SCALE;
+  const n = Number(raw);
+  if (!(n > 0 && Number.isFinite(n))) throw new Error(`CANARY_TIME_SCALE must be a number > 0, got "${raw}"`);
+  return n;
+}
+
 /** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes is accepted). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -176,13 +197,19 @@ export interface LocalStack {
   temporal: TemporalServer;
   moto: MotoServer;
   logDir: string;
+  /** Whether the realism layer is on (the simulator publishes ALB-shaped metrics). */
+  realism: boolean;
+  /** Seconds of simulated AWS time per real second. */
+  timeScale: number;
   /** The last lines of both servers' logs, for a failure report. */
   tail(lines?: number): string;
   stop(): Promise<void>;
 }
 
 /** Starts Temporal and moto side by side; stops whichever started if the other fails. */
-export async function startLocalStack(opts: Omit<StartTemporalOptions, 'logDir'> & { logDir?: string; label?: string } = {}): Promise<LocalStack> {
+export async function startLocalStack(
+  opts: Omit<StartTemporalOptions, 'logDir'> & { logDir?: string; label?: string; realism?: boolean; timeScale?: number } = {},
+): Promise<LocalStack> {
   const logDir = opts.logDir ?? newLogDir(opts.label ?? 'stack');
   const [temporal, moto] = await Promise.allSettled([startTemporal({ ...opts, logDir }), startMoto({ logDir })]);
   if (temporal.status === 'rejected' || moto.status === 'rejected') {
@@ -194,6 +221,8 @@ export async function startLocalStack(opts: Omit<StartTemporalOptions, 'logDir'>
     temporal: temporal.value,
     moto: moto.value,
     logDir,
+    realism: opts.realism ?? realismFromEnv(),
+    timeScale: opts.timeScale ?? timeScaleFromEnv(),
     tail: (lines = 30) =>
       `--- ${temporal.value.logFile}\n${tailFile(temporal.value.logFile, lines)}\n--- ${moto.value.logFile}\n${tailFile(moto.value.logFile, lines)}`,
     async stop() {
