@@ -48,6 +48,8 @@ export interface FaultProxyOptions {
   rates?: FaultRates;
   /** Which actions may be faulted (all AWS actions when absent; moto's own /moto-api calls never are). */
   match?: (action: string) => boolean;
+  /** Answers some requests itself instead of moto (recorded CloudWatch responses: cloudwatch-fixtures.ts); faults apply first. */
+  respond?: (action: string, body: Buffer) => { status: number; headers: Record<string, string>; body: string } | undefined;
 }
 
 export interface FaultProxy {
@@ -249,8 +251,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           res.once('close', () => clearTimeout(timer));
           return;
         }
-        default:
-          return forward(req, body, res, false);
+        default: {
+          const answer = opts.respond?.(call.action, body);
+          if (!answer) return forward(req, body, res, false);
+          res.writeHead(answer.status, answer.headers);
+          res.end(answer.body);
+          return;
+        }
       }
     });
   });
