@@ -350,7 +350,14 @@ describe('traffic and metric simulator', () => {
 });
 
 /** One metric of a target group per 1 s bucket in [fromMs, toMs), as GetMetricData returns it. */
-async function bucketsOf(listenerArn: string, targetGroupArn: string, metric: string, stat: string, fromMs: number, toMs: number): Promise<{ t: number; v: number }[]> {
+async function bucketsOf(
+  listenerArn: string,
+  targetGroupArn: string,
+  metric: string,
+  stat: string,
+  fromMs: number,
+  toMs: number,
+): Promise<{ t: number; v: number }[]> {
   const loadBalancer = /:listener\/(app\/[^/]+\/[^/]+)\/[^/]+$/.exec(listenerArn)?.[1] ?? '';
   const out = await aws.cloudwatch.send(
     new GetMetricDataCommand({
