@@ -1,6 +1,7 @@
 import { parseCloudWatchExpression, expressionEvaluator } from '../../common/expression';
 import { AnalysisTemplate, inconclusivePolicyOf, type ParsedStep, metricEvaluator, parseReleaseSpec } from '../../common/spec';
 import { statisticError, statisticKind } from '../../common/statistic';
+import { formatAnalysis } from '../../client/format';
 import { analysisWindow, fillSeries, judgeAlarms, measurementVerdict, metricValue, prepareSeries, reduceSeries } from '../../analysis/analysis';
 
 describe('CloudWatch statistic grammar', () => {
@@ -230,5 +231,25 @@ describe('inconclusive gates end', () => {
 
   it('for a template parsed before the field existed', () => {
     expect(inconclusivePolicyOf({}, {})).toEqual({ timeoutMs: 3_600_000, onTimeout: 'rollback' });
+  });
+});
+
+describe('what a person reads', () => {
+  it('says which window was judged and how each alarm stood', () => {
+    const lines = formatAnalysis({
+      templateName: 'errors',
+      verdict: 'fail',
+      reason: '1 failed measurement(s), failureLimit 0: alarm checkout-5xx is ALARM',
+      counters: { measurements: 1, failed: 1, inconclusive: 0, errors: 0, consecutiveErrors: 0 },
+      last: {
+        at: '2026-11-30T12:05:30.000Z',
+        verdict: 'fail',
+        window: { start: '2026-11-30T12:02:00.000Z', end: '2026-11-30T12:03:00.000Z', periodSeconds: 60 },
+        metrics: [],
+        alarms: [{ name: 'checkout-5xx', state: 'ALARM', verdict: 'fail', reason: 'Threshold Crossed' }],
+      },
+    });
+    expect(lines[1]).toMatch(/last measurement 2026-11-30 12:05:30Z: fail, judged 2026-11-30 12:02:00Z – 2026-11-30 12:03:00Z/);
+    expect(lines).toContain('    alarm checkout-5xx: ALARM → fail (Threshold Crossed)');
   });
 });
