@@ -3,21 +3,31 @@
  * in workflows/analysis.ts. One activity call takes a whole series of measurements and heartbeats between them,
  * so a long bake adds a few history events, not a few per measurement.
  */
-import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery as CwQuery } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type CloudWatchClient,
+  type DescribeAlarmsCommandOutput,
+  type MetricDataQuery as CwQuery,
+} from '@aws-sdk/client-cloudwatch';
 import { activityInfo, CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AnalysisTemplate } from '../common/spec';
+import { metricEvaluator, type AlarmGate, type AnalysisTemplate } from '../common/spec';
 import {
   addMeasurement,
+  analysisWindow,
   failureReason,
   fillPlaceholders,
   finalVerdict,
+  judgeAlarms,
   judgeMetric,
   judgeStatistically,
   measurementVerdict,
   metricSamples,
   metricValue,
+  prepareSeries,
   referenceVariant,
+  resultQuery,
   type TimedSeries,
   zeroCounters,
   type AnalysisCounters,
@@ -40,6 +50,9 @@ interface Progress {
 /** The fetched series of each variant, by metric index and the template's query Id. */
 type Series = Record<Variant, Record<number, Record<string, TimedSeries>>>;
 
+/** What one GetMetricData result feeds: a variant's metric, under the template's query Id. */
+type Destination = { variant: Variant; metric: number; id: string };
+
 function valuesOnly(byId: Record<string, TimedSeries> | undefined): Record<string, number[]> {
   return Object.fromEntries(Object.entries(byId ?? {}).map(([id, s]) => [id, s.v]));
 }
@@ -50,68 +63,137 @@ function valuesOnly(byId: Record<string, TimedSeries> | undefined): Record<strin
  */
 export function createMetricsActivities(clients: CloudWatchClient | ClientResolver, now: () => number = Date.now) {
   const clientOf = async (req: Scoped): Promise<CloudWatchClient> => (typeof clients === 'function' ? (await clients(req.aws)).cloudwatch : clients);
-  async function fetchSeries(cloudwatch: CloudWatchClient, template: AnalysisTemplate, variants: Partial<Record<Variant, VariantDimensions>>): Promise<Series> {
-    const queries: CwQuery[] = [];
-    const index = new Map<string, { variant: Variant; metric: number; id: string }>();
-    let maxPeriod = 1;
+  /** One GetMetricData request (paged), its results stored by `index` into `series`. */
+  async function getMetricData(
+    cloudwatch: CloudWatchClient,
+    queries: CwQuery[],
+    index: Map<string, Destination>,
+    window: { startMs: number; endMs: number },
+    series: Series,
+  ): Promise<void> {
+    let nextToken: string | undefined;
+    do {
+      const out = await aws('GetMetricData', () =>
+        cloudwatch.send(
+          new GetMetricDataCommand({
+            MetricDataQueries: queries,
+            StartTime: new Date(window.startMs),
+            EndTime: new Date(window.endMs),
+            ScanBy: 'TimestampAscending',
+            NextToken: nextToken,
+          }),
+        ),
+      );
+      for (const r of out.MetricDataResults ?? []) {
+        const where = r.Id ? index.get(r.Id) : undefined;
+        if (!where) continue;
+        const byMetric = (series[where.variant][where.metric] ??= {});
+        const s = (byMetric[where.id] ??= { t: [], v: [] });
+        (r.Timestamps ?? []).forEach((t, i) => {
+          const v = r.Values?.[i];
+          const ms = new Date(t).getTime();
+          // A datapoint outside the asked window (a misaligned bucket) would be judged twice or too early.
+          if (v !== undefined && ms >= window.startMs && ms < window.endMs) {
+            s.t.push(ms);
+            s.v.push(v);
+          }
+        });
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+  }
+
+  /**
+   * The window's series of every variant a metric compares. Plain-arithmetic metrics: their MetricStat queries,
+   * batched (ids renamed per variant and metric), combined by canary afterwards. Metrics with a metric math function:
+   * one request per variant with the metric's own queries and ids, so CloudWatch evaluates the expression (and
+   * METRICS() sees only this metric's queries); only the result series comes back.
+   */
+  async function fetchSeries(
+    cloudwatch: CloudWatchClient,
+    template: AnalysisTemplate,
+    variants: Partial<Record<Variant, VariantDimensions>>,
+    window: { startMs: number; endMs: number },
+  ): Promise<Series> {
+    const series: Series = { canary: {}, baseline: {}, stable: {} };
+    const batched: CwQuery[] = [];
+    const batchIndex = new Map<string, Destination>();
+    const separate: { queries: CwQuery[]; index: Map<string, Destination> }[] = [];
     template.metrics.forEach((metric, mi) => {
       const ref = referenceVariant(metric, template, !!variants.baseline);
       const wanted: Variant[] = ['canary', ...(ref ? [ref] : [])];
+      const byCloudWatch = metricEvaluator(metric) === 'cloudwatch';
+      const result = resultQuery(metric);
       for (const variant of wanted) {
         const dims = variants[variant];
         if (!dims) continue;
+        if (byCloudWatch) {
+          const queries = metric.query.map((q) => {
+            const filled = fillPlaceholders(q, dims);
+            const out: CwQuery = { Id: q.Id, ReturnData: q.Id === result.Id };
+            if (filled.Label) out.Label = filled.Label;
+            if (filled.MetricStat) out.MetricStat = filled.MetricStat as CwQuery['MetricStat'];
+            if (filled.Expression) out.Expression = filled.Expression;
+            return out;
+          });
+          separate.push({ queries, index: new Map([[result.Id, { variant, metric: mi, id: result.Id }]]) });
+          continue;
+        }
         for (const q of metric.query) {
           if (!q.MetricStat) continue;
           const filled = fillPlaceholders(q, dims);
           const id = `${variant[0]}${mi}_${q.Id}`;
-          index.set(id, { variant, metric: mi, id: q.Id });
-          maxPeriod = Math.max(maxPeriod, q.MetricStat.Period);
-          queries.push({ Id: id, ReturnData: true, MetricStat: filled.MetricStat as CwQuery['MetricStat'] });
+          batchIndex.set(id, { variant, metric: mi, id: q.Id });
+          batched.push({ Id: id, ReturnData: true, MetricStat: filled.MetricStat as CwQuery['MetricStat'] });
         }
       }
     });
-    const end = now();
-    // CloudWatch buckets start at StartTime; align it so buckets line up with the period.
-    const startMs = Math.floor((end - template.window) / (maxPeriod * 1000)) * maxPeriod * 1000;
-    const series: Series = { canary: {}, baseline: {}, stable: {} };
-    let nextToken: string | undefined;
     // GetMetricData takes at most 500 queries a call.
-    for (let i = 0; i < queries.length; i += 500) {
-      const batch = queries.slice(i, i + 500);
-      do {
-        const out = await aws('GetMetricData', () =>
-          cloudwatch.send(
-            new GetMetricDataCommand({ MetricDataQueries: batch, StartTime: new Date(startMs), EndTime: new Date(end + 1000), NextToken: nextToken }),
-          ),
-        );
-        for (const r of out.MetricDataResults ?? []) {
-          const where = r.Id ? index.get(r.Id) : undefined;
-          if (!where) continue;
-          const byMetric = (series[where.variant][where.metric] ??= {});
-          const s = (byMetric[where.id] ??= { t: [], v: [] });
-          (r.Timestamps ?? []).forEach((t, i) => {
-            const v = r.Values?.[i];
-            if (v !== undefined) {
-              s.t.push(new Date(t).getTime());
-              s.v.push(v);
-            }
-          });
-        }
-        nextToken = out.NextToken;
-      } while (nextToken);
-    }
+    for (let i = 0; i < batched.length; i += 500) await getMetricData(cloudwatch, batched.slice(i, i + 500), batchIndex, window, series);
+    for (const one of separate) await getMetricData(cloudwatch, one.queries, one.index, window, series);
     return series;
+  }
+
+  /** The states of the gate's alarms: listed names (each must exist) and every alarm under the prefix (at least one). */
+  async function describeAlarms(cloudwatch: CloudWatchClient, gate: AlarmGate): Promise<{ name: string; state: string; reason?: string }[]> {
+    const found = new Map<string, { name: string; state: string; reason?: string }>();
+    const collect = (out: DescribeAlarmsCommandOutput): void => {
+      for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
+        if (a.AlarmName) found.set(a.AlarmName, { name: a.AlarmName, state: a.StateValue ?? 'INSUFFICIENT_DATA', reason: a.StateReason });
+      }
+    };
+    const pages = async (input: { AlarmNames?: string[]; AlarmNamePrefix?: string }): Promise<void> => {
+      let NextToken: string | undefined;
+      do {
+        const out = await aws('DescribeAlarms', () =>
+          cloudwatch.send(new DescribeAlarmsCommand({ ...input, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken })),
+        );
+        collect(out);
+        NextToken = out.NextToken;
+      } while (NextToken);
+    };
+    if (gate.names.length) await pages({ AlarmNames: gate.names });
+    const missing = gate.names.filter((n) => !found.has(n));
+    if (missing.length) throw new Error(`alarm(s) ${missing.join(', ')} do not exist (DescribeAlarms)`);
+    if (gate.prefix !== undefined) {
+      const before = found.size;
+      await pages({ AlarmNamePrefix: gate.prefix });
+      if (found.size === before && ![...found.keys()].some((n) => n.startsWith(gate.prefix as string))) {
+        throw new Error(`no alarm's name starts with "${gate.prefix}" (DescribeAlarms)`);
+      }
+    }
+    return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**
    * The window's series, with transient AWS errors (throttling, 5xx, dropped connections) retried a few times inside
    * the measurement: one unlucky GetMetricData must not turn a whole analysis step into "no measurement could be taken".
    */
-  async function fetchSeriesRetrying(req: AnalysisRequest & Scoped): Promise<Series> {
+  async function retrying<T>(fn: () => Promise<T>): Promise<T> {
     const delaysMs = [500, 1_000, 2_000];
     for (let attempt = 0; ; attempt++) {
       try {
-        return await fetchSeries(await clientOf(req), req.template, req.variants);
+        return await fn();
       } catch (err) {
         const retryable = !(err instanceof ApplicationFailure && err.nonRetryable);
         const delay = delaysMs[attempt];
@@ -122,9 +204,24 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
   }
 
   async function measure(req: AnalysisRequest & Scoped): Promise<Measurement> {
-    const at = new Date(now()).toISOString();
+    const nowMs = now();
+    const at = new Date(nowMs).toISOString();
+    const w = analysisWindow(nowMs, req.template);
+    const window = { start: new Date(w.startMs).toISOString(), end: new Date(w.endMs).toISOString(), periodSeconds: w.periodMs / 1000 };
     try {
-      const series = await fetchSeriesRetrying(req);
+      const cloudwatch = await clientOf(req);
+      const raw = await retrying(() => fetchSeries(cloudwatch, req.template, req.variants, w));
+      const alarms = req.template.alarms
+        ? judgeAlarms(await retrying(() => describeAlarms(cloudwatch, req.template.alarms as AlarmGate)), req.template.noData)
+        : undefined;
+      // Missing buckets of a count are zero (fill), over the judged window only.
+      const series: Series = { canary: {}, baseline: {}, stable: {} };
+      for (const variant of ['canary', 'baseline', 'stable'] as const) {
+        req.template.metrics.forEach((metric, mi) => {
+          const got = raw[variant][mi];
+          if (got || variant === 'canary' || req.variants[variant]) series[variant][mi] = prepareSeries(metric, got ?? {}, w);
+        });
+      }
       const thresholds = req.template.metrics.map((metric, mi) =>
         judgeMetric(
           metric,
@@ -142,11 +239,13 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
         reference: metricSamples(metric, series[against][mi] ?? {}),
       }));
       const { metrics, score } = judgeStatistically(req.template, thresholds, samples, against);
-      return { at, verdict: measurementVerdict(metrics, score), metrics, score };
+      const m: Measurement = { at, verdict: measurementVerdict(metrics, score, alarms), window, metrics, score };
+      if (alarms) m.alarms = alarms;
+      return m;
     } catch (err) {
       // Cancellation (a stop request, the step's end) is not a failed measurement.
       if (err instanceof CancelledFailure) throw err;
-      return { at, verdict: 'error', metrics: [], error: (err as Error).message };
+      return { at, verdict: 'error', window, metrics: [], error: (err as Error).message };
     }
   }
 

@@ -2,8 +2,9 @@
  * Judging a canary against thresholds: pure functions over fetched metric series, used by the runAnalysis
  * activity (which fetches) and by the workflow (which reads the verdicts). No I/O.
  */
-import type { AnalysisMetric, AnalysisTemplate, MetricDataQuery } from '../common/spec';
+import { metricEvaluator, type AnalysisMetric, type AnalysisTemplate, type MetricDataQuery } from '../common/spec';
 import { evaluate, parseExpression } from '../common/expression';
+import { statisticKind } from '../common/statistic';
 import { JudgeMetricOptions } from '../common/judge-config';
 import { judgeMetric as judgeSamples, scoreCanary, type CanaryScore, type MetricJudgement } from './judge';
 
@@ -48,10 +49,31 @@ export interface MetricResult {
 
 export type MeasurementVerdict = 'pass' | 'fail' | 'inconclusive' | 'error';
 
+/** The buckets a measurement judged: [start, end), whole periods, the newest complete one at least `delay` old. */
+export interface JudgedWindow {
+  start: string;
+  end: string;
+  periodSeconds: number;
+}
+
+/** A CloudWatch alarm of the template's `alarms`, as DescribeAlarms answered. */
+export interface AlarmResult {
+  name: string;
+  state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+  /** ALARM fails; INSUFFICIENT_DATA follows the template's noData. */
+  verdict: MetricVerdict;
+  /** CloudWatch's StateReason, shortened. */
+  reason?: string;
+}
+
 export interface Measurement {
   at: string;
   verdict: MeasurementVerdict;
+  /** The window whose buckets were judged (absent on measurements taken before windows were aligned). */
+  window?: JudgedWindow;
   metrics: MetricResult[];
+  /** The template's CloudWatch alarms and their states. */
+  alarms?: AlarmResult[];
   /** The statistical judge's score, when the template has a judge. */
   score?: Pick<CanaryScore, 'score' | 'verdict' | 'reason' | 'criticalFailures'>;
   /** Why a measurement could not be taken (verdict error). */
@@ -78,21 +100,103 @@ export interface AnalysisRun {
 
 export const zeroCounters: AnalysisCounters = { measurements: 0, failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 };
 
-/** Reduces one series over the window the way its statistic combines. */
-export function reduceSeries(stat: NonNullable<MetricDataQuery['MetricStat']>['Stat'], values: number[]): number | null {
+/**
+ * Which end of a per-bucket series is the worst for a metric: the highest value when it has an upper bound
+ * (max, maxRatio) or no bounds, else the lowest. Used where buckets cannot be combined exactly.
+ */
+export function worstEnd(metric: AnalysisMetric): 'highest' | 'lowest' {
+  const p = metric.pass;
+  if (!p || p.max !== undefined || p.maxRatio !== undefined) return 'highest';
+  return 'lowest';
+}
+
+/**
+ * Reduces one series over the window the way its statistic combines: Sum and SampleCount add up, Average is the
+ * mean of the buckets, Minimum/Maximum the extreme. An extended statistic (p99, tm90, ...) cannot be combined
+ * exactly; the window's value lies between its buckets' values, so the worst bucket is taken (`worst`).
+ */
+export function reduceSeries(stat: string, values: number[], worst: 'highest' | 'lowest' = 'highest'): number | null {
   const finite = values.filter((v) => Number.isFinite(v));
   if (finite.length === 0) return null;
-  switch (stat) {
-    case 'Sum':
-    case 'SampleCount':
+  switch (statisticKind(stat)) {
+    case 'additive':
       return finite.reduce((a, b) => a + b, 0);
-    case 'Average':
+    case 'average':
       return finite.reduce((a, b) => a + b, 0) / finite.length;
-    case 'Minimum':
+    case 'minimum':
       return Math.min(...finite);
-    case 'Maximum':
+    case 'maximum':
       return Math.max(...finite);
+    case 'extended':
+      return worst === 'highest' ? Math.max(...finite) : Math.min(...finite);
   }
+}
+
+/** The longest MetricStat Period of a template, in seconds (windows are aligned to it); 60 with none (alarms only). */
+export function templatePeriodSeconds(template: AnalysisTemplate): number {
+  const periods = template.metrics.flatMap((m) => m.query.flatMap((q) => (q.MetricStat ? [q.MetricStat.Period] : [])));
+  return periods.length ? Math.max(...periods) : 60;
+}
+
+/**
+ * The window a measurement at `nowMs` judges: it ends at the end of the last complete bucket that closed at least
+ * `delay` ago (bucket boundaries are multiples of the period, as CloudWatch's are), and spans `window` rounded up
+ * to whole periods. The bucket in progress, and the ones CloudWatch may not have yet, are never judged.
+ * A template parsed before `delay` existed (an old running release) has none: 0.
+ */
+export function analysisWindow(nowMs: number, template: AnalysisTemplate): { startMs: number; endMs: number; periodMs: number } {
+  const periodMs = templatePeriodSeconds(template) * 1000;
+  const endMs = Math.floor((nowMs - (template.delay ?? 0)) / periodMs) * periodMs;
+  const buckets = Math.max(1, Math.ceil(template.window / periodMs));
+  return { startMs: endMs - buckets * periodMs, endMs, periodMs };
+}
+
+/**
+ * Fills the buckets of [startMs, endMs) a series has no datapoint for, with CloudWatch's FILL semantics: a number
+ * fills every missing bucket (all of them when the series is empty: a count with no datapoint is zero); `repeat`
+ * carries the most recent earlier value forward (a leading gap has none and stays empty); `linear` interpolates
+ * between the values either side of a gap (gaps at the ends stay empty). Datapoints off the bucket grid are kept.
+ */
+export function fillSeries(series: TimedSeries, fill: number | 'repeat' | 'linear', window: { startMs: number; endMs: number }, periodMs: number): TimedSeries {
+  const byTime = new Map<number, number>();
+  series.t.forEach((t, i) => {
+    const v = series.v[i];
+    if (v !== undefined && Number.isFinite(v)) byTime.set(t, v);
+  });
+  const actual = [...byTime.entries()].sort((a, b) => a[0] - b[0]);
+  let after = 0; // index of the first actual datapoint later than the bucket being filled
+  for (let t = window.startMs; t < window.endMs; t += periodMs) {
+    while (after < actual.length && (actual[after] as [number, number])[0] <= t) after++;
+    if (byTime.has(t)) continue;
+    if (typeof fill === 'number') {
+      byTime.set(t, fill);
+      continue;
+    }
+    const prev = actual[after - 1];
+    const next = actual[after];
+    if (!prev) continue;
+    if (fill === 'repeat') byTime.set(t, prev[1]);
+    else if (next) byTime.set(t, prev[1] + ((next[1] - prev[1]) * (t - prev[0])) / (next[0] - prev[0]));
+  }
+  const t = [...byTime.keys()].sort((a, b) => a - b);
+  return { t, v: t.map((x) => byTime.get(x) as number) };
+}
+
+/**
+ * The series of a metric ready to judge: each MetricStat query's `fill` applied over the window (its own period's
+ * buckets). Series of ids the metric does not declare (CloudWatch-evaluated results) pass through.
+ */
+export function prepareSeries(
+  metric: AnalysisMetric,
+  raw: Record<string, TimedSeries>,
+  window: { startMs: number; endMs: number },
+): Record<string, TimedSeries> {
+  const out: Record<string, TimedSeries> = { ...raw };
+  for (const q of metric.query) {
+    if (!q.MetricStat || q.fill === undefined) continue;
+    out[q.Id] = fillSeries(raw[q.Id] ?? { t: [], v: [] }, q.fill, window, q.MetricStat.Period * 1000);
+  }
+  return out;
 }
 
 /** The query whose value is the metric: the one with ReturnData true when exactly one says so, else the last. */
@@ -108,9 +212,15 @@ export function resultQuery(metric: AnalysisMetric): MetricDataQuery {
  * window, then Expression queries evaluated on those values. null when there is no data (or 0/0).
  */
 export function metricValue(metric: AnalysisMetric, series: Record<string, number[]>): number | null {
+  const worst = worstEnd(metric);
+  if (metricEvaluator(metric) === 'cloudwatch') {
+    // CloudWatch returned the expression's per-bucket values; they do not combine exactly, so the worst bucket counts.
+    const v = reduceSeries('extended', series[resultQuery(metric).Id] ?? [], worst);
+    return v === null || !Number.isFinite(v) ? null : v;
+  }
   const values: Record<string, number | undefined> = {};
   for (const q of metric.query) {
-    if (q.MetricStat) values[q.Id] = reduceSeries(q.MetricStat.Stat, series[q.Id] ?? []) ?? undefined;
+    if (q.MetricStat) values[q.Id] = reduceSeries(q.MetricStat.Stat, series[q.Id] ?? [], worst) ?? undefined;
   }
   // Expressions may reference expressions; evaluate in order, as CloudWatch users write them.
   for (const q of metric.query) {
@@ -134,6 +244,7 @@ export interface TimedSeries {
  * evaluated per timestamp where every input has a datapoint (the samples a statistical judge compares).
  */
 export function metricSamples(metric: AnalysisMetric, series: Record<string, TimedSeries>): number[] {
+  if (metricEvaluator(metric) === 'cloudwatch') return (series[resultQuery(metric).Id]?.v ?? []).filter((v) => Number.isFinite(v));
   const byTime = new Map<number, Record<string, number | undefined>>();
   for (const q of metric.query) {
     const s = q.MetricStat ? series[q.Id] : undefined;
@@ -229,10 +340,21 @@ export function judgeMetric(
  * A measurement fails if any metric breaks its bounds or the judge's score fails, is inconclusive if a metric
  * has no data or the score is marginal or without data, and passes otherwise.
  */
-export function measurementVerdict(metrics: MetricResult[], score?: Measurement['score']): MeasurementVerdict {
-  if (metrics.some((m) => m.verdict === 'fail') || score?.verdict === 'fail') return 'fail';
-  if (metrics.some((m) => m.verdict === 'nodata') || score?.verdict === 'marginal' || score?.verdict === 'nodata') return 'inconclusive';
+export function measurementVerdict(metrics: MetricResult[], score?: Measurement['score'], alarms: AlarmResult[] = []): MeasurementVerdict {
+  if (metrics.some((m) => m.verdict === 'fail') || score?.verdict === 'fail' || alarms.some((a) => a.verdict === 'fail')) return 'fail';
+  if (metrics.some((m) => m.verdict === 'nodata') || alarms.some((a) => a.verdict === 'nodata') || score?.verdict === 'marginal' || score?.verdict === 'nodata')
+    return 'inconclusive';
   return 'pass';
+}
+
+/** Judges alarm states: ALARM fails, INSUFFICIENT_DATA follows noData (as a metric without data does), OK passes. */
+export function judgeAlarms(alarms: { name: string; state: string; reason?: string }[], noData: AnalysisTemplate['noData']): AlarmResult[] {
+  return alarms.map((a) => {
+    const state: AlarmResult['state'] = a.state === 'ALARM' ? 'ALARM' : a.state === 'OK' ? 'OK' : 'INSUFFICIENT_DATA';
+    const verdict: MetricVerdict = state === 'ALARM' ? 'fail' : state === 'OK' ? 'pass' : noData === 'pass' ? 'pass' : noData === 'fail' ? 'fail' : 'nodata';
+    const reason = a.reason && a.reason.length > 200 ? `${a.reason.slice(0, 197)}...` : a.reason;
+    return reason ? { name: a.name, state, verdict, reason } : { name: a.name, state, verdict };
+  });
 }
 
 export function addMeasurement(c: AnalysisCounters, m: Measurement): AnalysisCounters {
@@ -257,6 +379,7 @@ export function failureReason(template: AnalysisTemplate, c: AnalysisCounters, l
     const failing = last?.metrics.filter((m) => m.verdict === 'fail') ?? [];
     const detail = [
       ...failing.map((m) => `${m.metric} = ${m.canary === null ? 'no data' : fmt(m.canary)}, needs ${m.threshold}`),
+      ...(last?.alarms ?? []).filter((a) => a.verdict === 'fail').map((a) => `alarm ${a.name} is ${a.state}`),
       ...(last?.score?.verdict === 'fail' ? [`judge: ${last.score.reason}`] : []),
     ].join('; ');
     return `${c.failed} failed measurement(s), failureLimit ${template.failureLimit}${detail ? `: ${detail}` : ''}`;
@@ -272,7 +395,10 @@ export function finalVerdict(template: AnalysisTemplate, c: AnalysisCounters, la
   const failed = failureReason(template, c, last);
   if (failed) return { verdict: 'fail', reason: failed };
   if (c.inconclusive > 0) {
-    const missing = last?.metrics.filter((m) => m.verdict === 'nodata').map((m) => m.metric) ?? [];
+    const missing = [
+      ...(last?.metrics.filter((m) => m.verdict === 'nodata').map((m) => m.metric) ?? []),
+      ...(last?.alarms?.filter((a) => a.verdict === 'nodata').map((a) => `alarm ${a.name}`) ?? []),
+    ];
     return {
       verdict: 'inconclusive',
       reason: `${c.inconclusive} of ${c.measurements} measurement(s) had no data${missing.length ? ` (${missing.join(', ')})` : ''}`,

@@ -2,13 +2,16 @@
  * 2. Detection-to-safety: a release bakes a healthy canary at 20% under the traffic simulator with background
  * analysis running; at a random moment the canary's fault profile turns bad (setProfile). Measured from that
  * moment to the first DescribeListeners (polled every few ms by the bench) that shows the listener forwarding to
- * stable only, against the configured analysis cadence (interval + period, and interval + window).
+ * stable only, against the bound the metrics allow: delay + period + interval. The simulator publishes like ALB
+ * (one datapoint per bucket of a compressed minute, delivered late), so a fault is visible only once its bucket
+ * has closed and is older than the template's delay; the next measurement then sees it.
  */
 import { DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { forwardTargets } from '../activities/traffic';
 import { startRelease } from '../client/release-client';
 import type { ReleaseStatus } from '../common/status';
 import { startSimulator } from '../dev/simulator';
+import { localMetricTiming } from '../dev/scenarios';
 import { statusQuery } from '../common/messages';
 import { pollUntil, seedService, sleep, type BenchContext } from './context';
 import { activityExecutions, loadHistory } from './history';
@@ -16,6 +19,10 @@ import { benchSpec, errorRateTemplate } from './specs';
 import { ratio, summarize, type Summary } from './stats';
 
 export interface DetectionConfig {
+  /** Seconds of simulated time per real second: the bucket is a minute compressed by it. */
+  timeScale: number;
+  /** The template's delay (covers the simulated delivery lag of 90 s, compressed). */
+  delayMs: number;
   intervalMs: number;
   reportEveryMs: number;
   periodMs: number;
@@ -46,22 +53,30 @@ export interface DetectionResult {
   toSafety: Summary;
   toDetection: Summary;
   reaction: Summary;
-  /** interval + period: a strong fault shows in the next bucket, read at the next measurement. */
-  budgetIntervalPlusPeriodMs: number;
-  /** interval + window: the worst case for a fault that needs the whole window to cross the bound. */
-  budgetIntervalPlusWindowMs: number;
-  ratioToIntervalPlusPeriod: number | null;
-  ratioToIntervalPlusWindow: number | null;
+  /**
+   * delay + period + interval: a strong fault fills the bucket it starts in, which closes within a period, becomes
+   * judgeable `delay` later, and is read at the next measurement, at most an interval after that.
+   */
+  budgetDelayPeriodIntervalMs: number;
+  /** delay + window + interval: the worst case for a fault that needs the whole window to cross the bound. */
+  budgetDelayWindowIntervalMs: number;
+  ratioToDelayPeriodInterval: number | null;
+  ratioToDelayWindowInterval: number | null;
   simulatorTicks: number;
   simulatorErrors: number;
 }
 
 export async function measureDetection(ctx: BenchContext, opts: { reps: number }): Promise<DetectionResult> {
+  // Time scale 12: a minute lasts 5 s and is delivered 7.5 s after it closed, so alignment and lag weigh as on AWS.
+  const timeScale = 12;
+  const timing = localMetricTiming(timeScale);
   const config: DetectionConfig = {
-    intervalMs: 2_000,
-    reportEveryMs: 10_000,
-    periodMs: 1_000,
-    windowMs: 10_000,
+    timeScale,
+    delayMs: Number(timing.delay.replace(/s$/, '')) * 1000,
+    intervalMs: 5_000,
+    reportEveryMs: 20_000,
+    periodMs: timing.periodSeconds * 1000,
+    windowMs: 2 * timing.periodSeconds * 1000,
     simulatorTickMs: 500,
     requestsPerSecond: 200,
     badErrorRate: 0.5,
@@ -76,6 +91,7 @@ export async function measureDetection(ctx: BenchContext, opts: { reps: number }
     profiles: {},
     defaultProfile: { errorRate: 0, latencyMs: 40, latencyJitter: 0.1 },
     seed: 7,
+    realism: { timeScale: config.timeScale },
   });
   const reps: DetectionRep[] = [];
   try {
@@ -85,7 +101,12 @@ export async function measureDetection(ctx: BenchContext, opts: { reps: number }
         steps: [{ setWeight: 20 }, { pause: { duration: '10m' } }, { setWeight: 100 }],
         backgroundAnalysis: { template: 'errors', interval: `${config.intervalMs}ms`, reportEvery: `${config.reportEveryMs}ms` },
         analysis: {
-          errors: errorRateTemplate({ max: config.maxErrorRate, periodSeconds: config.periodMs / 1000, window: `${config.windowMs}ms` }),
+          errors: errorRateTemplate({
+            max: config.maxErrorRate,
+            periodSeconds: config.periodMs / 1000,
+            window: `${config.windowMs}ms`,
+            delay: `${config.delayMs}ms`,
+          }),
         },
       });
       const handle = await startRelease(ctx.client, spec, { taskQueue: ctx.taskQueue });
@@ -97,8 +118,8 @@ export async function measureDetection(ctx: BenchContext, opts: { reps: number }
         },
         60_000,
       );
-      // A healthy canary bakes for a while; the fault starts at a random phase of the measurement cadence.
-      await sleep(config.windowMs / 2 + Math.random() * config.intervalMs);
+      // A healthy canary bakes until its buckets are judged; the fault starts at a random phase of bucket and cadence.
+      await sleep(config.delayMs + config.windowMs + Math.random() * Math.max(config.intervalMs, config.periodMs));
       const t0 = Date.now();
       simulator.setProfile(version, { errorRate: config.badErrorRate, latencyMs: 40, latencyJitter: 0.1 });
       const safeAt = await pollUntil(
@@ -138,18 +159,18 @@ export async function measureDetection(ctx: BenchContext, opts: { reps: number }
     await simulator.stop();
   }
   const toSafety = summarize(reps.map((r) => r.toSafetyMs));
-  const budgetIntervalPlusPeriodMs = config.intervalMs + config.periodMs;
-  const budgetIntervalPlusWindowMs = config.intervalMs + config.windowMs;
+  const budgetDelayPeriodIntervalMs = config.delayMs + config.periodMs + config.intervalMs;
+  const budgetDelayWindowIntervalMs = config.delayMs + config.windowMs + config.intervalMs;
   return {
     config,
     reps,
     toSafety,
     toDetection: summarize(reps.map((r) => r.toDetectionMs)),
     reaction: summarize(reps.map((r) => r.reactionMs)),
-    budgetIntervalPlusPeriodMs,
-    budgetIntervalPlusWindowMs,
-    ratioToIntervalPlusPeriod: ratio(toSafety.median, budgetIntervalPlusPeriodMs),
-    ratioToIntervalPlusWindow: ratio(toSafety.median, budgetIntervalPlusWindowMs),
+    budgetDelayPeriodIntervalMs,
+    budgetDelayWindowIntervalMs,
+    ratioToDelayPeriodInterval: ratio(toSafety.median, budgetDelayPeriodIntervalMs),
+    ratioToDelayWindowInterval: ratio(toSafety.median, budgetDelayWindowIntervalMs),
     simulatorTicks: simulator.ticks(),
     simulatorErrors: simulator.errors(),
   };
@@ -158,5 +179,8 @@ export async function measureDetection(ctx: BenchContext, opts: { reps: number }
 /** For the report: the configured durations as the spec writes them. */
 export function describeDetectionConfig(c: DetectionConfig): string {
   const s = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
-  return `background interval ${s(c.intervalMs)}, reportEvery ${s(c.reportEveryMs)}, period ${s(c.periodMs)}, window ${s(c.windowMs)}, simulator tick ${s(c.simulatorTickMs)}`;
+  return (
+    `ALB-shaped metrics at time scale ${c.timeScale} (a minute = ${s(c.periodMs)} bucket, delivered ${s(Math.round((90 / c.timeScale) * 1000))} late), ` +
+    `delay ${s(c.delayMs)}, background interval ${s(c.intervalMs)}, reportEvery ${s(c.reportEveryMs)}, period ${s(c.periodMs)}, window ${s(c.windowMs)}, simulator tick ${s(c.simulatorTickMs)}`
+  );
 }

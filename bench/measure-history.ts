@@ -4,6 +4,7 @@
  * against Temporal's history limits.
  */
 import { startRelease } from '../client/release-client';
+import { localMetricTiming } from '../dev/scenarios';
 import { startSimulator } from '../dev/simulator';
 import { statusQuery } from '../common/messages';
 import { seedService, type BenchContext } from './context';
@@ -134,7 +135,7 @@ export async function measureHistory(ctx: BenchContext, opts: { bakeMs: number }
     const spec = benchSpec(bg.seeded, bg.service, 'hb1', {
       steps: [{ setWeight: 20 }, { pause: { duration: `${opts.bakeMs}ms` } }, { setWeight: 100 }],
       backgroundAnalysis: { template: 'errors', interval: `${intervalMs}ms`, reportEvery: `${reportEveryMs}ms` },
-      analysis: { errors: errorRateTemplate({ max: 0.05, periodSeconds: 1, window: '10s' }) },
+      analysis: { errors: errorRateTemplate({ max: 0.05, periodSeconds: 1, window: '10s', delay: localMetricTiming().delay }) },
     });
     ctx.log(`[history] baking ${opts.bakeMs / 1000}s with background analysis every ${intervalMs} ms, reporting every ${reportEveryMs} ms...`);
     const handle = await startRelease(ctx.client, spec, { taskQueue: ctx.taskQueue });

@@ -8,6 +8,7 @@ import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeListenersCommand, ModifyListenerCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
 import { actions, startRelease } from '../client/release-client';
+import { judgedMinute } from '../dev/aws-state';
 import type { ReleaseStatus } from '../common/status';
 import type { SeededAlb } from '../dev/seed';
 import { statusQuery } from '../common/messages';
@@ -95,8 +96,9 @@ async function oneRollback(ctx: BenchContext, seeded: SeededAlb, service: string
     new PutMetricDataCommand({
       Namespace: 'AWS/ApplicationELB',
       MetricData: [
-        { MetricName: 'RequestCount', Dimensions, Value: 200, Unit: 'Count' },
-        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: 40, Unit: 'Count' },
+        // In the minute the template's window (delay 2m) judges now, as ALB would have delivered it by now.
+        { MetricName: 'RequestCount', Dimensions, Value: 200, Unit: 'Count', Timestamp: judgedMinute() },
+        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: 40, Unit: 'Count', Timestamp: judgedMinute() },
       ],
     }),
   );

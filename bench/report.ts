@@ -92,15 +92,15 @@ export function renderReport(r: BenchResults): string {
         '2 detection',
         `fault injected → listener on stable (n=${x.toSafety.n})`,
         medP90(x.toSafety),
-        `interval + period ${formatMs(x.budgetIntervalPlusPeriodMs)}`,
-        formatRatio(x.ratioToIntervalPlusPeriod),
+        `delay + period + interval ${formatMs(x.budgetDelayPeriodIntervalMs)}`,
+        formatRatio(x.ratioToDelayPeriodInterval),
       ],
       [
         '',
         '  fault → analysis fail / fail → restore verified',
         `${formatMs(x.toDetection.median)} / ${formatMs(x.reaction.median)}`,
-        `interval + window ${formatMs(x.budgetIntervalPlusWindowMs)}`,
-        formatRatio(x.ratioToIntervalPlusWindow),
+        `delay + window + interval ${formatMs(x.budgetDelayWindowIntervalMs)}`,
+        formatRatio(x.ratioToDelayWindowInterval),
       ],
     );
   }

@@ -13,16 +13,18 @@ export interface ErrorRateOptions {
   count?: number;
   interval?: string;
   failureLimit?: number;
+  /** How old the newest judged bucket must be (the template's `delay`); the spec's default (2m) when absent. */
+  delay?: string;
 }
 
-/** An `errors` template: the canary's 5xx / requests over the window, absolute bound. */
+/** An `errors` template: the canary's 5xx / requests over the window (a missing 5xx bucket is 0), absolute bound. */
 export function errorRateTemplate(o: ErrorRateOptions) {
   return {
     metrics: [
       {
         name: '5xx-rate',
         query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', o.periodSeconds),
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', o.periodSeconds, 0),
           albMetricQuery('requests', 'RequestCount', 'Sum', o.periodSeconds),
           { Id: 'rate', Expression: 'errors / requests' },
         ],
@@ -33,6 +35,7 @@ export function errorRateTemplate(o: ErrorRateOptions) {
     interval: o.interval ?? '1s',
     window: o.window,
     failureLimit: o.failureLimit ?? 0,
+    ...(o.delay === undefined ? {} : { delay: o.delay }),
   };
 }
 

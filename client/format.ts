@@ -144,12 +144,14 @@ export function formatAnalysis(run: AnalysisRun): string[] {
   const lines = [`${run.templateName}: ${run.verdict} — ${run.reason} (${counts})`];
   const last = run.last;
   if (last) {
-    lines.push(`  last measurement ${formatTime(last.at)}: ${last.verdict}${last.error ? ` (${last.error})` : ''}`);
+    const judged = last.window ? `, judged ${formatTime(last.window.start)} – ${formatTime(last.window.end)}` : '';
+    lines.push(`  last measurement ${formatTime(last.at)}: ${last.verdict}${judged}${last.error ? ` (${last.error})` : ''}`);
     if (last.score) {
       const critical = last.score.criticalFailures.length ? `; critical failures: ${last.score.criticalFailures.join(', ')}` : '';
       lines.push(`  score ${last.score.score} (${last.score.verdict}): ${last.score.reason}${critical}`);
     }
     for (const m of last.metrics) lines.push(`    ${formatMetric(m)}`);
+    for (const a of last.alarms ?? []) lines.push(`    alarm ${a.name}: ${a.state} → ${a.verdict}${a.reason ? ` (${a.reason})` : ''}`);
   }
   return lines;
 }

@@ -94,3 +94,100 @@ export function evaluate(expr: Expr, values: Record<string, number | undefined>)
     }
   }
 }
+
+/**
+ * Functions and keywords of CloudWatch metric math. An expression that uses any of them (or anything else the
+ * local grammar above does not know) is sent to CloudWatch, which evaluates it; canary only checks its shape.
+ */
+const CLOUDWATCH_WORDS = new Set([
+  'ABS',
+  'ANOMALY_DETECTION_BAND',
+  'AVG',
+  'CEIL',
+  'DATAPOINT_COUNT',
+  'DATE',
+  'DAY',
+  'DB_PERF_INSIGHTS',
+  'DIFF',
+  'DIFF_TIME',
+  'EPOCH',
+  'FILL',
+  'FIRST',
+  'FLOOR',
+  'HOUR',
+  'IF',
+  'INSIGHT_RULE_METRIC',
+  'LAMBDA',
+  'LAST',
+  'LOG',
+  'LOG10',
+  'MAX',
+  'METRIC_COUNT',
+  'METRICS',
+  'MIN',
+  'MINUTE',
+  'MONTH',
+  'PERIOD',
+  'RATE',
+  'REMOVE_EMPTY',
+  'RUNNING_SUM',
+  'SEARCH',
+  'SERVICE_QUOTA',
+  'SLICE',
+  'SORT',
+  'STDDEV',
+  'SUM',
+  'TIME_SERIES',
+  // arguments and operators spelled as words
+  'REPEAT',
+  'LINEAR',
+  'ASC',
+  'DESC',
+  'AND',
+  'OR',
+  'NOT',
+]);
+
+const CW_TOKEN = /\s*(?:('[^']*'|"[^"]*")|(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(==|!=|<=|>=|&&|\|\||[-+*/^()[\],<>!]))/y;
+
+/** Where an expression is evaluated: by canary over the window's values (plain arithmetic), or by CloudWatch. */
+export function expressionEvaluator(text: string): 'local' | 'cloudwatch' {
+  try {
+    parseExpression(text);
+    return 'local';
+  } catch {
+    return 'cloudwatch';
+  }
+}
+
+/**
+ * Checks the shape of an expression CloudWatch will evaluate (known functions, balanced brackets, quoted strings)
+ * and returns the query ids it reads. Throws an Error saying what is wrong.
+ */
+export function parseCloudWatchExpression(text: string): { ids: string[] } {
+  if (text.length > 500) throw new Error('expression is longer than 500 characters');
+  if (/^\s*SELECT\b/i.test(text))
+    throw new Error('Metrics Insights queries (SELECT ...) are not supported in an analysis; use metric math over MetricStat queries');
+  const ids: string[] = [];
+  const stack: string[] = [];
+  let pos = 0;
+  while (pos < text.length) {
+    if (/^\s*$/.test(text.slice(pos))) break;
+    CW_TOKEN.lastIndex = pos;
+    const m = CW_TOKEN.exec(text);
+    if (!m) throw new Error(`unexpected character at position ${pos + 1} in "${text}"`);
+    pos = CW_TOKEN.lastIndex;
+    const [, , , word, op] = m;
+    if (word) {
+      if (/^[a-z]/.test(word)) ids.push(word);
+      else if (!CLOUDWATCH_WORDS.has(word)) throw new Error(`unknown metric math function or keyword "${word}" in "${text}"`);
+    } else if (op === '(' || op === '[') {
+      stack.push(op);
+    } else if (op === ')' || op === ']') {
+      const open = stack.pop();
+      if ((op === ')' && open !== '(') || (op === ']' && open !== '[')) throw new Error(`unbalanced "${op}" in "${text}"`);
+    }
+  }
+  if (stack.length) throw new Error(`missing "${stack[stack.length - 1] === '(' ? ')' : ']'}" in "${text}"`);
+  return { ids: [...new Set(ids)] };
+}

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration';
-import { parseExpression, referencedIds } from './expression';
+import { expressionEvaluator, parseCloudWatchExpression, parseExpression, referencedIds } from './expression';
+import { statisticError } from './statistic';
 import { JudgeConfig, JudgeMetricOptions } from './judge-config';
 import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
 import { DEFAULT_SIGNATURE_MAX_AGE_MS, parsePublicKey, publicKeyProblem } from './signing';
@@ -120,11 +121,27 @@ const ApproverKeys = z
       });
     }
   });
+/** An hour: long enough for a person to look, short enough that `canary start --wait` in CI ends. */
+export const DEFAULT_INCONCLUSIVE_TIMEOUT_MS = 3_600_000;
+
+/**
+ * What an inconclusive analysis (no data, a marginal judge score) waits for: a person may resume, promote or abort
+ * it until `timeout`; then `onTimeout` decides. Nothing waits forever by default.
+ */
+export const InconclusivePolicy = z.strictObject({
+  timeout: Duration.default(DEFAULT_INCONCLUSIVE_TIMEOUT_MS),
+  onTimeout: z.enum(['rollback', 'continue']).default('rollback'),
+});
+export type InconclusivePolicy = z.infer<typeof InconclusivePolicy>;
 
 const SetWeightStep = z.strictObject({ setWeight: Weight });
 const PauseStep = z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) });
 const AnalysisStep = z.strictObject({
-  analysis: z.strictObject({ template: z.string().min(1).max(64) }),
+  analysis: z.strictObject({
+    template: z.string().min(1).max(64),
+    /** Overrides the template's `inconclusive` for this step. */
+    inconclusive: InconclusivePolicy.optional(),
+  }),
 });
 const ApprovalStep = z.strictObject({
   approval: z.strictObject({
@@ -177,7 +194,12 @@ export const Step = z.unknown().transform((v, ctx): ParsedStep => {
   const s = parsed.data;
   if ('setWeight' in s) return { kind: 'setWeight', weight: s.setWeight };
   if ('pause' in s) return { kind: 'pause', durationMs: s.pause.duration ?? null };
-  if ('analysis' in s) return { kind: 'analysis', template: s.analysis.template };
+  if ('analysis' in s) {
+    const { template, inconclusive } = s.analysis;
+    return inconclusive
+      ? { kind: 'analysis', template, inconclusive: { timeoutMs: inconclusive.timeout, onTimeout: inconclusive.onTimeout } }
+      : { kind: 'analysis', template };
+  }
   if ('segment' in s) return { kind: 'segment', name: s.segment.name, match: s.segment.match };
   if ('endSegment' in s) return { kind: 'endSegment', name: s.endSegment };
   const { approvers, timeout, onTimeout, allowSelfApproval } = s.approval;
@@ -188,7 +210,8 @@ export type ParsedStep =
   | { kind: 'setWeight'; weight: number }
   /** durationMs null: wait until resume, approve or promote. */
   | { kind: 'pause'; durationMs: number | null }
-  | { kind: 'analysis'; template: string }
+  /** inconclusive: the step's own policy; the template's applies when absent. */
+  | { kind: 'analysis'; template: string; inconclusive?: { timeoutMs: number; onTimeout: 'rollback' | 'continue' } }
   | {
       kind: 'approval';
       approvers: string[];
@@ -222,13 +245,33 @@ export const MetricDataQuery = z
           .number()
           .int()
           .refine((p) => [1, 5, 10, 30].includes(p) || (p >= 60 && p % 60 === 0), PERIODS),
-        // Only what moto's GetMetricData computes; percentiles answer 500 there.
-        Stat: z.enum(['Sum', 'Average', 'Minimum', 'Maximum', 'SampleCount']),
+        /** Any CloudWatch statistic: Sum, Average, Minimum, Maximum, SampleCount, p99, p99.9, tm90, IQM, TM(10%:90%), PR(:0.5), ... */
+        Stat: z
+          .string()
+          .min(1)
+          .max(64)
+          .superRefine((stat, ctx) => {
+            const error = statisticError(stat);
+            if (error) ctx.addIssue({ code: 'custom', message: error });
+          }),
         Unit: z.string().max(64).optional(),
       })
       .optional(),
-    /** Metric math over other queries' ids, evaluated by canary itself (see common/expression.ts). */
+    /**
+     * Metric math over other queries' ids: plain arithmetic (ids, numbers, + - * / and parentheses) is evaluated by
+     * canary over the window's values; anything with a function (FILL, IF, SUM, RATE, METRICS(), ...) by CloudWatch.
+     */
     Expression: z.string().min(1).max(500).optional(),
+    /**
+     * canary's own field, not CloudWatch's: how the buckets of the window this MetricStat has no datapoint for are
+     * filled before the metric is computed, with CloudWatch's FILL semantics: a number (`0`: a missing count is
+     * zero), `repeat` (the most recent earlier value) or `linear` (interpolated between the values either side).
+     */
+    fill: z
+      .union([z.number().finite(), z.enum(['repeat', 'linear', 'REPEAT', 'LINEAR']).transform((f) => f.toLowerCase() as 'repeat' | 'linear')], {
+        message: 'fill is a number, repeat or linear',
+      })
+      .optional(),
   })
   .superRefine((q, ctx) => {
     if (!!q.MetricStat === !!q.Expression) {
@@ -236,9 +279,12 @@ export const MetricDataQuery = z
     }
     if (q.Expression) {
       try {
-        parseExpression(q.Expression);
+        if (expressionEvaluator(q.Expression) === 'cloudwatch') parseCloudWatchExpression(q.Expression);
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['Expression'], message: (err as Error).message });
+      }
+      if (q.fill !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['fill'], message: 'fill applies to a MetricStat query; in an expression write FILL(id, 0)' });
       }
     }
   });
@@ -283,10 +329,19 @@ export const AnalysisMetric = z
       if (ids.has(q.Id)) ctx.addIssue({ code: 'custom', path: ['query', i, 'Id'], message: `duplicate query Id ${q.Id}` });
       ids.add(q.Id);
     });
+    const evaluator = metricEvaluator(m);
     m.query.forEach((q, i) => {
+      if (evaluator === 'cloudwatch' && q.fill !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['query', i, 'fill'],
+          message: `this metric's expression is evaluated by CloudWatch, which does not see canary's fill: write FILL(${q.Id}, ${q.fill === 'repeat' || q.fill === 'linear' ? q.fill.toUpperCase() : q.fill}) in the expression`,
+        });
+      }
       if (!q.Expression) return;
       try {
-        for (const ref of referencedIds(parseExpression(q.Expression))) {
+        const refs = expressionEvaluator(q.Expression) === 'local' ? referencedIds(parseExpression(q.Expression)) : parseCloudWatchExpression(q.Expression).ids;
+        for (const ref of refs) {
           if (!ids.has(ref) || ref === q.Id) {
             ctx.addIssue({ code: 'custom', path: ['query', i, 'Expression'], message: `"${ref}" is not the Id of another query of this metric` });
           }
@@ -298,14 +353,45 @@ export const AnalysisMetric = z
   });
 export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
 
+/**
+ * Who computes a metric's value: `local` when every expression is plain arithmetic (canary evaluates it over the
+ * window's per-query values, after `fill`), `cloudwatch` when one uses a metric math function (GetMetricData
+ * evaluates it per bucket).
+ */
+export function metricEvaluator(metric: { query: readonly { Expression?: string }[] }): 'local' | 'cloudwatch' {
+  return metric.query.some((q) => q.Expression !== undefined && expressionEvaluator(q.Expression) === 'cloudwatch') ? 'cloudwatch' : 'local';
+}
+
+/** CloudWatch alarms whose state gates a measurement: ALARM fails it, INSUFFICIENT_DATA counts as no data. */
+export const AlarmGate = z
+  .strictObject({
+    names: z.array(z.string().min(1).max(255)).max(100).default([]),
+    /** Every alarm whose name starts with this. */
+    prefix: z.string().min(1).max(255).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.names.length === 0 && a.prefix === undefined) ctx.addIssue({ code: 'custom', message: 'give alarm names, a prefix, or both' });
+    if (new Set(a.names).size !== a.names.length) ctx.addIssue({ code: 'custom', path: ['names'], message: 'an alarm is listed twice' });
+  });
+export type AlarmGate = z.infer<typeof AlarmGate>;
+
 export const AnalysisTemplate = z
   .strictObject({
-    metrics: z.array(AnalysisMetric).min(1).max(20),
+    metrics: z.array(AnalysisMetric).max(20).default([]),
+    /** CloudWatch alarms checked at every measurement (DescribeAlarms): any in ALARM fails it. */
+    alarms: AlarmGate.optional(),
     /** Measurements per analysis step, `interval` apart. */
     count: z.number().int().min(1).max(1000).default(1),
     interval: Duration.default(30_000),
-    /** How far back each measurement looks. */
+    /** How far back each measurement looks (rounded up to whole periods). */
     window: Duration.default(60_000),
+    /**
+     * How old the newest judged bucket must be: ALB publishes a minute's datapoints one to two minutes late, so the
+     * window ends at the last complete bucket that ended at least `delay` ago. A partial bucket is never judged.
+     */
+    delay: Duration.default(120_000),
+    /** What an inconclusive analysis step waits for, and what happens when nobody acts in time. */
+    inconclusive: InconclusivePolicy.default({ timeout: DEFAULT_INCONCLUSIVE_TIMEOUT_MS, onTimeout: 'rollback' }),
     /** Failed measurements tolerated; one more fails the analysis. */
     failureLimit: z.number().int().min(0).max(1000).default(0),
     /** Consecutive measurements that could not be taken (API errors) before the analysis fails. */
@@ -319,6 +405,19 @@ export const AnalysisTemplate = z
     judge: JudgeConfig.optional(),
   })
   .superRefine((t, ctx) => {
+    if (t.metrics.length === 0 && !t.alarms) ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'a template needs at least one metric, or alarms' });
+    // The window is aligned to the longest period; a shorter one must fit it a whole number of times.
+    const periods = t.metrics.flatMap((m, i) => m.query.flatMap((q, j) => (q.MetricStat ? [{ p: q.MetricStat.Period, i, j }] : [])));
+    const longest = Math.max(0, ...periods.map((x) => x.p));
+    for (const x of periods) {
+      if (longest % x.p !== 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metrics', x.i, 'query', x.j, 'MetricStat', 'Period'],
+          message: `Period ${x.p} does not divide the template's longest Period ${longest}: buckets would not line up`,
+        });
+      }
+    }
     t.metrics.forEach((m, i) => {
       if (!m.pass && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'pass'], message: 'a metric needs pass bounds (or the template a judge)' });
       if (m.judge && !t.judge)
@@ -610,6 +709,19 @@ function checkEnvironment(spec: CheckedSpec, ctx: z.RefinementCtx): void {
   env.baselineTargets?.forEach((t, i) => {
     if (canary.has(`${t.id}:${t.port ?? ''}`)) issue(['baselineTargets', i], 'a baseline target cannot also be a canary target');
   });
+}
+
+/**
+ * The inconclusive-gate policy of an analysis step: the step's own, else its template's; a template parsed before
+ * the field existed (an old running release) gets the defaults.
+ */
+export function inconclusivePolicyOf(
+  step: { inconclusive?: { timeoutMs: number; onTimeout: 'rollback' | 'continue' } },
+  template: { inconclusive?: InconclusivePolicy } | undefined,
+): { timeoutMs: number; onTimeout: 'rollback' | 'continue' } {
+  if (step.inconclusive) return step.inconclusive;
+  const t = template?.inconclusive;
+  return { timeoutMs: t?.timeout ?? DEFAULT_INCONCLUSIVE_TIMEOUT_MS, onTimeout: t?.onTimeout ?? 'rollback' };
 }
 
 /** Checks within the steps that must be reported even when another step is invalid, so one run names every mistake. */

@@ -159,6 +159,8 @@ export interface CarriedRelease {
   backgroundCounters?: AnalysisCounters;
   /** Whether the release runs the real-ALB path (attach at 0, drift checks, drain); fixed at its first run. */
   realAlb?: boolean;
+  /** Whether inconclusive gates time out (fixed at the first run). */
+  gateTimeouts?: boolean;
   /** Nonces of accepted signatures still within their validity (replay protection). */
   usedSignatures?: { nonce: string; atMs: number }[];
   /** Per forward action, the forward this release verified last. */

@@ -1,11 +1,15 @@
 /** CloudWatch queries of the metrics an ALB publishes per target group, as analysis templates write them. */
 import type { ReleaseSpecInput } from '../common/spec';
 
-type Query = NonNullable<ReleaseSpecInput['analysis']>[string]['metrics'][number]['query'][number];
+type Query = NonNullable<NonNullable<ReleaseSpecInput['analysis']>[string]['metrics']>[number]['query'][number];
 
-/** One MetricStat query of an `AWS/ApplicationELB` metric of the variant's target group (placeholders filled per variant). */
-export function albMetricQuery(id: string, metricName: string, stat: 'Sum' | 'Average' | 'Minimum' | 'Maximum' | 'SampleCount', periodSeconds: number): Query {
+/**
+ * One MetricStat query of an `AWS/ApplicationELB` metric of the variant's target group (placeholders filled per
+ * variant); `fill` for counts ALB leaves out when they are zero (`fill: 0`).
+ */
+export function albMetricQuery(id: string, metricName: string, stat: string, periodSeconds: number, fill?: number | 'repeat' | 'linear'): Query {
   return {
+    ...(fill === undefined ? {} : { fill }),
     Id: id,
     MetricStat: {
       Metric: {

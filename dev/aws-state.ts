@@ -16,14 +16,14 @@ export interface ForwardAction {
   ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string; Weight?: number }[] };
 }
 
-/** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group. */
+/** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group (default delay 2m). */
 export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     metrics: [
       {
         name: '5xx-rate',
         query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60),
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60, 0),
           albMetricQuery('requests', 'RequestCount', 'Sum', 60),
           { Id: 'rate', Expression: 'errors / requests' },
         ],
@@ -35,8 +35,25 @@ export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {
   };
 }
 
-/** Publishes one minute's worth of ALB-shaped request and 5xx counts for a variant. */
-export async function publishTraffic(aws: AwsClients, dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number): Promise<void> {
+/**
+ * The start of the newest minute that errorRateTemplate's window (2 minutes, ending at the last complete minute at
+ * least 2 minutes old) judges now and for the next minute: what a hand-fed test publishes into.
+ */
+export function judgedMinute(nowMs = Date.now()): Date {
+  return new Date(Math.floor((nowMs - 120_000) / 60_000) * 60_000 - 60_000);
+}
+
+/**
+ * Publishes one minute's worth of ALB-shaped request and 5xx counts for a variant, timestamped in the minute the
+ * default template judges (judgedMinute), as ALB would have delivered it by now; a zero 5xx count is left out.
+ */
+export async function publishTraffic(
+  aws: AwsClients,
+  dims: { targetGroup: string; loadBalancer: string },
+  requests: number,
+  errors: number,
+  at: Date = judgedMinute(),
+): Promise<void> {
   const Dimensions = [
     { Name: 'TargetGroup', Value: dims.targetGroup },
     { Name: 'LoadBalancer', Value: dims.loadBalancer },
@@ -45,8 +62,8 @@ export async function publishTraffic(aws: AwsClients, dims: { targetGroup: strin
     new PutMetricDataCommand({
       Namespace: 'AWS/ApplicationELB',
       MetricData: [
-        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' },
-        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' },
+        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' as const, Timestamp: at },
+        ...(errors > 0 ? [{ MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' as const, Timestamp: at }] : []),
       ],
     }),
   );

@@ -24,7 +24,7 @@ import { tellRealismLayer } from './alb-realism';
 import { SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
 import { seedAlb } from './seed';
 import { startSimulator } from './simulator';
-import { startLocalStack, type LocalStack } from './stack';
+import { realismFromEnv, startLocalStack, timeScaleFromEnv, type LocalStack } from './stack';
 import { temporalCli } from './paths';
 
 export interface ScenarioRunOptions {
@@ -42,6 +42,10 @@ export interface ScenarioRunOptions {
   /** In the approval scenario, approve as `alice` after this long (non-interactive runs). */
   autoApproveAfterMs?: number;
   requestsPerSecond?: number;
+  /** ALB-shaped metrics (the realism layer); CANARY_REALISM when absent. */
+  realism?: boolean;
+  /** Seconds of simulated AWS time per real second; CANARY_TIME_SCALE when absent. */
+  timeScale?: number;
 }
 
 export interface ScenarioRun {
@@ -64,7 +68,8 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
   const t0 = Date.now();
   out(`[seed] ALB for ${service}: VPC, subnets, load balancer, HTTP listener, stable target group ${service}-v1 with 2 targets`);
   const seeded = await seedAlb(opts.aws, { name: service });
-  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale });
+  const timeScale = opts.timeScale ?? timeScaleFromEnv();
+  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale, timeScale });
   out(`[scenario] ${scenario.name}: ${scenario.summary}`);
   const version = String(scenario.spec.version);
   for (const [v, profile] of [
@@ -92,7 +97,14 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     onTick: (t) => {
       for (const s of t.split) if (s.version === version) maxCanaryWeight = Math.max(maxCanaryWeight, s.weight);
     },
+    realism: (opts.realism ?? realismFromEnv()) ? { timeScale } : false,
   });
+  const shape = simulator.buckets();
+  out(
+    shape
+      ? `[simulator] ALB-shaped metrics: one datapoint per ${formatDuration(shape.bucketMs)} bucket (a minute at time scale ${timeScale}), zero 5xx counts left out, delivered ${formatDuration(shape.lagMs)} late`
+      : '[simulator] metrics realism off (CANARY_REALISM=off): a datapoint per tick, visible at once',
+  );
   out(
     `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener weights; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
       `${scenario.spec.version} ${Math.round(scenario.canary.errorRate * 1000) / 10}% 5xx ~${scenario.canary.latencyMs} ms`,
@@ -247,6 +259,8 @@ async function main(): Promise<void> {
       temporalAddress: stack.temporal.address,
       uiUrl: stack.temporal.uiUrl,
       autoApproveAfterMs: autoApprove,
+      realism: stack.realism,
+      timeScale: stack.timeScale,
     });
     exitCode = run.ok ? 0 : 1;
     if (opts.keep) {

@@ -62,6 +62,8 @@ export interface FaultProxyOptions {
   match?: (action: string) => boolean;
   /** Answer like a real ALB where moto does not (target health): see ./alb-realism.ts. Plain moto when absent. */
   realism?: AlbRealism;
+  /** Answers some requests itself instead of moto (recorded CloudWatch responses: cloudwatch-fixtures.ts); faults apply first. */
+  respond?: (action: string, body: Buffer) => { status: number; headers: Record<string, string>; body: string } | undefined;
 }
 
 export interface FaultProxy {
@@ -368,8 +370,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           res.once('close', () => clearTimeout(timer));
           return;
         }
-        default:
-          return forward(req, body, res, false, call);
+        default: {
+          const answer = opts.respond?.(call.action, body);
+          if (!answer) return forward(req, body, res, false, call);
+          res.writeHead(answer.status, answer.headers);
+          res.end(answer.body);
+          return;
+        }
       }
     });
   });

@@ -5,6 +5,7 @@
 import type { ReleaseSpecInput } from '../common/spec';
 import type { Outcome } from '../common/status';
 import { albMetricQuery } from './alb-metrics';
+import { albBucketSeconds, metricsRealism } from './metrics-realism';
 import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
 
@@ -27,6 +28,17 @@ export interface ScenarioOptions {
   seeded: SeededAlb;
   version?: string;
   scale?: number;
+  /** Seconds of simulated AWS time per real second (the metrics' bucket and lag); CANARY_TIME_SCALE when absent. */
+  timeScale?: number;
+}
+
+/**
+ * Period and delay of templates for the local stack's ALB-shaped metrics at a time scale: one bucket of the
+ * compressed minute, and a delay that covers the delivery lag plus one simulator tick.
+ */
+export function localMetricTiming(timeScale?: number): { periodSeconds: number; delay: string } {
+  const r = metricsRealism({ timeScale });
+  return { periodSeconds: albBucketSeconds(r.timeScale), delay: `${Math.ceil(r.lagMs / 1000 + 1)}s` };
 }
 
 function seconds(s: number, scale: number): string {
@@ -37,26 +49,29 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
   const scale = opts.scale ?? 1;
   const version = opts.version ?? 'v2';
   const stable: FaultProfile = { errorRate: 0.002, latencyMs: 40, latencyJitter: 0.1 };
+  const { periodSeconds, delay } = localMetricTiming(opts.timeScale);
   const errors = {
     metrics: [
       {
         name: '5xx-rate',
         query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 1),
-          albMetricQuery('requests', 'RequestCount', 'Sum', 1),
+          // ALB leaves a zero 5xx count out: a missing bucket is 0; no RequestCount is no traffic (no data).
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
+          albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
           { Id: 'rate', Expression: 'errors / requests' },
         ],
         pass: { max: 0.02 },
       },
       {
         name: 'latency-seconds',
-        query: [albMetricQuery('rt', 'TargetResponseTime', 'Average', 1)],
+        query: [albMetricQuery('rt', 'TargetResponseTime', 'Average', periodSeconds)],
         pass: { max: 0.5 },
       },
     ],
     count: 2,
     interval: seconds(3, scale),
     window: '10s',
+    delay,
   };
   const base: ReleaseSpecInput = {
     service: opts.service,

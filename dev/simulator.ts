@@ -6,12 +6,19 @@
  * weight, draws errors and latencies from each version's fault profile, and publishes ALB-shaped metrics
  * (`AWS/ApplicationELB`, dimensions TargetGroup + LoadBalancer). Reading the listener every tick, rather than
  * being told the weights, is the point: the metrics follow whatever the release workflow really did to AWS.
+ *
+ * By default (the realism layer, see metrics-realism.ts) it publishes the way ALB does: one datapoint per 60 s
+ * bucket (compressed by the time scale), counts summed per bucket, no datapoint for a zero count, nothing for a
+ * group that served nothing, TargetResponseTime as the bucket's statistics, and each bucket only once it has
+ * closed and its delivery lag has passed. `realism: false` (CANARY_REALISM=off) publishes every tick at once.
  */
 import { PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../activities/aws-clients';
 import { forwardTargets, loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
 import { checkPopulation, routePopulation, type Population } from './alb-rules';
+import { BucketedMetrics, metricsRealism, type MetricsRealismOptions } from './metrics-realism';
+import { realismFromEnv } from './stack';
 
 /** How one version of the service behaves. */
 export interface FaultProfile {
@@ -77,6 +84,11 @@ export interface SimulatorOptions {
    * canary's metrics are made of.
    */
   population?: Population;
+  /**
+   * ALB-shaped delivery (buckets, sparse, late): on unless CANARY_REALISM=off; `false` publishes every tick at once.
+   * The time scale comes from CANARY_TIME_SCALE unless given.
+   */
+  realism?: MetricsRealismOptions | false;
 }
 
 /** A running simulator. */
@@ -92,6 +104,8 @@ export interface Simulator {
   errors(): number;
   /** The latest failure, AWS's error kept as it came (name, message, $metadata). */
   lastError(): Error | undefined;
+  /** With realism: the bucket length (ms) and delivery lag (ms) in real time; undefined without. */
+  buckets(): { bucketMs: number; lagMs: number } | undefined;
 }
 
 /** Namespace and metric names the simulator publishes, as a real ALB does. */
@@ -196,6 +210,8 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
   const fallback = checkProfile('the default profile', opts.defaultProfile ?? healthyProfile);
   const loadBalancer = loadBalancerDimension(opts.listenerArn);
   const requestsPerTick = (opts.requestsPerSecond * opts.tickMs) / 1000;
+  const realism = opts.realism === false || (opts.realism === undefined && !realismFromEnv()) ? undefined : metricsRealism(opts.realism ?? {});
+  const bucketed = realism ? new BucketedMetrics(realism) : undefined;
   const versions = new Map<string, string>();
   // Fractions of a request left over per target group, so low rates and small weights still add up over time.
   const carry = new Map<string, number>();
@@ -299,6 +315,10 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
         });
         // Like a real ALB, a group that served nothing in this tick reports nothing, so "no traffic" stays visible as no data.
         if (requests === 0) continue;
+        if (bucketed) {
+          bucketed.add(at.getTime(), { targetGroup: targetGroupDimension(t.targetGroupArn), loadBalancer }, requests, errors, latenciesSec);
+          continue;
+        }
         const common = {
           Dimensions: [
             { Name: 'TargetGroup', Value: targetGroupDimension(t.targetGroupArn) },
@@ -314,8 +334,12 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
           { ...common, MetricName: simulatedMetrics.targetResponseTime, Unit: 'Seconds', Values: values, Counts: counts },
         );
       }
-      if (metricData.length > 0) {
-        await aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: simulatedMetrics.namespace, MetricData: metricData }));
+      if (bucketed) metricData.push(...bucketed.due(Date.now()));
+      // PutMetricData takes at most 1000 datums; a failed call leaves due buckets queued for the next tick.
+      for (let i = 0; i < metricData.length; i += 1000) {
+        const batch = metricData.slice(i, i + 1000);
+        await aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: simulatedMetrics.namespace, MetricData: batch }));
+        bucketed?.delivered(batch);
       }
     } catch (err) {
       error = asError(err);
@@ -367,5 +391,6 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     lastTick: () => last,
     errors: () => failed,
     lastError: () => lastErr,
+    buckets: () => (realism ? { bucketMs: realism.bucketMs, lagMs: realism.lagMs } : undefined),
   };
 }

@@ -18,6 +18,27 @@ import { motoServer, repoRoot, temporalCli } from './paths';
 
 const guard = path.join(repoRoot, 'dev', 'guard.sh');
 
+/**
+ * Seconds of simulated AWS time per real second, for the realism layer (metric buckets and their delivery lag,
+ * health-check timings): 60 makes an ALB minute last one real second, so the demo and the tests keep AWS's shape
+ * and still run in seconds. CANARY_TIME_SCALE overrides it.
+ */
+export const DEFAULT_TIME_SCALE = 60;
+
+/** The realism layer's switch: on unless CANARY_REALISM is `off` (or `0`, `false`, `no`). */
+export function realismFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !/^(off|0|false|no)$/i.test((env.CANARY_REALISM ?? '').trim());
+}
+
+/** CANARY_TIME_SCALE, else DEFAULT_TIME_SCALE. */
+export function timeScaleFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CANARY_TIME_SCALE;
+  if (raw === undefined || raw === '') return DEFAULT_TIME_SCALE;
+  const n = Number(raw);
+  if (!(n > 0 && Number.isFinite(n))) throw new Error(`CANARY_TIME_SCALE must be a number > 0, got "${raw}"`);
+  return n;
+}
+
 /** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes is accepted). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -176,23 +197,12 @@ export async function startMoto(opts: { logDir: string; port?: number }): Promis
   };
 }
 
-/**
- * Seconds of simulated AWS time per real second, for the realism layer (health-check intervals, deregistration
- * delays) and the simulator alike: at 10, a target group's default 30 s × 5 initial health checks take 15 s.
- */
-export const defaultTimeScale = 10;
-
-/** Whether the realism layer is on: it is unless CANARY_REALISM is `off` (or `0`, `false`, `no`). */
-export function realismFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  return !/^(off|0|false|no)$/i.test((env.CANARY_REALISM ?? '').trim());
-}
-
 export interface LocalStackOptions extends Omit<StartTemporalOptions, 'logDir'> {
   logDir?: string;
   label?: string;
   /** Put the ALB realism layer in front of moto (target health like a real ALB); from CANARY_REALISM when absent (on). */
   realism?: boolean;
-  /** Simulated AWS seconds per real second, shared by the realism layer and the simulator; defaultTimeScale when absent. */
+  /** Simulated AWS seconds per real second, shared by the realism layer and the simulator; CANARY_TIME_SCALE or DEFAULT_TIME_SCALE when absent. */
   timeScale?: number;
 }
 
@@ -203,9 +213,9 @@ export interface LocalStack {
   awsEndpoint: string;
   /** The proxy in front of moto: it counts AWS actions per caller, and serves the realism layer when that is on. */
   proxy: FaultProxy;
-  /** Whether the realism layer answers (false: the proxy forwards everything to moto unchanged). */
+  /** Whether the realism layer answers (target health) and the simulator publishes ALB-shaped metrics; false: plain moto. */
   realism: boolean;
-  /** Simulated AWS seconds per real second (see defaultTimeScale). */
+  /** Simulated AWS seconds per real second (see DEFAULT_TIME_SCALE). */
   timeScale: number;
   logDir: string;
   /** The last lines of both servers' logs, for a failure report. */
@@ -216,7 +226,7 @@ export interface LocalStack {
 /** Starts Temporal and moto side by side (and the realism layer in front of moto); stops whichever started if another fails. */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const logDir = opts.logDir ?? newLogDir(opts.label ?? 'stack');
-  const timeScale = opts.timeScale ?? defaultTimeScale;
+  const timeScale = opts.timeScale ?? timeScaleFromEnv();
   const realismOn = opts.realism ?? realismFromEnv();
   const [temporal, moto] = await Promise.allSettled([startTemporal({ ...opts, logDir }), startMoto({ logDir })]);
   if (temporal.status === 'rejected' || moto.status === 'rejected') {

@@ -49,7 +49,8 @@ async function simulate(
   during?: (sim: Simulator) => Promise<void>,
 ): Promise<{ ticks: SimulatorTick[]; sim: Simulator }> {
   const ticks: SimulatorTick[] = [];
-  const sim = startSimulator({ aws, onTick: (t) => ticks.push(t), ...opts });
+  // These tests check what each tick draws and publishes; ALB's bucketed, late delivery has its own test below.
+  const sim = startSimulator({ aws, onTick: (t) => ticks.push(t), realism: false, ...opts });
   try {
     if (during) await during(sim);
     await until('the simulator to tick', () => done(sim));
@@ -279,4 +280,109 @@ describe('traffic and metric simulator', () => {
     expect(runs[0]).toEqual(runs[1]);
     expect(runs[0]?.[0]?.[1]?.errors).toBeGreaterThan(0);
   });
+
+  it('publishes like ALB with realism on: one datapoint per bucket, no zero 5xx count, nothing while idle, each bucket only after it closed plus its lag', async () => {
+    const name = uniqueName('simb');
+    const seeded = await seedAlb(aws, { name });
+    const v2 = await createCanaryGroup(seeded, name, 'v2');
+    const idle = await createCanaryGroup(seeded, name, 'v3');
+    await setListenerWeights(seeded, [
+      [seeded.stableTargetGroupArn, 70],
+      [v2, 30],
+      [idle, 0],
+    ]);
+    const ticks: SimulatorTick[] = [];
+    // Time scale 60: an ALB minute lasts 1 s, delivered 1.5 s after it closed.
+    const sim = startSimulator({
+      aws,
+      listenerArn: seeded.listenerArn,
+      requestsPerSecond: 500,
+      tickMs: 200,
+      profiles: { v1: healthyProfile, v2: badProfile },
+      seed: 3,
+      realism: { timeScale: 60, deliveryLagSeconds: 90 },
+      onTick: (t) => ticks.push(t),
+    });
+    const newest: number[] = [];
+    try {
+      expect(sim.buckets()).toEqual({ bucketMs: 1_000, lagMs: 1_500 });
+      // While it runs, the newest queryable bucket is always at least its length plus the lag old.
+      for (let i = 0; i < 8; i++) {
+        await new Promise((r) => setTimeout(r, 400));
+        const askedAt = Date.now();
+        const points = await bucketsOf(seeded.listenerArn, seeded.stableTargetGroupArn, 'RequestCount', 'Sum', askedAt - 10_000, askedAt + 1_000);
+        const last = points.at(-1);
+        if (last) newest.push(askedAt - last.t);
+      }
+      await until('ticks covering five whole buckets delivered', () => (ticks.at(-1)?.at.getTime() ?? 0) > (ticks[0]?.at.getTime() ?? 0) + 7_500, 30_000);
+    } finally {
+      await sim.stop();
+    }
+    expect(sim.lastError()).toBeUndefined();
+    expect(newest.length).toBeGreaterThan(3);
+    expect(Math.min(...newest)).toBeGreaterThanOrEqual(1_000 + 1_500);
+
+    // Buckets that closed and were due well before the stop: exactly the ticks' requests summed per bucket.
+    const stopAt = ticks.at(-1)?.at.getTime() ?? 0;
+    const firstBucket = Math.ceil((ticks[0]?.at.getTime() ?? 0) / 1_000) * 1_000;
+    const lastBucket = Math.floor((stopAt - 1_500 - 400) / 1_000) * 1_000 - 1_000;
+    const perBucket = (arn: string, what: 'requests' | 'errors'): Map<number, number> => {
+      const m = new Map<number, number>();
+      for (const t of ticks) {
+        const b = Math.floor(t.at.getTime() / 1_000) * 1_000;
+        const n = t.split.find((x) => x.targetGroupArn === arn)?.[what] ?? 0;
+        if (b >= firstBucket && b <= lastBucket) m.set(b, (m.get(b) ?? 0) + n);
+      }
+      return m;
+    };
+    const published = async (arn: string, metric: string, stat = 'Sum'): Promise<Map<number, number>> =>
+      new Map((await bucketsOf(seeded.listenerArn, arn, metric, stat, firstBucket, lastBucket + 1_000)).map((p) => [p.t, p.v]));
+
+    expect(lastBucket - firstBucket).toBeGreaterThanOrEqual(3_000);
+    expect(await published(seeded.stableTargetGroupArn, 'RequestCount')).toEqual(perBucket(seeded.stableTargetGroupArn, 'requests'));
+    expect(await published(v2, 'RequestCount')).toEqual(perBucket(v2, 'requests'));
+    expect(await published(v2, 'HTTPCode_Target_5XX_Count')).toEqual(new Map([...perBucket(v2, 'errors')].filter(([, n]) => n > 0)));
+    expect(await published(v2, 'TargetResponseTime', 'SampleCount')).toEqual(perBucket(v2, 'requests'));
+    // A healthy group has no 5xx datapoint at all; an idle one not even a RequestCount.
+    expect((await published(seeded.stableTargetGroupArn, 'HTTPCode_Target_5XX_Count')).size).toBe(0);
+    expect((await published(idle, 'RequestCount')).size).toBe(0);
+  });
 });
+
+/** One metric of a target group per 1 s bucket in [fromMs, toMs), as GetMetricData returns it. */
+async function bucketsOf(
+  listenerArn: string,
+  targetGroupArn: string,
+  metric: string,
+  stat: string,
+  fromMs: number,
+  toMs: number,
+): Promise<{ t: number; v: number }[]> {
+  const loadBalancer = /:listener\/(app\/[^/]+\/[^/]+)\/[^/]+$/.exec(listenerArn)?.[1] ?? '';
+  const out = await aws.cloudwatch.send(
+    new GetMetricDataCommand({
+      StartTime: new Date(Math.floor(fromMs / 1_000) * 1_000),
+      EndTime: new Date(Math.floor(toMs / 1_000) * 1_000),
+      ScanBy: 'TimestampAscending',
+      MetricDataQueries: [
+        {
+          Id: 'm',
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/ApplicationELB',
+              MetricName: metric,
+              Dimensions: [
+                { Name: 'TargetGroup', Value: targetGroupArn.slice(targetGroupArn.indexOf(':targetgroup/') + 1) },
+                { Name: 'LoadBalancer', Value: loadBalancer },
+              ],
+            },
+            Period: 1,
+            Stat: stat,
+          },
+        },
+      ],
+    }),
+  );
+  const r = out.MetricDataResults?.[0];
+  return (r?.Timestamps ?? []).map((t, i) => ({ t: new Date(t).getTime(), v: r?.Values?.[i] ?? NaN }));
+}

@@ -159,7 +159,27 @@ const specRows: Row[] = [
     field: 'analysis.my errors',
     message: 'a template name is 1-64 characters: letters, digits, _ or -',
   },
-  { name: 'template without metrics', mutate: set(`analysis.errors.metrics`, []), field: 'analysis.errors.metrics', message: '>=1' },
+  {
+    name: 'template without metrics',
+    mutate: set(`analysis.errors.metrics`, []),
+    field: 'analysis.errors.metrics',
+    message: 'a template needs at least one metric, or alarms',
+  },
+  { name: 'alarms without names or prefix', mutate: set('analysis.errors.alarms', {}), field: 'analysis.errors.alarms', message: 'give alarm names, a prefix' },
+  { name: 'alarm listed twice', mutate: set('analysis.errors.alarms', { names: ['a', 'a'] }), field: 'analysis.errors.alarms.names', message: 'listed twice' },
+  { name: 'delay is not a duration', mutate: set('analysis.errors.delay', '2 minutes'), field: 'analysis.errors.delay', message: 'is not a duration' },
+  {
+    name: 'inconclusive onTimeout unknown',
+    mutate: set('analysis.errors.inconclusive', { timeout: '1h', onTimeout: 'wait' }),
+    field: 'analysis.errors.inconclusive.onTimeout',
+    message: 'expected one of',
+  },
+  {
+    name: 'inconclusive timeout of an analysis step is not a duration',
+    mutate: set('steps.2.analysis.inconclusive', { timeout: 'forever' }),
+    field: 'steps[2].analysis.inconclusive.timeout',
+    message: 'is not a duration',
+  },
   { name: 'noData is not an option', mutate: set('analysis.errors.noData', 'ignore'), field: 'analysis.errors.noData', message: 'expected one of' },
   // ARNs, region
   {
@@ -319,10 +339,58 @@ const specRows: Row[] = [
     message: 'Period is 1, 5, 10 or 30 seconds, or a multiple of 60',
   },
   {
-    name: 'Stat p99',
-    mutate: set(`${QUERY}.0.MetricStat.Stat`, 'p99'),
+    name: 'Stat P99 (statistics are case-sensitive)',
+    mutate: set(`${QUERY}.0.MetricStat.Stat`, 'P99'),
     field: 'analysis.errors.metrics[0].query[0].MetricStat.Stat',
-    message: 'expected one of "Sum"',
+    message: '"P99" is not a CloudWatch statistic',
+  },
+  {
+    name: 'Stat p101',
+    mutate: set(`${QUERY}.0.MetricStat.Stat`, 'p101'),
+    field: 'analysis.errors.metrics[0].query[0].MetricStat.Stat',
+    message: 'p101: pNN takes a number from 0 to 100',
+  },
+  {
+    name: 'Stat PR with percentages',
+    mutate: set(`${QUERY}.0.MetricStat.Stat`, 'PR(10%:90%)'),
+    field: 'analysis.errors.metrics[0].query[0].MetricStat.Stat',
+    message: 'PR bounds are metric values, not percentages',
+  },
+  {
+    name: 'Stat TM with reversed bounds',
+    mutate: set(`${QUERY}.0.MetricStat.Stat`, 'TM(90%:10%)'),
+    field: 'analysis.errors.metrics[0].query[0].MetricStat.Stat',
+    message: 'the lower bound must be below the upper bound',
+  },
+  {
+    name: 'Period that does not divide the longest',
+    mutate: (doc) => {
+      set(`${QUERY}.0.MetricStat.Period`, 180)(doc);
+      set(`${QUERY}.1.MetricStat.Period`, 120)(doc);
+    },
+    field: 'analysis.errors.metrics[0].query[1].MetricStat.Period',
+    message: "Period 120 does not divide the template's longest Period 180",
+  },
+  {
+    name: 'fill on an expression',
+    mutate: set(`${QUERY}.2.fill`, 0),
+    field: 'analysis.errors.metrics[0].query[2].fill',
+    message: 'in an expression write FILL(id, 0)',
+  },
+  {
+    name: 'fill in a metric CloudWatch evaluates',
+    mutate: (doc) => {
+      set(`${QUERY}.0.fill`, 0)(doc);
+      set(`${QUERY}.2.Expression`, 'IF(requests > 0, errors / requests, 0)')(doc);
+    },
+    field: 'analysis.errors.metrics[0].query[0].fill',
+    message: 'write FILL(errors, 0) in the expression',
+  },
+  {
+    name: 'fill is not a number, repeat or linear',
+    mutate: set(`${QUERY}.0.fill`, 'zero'),
+    field: 'analysis.errors.metrics[0].query[0].fill',
+    message: 'fill is a number, repeat or linear',
   },
   {
     name: 'expression referencing an unknown id',
@@ -343,10 +411,16 @@ const specRows: Row[] = [
     message: 'missing ")"',
   },
   {
-    name: 'expression with CloudWatch functions',
-    mutate: set(`${QUERY}.2.Expression`, 'SUM(METRICS())'),
+    name: 'expression with an unknown function',
+    mutate: set(`${QUERY}.2.Expression`, 'SUMM(METRICS())'),
     field: 'analysis.errors.metrics[0].query[2].Expression',
-    message: 'unexpected character at position 1',
+    message: 'unknown metric math function or keyword "SUMM"',
+  },
+  {
+    name: 'CloudWatch expression referencing an unknown id',
+    mutate: set(`${QUERY}.2.Expression`, 'FILL(errs, 0) / requests'),
+    field: 'analysis.errors.metrics[0].query[2].Expression',
+    message: '"errs" is not the Id of another query',
   },
   {
     name: 'dimension with an unknown field',

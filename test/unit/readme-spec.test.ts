@@ -25,5 +25,9 @@ describe('the README', () => {
     expect(spec.analysis.errors?.judge).toMatchObject({ kind: 'mann-whitney', confidence: 0.95 });
     expect(spec.environment.baselineTargets).toEqual([{ id: '10.0.1.30', port: 8080 }]);
     expect(spec.notifications).toMatchObject({ webhook: 'ops' });
+    const errors = spec.analysis.errors;
+    expect(errors?.metrics[0]?.query[0]).toMatchObject({ Id: 'errors', fill: 0 });
+    expect(errors?.metrics[1]?.query[0]?.MetricStat?.Stat).toBe('p99');
+    expect(errors).toMatchObject({ delay: 120_000, inconclusive: { timeout: 3_600_000, onTimeout: 'rollback' } });
   });
 });

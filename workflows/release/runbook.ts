@@ -23,6 +23,8 @@ import { fullWeights, shift } from './traffic';
 export const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
 /** Marks releases on real-ALB semantics (attach at 0, drift checks, settle and drain, several forward actions, pair mode). */
 export const REAL_ALB_PATCH = 'real-alb';
+/** Marks releases whose inconclusive gates time out (the spec's `inconclusive` policy); older ones wait for a person. */
+export const GATE_TIMEOUTS_PATCH = 'inconclusive-timeout';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -34,6 +36,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   else {
     state.canContinueAsNew = patched(CONTINUE_AS_NEW_PATCH);
     state.realAlb = patched(REAL_ALB_PATCH);
+    state.gateTimeouts = patched(GATE_TIMEOUTS_PATCH);
     state.begin();
   }
 

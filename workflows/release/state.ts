@@ -70,6 +70,8 @@ export class ReleaseState {
   realAlb = false;
   /** Per forward action of the spec, the forward this release verified last (the `expected` of its next write). */
   forwards: { ref: TrafficRef; verified: ForwardState }[] = [];
+  /** Whether inconclusive gates time out (the spec's `inconclusive` policy); fixed at the first run like realAlb. */
+  gateTimeouts = false;
   /** Signatures accepted so far and still valid: a replayed one is refused. */
   usedSignatures: UsedSignatures = [];
   /** False while the release must not continue as new (cloning: the next run would not redo it). */
@@ -100,6 +102,7 @@ export class ReleaseState {
       this.realAlb = carried.realAlb ?? false;
       this.forwards = carried.forwards ?? [];
       this.usedSignatures = carried.usedSignatures ?? [];
+      this.gateTimeouts = carried.gateTimeouts ?? false;
       this.status.gate = undefined;
       return;
     }
@@ -144,6 +147,7 @@ export class ReleaseState {
       realAlb: this.realAlb,
       forwards: this.forwards,
       usedSignatures: this.usedSignatures,
+      gateTimeouts: this.gateTimeouts,
     };
   }
 

@@ -1,7 +1,7 @@
 /** The spec's steps, one function each: setWeight, pause, analysis, approval. */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { formatDuration } from '../../common/duration';
-import type { ParsedStep } from '../../common/spec';
+import { inconclusivePolicyOf, type ParsedStep } from '../../common/spec';
 import type { Gate } from '../../common/status';
 import { roleWeights } from '../plan';
 import { alert } from './alert';
@@ -40,8 +40,9 @@ async function pauseStep(state: ReleaseState, step: StepOf<'pause'>, i: number):
 async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: number): Promise<void> {
   const template = state.spec.analysis[step.template];
   if (!template) throw ApplicationFailure.nonRetryable(`unknown analysis template ${step.template}`, 'InvalidRelease');
+  const policy = state.gateTimeouts ? inconclusivePolicyOf(step, template) : undefined;
   const resumed = state.takeResumable('inconclusive', i);
-  if (resumed) return inconclusiveGate(state, i, resumed);
+  if (resumed) return inconclusiveGate(state, i, policy, resumed);
   const act = analysisCall(template.count * (template.interval + 60_000) + 120_000);
   const run = await interruptible(
     state,
@@ -63,13 +64,32 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
   state.status.analysis = run;
   state.record('canary', `analysis ${step.template}: ${run.verdict}`, run.reason);
   if (run.verdict === 'fail') throw new StopRelease('rolled-back', `analysis ${step.template} failed at step ${i}: ${run.reason}`, 'canary');
-  if (run.verdict === 'inconclusive') await inconclusiveGate(state, i);
+  if (run.verdict === 'inconclusive') await inconclusiveGate(state, i, policy);
 }
 
-async function inconclusiveGate(state: ReleaseState, i: number, resumed?: Gate): Promise<void> {
+/**
+ * An inconclusive analysis waits for a person (resume, promote, abort); on releases with gate timeouts, for at most
+ * the policy's timeout, then rolls back or continues as the policy says.
+ */
+async function inconclusiveGate(
+  state: ReleaseState,
+  i: number,
+  policy: { timeoutMs: number; onTimeout: 'rollback' | 'continue' } | undefined,
+  resumed?: Gate,
+): Promise<void> {
   state.setPhase('Paused');
-  const how = await waitGate(state, { kind: 'inconclusive', step: i, openedAt: new Date().toISOString() }, null, resumed);
-  state.record('canary', 'inconclusive analysis ended', how);
+  const opened = new Date().toISOString();
+  const gate: Gate = policy
+    ? { kind: 'inconclusive', step: i, openedAt: opened, deadline: new Date(Date.now() + policy.timeoutMs).toISOString(), onTimeout: policy.onTimeout }
+    : { kind: 'inconclusive', step: i, openedAt: opened };
+  const how = await waitGate(state, gate, policy?.timeoutMs ?? null, resumed);
+  state.record(
+    'canary',
+    'inconclusive analysis ended',
+    how === 'timeout' && policy ? `timed out after ${formatDuration(policy.timeoutMs)}: ${policy.onTimeout}` : how,
+  );
+  if (how === 'timeout' && policy?.onTimeout === 'rollback')
+    throw new StopRelease('rolled-back', `analysis at step ${i} stayed inconclusive for ${formatDuration(policy.timeoutMs)}`, 'canary');
   state.setPhase('Progressing');
 }
 

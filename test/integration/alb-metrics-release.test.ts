@@ -1,0 +1,106 @@
+/**
+ * Releases judged on metrics shaped like ALB's (the realism layer of the simulator: one datapoint per bucket of a
+ * compressed minute, no datapoint for a zero 5xx count, delivered late), with the README's `errors` template
+ * scaled to the compressed minute: `fill: 0` on the 5xx count and a `delay` covering the delivery lag.
+ */
+import { startRelease } from '../../client/release-client';
+import { statusQuery } from '../../common/messages';
+import { albMetricQuery } from '../../dev/alb-metrics';
+import { albBucketSeconds } from '../../dev/metrics-realism';
+import { localMetricTiming } from '../../dev/scenarios';
+import { startSimulator, type FaultProfile } from '../../dev/simulator';
+import { timeScaleFromEnv } from '../../dev/stack';
+import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
+
+const env = releaseTestEnvironment();
+const aws = env.aws;
+const timeScale = timeScaleFromEnv();
+
+/** The README's `errors` template, its minute compressed by the time scale. */
+function readmeErrorsTemplate(): Record<string, unknown> {
+  const { periodSeconds, delay } = localMetricTiming(timeScale);
+  return {
+    metrics: [
+      {
+        name: '5xx-rate',
+        query: [
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
+          albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
+          { Id: 'rate', Expression: 'errors / requests' },
+        ],
+        pass: { max: 0.01 },
+      },
+    ],
+    count: 2,
+    interval: `${2 * periodSeconds}s`,
+    window: `${4 * periodSeconds}s`,
+    delay,
+    failureLimit: 0,
+  };
+}
+
+async function release(prefix: string, canary: FaultProfile) {
+  const { service, seeded } = await seedService(aws, prefix);
+  const before = await forwardActions(aws, seeded);
+  const period = albBucketSeconds(timeScale);
+  const template = readmeErrorsTemplate();
+  // A bake long enough for the window to hold canary buckets ALB has delivered: delay + window + a bucket.
+  const bake = `${Number(String(template.delay).replace('s', '')) + 5 * period}s`;
+  const simulator = startSimulator({
+    aws,
+    listenerArn: seeded.listenerArn,
+    requestsPerSecond: 200,
+    tickMs: 500,
+    profiles: { v1: { errorRate: 0, latencyMs: 40 }, v2: canary },
+    seed: 11,
+    realism: { timeScale },
+  });
+  try {
+    const spec = testSpec(seeded, service, {
+      steps: [
+        { setWeight: 20 },
+        { pause: { duration: bake } },
+        { analysis: { template: 'errors' } },
+        { setWeight: 50 },
+        { pause: { duration: bake } },
+        { analysis: { template: 'errors' } },
+        { setWeight: 100 },
+      ],
+      analysis: { errors: template },
+    });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
+    const result = await handle.result();
+    const status = await handle.query(statusQuery);
+    return { result, status, seeded, before, simulator: { ticks: simulator.ticks(), errors: simulator.errors(), buckets: simulator.buckets() } };
+  } finally {
+    await simulator.stop();
+  }
+}
+
+describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered late)', () => {
+  it('promotes a healthy release with the README template and no inconclusive gate, though the canary has no 5xx datapoint at all', async () => {
+    const run = await release('albok', { errorRate: 0, latencyMs: 40 });
+
+    expect(run.simulator.buckets).toBeDefined();
+    expect(run.result.outcome).toBe('promoted');
+    const analyses = run.status.timeline.filter((t) => t.action.startsWith('analysis errors'));
+    expect(analyses.map((t) => t.action)).toEqual(['analysis errors: pass', 'analysis errors: pass']);
+    expect(run.status.timeline.some((t) => /inconclusive/.test(t.action))).toBe(false);
+    // Missing 5xx buckets counted as zero; the window ended at least `delay` before the measurement, on a bucket edge.
+    const last = run.status.analysis?.last;
+    expect(last?.metrics[0]).toMatchObject({ metric: '5xx-rate', canary: 0, verdict: 'pass' });
+    const period = albBucketSeconds(timeScale) * 1000;
+    const end = Date.parse(last?.window?.end ?? '');
+    expect(end % period).toBe(0);
+    expect(Date.parse(last?.at ?? '') - end).toBeGreaterThanOrEqual(Number(String(readmeErrorsTemplate().delay).replace('s', '')) * 1000);
+  });
+
+  it('rolls a bad canary back to the exact pre-release listener', async () => {
+    const run = await release('albbad', { errorRate: 0.3, latencyMs: 40 });
+
+    expect(run.result.outcome).toBe('rolled-back');
+    expect(run.result.reason).toMatch(/analysis errors failed at step 2: .*5xx-rate = 0\.\d+, needs <= 0\.01/);
+    expect(await forwardActions(aws, run.seeded)).toEqual(run.before);
+    expect((await targetGroupsOf(aws, run.seeded)).map((g) => g.name)).toEqual([run.seeded.stableTargetGroupName]);
+  });
+});
