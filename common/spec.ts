@@ -562,6 +562,18 @@ function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string,
   });
 }
 
+/**
+ * The AWS scope every activity of a release runs in (the activities' `aws` input): the spec's region and, when
+ * given, the role to assume. Never credentials.
+ */
+export function awsScope(spec: { region: string; aws?: { roleArn: string; externalId?: string } }): {
+  region: string;
+  roleArn?: string;
+  externalId?: string;
+} {
+  return spec.aws ? { region: spec.region, roleArn: spec.aws.roleArn, externalId: spec.aws.externalId } : { region: spec.region };
+}
+
 /** The spec as written (YAML/JSON). */
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
 /** The spec as the workflow receives it. */

@@ -4,7 +4,7 @@
  * each wrong one names its field (the style of the bad-input catalogue). Also the pure forward/health helpers.
  */
 import { describeForward, forwardDrift, pairPromotedWeights, sameForward, trafficRefs, withWeights, type ForwardState } from '../../common/forward';
-import { fieldErrors, parseReleaseSpec, ReleaseSpec, targetKind } from '../../common/spec';
+import { awsScope, fieldErrors, parseReleaseSpec, ReleaseSpec, targetKind } from '../../common/spec';
 import { describeTargetHealth, describeUnhealthy, notAttached } from '../../common/target-health';
 
 const ACCOUNT = '123456789012';
@@ -60,6 +60,8 @@ describe('valid specs', () => {
     expect(spec.traffic).toEqual([{ listenerArn: LISTENER, ruleArn: RULE }, { listenerArn: HTTPS }]);
     expect(spec.environment).toMatchObject({ settle: 10_000, drainCap: 60_000, versionTags: ['release'] });
     expect(spec.aws).toEqual({ roleArn: `arn:aws:iam::${ACCOUNT}:role/canary-release`, externalId: 'ci-4711' });
+    expect(awsScope(spec)).toEqual({ region: 'us-east-1', roleArn: `arn:aws:iam::${ACCOUNT}:role/canary-release`, externalId: 'ci-4711' });
+    expect(awsScope(parseReleaseSpec(base()))).toEqual({ region: 'us-east-1' });
     const outside = parseReleaseSpec({ ...base(), environment: { canaryTargets: [{ id: '192.168.7.7', port: 8080, availabilityZone: 'all' }] } });
     expect(outside.environment.canaryTargets).toEqual([{ id: '192.168.7.7', port: 8080, availabilityZone: 'all' }]);
   });
