@@ -363,7 +363,8 @@ export function createTrafficActivities(clients: ClientResolver) {
       // A retry after a write that took effect finds the requested state: done, not drift.
       const requested = withWeights(input.expected ?? current, input.weights);
       if (sameForward(current, requested)) {
-        return { weights: input.weights, unchanged: true, forward: await verify(elbv2, input, input.weights) };
+        const verified = await verify(elbv2, input, input.weights);
+        return { weights: verified.targetGroups, unchanged: true, forward: verified };
       }
       if (input.expected && !sameForward(current, input.expected)) throw drifted(input, input.expected, current);
       const next: Action = {

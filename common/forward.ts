@@ -109,3 +109,18 @@ export function forwardDrift(expected: ForwardState, actual: ForwardState | unde
 export function withWeights(state: ForwardState, weights: readonly WeightedTargetGroup[]): ForwardState {
   return { targetGroups: weights.map((w) => ({ ...w })), stickiness: normalStickiness(state.stickiness) };
 }
+
+/**
+ * Pair mode: the weights that end a promotion. The idle group (now serving the new version) gets everything; the
+ * previously live one stays in the action at weight 0 when the pre-release action listed both groups (the usual
+ * Terraform/CodeDeploy shape, so the infrastructure code sees the shape it wrote), and leaves it otherwise.
+ */
+export function pairPromotedWeights(original: ForwardState, liveArn: string, idleArn: string): WeightedTargetGroup[] {
+  const listedBoth = original.targetGroups.some((g) => g.targetGroupArn === idleArn);
+  return listedBoth
+    ? [
+        { targetGroupArn: idleArn, weight: 100 },
+        { targetGroupArn: liveArn, weight: 0 },
+      ]
+    : [{ targetGroupArn: idleArn, weight: 100 }];
+}

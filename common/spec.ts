@@ -758,6 +758,18 @@ export function signatureMaxAgeMs(spec: Pick<ParsedReleaseSpec, 'signatureMaxAge
   return spec.signatureMaxAge ?? DEFAULT_SIGNATURE_MAX_AGE_MS;
 }
 
+/**
+ * The AWS scope every activity of a release runs in (the activities' `aws` input): the spec's region and, when
+ * given, the role to assume. Never credentials.
+ */
+export function awsScope(spec: { region: string; aws?: { roleArn: string; externalId?: string } }): {
+  region: string;
+  roleArn?: string;
+  externalId?: string;
+} {
+  return spec.aws ? { region: spec.region, roleArn: spec.aws.roleArn, externalId: spec.aws.externalId } : { region: spec.region };
+}
+
 /** The spec as written (YAML/JSON). */
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
 /** The spec as the workflow receives it. */

@@ -28,6 +28,8 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { assumedRoleCredentials, motoClients, REFRESH_BEFORE_EXPIRY_MS, type AwsClients } from '../../activities/aws-clients';
 import { ErrorTypes, type ForwardState, type ReleaseActivities } from '../../activities/contract';
+import { errorRateTemplate, publishTraffic } from '../../dev/aws-state';
+import { AnalysisTemplate } from '../../common/spec';
 import type { SeededAlb } from '../../dev/seed';
 import { seedAlb } from '../../dev/seed';
 import { testAws, testStack, uniqueName } from '../support/env';
@@ -487,6 +489,27 @@ describe('accounts and regions', () => {
       expect((await failure(run(acts.discoverForwards, [{ forwards: [ref] }]))).type).toBe(ErrorTypes.ListenerNotFound);
       const { result } = await run(acts.discoverForwards, [{ forwards: [ref], aws: { region: 'eu-west-1' } }]);
       expect(result.stableTargetGroupArn).toBe(seeded.stableTargetGroupArn);
+    } finally {
+      west.destroy();
+    }
+  });
+
+  test('the analysis reads CloudWatch in the spec region', async () => {
+    const west = motoClients(testStack.motoEndpoint, 'eu-west-2');
+    try {
+      const dims = { targetGroup: `targetgroup/${uniqueName('cw')}/0123456789abcdef`, loadBalancer: 'app/west-alb/0123456789abcdef' };
+      await publishTraffic(west, dims, 200, 40);
+      const req = {
+        templateName: 'errors',
+        template: AnalysisTemplate.parse(errorRateTemplate(0.05)),
+        variants: { canary: dims, stable: dims },
+        count: 1,
+        intervalMs: 1_000,
+      };
+      expect((await run(acts.runAnalysis, [req])).result.verdict).toBe('inconclusive');
+      const there = await run(acts.runAnalysis, [{ ...req, aws: { region: 'eu-west-2' } }]);
+      expect(there.result.verdict).toBe('fail');
+      expect(there.result.last?.metrics[0]?.canary).toBeCloseTo(0.2);
     } finally {
       west.destroy();
     }

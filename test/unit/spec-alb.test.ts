@@ -3,8 +3,8 @@
  * drain and settle, version tags, instance and outside-VPC targets. Valid forms parse to what the workflow gets;
  * each wrong one names its field (the style of the bad-input catalogue). Also the pure forward/health helpers.
  */
-import { describeForward, forwardDrift, sameForward, trafficRefs, withWeights, type ForwardState } from '../../common/forward';
-import { fieldErrors, parseReleaseSpec, ReleaseSpec, targetKind } from '../../common/spec';
+import { describeForward, forwardDrift, pairPromotedWeights, sameForward, trafficRefs, withWeights, type ForwardState } from '../../common/forward';
+import { awsScope, fieldErrors, parseReleaseSpec, ReleaseSpec, targetKind } from '../../common/spec';
 import { describeTargetHealth, describeUnhealthy, notAttached } from '../../common/target-health';
 
 const ACCOUNT = '123456789012';
@@ -60,6 +60,8 @@ describe('valid specs', () => {
     expect(spec.traffic).toEqual([{ listenerArn: LISTENER, ruleArn: RULE }, { listenerArn: HTTPS }]);
     expect(spec.environment).toMatchObject({ settle: 10_000, drainCap: 60_000, versionTags: ['release'] });
     expect(spec.aws).toEqual({ roleArn: `arn:aws:iam::${ACCOUNT}:role/canary-release`, externalId: 'ci-4711' });
+    expect(awsScope(spec)).toEqual({ region: 'us-east-1', roleArn: `arn:aws:iam::${ACCOUNT}:role/canary-release`, externalId: 'ci-4711' });
+    expect(awsScope(parseReleaseSpec(base()))).toEqual({ region: 'us-east-1' });
     const outside = parseReleaseSpec({ ...base(), environment: { canaryTargets: [{ id: '192.168.7.7', port: 8080, availabilityZone: 'all' }] } });
     expect(outside.environment.canaryTargets).toEqual([{ id: '192.168.7.7', port: 8080, availabilityZone: 'all' }]);
   });
@@ -257,6 +259,22 @@ describe('forward state helpers', () => {
     );
     expect(forwardDrift(f, undefined)).toMatch(/found no forward action$/);
     expect(describeForward(undefined)).toBe('no forward action');
+  });
+
+  test('pair promotion keeps the shape the infrastructure code wrote', () => {
+    const both: ForwardState = {
+      targetGroups: [
+        { targetGroupArn: BLUE, weight: 100 },
+        { targetGroupArn: GREEN, weight: 0 },
+      ],
+      stickiness: { enabled: false },
+    };
+    expect(pairPromotedWeights(both, BLUE, GREEN)).toEqual([
+      { targetGroupArn: GREEN, weight: 100 },
+      { targetGroupArn: BLUE, weight: 0 },
+    ]);
+    const one: ForwardState = { targetGroups: [{ targetGroupArn: BLUE, weight: 1 }], stickiness: { enabled: false } };
+    expect(pairPromotedWeights(one, BLUE, GREEN)).toEqual([{ targetGroupArn: GREEN, weight: 100 }]);
   });
 
   test('a recorded single traffic ref and the list form give the same list', () => {
