@@ -8,7 +8,7 @@ import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
 import type { ParsedReleaseSpec } from '../../common/spec';
 import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/forward';
-import type { AwsScope } from '../../activities/contract';
+import type { AwsScope, EnsuredSegmentRule } from '../../activities/contract';
 import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
 import type { AnalysisCounters } from '../../analysis/analysis';
 import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
@@ -69,6 +69,13 @@ export class ReleaseState {
   realAlb = false;
   /** Per forward action of the spec, the forward this release verified last (the `expected` of its next write). */
   forwards: { ref: TrafficRef; verified: ForwardState }[] = [];
+  /**
+   * Segment steps create listener rules (patch `segments`, asked only by releases whose spec has segment steps).
+   * Fixed at the first run.
+   */
+  segmentRules = false;
+  /** The segment rules active now, by segment name, as this release verified them last (what the drift check expects). */
+  activeRules: Record<string, EnsuredSegmentRule> = {};
   /** False while the release must not continue as new (cloning: the next run would not redo it). */
   atSafePoint = true;
   /** The gate the previous run was waiting at; the step that opened it picks it up once, with its original deadline. */
@@ -96,6 +103,8 @@ export class ReleaseState {
       this.resumable = carried.status.gate?.kind === 'manual-pause' ? undefined : carried.status.gate;
       this.realAlb = carried.realAlb ?? false;
       this.forwards = carried.forwards ?? [];
+      this.segmentRules = carried.segmentRules ?? false;
+      this.activeRules = carried.activeRules ?? {};
       this.status.gate = undefined;
       return;
     }
@@ -139,6 +148,7 @@ export class ReleaseState {
       backgroundCounters,
       realAlb: this.realAlb,
       forwards: this.forwards,
+      ...(this.segmentRules ? { segmentRules: true, activeRules: { ...this.activeRules } } : {}),
     };
   }
 
@@ -166,6 +176,13 @@ export class ReleaseState {
     if (!g || g.kind !== kind || g.step !== step) return undefined;
     this.resumable = undefined;
     return g;
+  }
+
+  /** Forgets an active segment rule (deleted, or gone and adopted as gone): drift checks and the status drop it. */
+  dropSegment(name: string): void {
+    delete this.activeRules[name];
+    if (this.status.segments) this.status.segments = this.status.segments.filter((s) => s.name !== name);
+    this.touch();
   }
 
   /** The first commands of a release: its search attributes, details and the start entry. */
