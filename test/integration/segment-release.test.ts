@@ -152,7 +152,7 @@ describe('segment steps in a release', () => {
       const result = await handle.result();
 
       expect(result.outcome).toBe('rolled-back');
-      expect(result.reason).toMatch(/analysis errors failed at step 2: .*5xx-rate/);
+      expect(result.reason).toMatch(/analysis errors failed at step 2: .*5xx-rate = 0\.\d+, needs <= 0\.05/);
       const status = await handle.query(statusQuery);
       // The canary never had weight: what the analysis judged came through the staff rule alone.
       expect(status.timeline.filter((t) => t.action === 'setWeight')).toEqual([]);
