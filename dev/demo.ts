@@ -71,9 +71,10 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     profiles: { v1: scenario.stable, [String(scenario.spec.version)]: scenario.canary },
     defaultProfile: scenario.stable,
     seed: 42,
+    ...(scenario.population ? { population: scenario.population } : {}),
   });
   out(
-    `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener weights; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
+    `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener ${scenario.population ? `rules (${scenario.population.groups.map((g) => `${g.name} ${Math.round(g.share * 100)}%`).join(', ')})` : 'weights'}; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
       `${scenario.spec.version} ${Math.round(scenario.canary.errorRate * 1000) / 10}% 5xx ~${scenario.canary.latencyMs} ms`,
   );
   // Let the stable version build up a little metric history before the canary appears.
