@@ -199,6 +199,26 @@ describe('segment steps in a release', () => {
     expect(after.find((r) => r.arn === theirs)?.priority).toBe('9');
   });
 
+  it('adopts a moved segment rule when someone resumes at the drift gate, and removes it at promotion', async () => {
+    const { service, seeded } = await seedService(aws, 'segadopt', { withRule: true });
+    const before = await rulesOf(seeded.listenerArn);
+    const spec = testSpec(seeded, service, { steps: [staff, { pause: {} }, { setWeight: 10 }, { setWeight: 100 }] });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
+    const ours = (await waitForStatus(handle, (s) => s.gate?.kind === 'pause')).segments?.[0];
+    await aws.elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: [{ RuleArn: ours?.ruleArn, Priority: 5 }] }));
+    await actions.resume(env.client, handle.workflowId, { by: 'alice' });
+    await waitForStatus(handle, (s) => s.gate?.kind === 'drift');
+    await actions.resume(env.client, handle.workflowId, { by: 'alice' });
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'promoted' });
+    expect(result.warnings).toBeUndefined();
+    const status = await handle.query(statusQuery);
+    expect(status.timeline.find((t) => t.action === 'drift adopted')?.detail).toBe(`segment staff: rule ${ours?.ruleArn} at priority 5 as it is now`);
+    expect(status.timeline.find((t) => t.action === 'remove segment rule')?.detail).toBe('staff: removed (verified)');
+    expect((await rulesOf(seeded.listenerArn)).map((r) => [r.arn, r.priority, r.conditions])).toEqual(before.map((r) => [r.arn, r.priority, r.conditions]));
+  });
+
   it('refuses a release whose listener has no free priority for its segment, before anything changes', async () => {
     const { service, seeded } = await seedService(aws, 'segfull', { withRule: true });
     for (let p = 1; p <= 9; p++) await handRule(seeded.listenerArn, p, `/full-${p}/*`);

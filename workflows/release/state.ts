@@ -216,6 +216,7 @@ export class ReleaseState {
       `**${spec.service} ${spec.version}** — ${status.phase}`,
       `step ${Math.min(status.step + 1, spec.steps.length)}/${spec.steps.length}; canary ${w.canary ?? 0}% / stable ${w.stable ?? 100}%${w.baseline ? ` / baseline ${w.baseline}%` : ''}`,
     ];
+    if (status.segments?.length) lines.push(`segments on the canary: ${status.segments.map((s) => s.name).join(', ')}`);
     if (status.gate) lines.push(`waiting: ${status.gate.kind} at step ${status.gate.step}${status.gate.deadline ? ` until ${status.gate.deadline}` : ''}`);
     setCurrentDetails(lines.join('\n\n'));
   }
