@@ -6,7 +6,7 @@ import type { AnalysisCounters, AnalysisRun, VariantDimensions } from '../analys
 import type { ElbAction } from '../activities/contract';
 import type { ParsedStep, Target } from './spec';
 import type { ForwardState, TrafficRef } from './forward';
-import type { TargetHealthReport } from '../activities/contract';
+import type { EnsuredSegmentRule, TargetHealthReport } from '../activities/contract';
 import type { SegmentMatch } from './segments';
 
 export const PHASES = [
@@ -137,7 +137,9 @@ export type Compensation =
   /** `drain`: wait the group's deregistration delay first (known once the group exists: `targetGroupArn`). */
   | { kind: 'deleteTargetGroup'; listenerArn: string; ruleArn?: string; name: string; drain?: boolean; targetGroupArn?: string }
   /** Pair mode: targets leave a group after draining: the canary's on rollback, the previous version's (all: no `targets`) after promotion. */
-  | { kind: 'deregisterTargets'; listenerArn: string; ruleArn?: string; targetGroupArn: string; name: string; targets?: Target[] };
+  | { kind: 'deregisterTargets'; listenerArn: string; ruleArn?: string; targetGroupArn: string; name: string; targets?: Target[] }
+  /** A segment's listener rule (tagged with the release id and name); `ruleArn` once created (found by its tags before that). */
+  | { kind: 'deleteSegmentRule'; listenerArn: string; releaseId: string; name: string; ruleArn?: string };
 
 /**
  * Everything that defines a release in flight, carried from one run to the next when it continues as new: the
@@ -165,4 +167,8 @@ export interface CarriedRelease {
   usedSignatures?: { nonce: string; atMs: number }[];
   /** Per forward action, the forward this release verified last. */
   forwards?: { ref: TrafficRef; verified: ForwardState }[];
+  /** Whether segment steps create listener rules (patch `segments`); fixed at the first run. */
+  segmentRules?: boolean;
+  /** The segment rules active now, by segment name, as this release verified them last. */
+  activeRules?: Record<string, EnsuredSegmentRule>;
 }

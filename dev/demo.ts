@@ -98,6 +98,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
       for (const s of t.split) if (s.version === version) maxCanaryWeight = Math.max(maxCanaryWeight, s.weight);
     },
     realism: (opts.realism ?? realismFromEnv()) ? { timeScale } : false,
+    ...(scenario.population ? { population: scenario.population } : {}),
   });
   const shape = simulator.buckets();
   out(
@@ -106,7 +107,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
       : '[simulator] metrics realism off (CANARY_REALISM=off): a datapoint per tick, visible at once',
   );
   out(
-    `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener weights; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
+    `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener ${scenario.population ? `rules (${scenario.population.groups.map((g) => `${g.name} ${Math.round(g.share * 100)}%`).join(', ')})` : 'weights'}; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
       `${scenario.spec.version} ${Math.round(scenario.canary.errorRate * 1000) / 10}% 5xx ~${scenario.canary.latencyMs} ms`,
   );
   // Let the stable version build up a little metric history before the canary appears.

@@ -8,8 +8,9 @@ import { albMetricQuery } from './alb-metrics';
 import { albBucketSeconds, metricsRealism } from './metrics-realism';
 import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
+import type { Population } from './alb-rules';
 
-export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression', 'unhealthy'] as const;
+export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression', 'unhealthy', 'staff-first'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Scenario {
@@ -20,6 +21,8 @@ export interface Scenario {
   stable: FaultProfile;
   canary: FaultProfile;
   expected: Outcome;
+  /** Simulated users with a segment's attributes (the rest are `everyone`); absent: all requests alike. */
+  population?: Population;
 }
 
 /** Time scale: 1 for the demo (about a minute), smaller in tests. */
@@ -168,5 +171,26 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         canary: { errorRate: 0.002, latencyMs: 52, latencyJitter: 0.1 },
         expected: 'rolled-back',
       };
+    case 'staff-first': {
+      // Employees on the office network (10% of requests) see the new version first, through a listener rule of
+      // their own, and are judged alone before any random percentage of users gets it.
+      const steps = [
+        { segment: { name: 'staff', match: { sourceIp: ['10.20.0.0/16'] } } },
+        { pause: { duration: seconds(8, scale) } },
+        { analysis: { template: 'errors' } },
+        ...(base.steps as unknown[]).slice(0, 3),
+        { endSegment: 'staff' },
+        ...(base.steps as unknown[]).slice(3),
+      ];
+      return {
+        name,
+        summary: 'staff (source IP 10.20.0.0/16, 10% of requests) reach the new version first through a listener rule, then 10%, 30%, 60%, 100% of everyone',
+        spec: { ...base, steps: steps as ReleaseSpecInput['steps'] },
+        stable,
+        canary: { ...stable },
+        expected: 'promoted',
+        population: { groups: [{ name: 'staff', share: 0.1, request: { sourceIp: '10.20.3.4' } }] },
+      };
+    }
   }
 }

@@ -72,11 +72,15 @@ export function lastWeightStep(steps: ParsedStep[]): number {
 
 export type { Compensation } from '../common/status';
 
-/** Rollback order: traffic back to the pre-release actions first (every forward action), then the other inverses newest first. */
+/**
+ * Rollback order: segment rules first, newest first (a group routed to the canary whatever the weights), then traffic
+ * back to the pre-release actions (every forward action), then the other inverses newest first.
+ */
 export function rollbackOrder(saga: Compensation[]): Compensation[] {
+  const segments = saga.filter((c) => c.kind === 'deleteSegmentRule').reverse();
   const restore = saga.filter((c) => c.kind === 'restoreActions');
-  const rest = saga.filter((c) => c.kind !== 'restoreActions').reverse();
-  return [...restore, ...rest];
+  const rest = saga.filter((c) => c.kind !== 'restoreActions' && c.kind !== 'deleteSegmentRule').reverse();
+  return [...segments, ...restore, ...rest];
 }
 
 export function describeCompensation(c: Compensation): RollbackAction {
@@ -96,6 +100,8 @@ export function describeCompensation(c: Compensation): RollbackAction {
         kind: c.kind,
         description: `deregister ${c.targets ? `${c.targets.length} canary target(s)` : 'every target'} from ${c.name} once it gets no traffic and has drained`,
       };
+    case 'deleteSegmentRule':
+      return { kind: c.kind, description: `remove segment rule ${c.name} and verify it is gone` };
   }
 }
 

@@ -32,7 +32,7 @@ describe('demo scenarios, run non-interactively', () => {
           taskQueue: env.taskQueue,
           scenario,
           scale: 0.5,
-          service: uniqueName(scenario.slice(0, 6)).slice(0, 18).replace(/-+$/, ''),
+          service: uniqueName(scenario.slice(0, 6).replace(/-+$/, '')).slice(0, 18).replace(/-+$/, ''),
           temporalAddress: testStack.temporalAddress,
           autoApproveAfterMs: 500,
           out: (line) => logs[scenario]?.push(line),
@@ -45,7 +45,7 @@ describe('demo scenarios, run non-interactively', () => {
     }
 
     // healthy and approval: the new version's target group alone, at 100%, the old stable removed.
-    for (const name of ['healthy', 'approval'] as const) {
+    for (const name of ['healthy', 'approval', 'staff-first'] as const) {
       const run = byName[name]!;
       expect(run.result.outcome).toBe('promoted');
       expect(run.targetGroups).toHaveLength(1);
@@ -54,6 +54,11 @@ describe('demo scenarios, run non-interactively', () => {
     }
     expect(logs.approval?.join('\n')).toMatch(/workflow update execute .* --name approve --input '\{"by":"alice","step":6\}'/);
     expect(logs.approval?.join('\n')).toMatch(/alice approve: step 6: demo auto-approval/);
+    // staff-first: the staff segment was judged alone, ended before 30%, and its rule is gone.
+    const staffLog = logs['staff-first']?.join('\n') ?? '';
+    expect(staffLog).toMatch(/segment: staff: source IP 10\.20\.0\.0\/16 reaches the canary \(rule priority \d+, verified\)/);
+    expect(staffLog).toMatch(/analysis errors: pass/);
+    expect(staffLog).toMatch(/endSegment: staff: rule removed \(verified\)/);
 
     // bad-canary and subtle-regression: back on the stable group exactly as seeded, nothing left behind.
     for (const name of ['bad-canary', 'subtle-regression'] as const) {

@@ -47,6 +47,23 @@ describe('release planning', () => {
     expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? 'restore' : c.name))).toEqual(['restore', 'baseline', 'canary']);
   });
 
+  it('removes segment rules first, newest first, then restores every forward action, then the rest newest first', () => {
+    const saga: Compensation[] = [
+      { kind: 'deleteTargetGroup', listenerArn: 'l', name: 'canary' },
+      { kind: 'restoreActions', listenerArn: 'l', actions: [] },
+      { kind: 'restoreActions', listenerArn: 'l2', actions: [] },
+      { kind: 'deleteSegmentRule', listenerArn: 'l', releaseId: 'r', name: 'staff' },
+      { kind: 'deleteSegmentRule', listenerArn: 'l', releaseId: 'r', name: 'beta', ruleArn: 'arn:rule' },
+    ];
+    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? `restore ${c.listenerArn}` : c.name))).toEqual([
+      'beta',
+      'staff',
+      'restore l',
+      'restore l2',
+      'canary',
+    ]);
+  });
+
   it('binds approvals to the open gate, its approvers and not the initiator', () => {
     const gate = { kind: 'approval' as const, step: 3, approvers: ['alice'], allowSelfApproval: false, openedAt: '' };
     expect(approvalProblem(undefined, 'alice', 'ci')).toMatch(/no gate is open/);

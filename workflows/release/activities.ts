@@ -16,6 +16,11 @@ const nonRetryableErrorTypes = [
   ErrorTypes.PairNotLive,
   ErrorTypes.IdleGroupNotEmpty,
   ErrorTypes.IdleGroupEmpty,
+  ErrorTypes.NoRoomForSegmentRule,
+  ErrorTypes.SegmentRuleUnsupported,
+  ErrorTypes.SegmentPriorityTaken,
+  ErrorTypes.SegmentRuleDrifted,
+  ErrorTypes.SegmentRuleNotOurs,
 ];
 
 /**

@@ -17,6 +17,7 @@ import { installMessageHandlers } from './messages';
 import { finalize, rollback } from './saga';
 import { ContinueAsNewNeeded, ReleaseState, StopRelease } from './state';
 import { runStep } from './steps';
+import { checkSegmentRoom, hasSegmentSteps } from './segments';
 import { fullWeights, shift } from './traffic';
 
 /** Marks releases that may continue as new; one started before this change keeps its single run. */
@@ -25,6 +26,8 @@ export const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
 export const REAL_ALB_PATCH = 'real-alb';
 /** Marks releases whose inconclusive gates time out (the spec's `inconclusive` policy); older ones wait for a person. */
 export const GATE_TIMEOUTS_PATCH = 'inconclusive-timeout';
+/** Marks releases whose segment steps create listener rules (asked only when the spec has segment steps). */
+export const SEGMENTS_PATCH = 'segments';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -37,19 +40,21 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     state.canContinueAsNew = patched(CONTINUE_AS_NEW_PATCH);
     state.realAlb = patched(REAL_ALB_PATCH);
     state.gateTimeouts = patched(GATE_TIMEOUTS_PATCH);
+    state.segmentRules = state.realAlb && hasSegmentSteps(spec) && patched(SEGMENTS_PATCH);
     state.begin();
   }
 
   try {
     if (!input.resume) {
       const found = await discover(state);
+      await checkSegmentRoom(state);
       state.throwIfStopped();
       await holdWhilePaused(state, false);
 
       await cloneEnvironment(state, found);
       state.throwIfStopped();
       state.setPhase('Progressing');
-    } else if ((status.requestedWeights.canary ?? 0) > 0) background.start();
+    } else if ((status.requestedWeights.canary ?? 0) > 0 || (status.segments?.length ?? 0) > 0) background.start();
 
     for (let i = status.step; i < spec.steps.length; i++) {
       status.step = i;

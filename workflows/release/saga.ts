@@ -11,6 +11,7 @@ import { aws, causeMessage, compensate } from './activities';
 import { writeForward } from './traffic';
 import { alert } from './alert';
 import type { ReleaseState } from './state';
+import { removeSegmentRule } from './segments';
 
 /** Runs the inverses; retries forever (phase RollbackFailed between rounds) and cannot be cancelled. */
 export async function rollback(state: ReleaseState, reason: string): Promise<void> {
@@ -33,7 +34,7 @@ export async function rollback(state: ReleaseState, reason: string): Promise<voi
             state.record('canary', 'restored pre-release traffic', `verified by describe${kept.length ? `; kept others' changes: ${kept.join('; ')}` : ''}`);
           } else {
             // Traffic has left the group (verified): let every load balancer node apply that before anything drains.
-            if (!settled && (c.kind === 'deregisterTargets' || c.drain)) {
+            if (!settled && (c.kind === 'deregisterTargets' || (c.kind === 'deleteTargetGroup' && c.drain))) {
               await sleep(spec.environment.settle);
               settled = true;
             }
@@ -71,9 +72,13 @@ function drainer(capMs: number) {
   });
 }
 
-/** One compensation other than restoring traffic: drain, then delete the group (clone) or deregister the canary targets (pair). */
+/**
+ * One compensation other than restoring traffic: remove a segment rule; drain, then delete the group (clone) or
+ * deregister the canary targets (pair).
+ */
 async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'restoreActions' }>): Promise<void> {
   const { spec } = state;
+  if (c.kind === 'deleteSegmentRule') return removeSegmentRule(state, c, compensate);
   const ref = { listenerArn: c.listenerArn, ruleArn: c.ruleArn };
   if (c.kind === 'deregisterTargets') {
     await drainer(spec.environment.drainCap).drainTargetGroup({
@@ -126,9 +131,16 @@ async function persist(state: ReleaseState, what: string, fn: () => Promise<void
 export async function finalize(state: ReleaseState): Promise<string[]> {
   const { spec, status, arns } = state;
   state.setPhase('Finalizing');
+  const segmentRules = state.saga.filter((c): c is Extract<Compensation, { kind: 'deleteSegmentRule' }> => c.kind === 'deleteSegmentRule').reverse();
   state.forgetSaga();
   const warnings: string[] = [];
   await CancellationScope.nonCancellable(async () => {
+    // Segment rules forward to the canary, which now has all traffic anyway: removed first, a failure only warns.
+    for (const c of segmentRules) {
+      const removed = await persist(state, `remove segment rule ${c.name}`, () => removeSegmentRule(state, c, aws));
+      if (!removed.ok)
+        warnings.push(`segment rule ${c.name}${c.ruleArn ? ` (${c.ruleArn})` : ''} is still on the listener (${removed.error}); delete it by hand`);
+    }
     const canaryRef = status.targetGroups.find((t) => t.role === 'canary') as TargetGroupRef;
     const pair = state.realAlb && spec.environment.mode === 'pair';
     // Pair mode keeps the previous group attached at weight 0, ready for the next release; clone mode detaches it.

@@ -8,7 +8,7 @@ import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
 import type { ParsedReleaseSpec } from '../../common/spec';
 import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/forward';
-import type { AwsScope } from '../../activities/contract';
+import type { AwsScope, EnsuredSegmentRule } from '../../activities/contract';
 import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
 import type { AnalysisCounters } from '../../analysis/analysis';
 import type { UsedSignatures } from '../../common/signing';
@@ -74,6 +74,13 @@ export class ReleaseState {
   gateTimeouts = false;
   /** Signatures accepted so far and still valid: a replayed one is refused. */
   usedSignatures: UsedSignatures = [];
+  /**
+   * Segment steps create listener rules (patch `segments`, asked only by releases whose spec has segment steps).
+   * Fixed at the first run.
+   */
+  segmentRules = false;
+  /** The segment rules active now, by segment name, as this release verified them last (what the drift check expects). */
+  activeRules: Record<string, EnsuredSegmentRule> = {};
   /** False while the release must not continue as new (cloning: the next run would not redo it). */
   atSafePoint = true;
   /** The gate the previous run was waiting at; the step that opened it picks it up once, with its original deadline. */
@@ -103,6 +110,8 @@ export class ReleaseState {
       this.forwards = carried.forwards ?? [];
       this.usedSignatures = carried.usedSignatures ?? [];
       this.gateTimeouts = carried.gateTimeouts ?? false;
+      this.segmentRules = carried.segmentRules ?? false;
+      this.activeRules = carried.activeRules ?? {};
       this.status.gate = undefined;
       return;
     }
@@ -148,6 +157,7 @@ export class ReleaseState {
       forwards: this.forwards,
       usedSignatures: this.usedSignatures,
       gateTimeouts: this.gateTimeouts,
+      ...(this.segmentRules ? { segmentRules: true, activeRules: { ...this.activeRules } } : {}),
     };
   }
 
@@ -175,6 +185,13 @@ export class ReleaseState {
     if (!g || g.kind !== kind || g.step !== step) return undefined;
     this.resumable = undefined;
     return g;
+  }
+
+  /** Forgets an active segment rule (deleted, or gone and adopted as gone): drift checks and the status drop it. */
+  dropSegment(name: string): void {
+    delete this.activeRules[name];
+    if (this.status.segments) this.status.segments = this.status.segments.filter((s) => s.name !== name);
+    this.touch();
   }
 
   /** The first commands of a release: its search attributes, details and the start entry. */
@@ -208,6 +225,7 @@ export class ReleaseState {
       `**${spec.service} ${spec.version}** — ${status.phase}`,
       `step ${Math.min(status.step + 1, spec.steps.length)}/${spec.steps.length}; canary ${w.canary ?? 0}% / stable ${w.stable ?? 100}%${w.baseline ? ` / baseline ${w.baseline}%` : ''}`,
     ];
+    if (status.segments?.length) lines.push(`segments on the canary: ${status.segments.map((s) => s.name).join(', ')}`);
     if (status.gate) lines.push(`waiting: ${status.gate.kind} at step ${status.gate.step}${status.gate.deadline ? ` until ${status.gate.deadline}` : ''}`);
     setCurrentDetails(lines.join('\n\n'));
   }

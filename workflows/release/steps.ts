@@ -1,4 +1,4 @@
-/** The spec's steps, one function each: setWeight, pause, analysis, approval. */
+/** The spec's steps, one function each: setWeight, pause, analysis, approval (segment steps in ./segments.ts). */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { formatDuration } from '../../common/duration';
 import { inconclusivePolicyOf, type ParsedStep } from '../../common/spec';
@@ -10,6 +10,7 @@ import type { BackgroundAnalysis } from './background';
 import { interruptible, waitGate } from './gates';
 import { StopRelease, type ReleaseState } from './state';
 import { shift } from './traffic';
+import { endSegmentStep, segmentStep } from './segments';
 
 type StepOf<K extends ParsedStep['kind']> = Extract<ParsedStep, { kind: K }>;
 
@@ -25,6 +26,10 @@ export async function runStep(state: ReleaseState, background: BackgroundAnalysi
       return analysisStep(state, step, i);
     case 'approval':
       return approvalStep(state, step, i);
+    case 'segment':
+      return segmentStep(state, background, step, i);
+    case 'endSegment':
+      return endSegmentStep(state, step);
   }
 }
 

@@ -2,12 +2,14 @@
  * Traffic changes of a release: every weight change is written, then read back, and what AWS says is what the
  * status shows. On the real-ALB path each write names the forward this release verified last; a forward action
  * someone else changed is never overwritten: the release stops at a drift gate (resume adopts, abort rolls back).
+ * Segment rules the release holds are checked the same way before every traffic change.
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { ErrorTypes } from '../../common/aws-names';
 import { describeForward, type ForwardState, type TrafficRef, type WeightedTargetGroup } from '../../common/forward';
 import { formatDuration } from '../../common/duration';
 import type { RoleWeights } from '../../common/status';
+import type { EnsuredSegmentRule } from '../../activities/contract';
 import { forwardFor, verifiedRoleWeights } from '../plan';
 import { alert } from './alert';
 import { aws, causeMessage } from './activities';
@@ -17,6 +19,7 @@ import { StopRelease, type ReleaseState } from './state';
 /** Shifts every forward action to `weights` (percent per role) and records the verified result. */
 export async function shift(state: ReleaseState, weights: RoleWeights, by: string, action = 'setWeight'): Promise<void> {
   const { status, arns } = state;
+  await checkSegmentRules(state);
   status.requestedWeights = weights;
   state.touch();
   const targets = forwardFor(weights, arns);
@@ -59,17 +62,62 @@ export async function writeForward(
       return v.weights;
     } catch (err) {
       if (!isDrift(err)) throw err;
-      await driftGate(state, f, causeMessage(err));
+      await forwardDriftGate(state, f, causeMessage(err));
     }
   }
 }
 
-function isDrift(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorTypes.ForwardActionDrifted;
+function isDrift(err: unknown, type: string = ErrorTypes.ForwardActionDrifted): err is ActivityFailure & { cause: ApplicationFailure } {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === type;
 }
 
-/** Someone changed a forward action: alert, wait for a person, then adopt what AWS holds now (or roll back). */
-async function driftGate(state: ReleaseState, f: { ref: TrafficRef; verified: ForwardState }, what: string): Promise<void> {
+/**
+ * Before a traffic change or a segment rule's create or delete: every active segment rule still is what this release
+ * wrote. One someone changed stops the release at the drift gate; resume adopts the rule as it is then (checked
+ * again: a rule that no longer forwards to the canary opens the gate again), or, when it is gone, forgets it (its
+ * saga entry stays: deleting by tags is idempotent).
+ */
+export async function checkSegmentRules(state: ReleaseState): Promise<void> {
+  if (!state.segmentRules) return;
+  const listenerArn = (state.refs()[0] as TrafficRef).listenerArn;
+  for (const name of Object.keys(state.activeRules)) {
+    for (;;) {
+      const rule = state.activeRules[name];
+      if (!rule) break;
+      try {
+        await aws.checkSegmentRule({ listenerArn, name, rule, canaryTargetGroupArn: state.arns.canary as string });
+        break;
+      } catch (err) {
+        if (!isDrift(err, ErrorTypes.SegmentRuleDrifted)) throw err;
+        const now = (err.cause.details?.[0] ?? null) as EnsuredSegmentRule | null;
+        await driftGate(state, causeMessage(err), `the listener rule of segment ${name}`, async () => {
+          if (!now) {
+            state.dropSegment(name);
+            state.record('canary', 'drift adopted', `segment ${name}: its rule is gone; the group no longer reaches the canary`);
+            return;
+          }
+          state.activeRules[name] = now;
+          const active = state.status.segments?.find((s) => s.name === name);
+          if (active) Object.assign(active, { ruleArn: now.ruleArn, priority: now.priority });
+          state.record('canary', 'drift adopted', `segment ${name}: rule ${now.ruleArn} at priority ${now.priority} as it is now`);
+        });
+      }
+    }
+  }
+}
+
+/** A forward action someone changed: adopt what AWS holds once a person resumes. */
+async function forwardDriftGate(state: ReleaseState, f: { ref: TrafficRef; verified: ForwardState }, what: string): Promise<void> {
+  await driftGate(state, what, 'the forward action', async () => {
+    const now = await aws.readForward({ ...f.ref, aws: state.scope() });
+    if (!now.forward) throw new StopRelease('rolled-back', `cannot adopt the change: ${what} (no forward action left)`, 'canary');
+    f.verified = now.forward;
+    state.record('canary', 'drift adopted', describeForward(now.forward));
+  });
+}
+
+/** Someone changed what the release wrote (`subject`): alert, wait for a person, then `adopt` (or roll back). */
+async function driftGate(state: ReleaseState, what: string, subject: string, adopt: () => Promise<void>): Promise<void> {
   const { spec, status } = state;
   const phase = status.phase;
   const timeoutMs = spec.environment.driftTimeout;
@@ -78,7 +126,7 @@ async function driftGate(state: ReleaseState, f: { ref: TrafficRef; verified: Fo
   const notified = alert(
     state,
     'drift',
-    `someone else changed the forward action: ${what}. Resume to adopt it and go on, abort to roll back (rolls back by itself in ${formatDuration(timeoutMs)})`,
+    `someone else changed ${subject}: ${what}. Resume to adopt it and go on, abort to roll back (rolls back by itself in ${formatDuration(timeoutMs)})`,
   );
   const opened = new Date().toISOString();
   const how = await waitGate(
@@ -89,9 +137,6 @@ async function driftGate(state: ReleaseState, f: { ref: TrafficRef; verified: Fo
   );
   await notified;
   if (how === 'timeout') throw new StopRelease('rolled-back', `nobody answered the drift gate within ${formatDuration(timeoutMs)}: ${what}`, 'canary');
-  const now = await aws.readForward({ ...f.ref, aws: state.scope() });
-  if (!now.forward) throw new StopRelease('rolled-back', `cannot adopt the change: ${what} (no forward action left)`, 'canary');
-  f.verified = now.forward;
-  state.record('canary', 'drift adopted', describeForward(now.forward));
+  await adopt();
   state.setPhase(phase);
 }
