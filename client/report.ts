@@ -142,6 +142,19 @@ function measurementRows(data: ReportData, template: string, metric: string): st
   return rows;
 }
 
+/** Rows kept in a measurement table: every one that did not pass, and the latest passes (the chart shows them all). */
+const LATEST_ROWS = 20;
+
+function measurementTable(data: ReportData, template: string, metric: string): string {
+  const rows = measurementRows(data, template, metric);
+  const keep = rows.filter((r, i) => i >= rows.length - LATEST_ROWS || !r[2]?.includes('v-pass'));
+  const left = rows.length - keep.length;
+  return (
+    table(['measured', 'kind', 'verdict', 'canary', 'reference', 'threshold', 'judge (effect)', 'p-value', 'evidence'], keep) +
+    (left ? `<p class="muted">${left} earlier passing measurement(s) not listed; their markers are on the chart.</p>` : '')
+  );
+}
+
 /** The chart data the page draws; also what the page exposes as `window.canaryReport.expected` for checks. */
 export function chartsOf(data: ReportData) {
   const w = weightSeries(data.status.timeline, { requested: data.status.requestedWeights, verified: data.status.verifiedWeights }, data.range.end);
@@ -245,6 +258,8 @@ const CLIENT_SCRIPT = String.raw`
       series: series, hooks: { drawClear: [phaseBands], draw: [draw] } }, data, document.getElementById(m.id));
     record(m.id, m.title, u, { markers: m.markers.length });
   });
+  // Time from navigation start to all charts drawn, for the bench.
+  report.drawnMs = performance.now();
   report.ready = true;
 })();
 `;
@@ -297,7 +312,7 @@ export function renderReport(data: ReportData): string {
         m.min !== undefined ? `; min ${num(m.min)}` : ''
       })</span></h3>
 ${m.error ? `<p class="alert">${esc(m.error)}</p>` : ''}<div id="metric-${i}"></div>
-${table(['measured', 'kind', 'verdict', 'canary', 'reference', 'threshold', 'judge (effect)', 'p-value', 'evidence'], measurementRows(data, m.template, m.metric))}`,
+${measurementTable(data, m.template, m.metric)}`,
     )
     .join('\n');
   const payload = { start: data.range.start, end: data.range.end, phases: data.phases, charts };

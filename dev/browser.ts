@@ -24,5 +24,7 @@ export function launchChromium(): Promise<Browser> {
 /** What the report page exposes on `window.canaryReport` once it has drawn. */
 export interface DrawnReport {
   ready: boolean;
+  /** performance.now() when every chart had drawn: ms since navigation start. */
+  drawnMs?: number;
   charts: { id: string; title: string; series: { label: string; points: number }[]; markers?: number }[];
 }
