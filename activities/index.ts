@@ -5,7 +5,7 @@ import type { ClientResolver, ClientsFor, ScopedClients } from './aws-clients';
 import { ErrorTypes, type ReleaseActivities } from './contract';
 import { createEnvironmentActivities } from './environment';
 import { createMetricsActivities } from './metrics';
-import { createNotifyActivities } from './notify';
+import { createNotifyActivities, type NotifyLinks } from './notify';
 import { createSegmentActivities } from './segments';
 import { createTrafficActivities } from './traffic';
 
@@ -17,6 +17,8 @@ export interface ActivityDeps {
   clientsFor?: ClientsFor;
   /** Webhook name → URL (worker env CANARY_WEBHOOK_<NAME>, see webhooksFromEnv). */
   webhooks?: Record<string, string>;
+  /** Where notifications link to: the Temporal UI and the release report (worker env, see notifyLinksFromEnv). */
+  notifyLinks?: NotifyLinks;
 }
 
 function resolver(deps: ActivityDeps): ClientResolver {
@@ -43,7 +45,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createMetricsActivities(clients),
     // Segment rules live on the listener the spec names, in the worker's default scope.
     ...createSegmentActivities(deps.elbv2),
-    ...createNotifyActivities(deps.webhooks ?? {}),
+    ...createNotifyActivities(deps.webhooks ?? {}, fetch, deps.notifyLinks),
   };
 }
 

@@ -22,11 +22,12 @@ import { measureDetection } from './measure-detection';
 import { measureHistory } from './measure-history';
 import { measureOverhead } from './measure-overhead';
 import { measureRollback } from './measure-rollback';
+import { measureReport } from './measure-report';
 import { measureScale } from './measure-scale';
 import { cpuSnapshot, cpuUsage } from './proc-sampler';
 import { renderReport, writeJson, type BenchResults } from './report';
 
-const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale'] as const;
+const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report'] as const;
 type Part = (typeof PARTS)[number];
 
 interface CliOptions {
@@ -142,6 +143,9 @@ async function main(): Promise<number> {
     });
     await runPart('scale', async () => {
       results.scale = await measureScale(ctx, { sizes: args.sizes, deadlineMs: args.deadlineMs, pauseMs: 2_000, startConcurrency: 20 });
+    });
+    await runPart('report', async () => {
+      results.report = await measureReport({ reps: args.quick ? 3 : 7, log });
     });
   } finally {
     const cpu1 = cpuSnapshot();

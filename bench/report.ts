@@ -8,6 +8,7 @@ import { describeDetectionConfig } from './measure-detection';
 import type { HistoryResult } from './measure-history';
 import type { OverheadResult } from './measure-overhead';
 import type { RollbackResult } from './measure-rollback';
+import type { ReportOpenResult } from './measure-report';
 import type { ScaleResult } from './measure-scale';
 import { formatBytes, formatCount, formatMs, formatPercent, formatRatio, ratio, type Summary } from './stats';
 
@@ -37,6 +38,7 @@ export interface BenchResults {
   overhead?: OverheadResult;
   history?: HistoryResult;
   scale?: ScaleResult;
+  report?: ReportOpenResult;
   errors: { part: string; message: string }[];
 }
 
@@ -125,6 +127,16 @@ export function renderReport(r: BenchResults): string {
       ],
       ['', 'fixed overhead (intercept: clone, finalize)', formatMs(x.fixedMs), '', ''],
     );
+  }
+  if (r.report) {
+    const x = r.report;
+    rows.push([
+      '6 report',
+      `3-day release report opens in chromium (${formatCount(x.points)} points, ${x.markers} markers, ${formatBytes(x.htmlBytes)})`,
+      medP90(x.drawn),
+      `navigation start → all charts drawn, median / p90 of ${x.reps}; page.goto → drawn ${medP90(x.wall)}`,
+      '',
+    ]);
   }
   if (r.history) {
     const x = r.history;

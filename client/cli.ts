@@ -15,6 +15,7 @@ import { startCommand, validateCommand } from './commands/start';
 import { historyCommand, statusCommand } from './commands/status';
 import { verbCommand, type VerbOption } from './commands/verbs';
 import { watchCommand } from './commands/watch';
+import { reportCommand } from './report';
 import { signCommand, signWithOption, signedPayload, type SignablePayload } from './signing';
 import type { SignedVerb } from '../common/signing';
 import { errorExit } from './exit-codes';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   program.addCommand(historyCommand());
   for (const verb of VERB_NAMES) program.addCommand(verbCommand(verb, VERB_OPTIONS[verb]));
   program.addCommand(signCommand());
+  program.addCommand(reportCommand());
 
   inheritSettings(program);
   return program;

@@ -10,6 +10,10 @@ import { JudgeConfig, JudgeMetricOptions } from './judge-config';
 import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
 import { DEFAULT_SIGNATURE_MAX_AGE_MS, parsePublicKey, publicKeyProblem } from './signing';
 
+/** Webhook payload formats (activities/notify.ts builds each). */
+export const NOTIFY_FORMATS = ['slack', 'teams', 'json'] as const;
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];
+
 const LISTENER_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const RULE_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):listener-rule\/app\/([^/]{1,32})\/([0-9a-f]+)\/([0-9a-f]+)\/([0-9a-f]+)$/;
@@ -577,6 +581,8 @@ export const ReleaseSpec = z
           .array(z.enum(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed', 'drift']))
           .min(1)
           .default(['approval-needed', 'promoted', 'rolled-back', 'aborted', 'rollback-failed', 'drift']),
+        /** The payload's shape: a Slack message (blocks), a Microsoft Teams Adaptive Card, or canary's own JSON. */
+        format: z.enum(NOTIFY_FORMATS).default('json'),
       })
       .optional(),
     rollback: z

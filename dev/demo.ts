@@ -9,6 +9,7 @@
  *   npm run demo -- --scenario unhealthy         the new version fails its health checks: rolled back at weight 0
  *   npm run demo -- --keep                       leave the stack and the UI up afterwards
  */
+import * as path from 'node:path';
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -25,7 +26,8 @@ import { SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
 import { seedAlb } from './seed';
 import { startSimulator } from './simulator';
 import { realismFromEnv, startLocalStack, timeScaleFromEnv, type LocalStack } from './stack';
-import { temporalCli } from './paths';
+import { repoRoot, temporalCli } from './paths';
+import { writeReport } from '../client/report';
 
 export interface ScenarioRunOptions {
   client: Client;
@@ -46,6 +48,10 @@ export interface ScenarioRunOptions {
   realism?: boolean;
   /** Seconds of simulated AWS time per real second; CANARY_TIME_SCALE when absent. */
   timeScale?: number;
+  /** Ctrl-C: stop following the release at once (the terminal's SIGINT also stops the stack's servers). */
+  signal?: AbortSignal;
+  /** Where the release report goes (client/report.ts); default `.canary/reports/<scenario>-<service>.html`. */
+  reportPath?: string;
 }
 
 export interface ScenarioRun {
@@ -59,6 +65,27 @@ export interface ScenarioRun {
   workflowId: string;
   durationMs: number;
   ok: boolean;
+  /** The release report's path; undefined when it could not be written (the reason was printed). */
+  report?: string;
+}
+
+/** Thrown by {@link runScenario} when its signal aborts (Ctrl-C). */
+export class ScenarioInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'ScenarioInterrupted';
+  }
+}
+
+/** Resolves with `p`, or rejects with ScenarioInterrupted as soon as `signal` aborts (a query to a stopped server retries for long). */
+function unlessAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new ScenarioInterrupted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ScenarioInterrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Runs one scenario against a running stack and worker: seed, simulate, release, watch, summarise. */
@@ -128,7 +155,10 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     let finished = false;
     void done.finally(() => (finished = true)).catch(() => undefined);
     for (;;) {
-      const st: ReleaseStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+      const st: ReleaseStatus | undefined = await unlessAborted(
+        handle.query(statusQuery).catch(() => undefined),
+        opts.signal,
+      );
       if (st) {
         for (const e of st.timeline.slice(seen)) out(`  ${formatTimelineEntry(e)}`);
         seen = st.timeline.length;
@@ -173,7 +203,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
         }
       }
       if (finished) break;
-      await new Promise((r) => setTimeout(r, 500));
+      await unlessAborted(new Promise((r) => setTimeout(r, 500)), opts.signal);
     }
     if (approveTimer) clearTimeout(approveTimer);
     const result = await done;
@@ -200,6 +230,18 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     out(
       `simulator     ${simulator.ticks()} ticks, ${simulator.errors()} errors; ${version} weight on the listener at most ${maxCanaryWeight < 0 ? '- (never on it)' : maxCanaryWeight}`,
     );
+    try {
+      run.report = await writeReport({
+        client: opts.client,
+        release: workflowId,
+        out: opts.reportPath ?? path.join(repoRoot, '.canary', 'reports', `${scenario.name}-${service}.html`),
+        uiUrl: opts.uiUrl,
+        cloudwatch: opts.aws.cloudwatch,
+      });
+      out(`report        ${run.report}`);
+    } catch (err) {
+      out(`report        not written: ${(err as Error).message}`);
+    }
     out(run.ok ? 'scenario OK' : `scenario FAILED: expected ${scenario.expected}, got ${result.outcome}`);
     return run;
   } finally {
@@ -218,6 +260,19 @@ async function readForward(aws: AwsClients, listenerArn: string, ruleArn?: strin
       ? [{ arn: forward.TargetGroupArn, weight: 1 }]
       : [];
   return groups.map((g) => ({ name: g.arn.split(':').pop()?.split('/')[1] ?? g.arn, weight: g.weight }));
+}
+
+/**
+ * Stops the demo's worker once: after Ctrl-C the SDK's signal handler has already begun its shutdown, and a second
+ * `shutdown()` throws IllegalStateError. A worker whose server is gone may never finish draining, so this waits a
+ * bounded time before closing the connections.
+ */
+export async function stopDemo(worker: Worker, running: Promise<void>, close: () => Promise<void>, waitMs = 5_000): Promise<void> {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([running.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
+  await close().catch(() => undefined);
 }
 
 async function main(): Promise<void> {
@@ -249,6 +304,12 @@ async function main(): Promise<void> {
   process.stdout.write('[worker] bundling the workflow code and starting a worker...\n');
   const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities(aws) });
   const running = worker.run();
+  // Ctrl-C reaches the whole foreground process group: the SDK's own handler shuts the worker down and the Temporal
+  // server and moto stop too. Stop following the release at once instead of retrying a stopped server.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   let exitCode = 1;
   try {
     const autoApprove = opts.autoApprove !== undefined ? Number(opts.autoApprove) * 1000 : process.env.CI || !process.stdin.isTTY ? 5_000 : undefined;
@@ -262,23 +323,25 @@ async function main(): Promise<void> {
       autoApproveAfterMs: autoApprove,
       realism: stack.realism,
       timeScale: stack.timeScale,
+      signal: interrupt.signal,
     });
     exitCode = run.ok ? 0 : 1;
     if (opts.keep) {
       process.stdout.write(
         `\n[keep] the stack stays up: UI ${stack.temporal.uiUrl}, Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}. Ctrl-C to stop.\n`,
       );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await new Promise<void>((resolve) => (interrupt.signal.aborted ? resolve() : interrupt.signal.addEventListener('abort', () => resolve())));
     }
+  } catch (err) {
+    if (!(err instanceof ScenarioInterrupted)) throw err;
+    process.stdout.write('\n[demo] interrupted: stopping the worker and the stack\n');
+    exitCode = 130;
   } finally {
-    worker.shutdown();
-    await running.catch(() => undefined);
-    await native.close();
-    await connection.close();
-    aws.destroy();
+    await stopDemo(worker, running, async () => {
+      await native.close();
+      await connection.close();
+      aws.destroy();
+    });
     await stack.stop();
   }
   process.exit(exitCode);

@@ -28,3 +28,14 @@ if ! stamp_ok node_modules/.canary-installed "$npm_hash"; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$npm_hash" > node_modules/.canary-installed
 fi
+
+# Headless Chromium for the release report's browser test and bench (driven by playwright-core, which downloads
+# nothing): Debian's package, installed only when missing and only where apt-get can (CI runs as root).
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing chromium (apt-get) for the report tests"
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[setup] chromium not found: the report test and bench need it (apt-get install chromium, or set CHROMIUM_PATH)" >&2
+  fi
+fi

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createAwsClients } from '../activities/aws-clients';
-import { webhooksFromEnv } from '../activities/notify';
+import { notifyLinksFromEnv, webhooksFromEnv } from '../activities/notify';
 import { DEFAULT_BUNDLE_PATH, WORKFLOWS_PATH } from './build-bundle';
 import { FORCE_AFTER_GRACE_MS, loadWorkerConfig, type WorkerConfig } from './config';
 
@@ -101,7 +101,7 @@ export async function runWorker(config: WorkerConfig, hooks: RunWorkerHooks = {}
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
       ...workflows.options,
-      activities: createActivities({ ...aws, webhooks: webhooksFromEnv(process.env) }),
+      activities: createActivities({ ...aws, webhooks: webhooksFromEnv(process.env), notifyLinks: notifyLinksFromEnv(process.env) }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       ...(config.maxConcurrentWorkflowTasks !== undefined && { maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks }),
       ...(config.maxCachedWorkflows !== undefined && { maxCachedWorkflows: config.maxCachedWorkflows }),

@@ -9,6 +9,7 @@ export async function alert(state: ReleaseState, event: NotifyEvent, message: st
   try {
     await notifier.notify({
       webhook: n.webhook,
+      format: n.format,
       event,
       service: state.spec.service,
       version: state.spec.version,

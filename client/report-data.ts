@@ -1,0 +1,289 @@
+/**
+ * What a release report shows, gathered from where it lives: the status query, the workflow history of every run
+ * of the release (following continue-as-new back to the first run) and CloudWatch (the release's target group
+ * dimensions over its time range). Works for a live release and a finished one.
+ */
+import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery as CwQuery } from '@aws-sdk/client-cloudwatch';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type { AnalysisRun, Variant, VariantDimensions } from '../analysis/analysis';
+import { fillPlaceholders, referenceVariant, resultQuery } from '../analysis/analysis';
+import { evaluate, parseExpression } from '../common/expression';
+import { statusQuery, type ReleaseInput } from '../common/messages';
+import type { AnalysisTemplate, ParsedReleaseSpec } from '../common/spec';
+import type { Phase, ReleaseStatus } from '../common/status';
+import { workflowUrl } from './connection';
+import { releaseHandle } from './release-client';
+
+/** One analysis result as the workflow history recorded it (a step's analysis or a batch of background analysis). */
+export interface ReportAnalysis {
+  /** When the activity completed (ms). */
+  at: number;
+  kind: 'step' | 'background';
+  run: AnalysisRun;
+}
+
+/** One metric's series per variant over the release (ms timestamps, values in the same order). */
+export interface ReportMetric {
+  template: string;
+  metric: string;
+  /** The variant the canary is compared with. */
+  reference: 'baseline' | 'stable';
+  /** Absolute bounds of the metric's pass condition, drawn as lines. */
+  max?: number;
+  min?: number;
+  series: Partial<Record<Variant, { t: number[]; v: number[] }>>;
+  /** Why a series is missing (a CloudWatch error), shown instead of a chart line. */
+  error?: string;
+}
+
+export interface ReportData {
+  releaseId: string;
+  namespace: string;
+  /** Link to the release's page in the Temporal UI; absent when the UI's address is unknown. */
+  uiLink?: string;
+  runs: { runId: string; startedAt: number; closedAt?: number; status: string }[];
+  status: ReleaseStatus;
+  /** Phase changes as the history recorded them (search attribute upserts), oldest first. */
+  phases: { at: number; phase: Phase }[];
+  analyses: ReportAnalysis[];
+  metrics: ReportMetric[];
+  range: { start: number; end: number };
+  live: boolean;
+  generatedAt: number;
+}
+
+export interface CollectOptions {
+  client: Client;
+  /** A release id (`release-checkout`) or a service name. */
+  release: string;
+  namespace?: string;
+  uiUrl?: string;
+  /** CloudWatch of the release's account and region; without it the report has no metric series. */
+  cloudwatch?: CloudWatchClient;
+  now?: () => number;
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+function eventMs(e: HistoryEvent): number {
+  const t = e.eventTime;
+  return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+}
+
+function firstPayload<T>(payloads: temporal.api.common.v1.IPayloads | null | undefined): T | undefined {
+  const p = payloads?.payloads?.[0];
+  return p ? defaultPayloadConverter.fromPayload<T>(p) : undefined;
+}
+
+/** The events that close a run, by the attributes they carry. */
+const CLOSED: [string, keyof HistoryEvent][] = [
+  ['COMPLETED', 'workflowExecutionCompletedEventAttributes'],
+  ['FAILED', 'workflowExecutionFailedEventAttributes'],
+  ['CANCELED', 'workflowExecutionCanceledEventAttributes'],
+  ['TERMINATED', 'workflowExecutionTerminatedEventAttributes'],
+  ['TIMED_OUT', 'workflowExecutionTimedOutEventAttributes'],
+  ['CONTINUED_AS_NEW', 'workflowExecutionContinuedAsNewEventAttributes'],
+];
+
+/** What one run's history says: its input, phase changes, analysis results, start and close. */
+function readRun(runId: string, events: HistoryEvent[]) {
+  const started = events[0]?.workflowExecutionStartedEventAttributes;
+  const input = firstPayload<ReleaseInput>(started?.input);
+  const phases: { at: number; phase: Phase }[] = [];
+  const analyses: ReportAnalysis[] = [];
+  const scheduled = new Map<string, { type: string; input: unknown }>();
+  let closedAt: number | undefined;
+  let status = 'RUNNING';
+  for (const e of events) {
+    const upsert = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.ReleasePhase;
+    if (upsert) {
+      const v = defaultPayloadConverter.fromPayload<Phase | Phase[]>(upsert);
+      const phase = Array.isArray(v) ? v[0] : v;
+      if (phase) phases.push({ at: eventMs(e), phase });
+    }
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '', input: firstPayload(s.input) });
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c) {
+      const sch = scheduled.get(String(c.scheduledEventId));
+      if (sch?.type === 'runAnalysis') {
+        const run = firstPayload<AnalysisRun>(c.result);
+        const req = sch.input as { delayFirst?: boolean } | undefined;
+        if (run) analyses.push({ at: eventMs(e), kind: req?.delayFirst ? 'background' : 'step', run });
+      }
+    }
+    const closing = CLOSED.find(([, key]) => e[key]);
+    if (closing) {
+      closedAt = eventMs(e);
+      status = closing[0];
+    }
+  }
+  const variants = [...scheduled.values()].find((s) => s.type === 'runAnalysis')?.input as
+    { variants?: Partial<Record<Variant, VariantDimensions>> } | undefined;
+  return {
+    runId,
+    startedAt: events[0] ? eventMs(events[0]) : 0,
+    closedAt,
+    status,
+    previous: started?.continuedExecutionRunId || undefined,
+    input,
+    phases,
+    analyses,
+    variants: variants?.variants,
+  };
+}
+
+/** `arn:...:targetgroup/NAME/ID` → `targetgroup/NAME/ID`; a listener ARN → its load balancer's `app/NAME/ID`. */
+function dimensionsFrom(status: ReleaseStatus, listenerArn: string): Partial<Record<Variant, VariantDimensions>> {
+  const lb = /:listener\/(app\/[^/]+\/[^/]+)\//.exec(listenerArn)?.[1] ?? '';
+  const out: Partial<Record<Variant, VariantDimensions>> = {};
+  for (const tg of status.targetGroups) {
+    const suffix = /:(targetgroup\/.+)$/.exec(tg.arn)?.[1];
+    if (suffix) out[tg.role] = { targetGroup: suffix, loadBalancer: lb };
+  }
+  return out;
+}
+
+/** CloudWatch answers at most 100,800 datapoints per query; coarser buckets keep a long release in one answer. */
+const MAX_POINTS = 100_000;
+
+/**
+ * Each metric's value per bucket for each variant: MetricStat series fetched with GetMetricData, Expression
+ * queries evaluated per timestamp where every input has a datapoint (as the analysis does for its judge).
+ */
+async function fetchMetricSeries(
+  cloudwatch: CloudWatchClient,
+  templates: Record<string, AnalysisTemplate>,
+  dims: Partial<Record<Variant, VariantDimensions>>,
+  range: { start: number; end: number },
+): Promise<ReportMetric[]> {
+  const out: ReportMetric[] = [];
+  for (const [name, template] of Object.entries(templates)) {
+    for (const metric of template.metrics) {
+      const reference = referenceVariant(metric, template, !!dims.baseline) ?? (dims.baseline ? 'baseline' : 'stable');
+      const entry: ReportMetric = { template: name, metric: metric.name, reference, max: metric.pass?.relativeTo ? undefined : metric.pass?.max, series: {} };
+      if (!metric.pass?.relativeTo && metric.pass?.min !== undefined) entry.min = metric.pass.min;
+      const queries: CwQuery[] = [];
+      const variants = (['canary', reference] as Variant[]).filter((v) => dims[v]);
+      for (const variant of variants) {
+        for (const q of metric.query) {
+          if (!q.MetricStat) continue;
+          const filled = fillPlaceholders(q, dims[variant] as VariantDimensions);
+          const base = q.MetricStat.Period;
+          const buckets = (range.end - range.start) / 1000 / base;
+          const period = buckets > MAX_POINTS ? Math.ceil((base * buckets) / MAX_POINTS / 60) * 60 : base;
+          queries.push({
+            Id: `${variant[0]}_${q.Id}`,
+            ReturnData: true,
+            MetricStat: { ...(filled.MetricStat as CwQuery['MetricStat']), Period: period } as CwQuery['MetricStat'],
+          });
+        }
+      }
+      const raw: Record<string, Map<number, number>> = {};
+      try {
+        let nextToken: string | undefined;
+        do {
+          const res = await cloudwatch.send(
+            new GetMetricDataCommand({
+              MetricDataQueries: queries,
+              StartTime: new Date(range.start),
+              EndTime: new Date(range.end + 1000),
+              ScanBy: 'TimestampAscending',
+              NextToken: nextToken,
+            }),
+          );
+          for (const r of res.MetricDataResults ?? []) {
+            const m = (raw[r.Id ?? ''] ??= new Map());
+            (r.Timestamps ?? []).forEach((t, i) => {
+              const v = r.Values?.[i];
+              if (v !== undefined) m.set(new Date(t).getTime(), v);
+            });
+          }
+          nextToken = res.NextToken;
+        } while (nextToken);
+      } catch (err) {
+        entry.error = `GetMetricData: ${(err as Error).message}`;
+      }
+      const result = resultQuery(metric);
+      for (const variant of variants) {
+        const times = new Set<number>();
+        for (const q of metric.query) if (q.MetricStat) for (const t of raw[`${variant[0]}_${q.Id}`]?.keys() ?? []) times.add(t);
+        const series = { t: [] as number[], v: [] as number[] };
+        for (const t of [...times].sort((a, b) => a - b)) {
+          const row: Record<string, number | undefined> = {};
+          for (const q of metric.query) if (q.MetricStat) row[q.Id] = raw[`${variant[0]}_${q.Id}`]?.get(t);
+          for (const q of metric.query) if (q.Expression) row[q.Id] = evaluate(parseExpression(q.Expression), row);
+          const v = row[result.Id];
+          if (v !== undefined && Number.isFinite(v)) {
+            series.t.push(t);
+            series.v.push(v);
+          }
+        }
+        entry.series[variant] = series;
+      }
+      out.push(entry);
+    }
+  }
+  return out;
+}
+
+/** How long the status query may take (a finished release's query replays its last run on a worker). */
+const QUERY_TIMEOUT_MS = 15_000;
+
+/**
+ * Gathers a release's report data. The status comes from the status query (a worker must be polling the release's
+ * task queue; for a finished release the query replays its history); when no worker answers in time, from the state
+ * the last run was started with plus its result.
+ */
+export async function collectReportData(opts: CollectOptions): Promise<ReportData> {
+  const now = opts.now ?? Date.now;
+  const handle = releaseHandle(opts.client, opts.release);
+  const desc = await handle.describe();
+  const runs: ReturnType<typeof readRun>[] = [];
+  // Newest first: each run names the one it continued from; a release id reused by a later release starts a new chain.
+  for (let runId: string | undefined = desc.runId, guard = 0; runId && guard < 1000; guard++) {
+    const history = await opts.client.workflow.getHandle(desc.workflowId, runId).fetchHistory();
+    const run = readRun(runId, history.events ?? []);
+    runs.unshift(run);
+    runId = run.previous;
+  }
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  if (!first || !last) throw new Error(`${desc.workflowId}: no history`);
+  const spec: ParsedReleaseSpec | undefined = first.input?.spec;
+  let status: ReleaseStatus | undefined;
+  const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), QUERY_TIMEOUT_MS).unref());
+  status = await Promise.race([
+    opts.client.workflow
+      .getHandle(desc.workflowId, last.runId)
+      .query(statusQuery)
+      .catch(() => undefined),
+    timer,
+  ]);
+  if (!status) {
+    const carried = last.input?.resume?.status;
+    if (!carried) throw new Error(`${desc.workflowId}: the status query got no answer (is a worker polling its task queue?)`);
+    status = carried;
+  }
+  const live = last.closedAt === undefined;
+  const start = first.startedAt;
+  const end = live ? now() : (last.closedAt ?? now());
+  const dims = runs.find((r) => r.variants)?.variants ?? (spec ? dimensionsFrom(status, spec.traffic[0]?.listenerArn ?? '') : {});
+  const templates = spec?.analysis ?? {};
+  const metrics = opts.cloudwatch ? await fetchMetricSeries(opts.cloudwatch, templates, dims, { start, end }) : [];
+  return {
+    releaseId: desc.workflowId,
+    namespace: opts.namespace ?? 'default',
+    uiLink: workflowUrl(opts.uiUrl, opts.namespace ?? 'default', desc.workflowId),
+    runs: runs.map((r) => ({ runId: r.runId, startedAt: r.startedAt, closedAt: r.closedAt, status: r.status })),
+    status,
+    phases: runs.flatMap((r) => r.phases),
+    analyses: runs.flatMap((r) => r.analyses),
+    metrics,
+    range: { start, end },
+    live,
+    generatedAt: now(),
+  };
+}
