@@ -11,7 +11,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-# Only what the worker runs: no client/, dev/, test/ or bench/ (tsc skips the folders of tsconfig.build.json that
+# Only what the worker runs (and client/, whose connection loader it shares): no dev/, test/ or bench/ (tsc skips the folders of tsconfig.build.json that
 # are not here).
 COPY tsconfig.json tsconfig.build.json ./
 COPY common ./common
@@ -19,6 +19,8 @@ COPY analysis ./analysis
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker
+# The worker loads its Temporal connection with the CLI's loader (client/temporal-config.ts).
+COPY client ./client
 
 # JavaScript in dist/, and the workflow bundle in dist/workflow-bundle.js (where worker/main.ts looks first), so
 # the worker starts without TypeScript or webpack at run time. Then drop the dev dependencies (jest, eslint, ...).

@@ -19,7 +19,7 @@ import { statusQuery } from '../../common/messages';
 import { testAws, testClient, testStack } from '../support/env';
 import { dimensionOf, forwardActions, publishTraffic, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 const aws = testAws();
 let client: Client;
@@ -323,9 +323,9 @@ describe('releases against an unreliable ELBv2 API', () => {
   });
 
   it('does not retry a ValidationError from ModifyListener: one attempt, then an exact rollback', async () => {
-    // The second ModifyListener (the 40% step) is refused by AWS; the rollback's own ModifyListener is not.
+    // The third ModifyListener (attach at 0, 10%, then the 40% step) is refused by AWS; the rollback's own is not.
     let modifies = 0;
-    const w = await startFaulty(3, { validation: 1, maxFaults: 1 }, (a) => a === 'ModifyListener' && ++modifies === 2);
+    const w = await startFaulty(3, { validation: 1, maxFaults: 1 }, (a) => a === 'ModifyListener' && ++modifies === 3);
     const { service, seeded } = await seedService(aws, 'invalid');
     const before = await awsState(seeded);
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { setWeight: 40 }, { setWeight: 100 }] });
@@ -343,16 +343,17 @@ describe('releases against an unreliable ELBv2 API', () => {
     const shifts = runs.filter((r) => r.type === 'setForwardWeights');
     expect(shifts.map((r) => ({ outcome: r.outcome, attempts: r.attempts }))).toEqual([
       { outcome: 'completed', attempts: 1 },
+      { outcome: 'completed', attempts: 1 },
       { outcome: 'failed', attempts: 1 },
     ]);
-    expect(shifts[1]?.failure).toMatchObject({
+    expect(shifts[2]?.failure).toMatchObject({
       type: ErrorTypes.InvalidAwsRequest,
       nonRetryable: true,
       message: expect.stringContaining('ValidationError') as string,
     });
     expect(stats.faults.validation).toBe(1);
-    // 2 shifts + the rollback's restore; a retried refusal would show more.
-    expect(stats.byAction.ModifyListener?.requests).toBe(3);
+    // attach + 2 shifts + the rollback's restore; a retried refusal would show more.
+    expect(stats.byAction.ModifyListener?.requests).toBe(4);
     expect(ms).toBeLessThan(30_000);
 
     expect(result.outcome).toBe('rolled-back');

@@ -191,7 +191,7 @@ describe('listeners a release cannot work with: the workflow fails as InvalidRel
         return { listenerArn: s.listenerArn };
       },
       rootType: 'UnsupportedListener',
-      reason: /forwards to 2 target groups .*is another release or a manual split in progress\?/,
+      reason: /forward targetgroup\/.*=90, targetgroup\/.*-manual\/.*=10.*is another release or a manual split in progress\?/,
     },
   ];
 

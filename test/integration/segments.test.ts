@@ -16,10 +16,15 @@ import { createActivities } from '../../activities';
 import type { SegmentRuleRequest } from '../../activities/contract';
 import { seedAlb, type SeededAlb } from '../../dev/seed';
 import { startSimulator, type SimulatorTick } from '../../dev/simulator';
-import { testAws, uniqueName } from '../support/env';
+import { testAws, testStack, uniqueName } from '../support/env';
+import { motoClients } from '../../activities/aws-clients';
 
 const aws = testAws();
-afterAll(() => aws.destroy());
+const direct = motoClients(testStack.motoEndpoint);
+afterAll(() => {
+  aws.destroy();
+  direct.destroy();
+});
 const act = createActivities({ elbv2: aws.elbv2, cloudwatch: aws.cloudwatch });
 
 async function seed(withRule: boolean): Promise<{ seeded: SeededAlb; canary: string; name: string }> {
@@ -45,8 +50,9 @@ async function rulesOf(listenerArn: string): Promise<unknown[]> {
   return rules.sort((a, b) => (a.Priority === 'default' ? 1 : b.Priority === 'default' ? -1 : Number(a.Priority) - Number(b.Priority)));
 }
 
+/** Someone's own rule, written straight to moto (seeding 99 of them through the realism proxy takes minutes). */
 async function handRule(listenerArn: string, priority: number, path = '/elsewhere/*'): Promise<string> {
-  const out = await aws.elbv2.send(
+  const out = await direct.elbv2.send(
     new CreateRuleCommand({
       ListenerArn: listenerArn,
       Priority: priority,
