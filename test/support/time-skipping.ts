@@ -15,6 +15,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseWorkflow } from '../../common/messages';
+import { trafficRefs, type TrafficRef } from '../../common/forward';
 import { releaseSearchAttributes } from '../../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
@@ -288,7 +289,7 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
     async start(specOverrides = {}, setup, fakeOptions = {}) {
       const service = uniqueService((specOverrides.service as string | undefined) ?? 'svc');
       const spec = testSpec(service, { ...specOverrides, service });
-      const fake = new FakeAlb(spec.traffic, fakeOptions);
+      const fake = new FakeAlb(trafficRefs(spec.traffic)[0] as TrafficRef, fakeOptions);
       setup?.(fake);
       const workflowId = releaseWorkflowId(service);
       fakes.set(workflowId, fake);
