@@ -138,12 +138,6 @@ export class FakeAlb {
    * workflow cancels it, as a real batch of `reportEvery` would outlast a short test.
    */
   readonly backgroundVerdicts: (AnalysisVerdict | AnalysisRun)[] = [];
-  /**
-   * Background batches to answer `pass` at once when `backgroundVerdicts` is empty (each one counts down), instead of
-   * running until cancelled. A running activity stops the test server from skipping time, so a long release's test
-   * lets batches through this way between `env.sleep` chunks.
-   */
-  backgroundPasses = 0;
   /** Calls the worker is running right now (see `settled`). */
   private readonly running = new Set<FakeCall>();
   private readonly scripts = new Map<ActivityName, Script[]>();
@@ -715,10 +709,7 @@ export class FakeAlb {
 
   private async runAnalysis(input: AnalysisRequest): Promise<AnalysisRun> {
     const queue = input.delayFirst ? this.backgroundVerdicts : this.verdicts;
-    if (input.delayFirst && queue.length === 0) {
-      if (this.backgroundPasses > 0) this.backgroundPasses -= 1;
-      else await heartbeatUntilCancelled();
-    }
+    if (input.delayFirst && queue.length === 0) await heartbeatUntilCancelled();
     const next = queue.shift() ?? 'pass';
     const run = typeof next === 'string' ? analysisRun(input.templateName, next) : next;
     return { ...run, counters: input.previous ? addCounters(input.previous, run.counters) : run.counters };
