@@ -13,14 +13,23 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   ErrorTypes,
   Tags,
+  type DiscoveredForwards,
   type DiscoveredTraffic,
+  type DrainResult,
   type ElbAction,
   type EnsuredTargetGroup,
+  type ForwardDrift,
+  type ForwardState,
+  type HealthyTargets,
+  type PreparedIdleGroup,
   type ReleaseActivities,
+  type RestoredForward,
+  type TargetHealthReport,
   type TrafficRef,
   type VerifiedWeights,
   type WeightedTargetGroup,
 } from '../../activities/contract';
+import { describeRef, describeStickiness, forwardDrift, sameForward, sameStickiness, sameTargetGroups, withWeights } from '../../common/forward';
 import type { Notification } from '../../activities/notify';
 import type { AnalysisCounters, AnalysisRequest, AnalysisRun, AnalysisVerdict } from '../../analysis/analysis';
 import type { Target } from '../../common/spec';
@@ -41,6 +50,13 @@ export interface FakeTargetGroup {
   name: string;
   tags: Record<string, string>;
   targets: Target[];
+  /**
+   * Health a test scripted per target (`10.0.1.17:8080` → state, reason); a target not listed is `healthy` while
+   * the group is in a forward action and `unused` (Target.NotInUse) otherwise, as ALB reports it.
+   */
+  health: Map<string, { state: string; reason?: string; description?: string }>;
+  /** `deregistration_delay.timeout_seconds` in ms (ALB's default 300 s). */
+  deregistrationDelayMs: number;
 }
 
 export interface FakeAlbOptions {
@@ -48,6 +64,8 @@ export interface FakeAlbOptions {
   stableName?: string;
   /** Webhooks configured on the worker (notify fails with WebhookNotConfigured for others). Default: ops. */
   webhooks?: string[];
+  /** Stable's tags besides `canary:service` (e.g. `{ version: 'v1' }` to see versionTags rewritten). */
+  stableTags?: Record<string, string>;
 }
 
 /** A call held open by `hold()`: the test acts on the release, then lets the call finish (or the workflow cancels it). */
@@ -87,6 +105,23 @@ function forwardOf(action: ElbAction | undefined): WeightedTargetGroup[] {
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
+/** The forward action as a release compares it (target groups, weights, stickiness), as activities/traffic.ts reads it. */
+function stateOf(action: ElbAction): ForwardState {
+  const s = (action.ForwardConfig as { TargetGroupStickinessConfig?: { Enabled?: boolean; DurationSeconds?: number } } | undefined)
+    ?.TargetGroupStickinessConfig;
+  return { targetGroups: forwardOf(action), stickiness: s?.Enabled ? { enabled: true, durationSeconds: s.DurationSeconds } : { enabled: false } };
+}
+
+const targetKey = (t: Target): string => `${t.id}:${t.port ?? 80}`;
+
+function notModelled(activity: string): never {
+  throw ApplicationFailure.create({
+    type: 'NotModelled',
+    nonRetryable: true,
+    message: `${activity}: not modelled by the fake ALB (segments run against moto)`,
+  });
+}
+
 export class FakeAlb {
   /** The actions at `ref` (the listener's default actions, or the rule's) right now. */
   actions: ElbAction[];
@@ -115,7 +150,7 @@ export class FakeAlb {
   ) {
     const lb = /listener\/(app\/[^/]+\/[0-9a-f]+)\//.exec(ref.listenerArn)?.[1] ?? 'app/unknown/0';
     const service = lb.split('/')[1] ?? 'svc';
-    this.stable = this.createGroup(opts.stableName ?? `${service}-stable`, { [Tags.service]: service });
+    this.stable = this.createGroup(opts.stableName ?? `${service}-stable`, { ...opts.stableTags, [Tags.service]: service });
     // The shape DescribeListeners answers for a forward action with one target group and stickiness off.
     this.actions = [
       {
@@ -127,6 +162,44 @@ export class FakeAlb {
     ];
     this.originalActions = clone(this.actions);
     this.webhooks = opts.webhooks ?? ['ops'];
+  }
+
+  /**
+   * A person's edit of the listener behind the release's back (the console, another tool): the next drift-checked
+   * write must refuse to overwrite it. Sets the forward action's weights by group name and/or its stickiness.
+   */
+  editByHand(change: { weights?: Record<string, number>; stickinessSeconds?: number }): void {
+    const index = this.actions.findIndex((a) => a.Type === 'forward');
+    const forward = this.actions[index] as ElbAction;
+    const current = stateOf(forward);
+    const groups = change.weights
+      ? Object.entries(change.weights).map(([name, weight]) => ({ TargetGroupArn: this.arnOf(name), Weight: weight }))
+      : current.targetGroups.map((g) => ({ TargetGroupArn: g.targetGroupArn, Weight: g.weight }));
+    const stickiness =
+      change.stickinessSeconds !== undefined
+        ? { Enabled: true, DurationSeconds: change.stickinessSeconds }
+        : current.stickiness.enabled
+          ? { Enabled: true, DurationSeconds: current.stickiness.durationSeconds }
+          : { Enabled: false };
+    this.actions[index] = { Type: 'forward', Order: forward.Order, ForwardConfig: { TargetGroups: groups, TargetGroupStickinessConfig: stickiness } };
+  }
+
+  /** Scripts one target's health in a group (by name): `unhealthy` + `Target.FailedHealthChecks`, `draining`, ... */
+  setTargetHealth(groupName: string, target: Target, state: string, reason?: string, description?: string): void {
+    this.group(this.arnOf(groupName)).health.set(targetKey(target), { state, reason, description });
+  }
+
+  /** A group the deployer made (pair mode's blue/green); returns it. */
+  addGroup(name: string, tags: Record<string, string> = {}, targets: Target[] = []): FakeTargetGroup {
+    const g = this.createGroup(name, tags);
+    g.targets.push(...targets.map((t) => ({ ...t })));
+    return g;
+  }
+
+  /** The forward action as the release compares it. */
+  forwardState(): ForwardState | undefined {
+    const f = this.actions.find((a) => a.Type === 'forward');
+    return f ? stateOf(f) : undefined;
   }
 
   // ---- what the test reads ----
@@ -146,15 +219,27 @@ export class FakeAlb {
     return activity ? this.calls.filter((c) => c.activity === activity) : [...this.calls];
   }
 
-  /** Activity names in call order, mutations and compensations only (no notify / runAnalysis / waitHealthy). */
+  /** Activity names in call order, mutations, drains and compensations only (no notify / runAnalysis / waitHealthy / reads). */
   writes(): string[] {
     return this.calls
-      .filter((c) => ['ensureTargetGroup', 'registerTargets', 'setForwardWeights', 'restoreActions', 'deleteTargetGroup'].includes(c.activity))
+      .filter((c) =>
+        [
+          'ensureTargetGroup',
+          'registerTargets',
+          'setForwardWeights',
+          'restoreActions',
+          'drainTargetGroup',
+          'deleteTargetGroup',
+          'prepareIdleGroup',
+          'deregisterTargets',
+        ].includes(c.activity),
+      )
       .map((c) => {
-        const input = c.input as { name?: string; weights?: WeightedTargetGroup[] };
+        const input = c.input as { name?: string; weights?: WeightedTargetGroup[]; targetGroupArn?: string };
         if (c.activity === 'setForwardWeights')
           return `setForwardWeights ${(input.weights ?? []).map((w) => `${this.nameOf(w.targetGroupArn)}=${w.weight}`).join(',')}`;
         if (c.activity === 'ensureTargetGroup' || c.activity === 'deleteTargetGroup') return `${c.activity} ${input.name ?? ''}`;
+        if (c.activity === 'drainTargetGroup' || c.activity === 'deregisterTargets') return `${c.activity} ${this.nameOf(input.targetGroupArn ?? '')}`;
         return c.activity;
       });
   }
@@ -249,18 +334,34 @@ export class FakeAlb {
         }
       };
     };
+    type In<K extends ActivityName> = Parameters<ReleaseActivities[K]>[0];
     return {
       discoverTraffic: run('discoverTraffic', (ref: TrafficRef) => this.discoverTraffic(ref)),
-      ensureTargetGroup: run('ensureTargetGroup', (i: Parameters<ReleaseActivities['ensureTargetGroup']>[0]) => this.ensureTargetGroup(i)),
-      registerTargets: run('registerTargets', (i: { targetGroupArn: string; targets: Target[] }) => this.registerTargets(i)),
-      waitHealthy: run('waitHealthy', (i: { targetGroupArn: string; targets: Target[] }) => ({
-        healthy: this.group(i.targetGroupArn).targets.filter((t) => i.targets.some((x) => x.id === t.id && x.port === t.port)).length,
-        waitedMs: 0,
+      discoverForwards: run('discoverForwards', (i: In<'discoverForwards'>) => this.discoverForwards(i)),
+      readForward: run('readForward', (i: In<'readForward'>) => this.readForward(i)),
+      checkDrift: run('checkDrift', (i: In<'checkDrift'>) => ({
+        drifted: i.forwards.flatMap(({ ref, expected }): ForwardDrift[] => {
+          const actual = this.readForward(ref).forward;
+          const message = forwardDrift(expected, actual);
+          return message ? [{ ref, expected, actual, message }] : [];
+        }),
       })),
-      setForwardWeights: run('setForwardWeights', (i: TrafficRef & { weights: WeightedTargetGroup[] }) => this.setForwardWeights(i)),
-      restoreActions: run('restoreActions', (i: TrafficRef & { actions: ElbAction[] }) => this.restoreActions(i)),
-      deleteTargetGroup: run('deleteTargetGroup', (i: TrafficRef & { name: string }) => this.deleteTargetGroup(i)),
+      ensureTargetGroup: run('ensureTargetGroup', (i: In<'ensureTargetGroup'>) => this.ensureTargetGroup(i)),
+      retagVersion: run('retagVersion', (i: In<'retagVersion'>) => this.retagVersion(i)),
+      registerTargets: run('registerTargets', (i: In<'registerTargets'>) => this.registerTargets(i)),
+      waitHealthy: run('waitHealthy', (i: In<'waitHealthy'>) => this.waitHealthy(i)),
+      setForwardWeights: run('setForwardWeights', (i: In<'setForwardWeights'>) => this.setForwardWeights(i)),
+      restoreActions: run('restoreActions', (i: In<'restoreActions'>) => this.restoreActions(i)),
+      drainTargetGroup: run('drainTargetGroup', (i: In<'drainTargetGroup'>) => this.drainTargetGroup(i)),
+      deleteTargetGroup: run('deleteTargetGroup', (i: In<'deleteTargetGroup'>) => this.deleteTargetGroup(i)),
+      prepareIdleGroup: run('prepareIdleGroup', (i: In<'prepareIdleGroup'>) => this.prepareIdleGroup(i)),
+      deregisterTargets: run('deregisterTargets', (i: In<'deregisterTargets'>) => this.deregisterTargets(i)),
       runAnalysis: run('runAnalysis', (i: AnalysisRequest) => this.runAnalysis(i)),
+      checkSegmentRoom: run('checkSegmentRoom', () => notModelled('checkSegmentRoom')),
+      planSegmentRule: run('planSegmentRule', () => notModelled('planSegmentRule')),
+      ensureSegmentRule: run('ensureSegmentRule', () => notModelled('ensureSegmentRule')),
+      checkSegmentRule: run('checkSegmentRule', () => notModelled('checkSegmentRule')),
+      deleteSegmentRule: run('deleteSegmentRule', () => notModelled('deleteSegmentRule')),
       notify: run('notify', (n: Notification) => this.notify(n)),
     };
   }
@@ -282,15 +383,95 @@ export class FakeAlb {
       originalActions: clone(this.actions),
       stableTargetGroupArn: stable.arn,
       stableTargetGroupName: stable.name,
-      stableDimension: stable.arn.slice(stable.arn.indexOf('targetgroup/')),
+      stableDimension: dimensionOf(stable.arn),
       loadBalancerArn: lbArn,
       loadBalancerDimension: lbArn.slice(lbArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length),
       vpcId: 'vpc-0fake',
     };
   }
 
-  private ensureTargetGroup(input: { sourceTargetGroupArn: string; name: string; tags: Record<string, string> }): EnsuredTargetGroup {
-    this.group(input.sourceTargetGroupArn);
+  /**
+   * Every ref must be this fake's one listener (ListenerNotFound otherwise). Clone mode: exactly one target group
+   * gets traffic (UnsupportedListener). Pair mode: the group with traffic must be one of the pair (PairNotLive) and
+   * the other may be in the action at weight 0.
+   */
+  private discoverForwards(input: { forwards: TrafficRef[]; pair?: { blue: string; green: string } }): DiscoveredForwards {
+    for (const ref of input.forwards) this.checkRef(ref);
+    const forwards = this.actions.filter((a) => a.Type === 'forward');
+    const state = forwards[0] ? stateOf(forwards[0]) : undefined;
+    const live = state?.targetGroups.filter((g) => g.weight > 0) ?? [];
+    if (forwards.length !== 1 || live.length !== 1) {
+      throw ApplicationFailure.create({
+        type: ErrorTypes.UnsupportedListener,
+        nonRetryable: true,
+        message: `${describeRef(this.ref)}: the forward action sends traffic to ${live.length} target groups; a release needs exactly one`,
+      });
+    }
+    const stableArn = (live[0] as WeightedTargetGroup).targetGroupArn;
+    const others = (state as ForwardState).targetGroups.filter((g) => g.targetGroupArn !== stableArn);
+    if (!input.pair && others.length > 0) {
+      throw ApplicationFailure.create({
+        type: ErrorTypes.UnsupportedListener,
+        nonRetryable: true,
+        message: `${describeRef(this.ref)}: the forward action holds other target groups at weight 0 (${others.map((g) => this.nameOf(g.targetGroupArn)).join(', ')})`,
+      });
+    }
+    const base = this.discoverTrafficOf(stableArn);
+    const out: DiscoveredForwards = {
+      ...base,
+      forwards: input.forwards.map((ref) => ({ ref, originalActions: clone(this.actions), forward: state as ForwardState })),
+      targetType: 'ip',
+    };
+    if (input.pair) {
+      const role = stableArn === input.pair.blue ? 'blue' : stableArn === input.pair.green ? 'green' : undefined;
+      if (!role) {
+        throw ApplicationFailure.create({
+          type: ErrorTypes.PairNotLive,
+          nonRetryable: true,
+          message: `${describeRef(this.ref)} sends traffic to ${this.nameOf(stableArn)}, which is neither pair.blue nor pair.green`,
+        });
+      }
+      const idleRole = role === 'blue' ? 'green' : 'blue';
+      const idle = this.group(input.pair[idleRole]);
+      out.live = role;
+      out.idle = {
+        role: idleRole,
+        targetGroupArn: idle.arn,
+        targetGroupName: idle.name,
+        dimension: dimensionOf(idle.arn),
+        attached: others.some((g) => g.targetGroupArn === idle.arn),
+      };
+    }
+    return out;
+  }
+
+  private discoverTrafficOf(stableArn: string): DiscoveredTraffic {
+    const stable = this.group(stableArn);
+    const lbArn = this.ref.listenerArn.replace(':listener/', ':loadbalancer/').replace(/\/[0-9a-f]+$/, '');
+    return {
+      originalActions: clone(this.actions),
+      stableTargetGroupArn: stable.arn,
+      stableTargetGroupName: stable.name,
+      stableDimension: dimensionOf(stable.arn),
+      loadBalancerArn: lbArn,
+      loadBalancerDimension: lbArn.slice(lbArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length),
+      vpcId: 'vpc-0fake',
+    };
+  }
+
+  private readForward(ref: TrafficRef): { forward?: ForwardState; actionTypes: string[] } {
+    this.checkRef(ref);
+    const f = this.actions.find((a) => a.Type === 'forward');
+    return { forward: f ? stateOf(f) : undefined, actionTypes: this.actions.map((a) => a.Type) };
+  }
+
+  private ensureTargetGroup(input: {
+    sourceTargetGroupArn: string;
+    name: string;
+    tags: Record<string, string>;
+    versionTags?: { keys: string[]; version: string };
+  }): EnsuredTargetGroup {
+    const source = this.group(input.sourceTargetGroupArn);
     const existing = [...this.targetGroups.values()].find((g) => g.name === input.name);
     if (existing) {
       if (existing.tags[Tags.releaseId] !== input.tags[Tags.releaseId]) {
@@ -300,18 +481,74 @@ export class FakeAlb {
           message: `target group ${input.name} exists and belongs to another release`,
         });
       }
-      return { targetGroupArn: existing.arn, name: existing.name, dimension: existing.arn.slice(existing.arn.indexOf('targetgroup/')), created: false };
+      return { targetGroupArn: existing.arn, name: existing.name, dimension: dimensionOf(existing.arn), created: false };
     }
-    const g = this.createGroup(input.name, input.tags);
-    return { targetGroupArn: g.arn, name: g.name, dimension: g.arn.slice(g.arn.indexOf('targetgroup/')), created: true };
+    // A copy of the source: its tags (copied version tags rewritten), then the release's own.
+    const tags = { ...source.tags };
+    for (const k of input.versionTags?.keys ?? []) if (k in tags) tags[k] = input.versionTags?.version as string;
+    const g = this.createGroup(input.name, { ...tags, ...input.tags });
+    g.deregistrationDelayMs = source.deregistrationDelayMs;
+    return { targetGroupArn: g.arn, name: g.name, dimension: dimensionOf(g.arn), created: true };
+  }
+
+  private retagVersion(input: { targetGroupArn: string; keys: string[]; version: string }): { changed: string[] } {
+    const g = this.group(input.targetGroupArn);
+    const changed = input.keys.filter((k) => k in g.tags && g.tags[k] !== input.version);
+    for (const k of changed) g.tags[k] = input.version;
+    return { changed };
   }
 
   private registerTargets(input: { targetGroupArn: string; targets: Target[] }): void {
     const g = this.group(input.targetGroupArn);
-    for (const t of input.targets) if (!g.targets.some((x) => x.id === t.id && x.port === t.port)) g.targets.push({ ...t });
+    for (const t of input.targets) if (!g.targets.some((x) => targetKey(x) === targetKey(t))) g.targets.push({ ...t });
   }
 
-  private setForwardWeights(input: TrafficRef & { weights: WeightedTargetGroup[] }): VerifiedWeights {
+  /** Whether any forward action sends the group traffic (`weighted`) or merely references it. */
+  private routes(arn: string, weighted: boolean): boolean {
+    return this.actions.some((a) => forwardOf(a).some((t) => t.targetGroupArn === arn && (!weighted || t.weight > 0)));
+  }
+
+  /** Each target's state as DescribeTargetHealth reports it. */
+  private healthOf(g: FakeTargetGroup, targets: Target[]): TargetHealthReport[] {
+    const attached = this.routes(g.arn, false);
+    return targets.map((t) => {
+      const key = targetKey(t);
+      if (!g.targets.some((x) => targetKey(x) === key)) return { target: key, state: 'unavailable', reason: 'Target.NotRegistered' };
+      if (!attached)
+        return {
+          target: key,
+          state: 'unused',
+          reason: 'Target.NotInUse',
+          description: 'Target group is not configured to receive traffic from the load balancer',
+        };
+      const scripted = g.health.get(key);
+      return scripted ? { target: key, ...scripted } : { target: key, state: 'healthy' };
+    });
+  }
+
+  /**
+   * Answers at once with the state the wait would end in: all healthy, or TargetsUnhealthy naming every target that
+   * is not (details[0].targets), as the real activity does at `timeoutMs` (an activity that sat out the wait would
+   * hold the test server's clock).
+   */
+  private waitHealthy(input: { targetGroupArn: string; targets: Target[]; timeoutMs: number }): HealthyTargets {
+    const g = this.group(input.targetGroupArn);
+    const reports = this.healthOf(g, input.targets);
+    const healthy = reports.filter((r) => r.state === 'healthy').length;
+    if (healthy === reports.length) return { healthy, waitedMs: 0, targets: reports };
+    const bad = reports
+      .filter((r) => r.state !== 'healthy')
+      .map((r) => `${r.target} ${r.state}${r.reason ? ` (${r.reason})` : ''}`)
+      .join(', ');
+    throw ApplicationFailure.create({
+      type: ErrorTypes.TargetsUnhealthy,
+      nonRetryable: true,
+      message: `${healthy}/${reports.length} targets healthy in ${dimensionOf(g.arn)} after ${Math.round(input.timeoutMs / 1000)}s: ${bad}`,
+      details: [{ targets: reports }],
+    });
+  }
+
+  private setForwardWeights(input: TrafficRef & { weights: WeightedTargetGroup[]; expected?: ForwardState }): VerifiedWeights {
     this.checkRef(input);
     if (input.weights.length === 0 || input.weights.length > 5 || input.weights.every((w) => w.weight === 0)) {
       throw ApplicationFailure.create({
@@ -327,27 +564,97 @@ export class FakeAlb {
       }
     }
     const index = this.actions.findIndex((a) => a.Type === 'forward');
-    const forward = this.actions[index] as ElbAction;
-    const same = JSON.stringify(forwardOf(forward)) === JSON.stringify(input.weights);
-    if (!same) {
-      const stickiness = (forward.ForwardConfig as { TargetGroupStickinessConfig?: unknown } | undefined)?.TargetGroupStickinessConfig;
-      this.actions[index] = {
-        Type: 'forward',
-        Order: forward.Order,
-        ForwardConfig: {
-          TargetGroups: input.weights.map((w) => ({ TargetGroupArn: w.targetGroupArn, Weight: w.weight })),
-          ...(stickiness ? { TargetGroupStickinessConfig: stickiness } : {}),
-        },
-      };
+    if (index < 0) {
+      if (input.expected) throw this.drifted(input, input.expected, undefined);
+      throw ApplicationFailure.create({ type: ErrorTypes.UnsupportedListener, nonRetryable: true, message: `${describeRef(input)} has no forward action` });
     }
-    return { weights: forwardOf(this.actions[index]), unchanged: same };
+    const forward = this.actions[index] as ElbAction;
+    const current = stateOf(forward);
+    // A retry after a write that took effect finds the requested state: done, not drift.
+    const requested = withWeights(input.expected ?? current, input.weights);
+    if (sameForward(current, requested)) return { weights: current.targetGroups, unchanged: true, forward: current };
+    if (input.expected && !sameForward(current, input.expected)) throw this.drifted(input, input.expected, current);
+    const stickiness = (forward.ForwardConfig as { TargetGroupStickinessConfig?: unknown } | undefined)?.TargetGroupStickinessConfig;
+    this.actions[index] = {
+      Type: 'forward',
+      Order: forward.Order,
+      ForwardConfig: {
+        TargetGroups: input.weights.map((w) => ({ TargetGroupArn: w.targetGroupArn, Weight: w.weight })),
+        ...(stickiness ? { TargetGroupStickinessConfig: stickiness } : {}),
+      },
+    };
+    const verified = stateOf(this.actions[index] as ElbAction);
+    return { weights: verified.targetGroups, unchanged: false, forward: verified };
   }
 
-  private restoreActions(input: TrafficRef & { actions: ElbAction[] }): VerifiedWeights {
+  private drifted(ref: TrafficRef, expected: ForwardState, actual: ForwardState | undefined): ApplicationFailure {
+    const drift: ForwardDrift = { ref, expected, actual, message: forwardDrift(expected, actual) ?? 'changed' };
+    return ApplicationFailure.create({
+      type: ErrorTypes.ForwardActionDrifted,
+      nonRetryable: true,
+      message: `${describeRef(ref)} was changed by someone else since this release last verified it; nothing was written. ${drift.message}`,
+      details: [drift],
+    });
+  }
+
+  /**
+   * Puts the recorded forward's target groups and weights back; keeps what the release never changes as it is now
+   * (stickiness, other actions) and says so in `kept`; a forward action someone removed is not recreated.
+   */
+  private restoreActions(input: TrafficRef & { actions: ElbAction[] }): RestoredForward {
     this.checkRef(input);
-    for (const a of input.actions) for (const t of forwardOf(a)) this.group(t.targetGroupArn);
-    this.actions = clone(input.actions);
-    return { weights: forwardOf(this.actions.find((a) => a.Type === 'forward')), unchanged: false };
+    const original = input.actions.find((a) => a.Type === 'forward');
+    for (const t of forwardOf(original)) this.group(t.targetGroupArn);
+    if (!original) {
+      this.actions = clone(input.actions);
+      return { weights: [], unchanged: false, kept: [] };
+    }
+    const types = (list: ElbAction[]): string => list.map((a) => a.Type).join(', ');
+    const index = this.actions.findIndex((a) => a.Type === 'forward');
+    if (index < 0) {
+      return {
+        weights: [],
+        unchanged: true,
+        kept: [
+          `actions: ${types(this.actions) || 'none'} (were: ${types(input.actions)}): the forward action was removed by someone else and is not recreated`,
+        ],
+      };
+    }
+    const current = stateOf(this.actions[index] as ElbAction);
+    const originalState = stateOf(original);
+    const kept: string[] = [];
+    if (types(this.actions) !== types(input.actions)) kept.push(`actions: ${types(this.actions)} (were: ${types(input.actions)})`);
+    if (!sameStickiness(current.stickiness, originalState.stickiness))
+      kept.push(`stickiness: ${describeStickiness(current.stickiness)} (was: ${describeStickiness(originalState.stickiness)})`);
+    if (sameTargetGroups(current.targetGroups, originalState.targetGroups)) return { weights: current.targetGroups, unchanged: true, kept, forward: current };
+    const forward = this.actions[index] as ElbAction;
+    this.actions[index] = {
+      ...clone(original),
+      Order: forward.Order,
+      ForwardConfig: {
+        ...(original.ForwardConfig as Record<string, unknown>),
+        TargetGroupStickinessConfig: current.stickiness.enabled ? { Enabled: true, DurationSeconds: current.stickiness.durationSeconds } : { Enabled: false },
+      },
+    };
+    const verified = stateOf(this.actions[index] as ElbAction);
+    return { weights: verified.targetGroups, unchanged: false, kept, forward: verified };
+  }
+
+  /**
+   * The guard of the real activity (nothing routes to the group: TargetGroupStillRouted, retryable), then the
+   * deregistration delay capped by `capMs`, answered at once (a waiting activity would hold the test server's clock).
+   */
+  private drainTargetGroup(input: TrafficRef & { targetGroupArn: string; capMs: number; until?: 'detached' | 'no-traffic' }): DrainResult {
+    this.checkRef(input);
+    const g = this.targetGroups.get(input.targetGroupArn);
+    if (!g) return { delayMs: 0, waitedMs: 0, capped: false };
+    if (this.routes(g.arn, input.until === 'no-traffic')) {
+      throw ApplicationFailure.create({
+        type: ErrorTypes.TargetGroupStillRouted,
+        message: `${g.name} is still ${input.until === 'no-traffic' ? 'getting traffic from' : 'in'} the forward action`,
+      });
+    }
+    return { delayMs: g.deregistrationDelayMs, waitedMs: Math.min(g.deregistrationDelayMs, input.capMs), capped: g.deregistrationDelayMs > input.capMs };
   }
 
   private deleteTargetGroup(input: TrafficRef & { name: string }): { deleted: boolean } {
@@ -355,11 +662,49 @@ export class FakeAlb {
     const g = [...this.targetGroups.values()].find((x) => x.name === input.name);
     if (!g) return { deleted: false };
     // The guard every delete goes through: nothing that still forwards to the group may lose it.
-    if (this.actions.some((a) => forwardOf(a).some((t) => t.targetGroupArn === g.arn))) {
+    if (this.routes(g.arn, false)) {
       throw ApplicationFailure.create({ type: ErrorTypes.TargetGroupStillRouted, message: `${g.name} is still in the forward action` });
     }
     this.targetGroups.delete(g.arn);
     return { deleted: true };
+  }
+
+  private prepareIdleGroup(input: { targetGroupArn: string; targets?: Target[] }): PreparedIdleGroup {
+    const g = this.group(input.targetGroupArn);
+    if (!input.targets) {
+      if (g.targets.length === 0) {
+        throw ApplicationFailure.create({
+          type: ErrorTypes.IdleGroupEmpty,
+          nonRetryable: true,
+          message: `${g.name} has no targets: register the canary's first`,
+        });
+      }
+      return { targets: clone(g.targets), registered: [] };
+    }
+    const named = new Set(input.targets.map(targetKey));
+    const strangers = g.targets.filter((t) => !named.has(targetKey(t)));
+    if (strangers.length) {
+      throw ApplicationFailure.create({
+        type: ErrorTypes.IdleGroupNotEmpty,
+        nonRetryable: true,
+        message: `${g.name} holds targets nobody named (${strangers.map(targetKey).join(', ')}): they would get canary traffic`,
+      });
+    }
+    const registered = input.targets.filter((t) => !g.targets.some((x) => targetKey(x) === targetKey(t)));
+    g.targets.push(...clone(registered));
+    return { targets: clone(input.targets), registered };
+  }
+
+  private deregisterTargets(input: TrafficRef & { targetGroupArn: string; targets?: Target[] }): { deregistered: Target[] } {
+    this.checkRef(input);
+    const g = this.group(input.targetGroupArn);
+    if (this.routes(g.arn, true)) {
+      throw ApplicationFailure.create({ type: ErrorTypes.TargetGroupStillRouted, message: `${g.name} still gets traffic from the forward action` });
+    }
+    const which = new Set((input.targets ?? g.targets).map(targetKey));
+    const deregistered = g.targets.filter((t) => which.has(targetKey(t)));
+    g.targets = g.targets.filter((t) => !which.has(targetKey(t)));
+    return { deregistered };
   }
 
   private async runAnalysis(input: AnalysisRequest): Promise<AnalysisRun> {
@@ -387,7 +732,7 @@ export class FakeAlb {
   private createGroup(name: string, tags: Record<string, string>): FakeTargetGroup {
     nextId += 1;
     const arn = `arn:aws:elasticloadbalancing:us-east-1:${ACCOUNT}:targetgroup/${name}/${nextId.toString(16).padStart(16, '0')}`;
-    const g: FakeTargetGroup = { arn, name, tags: { ...tags }, targets: [] };
+    const g: FakeTargetGroup = { arn, name, tags: { ...tags }, targets: [], health: new Map(), deregistrationDelayMs: 300_000 };
     this.targetGroups.set(arn, g);
     return g;
   }
@@ -398,9 +743,20 @@ export class FakeAlb {
     return g;
   }
 
+  private arnOf(name: string): string {
+    const g = [...this.targetGroups.values()].find((x) => x.name === name);
+    if (!g) throw new Error(`the fake has no target group ${name}`);
+    return g.arn;
+  }
+
   private nameOf(arn: string): string {
     return this.targetGroups.get(arn)?.name ?? /targetgroup\/([^/]+)\//.exec(arn)?.[1] ?? arn;
   }
+}
+
+/** `targetgroup/NAME/ID`: the CloudWatch dimension of a group ARN. */
+function dimensionOf(arn: string): string {
+  return arn.slice(arn.indexOf('targetgroup/'));
 }
 
 async function heartbeatUntilCancelled(): Promise<never> {
@@ -435,15 +791,29 @@ export function routedActivities(fakes: Map<string, FakeAlb>): ReleaseActivities
       if (!fake) throw ApplicationFailure.nonRetryable(`no fake ALB for ${workflowId}`, 'NoFake');
       return (fake.activities()[name] as (i: never) => unknown)(input);
     }) as ReleaseActivities[K];
-  return {
-    discoverTraffic: route('discoverTraffic'),
-    ensureTargetGroup: route('ensureTargetGroup'),
-    registerTargets: route('registerTargets'),
-    waitHealthy: route('waitHealthy'),
-    setForwardWeights: route('setForwardWeights'),
-    restoreActions: route('restoreActions'),
-    deleteTargetGroup: route('deleteTargetGroup'),
-    runAnalysis: route('runAnalysis'),
-    notify: route('notify'),
+  // Typed as a record so that an activity added to the contract and missing here fails the typecheck.
+  const all: Record<ActivityName, true> = {
+    discoverTraffic: true,
+    discoverForwards: true,
+    readForward: true,
+    checkDrift: true,
+    ensureTargetGroup: true,
+    retagVersion: true,
+    registerTargets: true,
+    waitHealthy: true,
+    setForwardWeights: true,
+    restoreActions: true,
+    drainTargetGroup: true,
+    deleteTargetGroup: true,
+    prepareIdleGroup: true,
+    deregisterTargets: true,
+    runAnalysis: true,
+    checkSegmentRoom: true,
+    planSegmentRule: true,
+    ensureSegmentRule: true,
+    checkSegmentRule: true,
+    deleteSegmentRule: true,
+    notify: true,
   };
+  return Object.fromEntries((Object.keys(all) as ActivityName[]).map((n) => [n, route(n)])) as unknown as ReleaseActivities;
 }

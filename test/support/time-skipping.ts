@@ -12,9 +12,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseWorkflow } from '../../common/messages';
+import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
+import { trafficRefs, type TrafficRef } from '../../common/forward';
 import { releaseSearchAttributes } from '../../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
@@ -206,7 +207,7 @@ export function testSpec(service: string, overrides: Record<string, unknown> = {
 }
 
 export interface StartedRelease {
-  handle: WorkflowHandle<ReleaseWorkflow>;
+  handle: WorkflowHandleWithFirstExecutionRunId<ReleaseWorkflow>;
   fake: FakeAlb;
   spec: ParsedReleaseSpec;
 }
@@ -215,10 +216,15 @@ export interface TimeSkippingRelease {
   readonly env: TestWorkflowEnvironment;
   readonly taskQueue: string;
   /**
-   * Starts workflow `release` with `{ spec }` over a fresh fake listener for the spec's service; `setup` scripts the
+   * Starts workflow `release` with `{ spec, ...input }` over a fresh fake listener for the spec's service; `setup` scripts the
    * fake (verdicts, failures, holds) before the workflow can call it.
    */
-  start(specOverrides?: Record<string, unknown>, setup?: (fake: FakeAlb) => void, fakeOptions?: FakeAlbOptions): Promise<StartedRelease>;
+  start(
+    specOverrides?: Record<string, unknown>,
+    setup?: (fake: FakeAlb) => void,
+    fakeOptions?: FakeAlbOptions,
+    input?: Pick<ReleaseInput, 'historyEventLimit'>,
+  ): Promise<StartedRelease>;
 }
 
 /**
@@ -285,15 +291,15 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
       return ready(env);
     },
     taskQueue,
-    async start(specOverrides = {}, setup, fakeOptions = {}) {
+    async start(specOverrides = {}, setup, fakeOptions = {}, input = {}) {
       const service = uniqueService((specOverrides.service as string | undefined) ?? 'svc');
       const spec = testSpec(service, { ...specOverrides, service });
-      const fake = new FakeAlb(spec.traffic, fakeOptions);
+      const fake = new FakeAlb(trafficRefs(spec.traffic)[0] as TrafficRef, fakeOptions);
       setup?.(fake);
       const workflowId = releaseWorkflowId(service);
       fakes.set(workflowId, fake);
       startedInTest.push(fake);
-      const handle = await ready(env).client.workflow.start<ReleaseWorkflow>(RELEASE_WORKFLOW, { taskQueue, workflowId, args: [{ spec }] });
+      const handle = await ready(env).client.workflow.start<ReleaseWorkflow>(RELEASE_WORKFLOW, { taskQueue, workflowId, args: [{ ...input, spec }] });
       return { handle, fake, spec };
     },
   };

@@ -64,14 +64,18 @@ describe('approval gates', () => {
     expect(status.verifiedWeights).toEqual({ canary: 100 });
     expect(status.rollbackPlan).toEqual([]);
     expect(actionsOf(status, 'approve')).toEqual([expect.objectContaining({ by: 'alice', detail: 'step 1: dashboards look fine', accepted: true })]);
+    // Attached at weight 0 before any traffic (health-checked, no users); the previous stable is drained before its delete.
     expect(fake.writes()).toEqual([
       `ensureTargetGroup ${canary}`,
       'registerTargets',
+      `setForwardWeights ${fake.stable.name}=100,${canary}=0`,
       `setForwardWeights ${fake.stable.name}=90,${canary}=10`,
       `setForwardWeights ${fake.stable.name}=0,${canary}=100`,
       `setForwardWeights ${canary}=100`,
+      `drainTargetGroup ${fake.stable.name}`,
       `deleteTargetGroup ${fake.stable.name}`,
     ]);
+    expect(actionsOf(status, 'attach at weight 0')).toEqual([expect.objectContaining({ by: 'canary', detail: 'canary 0%, stable 100% (verified)' })]);
   });
 
   it('keeps the search attributes and the current details of the Temporal UI up to date', async () => {
@@ -279,6 +283,7 @@ describe('promote', () => {
     expect(fake.callsOf('runAnalysis')).toEqual([]);
     const canary = fake.groupNames()[0] as string;
     expect(fake.writes().filter((w) => w.startsWith('setForwardWeights'))).toEqual([
+      `setForwardWeights ${fake.stable.name}=100,${canary}=0`,
       `setForwardWeights ${fake.stable.name}=90,${canary}=10`,
       `setForwardWeights ${fake.stable.name}=0,${canary}=100`,
       `setForwardWeights ${canary}=100`,
@@ -343,7 +348,8 @@ describe('pause and resume', () => {
     let first!: Hold;
     const { handle, fake } = await releases.start(
       { steps: [{ setWeight: 10 }, { setWeight: 50 }, { setWeight: 100 }] },
-      (f) => (first = f.hold('setForwardWeights')),
+      // The first weight change of the steps (the attach at weight 0 comes before, while cloning).
+      (f) => (first = f.hold('setForwardWeights', (i: { weights: { weight: number }[] }) => i.weights.every((w) => w.weight > 0))),
     );
     await first.reached;
     const ack = await handle.executeUpdate(pauseUpdate, { args: [{ by: 'alice', reason: 'watching the dashboards' }] });
@@ -359,7 +365,7 @@ describe('pause and resume', () => {
     await releases.env.sleep('1d');
     const later = await handle.query(statusQuery);
     expect(later).toMatchObject({ phase: 'Paused', step: 1, gate: { kind: 'manual-pause' } });
-    expect(fake.callsOf('setForwardWeights')).toHaveLength(1);
+    expect(fake.callsOf('setForwardWeights')).toHaveLength(2); // attach at 0, then 10%
 
     const resumed = await handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice', comment: 'all good' }] });
     expect(resumed.message).toBe('resumed');

@@ -28,7 +28,7 @@ async function abort(handle: { executeUpdate: (u: typeof abortUpdate, o: { args:
 describe('abort in every phase', () => {
   it('Validating: stops before anything is created', async () => {
     let discovering!: Hold;
-    const { handle, fake } = await releases.start({}, (f) => (discovering = f.hold('discoverTraffic')));
+    const { handle, fake } = await releases.start({}, (f) => (discovering = f.hold('discoverForwards')));
     await discovering.reached;
     expect(await abort(handle, 'wrong version')).toMatchObject({ accepted: true, phase: 'Validating' });
     discovering.release();
@@ -52,8 +52,13 @@ describe('abort in every phase', () => {
     const cloning = await handle.query(statusQuery);
     expect(cloning.phase).toBe('CloningEnvironment');
     // The inverse is registered before the group is created: the plan already says how to undo it.
+    // The restore is registered before the attach at weight 0, which comes before the health wait.
     expect(cloning.rollbackPlan).toEqual([
-      { kind: 'deleteTargetGroup', description: expect.stringMatching(/^delete target group .+ once no forward action references it$/) },
+      { kind: 'restoreActions', description: 'restore the pre-release listener actions (forward) and verify them' },
+      {
+        kind: 'deleteTargetGroup',
+        description: expect.stringMatching(/^delete target group .+ once no forward action references it and its deregistration delay has passed$/),
+      },
     ]);
     expect(await abort(handle, 'bad build')).toMatchObject({ accepted: true, phase: 'CloningEnvironment' });
 
@@ -65,7 +70,14 @@ describe('abort in every phase', () => {
     expect(await handle.result()).toMatchObject({ outcome: 'aborted', reason: 'bad build' });
     expect(await cancelRequested(handle, 'waitHealthy')).toBe(true);
     const canary = (fake.callsOf('ensureTargetGroup')[0]?.input as { name: string }).name;
-    expect(fake.writes()).toEqual([`ensureTargetGroup ${canary}`, 'registerTargets', `deleteTargetGroup ${canary}`]);
+    expect(fake.writes()).toEqual([
+      `ensureTargetGroup ${canary}`,
+      'registerTargets',
+      `setForwardWeights ${fake.stable.name}=100,${canary}=0`,
+      'restoreActions',
+      `drainTargetGroup ${canary}`,
+      `deleteTargetGroup ${canary}`,
+    ]);
     expectPreReleaseState(fake);
   });
 
@@ -82,10 +94,11 @@ describe('abort in every phase', () => {
     // The step in flight completed (its write was verified) before the abort took effect.
     expect(await handle.result()).toMatchObject({ outcome: 'aborted', reason: 'error budget', stepsCompleted: 2 });
     const canary = (fake.callsOf('ensureTargetGroup')[0]?.input as { name: string }).name;
-    expect(fake.writes().slice(-4)).toEqual([
+    expect(fake.writes().slice(-5)).toEqual([
       `setForwardWeights ${fake.stable.name}=90,${canary}=10`,
       `setForwardWeights ${fake.stable.name}=50,${canary}=50`,
       'restoreActions',
+      `drainTargetGroup ${canary}`,
       `deleteTargetGroup ${canary}`,
     ]);
     expectPreReleaseState(fake);
@@ -137,7 +150,8 @@ describe('abort in every phase', () => {
 
     expect(await handle.result()).toMatchObject({ outcome: 'aborted', reason: 'slow checkout', stepsCompleted: 2 });
     expectPreReleaseState(fake);
-    expect(fake.writes().slice(-2)).toEqual(['restoreActions', `deleteTargetGroup ${(fake.callsOf('ensureTargetGroup')[0]?.input as { name: string }).name}`]);
+    const canary = (fake.callsOf('ensureTargetGroup')[0]?.input as { name: string }).name;
+    expect(fake.writes().slice(-3)).toEqual(['restoreActions', `drainTargetGroup ${canary}`, `deleteTargetGroup ${canary}`]);
   });
 
   it('Finalizing: refuses an abort as too late (update rejected, signal ignored) and ends promoted', async () => {
@@ -189,7 +203,13 @@ describe('rollback', () => {
     expect(result).toMatchObject({ outcome: 'rolled-back', by: 'canary', reason: 'analysis errors failed at step 2: 5xx-rate = 0.2, needs <= 0.05' });
     expect(result.finalForward).toEqual([{ name: fake.stable.name, weight: 100 }]);
     const writes = fake.writes();
-    expect(writes.slice(writes.indexOf('restoreActions'))).toEqual(['restoreActions', `deleteTargetGroup ${baseline}`, `deleteTargetGroup ${canary}`]);
+    expect(writes.slice(writes.indexOf('restoreActions'))).toEqual([
+      'restoreActions',
+      `drainTargetGroup ${baseline}`,
+      `deleteTargetGroup ${baseline}`,
+      `drainTargetGroup ${canary}`,
+      `deleteTargetGroup ${canary}`,
+    ]);
     expect(fake.callsOf('deleteTargetGroup').every((c) => c.outcome === 'ok')).toBe(true);
     expectPreReleaseState(fake);
 
@@ -199,7 +219,9 @@ describe('rollback', () => {
     expect(status.timeline.slice(from).map((t) => [t.action, t.detail])).toEqual([
       ['rollback', 'analysis errors failed at step 2: 5xx-rate = 0.2, needs <= 0.05'],
       ['restored pre-release traffic', 'verified by describe'],
+      ['drained target group', `${baseline}: 5m`],
       ['delete target group', baseline],
+      ['drained target group', `${canary}: 5m`],
       ['delete target group', canary],
     ]);
     expect(fake.notifications.map((n) => n.event)).toEqual(['rolled-back']);
@@ -279,7 +301,7 @@ describe('rollback', () => {
 describe('invalid input', () => {
   it('fails as InvalidRelease without touching AWS when the listener cannot be released', async () => {
     const { handle, fake } = await releases.start({}, (f) =>
-      f.script('discoverTraffic', () => {
+      f.script('discoverForwards', () => {
         throw ApplicationFailure.create({ type: ErrorTypes.UnsupportedListener, nonRetryable: true, message: 'listener forwards to 2 target groups' });
       }),
     );
