@@ -6,6 +6,7 @@ import type { AnalysisMetric, AnalysisTemplate, MetricDataQuery } from '../commo
 import { evaluate, parseExpression } from '../common/expression';
 import { JudgeMetricOptions } from '../common/judge-config';
 import { judgeMetric as judgeSamples, scoreCanary, type CanaryScore, type MetricJudgement } from './judge';
+import type { JudgeEvidence } from './sequential';
 
 /** CloudWatch dimension values of one variant. */
 export interface VariantDimensions {
@@ -56,6 +57,8 @@ export interface Measurement {
   score?: Pick<CanaryScore, 'score' | 'verdict' | 'reason' | 'criticalFailures'>;
   /** Why a measurement could not be taken (verdict error). */
   error?: string;
+  /** Sequential judge: the release's evidence including this measurement's buckets (carried into the counters). */
+  evidence?: JudgeEvidence;
 }
 
 export interface AnalysisCounters {
@@ -64,6 +67,12 @@ export interface AnalysisCounters {
   inconclusive: number;
   errors: number;
   consecutiveErrors: number;
+  /**
+   * Sequential judge: each metric's accumulated evidence. It must follow the release (from step to step, batch to
+   * batch, across continue-as-new) for the false-positive bound to hold and the evidence to build up; see
+   * {@link carriedEvidence}.
+   */
+  evidence?: JudgeEvidence;
 }
 
 export type AnalysisVerdict = 'pass' | 'fail' | 'inconclusive';
@@ -77,6 +86,14 @@ export interface AnalysisRun {
 }
 
 export const zeroCounters: AnalysisCounters = { measurements: 0, failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 };
+
+/**
+ * Counters for a step analysis that starts afresh (failureLimit counts this step only) but goes on with the
+ * sequential judge's evidence from earlier runs of the template in this release: pass as `previous`.
+ */
+export function carriedEvidence(earlier: AnalysisCounters | undefined): AnalysisCounters {
+  return earlier?.evidence ? { ...zeroCounters, evidence: earlier.evidence } : zeroCounters;
+}
 
 /** Reduces one series over the window the way its statistic combines. */
 export function reduceSeries(stat: NonNullable<MetricDataQuery['MetricStat']>['Stat'], values: number[]): number | null {
@@ -172,7 +189,7 @@ export function judgeStatistically(
   against: 'baseline' | 'stable',
 ): { metrics: MetricResult[]; score?: Measurement['score'] } {
   const judge = template.judge;
-  if (!judge) return { metrics: results };
+  if (!judge || judge.kind !== 'mann-whitney') return { metrics: results };
   const judged = template.metrics.map((m, i) => {
     const opts = m.judge ?? JudgeMetricOptions.parse({});
     const s = samples[i] ?? { canary: [], reference: [] };
@@ -242,6 +259,7 @@ export function addMeasurement(c: AnalysisCounters, m: Measurement): AnalysisCou
     inconclusive: c.inconclusive + (m.verdict === 'inconclusive' ? 1 : 0),
     errors: c.errors + (m.verdict === 'error' ? 1 : 0),
     consecutiveErrors: m.verdict === 'error' ? c.consecutiveErrors + 1 : 0,
+    ...((m.evidence ?? c.evidence) ? { evidence: m.evidence ?? c.evidence } : {}),
   };
 }
 
