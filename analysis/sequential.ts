@@ -17,6 +17,9 @@
  *   (CloudWatch series are) do not count as independent evidence.
  */
 
+/** Standard errors added to the lag-1 autocorrelation estimate (see {@link pairedSummary}). */
+export const RHO_MARGIN = 1;
+
 /** Prior variance g of the standardized paired effect δ = μ / σ in the t-mixture. */
 export const PAIRED_PRIOR_VARIANCE = 1;
 
@@ -154,11 +157,21 @@ export function countsEValue(logLik: readonly number[], grid: readonly number[],
  * alpha / 2) rejects. A null end means the interval runs off the grid.
  */
 export function countsInterval(logLik: readonly number[], grid: readonly number[], alpha: number): [number | null, number | null] {
-  const kept = grid.filter((theta) => countsEValue(logLik, grid, theta, 'up') < 2 / alpha && countsEValue(logLik, grid, theta, 'down') < 2 / alpha);
-  if (kept.length === 0) return [null, null];
-  const lo = kept[0] as number;
-  const hi = kept[kept.length - 1] as number;
-  return [lo === grid[0] ? null : lo, hi === grid[grid.length - 1] ? null : hi];
+  const kept = (k: number): boolean => {
+    const theta = grid[k] as number;
+    return countsEValue(logLik, grid, theta, 'up') < 2 / alpha && countsEValue(logLik, grid, theta, 'down') < 2 / alpha;
+  };
+  // Walk out from the most likely ratio: the kept set is an interval around it, and this keeps the cost O(width x grid).
+  let best = 0;
+  logLik.forEach((l, k) => {
+    if (l > (logLik[best] ?? -Infinity)) best = k;
+  });
+  if (!kept(best)) return [null, null];
+  let lo = best;
+  let hi = best;
+  while (lo > 0 && kept(lo - 1)) lo--;
+  while (hi < grid.length - 1 && kept(hi + 1)) hi++;
+  return [lo === 0 ? null : (grid[lo] as number), hi === grid.length - 1 ? null : (grid[hi] as number)];
 }
 
 /** One bucket of a paired metric. */
@@ -206,8 +219,9 @@ export function pairedSummary(ev: PairedEvidence): PairedSummary {
   let rho = 0;
   if (ev.lagPairs >= 2 && variance > 0) {
     const raw = (ev.sumLag / ev.lagPairs - mean * mean) / variance;
-    // The sample autocorrelation is biased low by about (1 + 4 rho) / n; underestimating it would overstate evidence.
-    rho = Math.min(0.95, Math.max(0, raw + (1 + 4 * Math.max(0, raw)) / n));
+    // The sample autocorrelation is biased low and noisy at small n; underestimating it would overstate the evidence,
+    // so the test uses an upper estimate: bias-corrected, plus one standard error (about 1 / sqrt(n)).
+    rho = Math.min(0.95, Math.max(0, raw + (1 + 4 * Math.max(0, raw)) / n + RHO_MARGIN / Math.sqrt(n)));
   }
   const inflation = (1 + rho) / (1 - rho);
   const se = n > 0 ? Math.sqrt((variance * inflation) / n) : 0;
