@@ -120,6 +120,7 @@ function fmt(n: number | null): string {
 /**
  * Judges one metric's accumulated evidence: 'high' / 'low' once the e-value of that side has reached 1 / alpha
  * (for good: a crossed boundary stays crossed), 'nodata' below `minSamples` paired buckets, else 'pass'.
+ * Records the largest e-value so far in `ev.maxE` (the evidence object the caller just built by absorbing buckets).
  * `withInterval: false` skips the confidence interval (simulations that only need the decision).
  */
 export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alpha: number, grid: readonly number[], withInterval = true): MetricJudgement {
