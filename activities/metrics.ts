@@ -37,6 +37,8 @@ import {
   type Variant,
   type VariantDimensions,
 } from '../analysis/analysis';
+import { judgeSequentially } from '../analysis/sequential-judge';
+import type { JudgeEvidence } from '../analysis/sequential';
 import { aws } from './errors';
 import type { Scoped } from './contract';
 import type { ClientResolver } from './aws-clients';
@@ -203,7 +205,7 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
     }
   }
 
-  async function measure(req: AnalysisRequest & Scoped): Promise<Measurement> {
+  async function measure(req: AnalysisRequest & Scoped, evidence: JudgeEvidence | undefined): Promise<Measurement> {
     const nowMs = now();
     const at = new Date(nowMs).toISOString();
     const w = analysisWindow(nowMs, req.template);
@@ -234,6 +236,11 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
         ),
       );
       const against = req.variants.baseline ? 'baseline' : 'stable';
+      const judge = req.template.judge;
+      if (judge?.kind === 'sequential') {
+        const seq = judgeSequentially(req.template, judge, thresholds, { canary: series.canary, reference: series[against] }, against, evidence);
+        return { at, verdict: measurementVerdict(seq.metrics, seq.score), metrics: seq.metrics, score: seq.score, evidence: seq.evidence };
+      }
       const samples = req.template.metrics.map((metric, mi) => ({
         canary: metricSamples(metric, series.canary[mi] ?? {}),
         reference: metricSamples(metric, series[against][mi] ?? {}),
@@ -265,7 +272,7 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
       let progress: Progress = resumed ?? { taken: 0, counters: req.previous ?? zeroCounters };
       while (progress.taken < req.count) {
         if (progress.taken > 0 || req.delayFirst) await sleepHeartbeating(req.intervalMs, progress);
-        const m = await measure(req);
+        const m = await measure(req, progress.counters.evidence);
         progress = { taken: progress.taken + 1, counters: addMeasurement(progress.counters, m), last: m };
         ctx.heartbeat(progress);
         const failed = failureReason(req.template, progress.counters, m);

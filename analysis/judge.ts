@@ -3,10 +3,10 @@
  * sample by a two-sided Mann-Whitney U test plus an effect-size tolerance, and the per-metric verdicts are
  * scored by group. Pure and deterministic so the workflow can call it directly; no I/O, no Node built-ins.
  */
-import type { JudgeConfig, JudgeMetricOptions } from '../common/judge-config';
-import { mannWhitneyU } from './mann-whitney';
+import type { JudgeMetricOptions, MannWhitneyJudgeConfig } from '../common/judge-config';
+import { hodgesLehmannShift, mannWhitneyMinSamples, mannWhitneyU, median } from './mann-whitney';
 
-export { commonLanguageEffectSize, mannWhitneyU, normalCdf, type MannWhitneyResult } from './mann-whitney';
+export { commonLanguageEffectSize, hodgesLehmannShift, mannWhitneyMinSamples, mannWhitneyU, median, normalCdf, type MannWhitneyResult } from './mann-whitney';
 
 /** One metric's verdict: 'high' / 'low' say which way the canary differs, `failed` whether that is bad. */
 export interface MetricJudgement {
@@ -14,8 +14,15 @@ export interface MetricJudgement {
   /** Whether the verdict is bad for this metric's direction; never true for 'pass' or 'nodata'. */
   failed: boolean;
   pValue: number | null;
-  /** canaryMean / baselineMean; null when the baseline mean is not positive, where a ratio means nothing. */
+  /** canaryMean / baselineMean, for information; null when the baseline mean is not positive. */
   ratioOfMeans: number | null;
+  /**
+   * The robust ratio the effect-size tolerance is read against: 1 + Hodges-Lehmann shift / baseline median (Mann-Whitney),
+   * the rate ratio or 1 + relative mean paired difference (sequential); null where a ratio means nothing.
+   */
+  ratio?: number | null;
+  /** Sequential judge only: the evidence behind the verdict (see analysis/sequential.ts). */
+  evidence?: SequentialView;
   /** P(canary > baseline) + 0.5 P(equal), see {@link commonLanguageEffectSize}. */
   cles: number | null;
   canaryMean: number | null;
@@ -36,6 +43,21 @@ export interface MetricJudgement {
  * symmetrically with `allowedDecrease`, and 'pass' otherwise. Whether 'high' or 'low' fails depends on
  * `direction`.
  */
+/** What the sequential judge reports for one metric: its e-value against the boundary, the effect and its interval. */
+export interface SequentialView {
+  /** 'counts': errors over requests (rate ratio); 'paired': per-bucket values (relative mean difference). */
+  test: 'counts' | 'paired';
+  /** Current e-value of the failing side; the metric fails when it reaches `boundary` (= 1 / alpha). */
+  eValue: number;
+  boundary: number;
+  /** Rate ratio (counts) or 1 + mean paired difference / reference mean (paired); null before there is any. */
+  effect: number | null;
+  /** Anytime-valid confidence interval of `effect` at the metric's alpha (may be unbounded: null ends). */
+  interval: [number | null, number | null];
+  /** Paired buckets absorbed over the release. */
+  buckets: number;
+}
+
 export function judgeMetric(canary: readonly number[], baseline: readonly number[], opts: JudgeMetricOptions, confidence: number): MetricJudgement {
   const canaryClean = clean(canary, opts);
   const baselineClean = clean(baseline, opts);
@@ -43,20 +65,23 @@ export function judgeMetric(canary: readonly number[], baseline: readonly number
   const baselineMean = mean(baselineClean);
   const counts = { canaryCount: canaryClean.length, baselineCount: baselineClean.length };
 
-  if (canaryClean.length < opts.minSamples || baselineClean.length < opts.minSamples) {
+  // A sample too small to ever reach p < alpha would count "could not tell" as a pass.
+  const minSamples = Math.max(opts.minSamples ?? 0, mannWhitneyMinSamples(1 - confidence));
+  if (canaryClean.length < minSamples || baselineClean.length < minSamples) {
     const removed = canary.length - canaryClean.length + (baseline.length - baselineClean.length);
     return {
       verdict: 'nodata',
       failed: false,
       pValue: null,
       ratioOfMeans: null,
+      ratio: null,
       cles: null,
       canaryMean,
       baselineMean,
       ...counts,
       reason:
         `not enough data: ${canaryClean.length} canary and ${baselineClean.length} baseline point(s), ` +
-        `at least ${opts.minSamples} each needed` +
+        `at least ${minSamples} each needed` +
         (removed > 0 ? ` (${removed} dropped as missing or outliers)` : ''),
     };
   }
@@ -65,7 +90,9 @@ export function judgeMetric(canary: readonly number[], baseline: readonly number
   const cles = test.uX / (canaryClean.length * baselineClean.length);
   const cm = canaryMean ?? 0;
   const bm = baselineMean ?? 0;
-  const ratio = bm > 0 ? cm / bm : null;
+  const ratioOfMeans = bm > 0 ? cm / bm : null;
+  const baseMedian = median(baselineClean);
+  const ratio = baseMedian > 0 ? 1 + hodgesLehmannShift(canaryClean, baselineClean) / baseMedian : null;
   const alpha = 1 - confidence;
   const significant = test.pValue < alpha;
   const higher = cles > 0.5;
@@ -73,8 +100,9 @@ export function judgeMetric(canary: readonly number[], baseline: readonly number
   // Without a meaningful ratio the tolerance cannot excuse a significant change, so it counts as beyond it.
   const beyondTolerance = ratio === null ? true : higher ? ratio > allowedIncrease : ratio < allowedDecrease;
 
-  const means = `canary mean ${fmt(cm)} vs baseline ${fmt(bm)} (${ratio === null ? 'no ratio' : `${fmt(ratio)}x`}, p=${fmtP(test.pValue)}`;
-  const base = { pValue: test.pValue, ratioOfMeans: ratio, cles, canaryMean, baselineMean, ...counts };
+  const means =
+    `canary mean ${fmt(cm)} vs baseline ${fmt(bm)} (${ratio === null ? 'no robust ratio' : `Hodges-Lehmann ratio ${fmt(ratio)}x`}, ` + `p=${fmtP(test.pValue)}`;
+  const base = { pValue: test.pValue, ratioOfMeans, ratio, cles, canaryMean, baselineMean, ...counts };
 
   if (!significant) {
     return { ...base, verdict: 'pass', failed: false, reason: `no significant difference: ${means} >= ${fmt(alpha)})` };
@@ -95,13 +123,18 @@ function clean(values: readonly number[], opts: JudgeMetricOptions): number[] {
   return opts.outliers === 'iqr' ? withoutOutliers(present) : present;
 }
 
-/** Drops points outside Tukey's fences [Q1 - 1.5 IQR, Q3 + 1.5 IQR] (quartiles by linear interpolation). */
+/**
+ * Drops points outside Tukey's fences [Q1 - 1.5 IQR, Q3 + 1.5 IQR] (quartiles by linear interpolation). A sparse
+ * sample (IQR 0, as mostly-zero error counts are) is kept whole: its fences would close on the common value and
+ * drop every error, which is exactly the signal.
+ */
 function withoutOutliers(values: number[]): number[] {
   if (values.length < 4) return values;
   const sorted = [...values].sort((a, b) => a - b);
   const q1 = quantile(sorted, 0.25);
   const q3 = quantile(sorted, 0.75);
   const iqr = q3 - q1;
+  if (iqr === 0) return values;
   const low = q1 - 1.5 * iqr;
   const high = q3 + 1.5 * iqr;
   return values.filter((v) => v >= low && v <= high);
@@ -165,7 +198,7 @@ export interface CanaryScore {
  * without data left out), and the score is read against `config.pass` and `config.marginal`. A failed critical
  * metric fails the canary outright.
  */
-export function scoreCanary(results: readonly JudgedMetric[], config: JudgeConfig): CanaryScore {
+export function scoreCanary(results: readonly JudgedMetric[], config: MannWhitneyJudgeConfig): CanaryScore {
   const byGroup = new Map<string, JudgedMetric[]>();
   for (const r of results) byGroup.set(r.group, [...(byGroup.get(r.group) ?? []), r]);
 
@@ -200,8 +233,10 @@ export function scoreCanary(results: readonly JudgedMetric[], config: JudgeConfi
     };
   }
 
-  const score = round1(weighted / weights);
-  const byScore = score >= config.pass ? 'pass' : score >= config.marginal ? 'marginal' : 'fail';
+  // Compared unrounded: 74.96 is below a pass threshold of 75 even though it shows as 75.
+  const exactScore = weighted / weights;
+  const score = round1(exactScore);
+  const byScore = exactScore >= config.pass ? 'pass' : exactScore >= config.marginal ? 'marginal' : 'fail';
   const verdict = criticalFailures.length > 0 ? 'fail' : byScore;
   const details = [
     `${withData - failing.length}/${withData} metric(s) with data passed`,

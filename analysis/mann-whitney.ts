@@ -192,3 +192,23 @@ function gaussianFactor(y: number): number {
   const del = (y - ySixteenths) * (y + ySixteenths);
   return Math.exp(-ySixteenths * ySixteenths * 0.5) * Math.exp(-del * 0.5);
 }
+
+export { mannWhitneyMinSamples } from '../common/judge-config';
+
+/**
+ * Hodges-Lehmann estimate of the shift of x against y: the median of all pairwise differences x_i - y_j. The
+ * location shift that goes with the Mann-Whitney test; unlike a difference of means, one spike cannot move it far.
+ */
+export function hodgesLehmannShift(x: readonly number[], y: readonly number[]): number {
+  const diffs: number[] = [];
+  for (const a of x) for (const b of y) diffs.push(a - b);
+  return median(diffs);
+}
+
+/** Median (the mean of the two middle values of an even-sized sample); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

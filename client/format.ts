@@ -124,12 +124,22 @@ function value(v: number | null): string {
 
 /**
  * `5xx-rate: canary 0.2, needs <= 0.05 → fail (critical)`, plus the statistical judge's view when the template
- * has one: `; judge vs baseline: high (p 0.0031, ratio 1.31) FAIL`.
+ * has one: `; judge vs baseline: high (p 0.0031, ratio 1.31) FAIL` (Mann-Whitney), or the sequential judge's effect, its
+ * anytime-valid interval and the evidence against the boundary:
+ * `; judge vs baseline: high (ratio 1.31 [1.12, 1.52], e-value 52.1 >= 40, 24 buckets) FAIL`.
  */
 export function formatMetric(m: MetricResult): string {
   const line = `${m.metric}: canary ${value(m.canary)}, needs ${m.threshold} → ${m.verdict}${m.critical ? ' (critical)' : ''}`;
   const j = m.stat;
   if (!j) return line;
+  const e = j.evidence;
+  if (e) {
+    const n = (x: number | null): string => (x === null ? '∞' : String(Number(x.toPrecision(3))));
+    const what = e.test === 'counts' ? 'error-rate ratio' : 'ratio';
+    const effect = e.effect === null ? `no ${what} yet` : `${what} ${n(e.effect)} [${n(e.interval[0])}, ${n(e.interval[1])}]`;
+    const crossed = j.failed ? '>=' : '<';
+    return `${line}; judge vs ${j.against}: ${j.verdict} (${effect}, e-value ${n(e.eValue)} ${crossed} ${n(e.boundary)}, ${e.buckets} buckets)${j.failed ? ' FAIL' : ''}`;
+  }
   const nums = [
     j.pValue !== null ? `p ${Number(j.pValue.toPrecision(2))}` : undefined,
     j.ratioOfMeans !== null ? `ratio ${j.ratioOfMeans.toFixed(2)}` : undefined,

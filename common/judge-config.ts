@@ -1,7 +1,7 @@
 /**
- * Configuration of the statistical canary judge (Kayenta-style): how each metric is compared between the
- * canary and a fresh baseline, and how per-metric verdicts add up to a score. Parsed at the edge; the judge in
- * `workflows/judge.ts` trusts the parsed types. Workflow-safe.
+ * Configuration of the statistical canary judge: `sequential` (the default: anytime-valid tests whose evidence
+ * accumulates over a release, analysis/sequential*.ts) or `mann-whitney` (Kayenta-style fixed-window tests scored by
+ * group, analysis/judge.ts). Parsed at the edge; the judges trust the parsed types. Workflow-safe.
  */
 import { z } from 'zod';
 
@@ -17,11 +17,16 @@ export const JudgeMetricOptions = z.strictObject({
   direction: z.enum(['increase', 'decrease', 'either']).default('increase'),
   /** What a missing (NaN) data point means: no observation ('remove'), or zero, as for a counter that did not fire ('replace'). */
   nanStrategy: z.enum(['remove', 'replace']).default('remove'),
-  /** 'iqr' drops points outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR] of each sample before the test. */
+  /**
+   * 'iqr' drops points outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR] of each sample before the Mann-Whitney test, unless the
+   * sample is sparse (IQR 0: mostly zero error counts), where it would drop every error. Not used by `sequential`.
+   */
   outliers: z.enum(['none', 'iqr']).default('none'),
   /**
-   * Tolerance on the ratio of means (canary / baseline): a statistically significant change fails only when the
-   * ratio is also beyond it, so a real but negligible shift (say 2% slower) does not roll a release back.
+   * Tolerance on a robust ratio (canary / reference): a statistically significant change fails only when the ratio
+   * is also beyond it, so a real but negligible shift (say 2% slower) does not roll a release back. Mann-Whitney:
+   * 1 + Hodges-Lehmann shift / reference median (one spike cannot cancel a shift); sequential: the rate ratio for
+   * counts, 1 + mean paired difference / reference mean for per-bucket values.
    */
   effectSize: z
     .strictObject({
@@ -37,22 +42,42 @@ export const JudgeMetricOptions = z.strictObject({
   critical: z.boolean().default(false),
   /** Score group; groups are weighted in `JudgeConfig.groups`. */
   group: GroupName.default('default'),
-  /** Fewer points than this on either side after cleaning means no verdict ('nodata'), not a pass. */
-  minSamples: z.number().int('minSamples must be a whole number').min(1, 'minSamples must be at least 1').default(3),
+  /**
+   * Fewer points than this on either side after cleaning means no verdict ('nodata'), not a pass (sequential:
+   * paired buckets accumulated over the release). Unset: the smallest sample with which the Mann-Whitney test can
+   * fail at the configured confidence (4 at 0.95), 10 paired buckets for `sequential`; a smaller value is rejected for
+   * `mann-whitney`, where it would let samples too small to ever fail count as passes.
+   */
+  minSamples: z.number().int('minSamples must be a whole number').min(1, 'minSamples must be at least 1').optional(),
 });
 export type JudgeMetricOptions = z.infer<typeof JudgeMetricOptions>;
 export type JudgeMetricOptionsInput = z.input<typeof JudgeMetricOptions>;
 
-/** The judge as a whole: the test's confidence, group weights and the score thresholds. */
-export const JudgeConfig = z
+const Confidence = z
+  .number()
+  .gt(0.5, 'confidence must be in (0.5, 0.9999], e.g. 0.95')
+  .max(0.9999, 'confidence must be in (0.5, 0.9999], e.g. 0.95')
+  .default(0.95);
+
+/**
+ * The sequential judge: per metric an anytime-valid test (an e-process) over the buckets of the whole release, so
+ * checking at every bucket does not inflate false positives; a metric fails as soon as its evidence crosses
+ * `1 / alpha`, with alpha = (1 - confidence) split evenly over the judged metrics (the canary's false-failure
+ * probability over the release stays at most 1 - confidence).
+ */
+export const SequentialJudgeConfig = z.strictObject({
+  kind: z.literal('sequential').default('sequential'),
+  /** 1 - confidence bounds the probability that a healthy canary ever fails, over all metrics and checks. */
+  confidence: Confidence,
+});
+export type SequentialJudgeConfig = z.infer<typeof SequentialJudgeConfig>;
+
+/** The Mann-Whitney judge as a whole: the test's confidence, group weights and the score thresholds. */
+export const MannWhitneyJudgeConfig = z
   .strictObject({
     kind: z.literal('mann-whitney'),
     /** 1 - confidence is the p-value below which a difference counts as significant. */
-    confidence: z
-      .number()
-      .gt(0.5, 'confidence must be in (0.5, 0.9999], e.g. 0.95')
-      .max(0.9999, 'confidence must be in (0.5, 0.9999], e.g. 0.95')
-      .default(0.95),
+    confidence: Confidence,
     /** Weight of each group in the overall score; a group not listed weighs 1. */
     groups: z.record(GroupName, z.number().positive('a group weight must be positive')).default({}),
     /** Score (0..100) at or above which the canary is marginal rather than failed. */
@@ -69,5 +94,23 @@ export const JudgeConfig = z
       });
     }
   });
+export type MannWhitneyJudgeConfig = z.infer<typeof MannWhitneyJudgeConfig>;
+
+/** A template's judge: `{}` (or `kind: sequential`) is the sequential judge; `kind: mann-whitney` the Kayenta-style one. */
+export const JudgeConfig = z.discriminatedUnion('kind', [SequentialJudgeConfig, MannWhitneyJudgeConfig]);
 export type JudgeConfig = z.infer<typeof JudgeConfig>;
 export type JudgeConfigInput = z.input<typeof JudgeConfig>;
+
+/**
+ * The smallest sample size n (on each side) with which the two-sided Mann-Whitney test can reach p < alpha at all: complete
+ * separation of n against n points gives the exact p = 2 / C(2n, n). Smaller samples can never fail, so a judge that
+ * accepted them would count "could not tell" as a pass.
+ */
+export function mannWhitneyMinSamples(alpha: number): number {
+  let binom = 1; // C(2n, n), built up from C(0, 0)
+  for (let n = 1; n < 64; n++) {
+    binom = (binom * (2 * n) * (2 * n - 1)) / (n * n);
+    if (2 / binom < alpha) return n;
+  }
+  return 64;
+}

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 import { expressionEvaluator, parseCloudWatchExpression, parseExpression, referencedIds } from './expression';
 import { statisticError } from './statistic';
-import { JudgeConfig, JudgeMetricOptions } from './judge-config';
+import { JudgeConfig, JudgeMetricOptions, mannWhitneyMinSamples } from './judge-config';
 import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
 import { DEFAULT_SIGNATURE_MAX_AGE_MS, parsePublicKey, publicKeyProblem } from './signing';
 
@@ -403,8 +403,9 @@ export const AnalysisTemplate = z
     /** What a metric without data means; no traffic is not a pass by default. */
     noData: z.enum(['inconclusive', 'fail', 'pass']).default('inconclusive'),
     /**
-     * A statistical judge (Mann-Whitney U over the window's datapoints, canary against the baseline, or against
-     * stable when there is none), scored Kayenta-style; thresholds in `pass` still apply on top.
+     * A statistical judge of the canary against the baseline (or stable when there is none); thresholds in `pass`
+     * still apply on top. `{}` is the sequential judge (anytime-valid, evidence accumulated over the release);
+     * `{ kind: mann-whitney }` the Kayenta-style test of each measurement's window, scored by group.
      */
     judge: JudgeConfig.optional(),
   })
@@ -425,7 +426,18 @@ export const AnalysisTemplate = z
     t.metrics.forEach((m, i) => {
       if (!m.pass && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'pass'], message: 'a metric needs pass bounds (or the template a judge)' });
       if (m.judge && !t.judge)
-        ctx.addIssue({ code: 'custom', path: ['metrics', i, 'judge'], message: 'metric judge options need a template judge: { kind: mann-whitney }' });
+        ctx.addIssue({ code: 'custom', path: ['metrics', i, 'judge'], message: 'metric judge options need a template judge, e.g. judge: {}' });
+      const min = m.judge?.minSamples;
+      if (t.judge?.kind === 'mann-whitney' && min !== undefined) {
+        const needed = mannWhitneyMinSamples(1 - t.judge.confidence);
+        if (min < needed) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['metrics', i, 'judge', 'minSamples'],
+            message: `minSamples ${min} can never fail at confidence ${t.judge.confidence} (${min} against ${min} points cannot reach p < ${Number((1 - t.judge.confidence).toPrecision(4))}); use at least ${needed} or leave it unset`,
+          });
+        }
+      }
     });
   });
 export type AnalysisTemplate = z.infer<typeof AnalysisTemplate>;

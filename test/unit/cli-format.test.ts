@@ -9,6 +9,7 @@ import { resolveConnection, uiUrlFor, workflowUrl } from '../../client/connectio
 import {
   describeStep,
   formatAnalysis,
+  formatMetric,
   formatFallbackStatus,
   formatGate,
   formatHistory,
@@ -190,6 +191,37 @@ describe('analysis', () => {
       '  score 50 (fail): score 50 < marginal 75; critical failures: latency',
       '    latency: canary 0.13, needs <= 0.5 → pass (critical); judge vs baseline: high (p 0.0031, ratio 1.30) FAIL',
     ]);
+  });
+
+  it("shows the sequential judge's effect, its interval and the evidence against the boundary", () => {
+    const stat = {
+      against: 'baseline' as const,
+      verdict: 'high' as const,
+      failed: true,
+      pValue: 0.019,
+      ratioOfMeans: 1.31,
+      ratio: 1.31,
+      cles: null,
+      canaryMean: 0.131,
+      baselineMean: 0.1,
+      canaryCount: 24,
+      baselineCount: 24,
+      reason: 'boundary crossed',
+      evidence: { test: 'paired' as const, eValue: 52.08, boundary: 40, effect: 1.3123, interval: [1.118, 1.52] as [number, number], buckets: 24 },
+    };
+    const m = { metric: 'latency', canary: 0.13, reference: null, verdict: 'pass' as const, critical: false, threshold: '<= 0.5', stat };
+    expect(formatMetric(m)).toBe(
+      'latency: canary 0.13, needs <= 0.5 → pass; judge vs baseline: high (ratio 1.31 [1.12, 1.52], e-value 52.1 >= 40, 24 buckets) FAIL',
+    );
+    const early = {
+      ...stat,
+      verdict: 'pass' as const,
+      failed: false,
+      evidence: { ...stat.evidence, test: 'counts' as const, eValue: 1.4, interval: [0.5, null] as [number, null] },
+    };
+    expect(formatMetric({ ...m, stat: early })).toBe(
+      'latency: canary 0.13, needs <= 0.5 → pass; judge vs baseline: pass (error-rate ratio 1.31 [0.5, ∞], e-value 1.4 < 40, 24 buckets)',
+    );
   });
 });
 

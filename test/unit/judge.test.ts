@@ -1,4 +1,4 @@
-import { JudgeConfig, JudgeMetricOptions } from '../../common/judge-config';
+import { JudgeConfig, JudgeMetricOptions, MannWhitneyJudgeConfig } from '../../common/judge-config';
 import type { JudgeMetricOptionsInput } from '../../common/judge-config';
 import type { JudgedMetric, MetricJudgement } from '../../analysis/judge';
 import { commonLanguageEffectSize, judgeMetric, mannWhitneyU, normalCdf, scoreCanary } from '../../analysis/judge';
@@ -183,7 +183,7 @@ describe('judgeMetric', () => {
     expect(j.ratioOfMeans).toBeLessThan(1.4);
     expect(j.cles).toBeGreaterThan(0.9);
     expect(j.canaryCount).toBe(60);
-    expect(j.reason).toMatch(/^significantly higher: canary mean [\d.]+ vs baseline [\d.]+ \(1\.\d+x, p=[\d.]+e-\d+ < 0\.05\)$/);
+    expect(j.reason).toMatch(/^significantly higher: canary mean [\d.]+ vs baseline [\d.]+ \(Hodges-Lehmann ratio 1\.\d+x, p=[\d.]+e-\d+ < 0\.05\)$/);
   });
 
   it('passes a canary drawn from the same distribution as the baseline', () => {
@@ -271,14 +271,14 @@ describe('judgeMetric', () => {
       const j = judgeMetric([1, 2], [1, 2, 3, 4], options(), 0.95);
       expect(j).toMatchObject({ verdict: 'nodata', failed: false, pValue: null, ratioOfMeans: null, cles: null, canaryCount: 2, baselineCount: 4 });
       expect(j.canaryMean).toBe(1.5);
-      expect(j.reason).toBe('not enough data: 2 canary and 4 baseline point(s), at least 3 each needed');
+      expect(j.reason).toBe('not enough data: 2 canary and 4 baseline point(s), at least 4 each needed');
       expect(judgeMetric([1, 2, 3], [1, 2, 3, 4], options({ minSamples: 4 }), 0.95).verdict).toBe('nodata');
       expect(judgeMetric([1, 2, 3, 4], [1, 2, 3, 4], options({ minSamples: 4 }), 0.95).verdict).toBe('pass');
     });
 
     it('drops NaN points with nanStrategy remove', () => {
-      const j = judgeMetric([Number.NaN, 10, 11, Number.NaN, 12], [10, 11, 12], options({ nanStrategy: 'remove' }), 0.95);
-      expect(j).toMatchObject({ canaryCount: 3, canaryMean: 11, verdict: 'pass' });
+      const j = judgeMetric([Number.NaN, 10, 11, Number.NaN, 12, 13], [10, 11, 12, 13], options({ nanStrategy: 'remove' }), 0.95);
+      expect(j).toMatchObject({ canaryCount: 4, canaryMean: 11.5, verdict: 'pass' });
       const none = judgeMetric([Number.NaN, Number.NaN, Number.NaN], [0, 0, 0], options({ nanStrategy: 'remove' }), 0.95);
       expect(none).toMatchObject({ verdict: 'nodata', canaryCount: 0, canaryMean: null });
       expect(none.reason).toMatch(/3 dropped as missing or outliers/);
@@ -286,11 +286,32 @@ describe('judgeMetric', () => {
 
     it('reads NaN points as zero with nanStrategy replace', () => {
       // An error counter that did not fire reports no datapoint: that is zero errors, not missing data.
-      const j = judgeMetric([Number.NaN, Number.NaN, Number.NaN], [0, 0, 0], options({ nanStrategy: 'replace' }), 0.95);
-      expect(j).toMatchObject({ verdict: 'pass', canaryCount: 3, canaryMean: 0, pValue: 1 });
+      const j = judgeMetric([Number.NaN, Number.NaN, Number.NaN, Number.NaN], [0, 0, 0, 0], options({ nanStrategy: 'replace' }), 0.95);
+      expect(j).toMatchObject({ verdict: 'pass', canaryCount: 4, canaryMean: 0, pValue: 1 });
       const lowered = judgeMetric([Number.NaN, 10, 11, Number.NaN, 12], [10, 11, 12], options({ nanStrategy: 'replace' }), 0.95);
       expect(lowered).toMatchObject({ canaryCount: 5, canaryMean: 33 / 5 });
     });
+  });
+
+  it('fails a shift that one reference spike would hide from a ratio of means ([10..29] vs [0..19, 10000])', () => {
+    const j = judgeMetric(
+      range(20).map((i) => 10 + i),
+      [...range(20), 10_000],
+      options({ effectSize: { allowedIncrease: 1.5 } }),
+      0.95,
+    );
+    expect(j.pValue).toBeCloseTo(2.7e-4, 5);
+    expect(j.ratioOfMeans).toBeLessThan(1);
+    expect(j.ratio).toBeCloseTo(1.95, 10); // 1 + HL shift 9.5 / reference median 10
+    expect(j).toMatchObject({ verdict: 'high', failed: true });
+  });
+
+  it('never lets a sample too small to fail count as a pass: minSamples is raised to what the confidence needs', () => {
+    // 3 against 3 can at best reach p = 0.1: at 0.95 it needs 4 (p = 0.029), at 0.99 5 (p = 0.0079).
+    expect(judgeMetric([5, 6, 7], [1, 2, 3], options({ minSamples: 3 }), 0.95).verdict).toBe('nodata');
+    expect(judgeMetric([5, 6, 7, 8], [1, 2, 3, 4], options({ minSamples: 3 }), 0.95)).toMatchObject({ verdict: 'high', failed: true });
+    expect(judgeMetric([5, 6, 7, 8], [1, 2, 3, 4], options({ minSamples: 3 }), 0.99).verdict).toBe('nodata');
+    expect(judgeMetric([6, 7, 8, 9, 10], [1, 2, 3, 4, 5], options(), 0.99)).toMatchObject({ verdict: 'high', failed: true });
   });
 
   describe('IQR outlier removal', () => {
@@ -306,11 +327,24 @@ describe('judgeMetric', () => {
       expect(j.verdict).toBe('pass');
     });
 
-    it('keeps every point with outliers none, so one spike can inflate the ratio of means past the tolerance', () => {
+    it('keeps every point with outliers none, and one spike inflates the ratio of means but not the robust ratio the tolerance reads', () => {
       const j = judgeMetric(canary, base, options({ outliers: 'none', effectSize: { allowedIncrease: 1.1 } }), 0.95);
       expect(j.canaryCount).toBe(21);
       expect(j.ratioOfMeans).toBeGreaterThan(1.5);
-      expect(j.verdict).toBe('high');
+      expect(j.ratio).toBeCloseTo(1.02, 2);
+      expect(j.verdict).toBe('pass');
+    });
+
+    it('never drops the errors of a sparse count sample (IQR 0)', () => {
+      const errors = [0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 5, 0, 0, 0, 4, 0, 0, 6, 0];
+      const j = judgeMetric(
+        errors,
+        range(20).map(() => 0),
+        options({ outliers: 'iqr' }),
+        0.95,
+      );
+      expect(j.canaryCount).toBe(20);
+      expect(j.canaryMean).toBe(0.9);
     });
 
     it('keeps points on the fences', () => {
@@ -331,7 +365,6 @@ describe('config schemas', () => {
       effectSize: { allowedIncrease: 1, allowedDecrease: 1 },
       critical: false,
       group: 'default',
-      minSamples: 3,
     });
   });
 
@@ -363,7 +396,7 @@ describe('config schemas', () => {
 });
 
 describe('scoreCanary', () => {
-  const config = (c: Partial<JudgeConfig> = {}): JudgeConfig => JudgeConfig.parse({ kind: 'mann-whitney', ...c });
+  const config = (c: Partial<MannWhitneyJudgeConfig> = {}): MannWhitneyJudgeConfig => MannWhitneyJudgeConfig.parse({ kind: 'mann-whitney', ...c });
 
   function judged(name: string, outcome: 'pass' | 'fail' | 'nodata' | 'harmless-high', group = 'default', critical = false): JudgedMetric {
     const verdict: MetricJudgement['verdict'] = outcome === 'fail' || outcome === 'harmless-high' ? 'high' : outcome;
@@ -395,6 +428,13 @@ describe('scoreCanary', () => {
       { name: 'errors', weight: 1, passed: 0, total: 2, score: 0 },
     ]);
     expect(r.reason).toBe('score 75 is pass (pass >= 75, marginal >= 50): 2/4 metric(s) with data passed; failed: 5xx (high), 4xx (high)');
+  });
+
+  it('compares the unrounded score with the thresholds: 74.96 is not a pass at 75', () => {
+    const metrics = [...range(1874).map((i) => judged(`ok${i}`, 'pass')), ...range(626).map((i) => judged(`bad${i}`, 'fail'))];
+    const r = scoreCanary(metrics, config({ pass: 75 }));
+    expect(r.score).toBe(75);
+    expect(r.verdict).toBe('marginal');
   });
 
   it('rounds to one decimal and reads the score against the marginal and pass thresholds', () => {

@@ -1,0 +1,237 @@
+/**
+ * The sequential judge over an analysis template: turns one measurement's fetched series into new buckets for each
+ * metric's e-process (analysis/sequential.ts), adds them to the evidence carried over the release, and fails a metric
+ * as soon as its evidence crosses the boundary. Pure and sandbox-safe.
+ */
+import type { AnalysisMetric, AnalysisTemplate } from '../common/spec';
+import type { SequentialJudgeConfig } from '../common/judge-config';
+import { JudgeMetricOptions } from '../common/judge-config';
+import { evaluate, parseExpression } from '../common/expression';
+import type { Measurement, MetricResult, TimedSeries } from './analysis';
+import { resultQuery } from './analysis';
+import type { MetricJudgement, SequentialView } from './judge';
+import {
+  absorbCounts,
+  absorbPaired,
+  countsEValue,
+  countsGrid,
+  countsInterval,
+  emptyCounts,
+  emptyPaired,
+  pairedEValue,
+  pairedInterval,
+  pairedSummary,
+  type CountsBucket,
+  type JudgeEvidence,
+  type MetricEvidence,
+  type PairedBucket,
+} from './sequential';
+
+/**
+ * Paired buckets a metric needs before it can fail when `minSamples` is unset: below about 10 the variance and
+ * autocorrelation estimates are too rough to hold the false-positive rate at lag-1 correlation 0.8 (judge:sim).
+ */
+export const SEQUENTIAL_MIN_BUCKETS = 10;
+
+/** Series of one variant by metric index and query Id, as the analysis activity fetches them. */
+export type VariantSeries = Record<number, Record<string, TimedSeries>>;
+
+/**
+ * The query Ids of a counts metric: its value is `errors / requests` of two Sum (or SampleCount) queries. Such a
+ * metric is judged on the counts themselves, not on per-bucket rates (sparse errors make rates meaningless).
+ */
+export function countsQueries(metric: AnalysisMetric): { errors: string; requests: string } | undefined {
+  const q = resultQuery(metric);
+  if (!q.Expression) return undefined;
+  const e = parseExpression(q.Expression);
+  if (e.op !== '/' || e.left.op !== 'ref' || e.right.op !== 'ref') return undefined;
+  const isCount = (id: string): boolean => {
+    const stat = metric.query.find((x) => x.Id === id)?.MetricStat?.Stat;
+    return stat === 'Sum' || stat === 'SampleCount';
+  };
+  return isCount(e.left.id) && isCount(e.right.id) ? { errors: e.left.id, requests: e.right.id } : undefined;
+}
+
+function at(s: TimedSeries | undefined): Map<number, number> {
+  const m = new Map<number, number>();
+  s?.t.forEach((t, i) => {
+    const v = s.v[i];
+    if (v !== undefined && Number.isFinite(v)) m.set(t, v);
+  });
+  return m;
+}
+
+/** The metric's value per bucket timestamp (expressions evaluated per timestamp where their inputs exist). */
+export function valuesByTime(metric: AnalysisMetric, byId: Record<string, TimedSeries> | undefined): Map<number, number> {
+  const rows = new Map<number, Record<string, number | undefined>>();
+  for (const q of metric.query) {
+    if (!q.MetricStat) continue;
+    for (const [t, v] of at(byId?.[q.Id])) rows.set(t, { ...(rows.get(t) ?? {}), [q.Id]: v });
+  }
+  const out = new Map<number, number>();
+  const id = resultQuery(metric).Id;
+  for (const [t, row] of rows) {
+    for (const q of metric.query) if (q.Expression) row[q.Id] = evaluate(parseExpression(q.Expression), row);
+    const v = row[id];
+    if (v !== undefined && Number.isFinite(v)) out.set(t, v);
+  }
+  return out;
+}
+
+/** Buckets of a counts metric present on both sides; a missing error datapoint is 0 (ALBs emit no zero 5XX counts). */
+export function countsBuckets(
+  ids: { errors: string; requests: string },
+  canary: Record<string, TimedSeries> | undefined,
+  reference: Record<string, TimedSeries> | undefined,
+): CountsBucket[] {
+  const cReq = at(canary?.[ids.requests]);
+  const rReq = at(reference?.[ids.requests]);
+  const cErr = at(canary?.[ids.errors]);
+  const rErr = at(reference?.[ids.errors]);
+  const out: CountsBucket[] = [];
+  for (const [t, canaryRequests] of cReq) {
+    const referenceRequests = rReq.get(t);
+    if (referenceRequests === undefined) continue;
+    out.push({ t, canaryRequests, referenceRequests, canaryErrors: cErr.get(t) ?? 0, referenceErrors: rErr.get(t) ?? 0 });
+  }
+  return out;
+}
+
+/** Buckets of a per-bucket metric with a value on both sides at the same timestamp. */
+export function pairedBuckets(
+  metric: AnalysisMetric,
+  canary: Record<string, TimedSeries> | undefined,
+  reference: Record<string, TimedSeries> | undefined,
+): PairedBucket[] {
+  const c = valuesByTime(metric, canary);
+  const r = valuesByTime(metric, reference);
+  const out: PairedBucket[] = [];
+  for (const [t, v] of c) {
+    const ref = r.get(t);
+    if (ref !== undefined) out.push({ t, canary: v, reference: ref });
+  }
+  return out;
+}
+
+function fmt(n: number | null): string {
+  return n === null ? '∞' : String(Number(n.toPrecision(3)));
+}
+
+/**
+ * Judges one metric's accumulated evidence: 'high' / 'low' once the e-value of that side has reached 1 / alpha
+ * (for good: a crossed boundary stays crossed), 'nodata' below `minSamples` paired buckets, else 'pass'.
+ * Records the largest e-value so far in `ev.maxE` (the evidence object the caller just built by absorbing buckets).
+ * `withInterval: false` skips the confidence interval (simulations that only need the decision).
+ */
+export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alpha: number, grid: readonly number[], withInterval = true): MetricJudgement {
+  const { allowedIncrease, allowedDecrease } = opts.effectSize;
+  const up = opts.direction !== 'decrease';
+  const down = opts.direction !== 'increase';
+  // Two one-sided tests share alpha; the paired mixture is symmetric and covers both sides at once.
+  const sideAlpha = ev.test === 'counts' && up && down ? alpha / 2 : alpha;
+  const boundary = 1 / sideAlpha;
+  let eUp = 0;
+  let eDown = 0;
+  let effect: number | null;
+  let interval: [number | null, number | null];
+  let canaryMean: number | null;
+  let baselineMean: number | null;
+  if (ev.test === 'counts') {
+    if (up) eUp = countsEValue(ev.logLik, grid, allowedIncrease, 'up');
+    if (down) eDown = countsEValue(ev.logLik, grid, allowedDecrease, 'down');
+    canaryMean = ev.canaryRequests > 0 ? ev.canaryErrors / ev.canaryRequests : null;
+    baselineMean = ev.referenceRequests > 0 ? ev.referenceErrors / ev.referenceRequests : null;
+    effect = canaryMean !== null && baselineMean ? canaryMean / baselineMean : null;
+    interval = withInterval ? countsInterval(ev.logLik, grid, alpha) : [null, null];
+  } else {
+    const s = pairedSummary(ev);
+    const refMean = ev.buckets > 0 ? ev.referenceSum / ev.buckets : 0;
+    // The tolerance is relative to the reference's level: fail only beyond (allowed - 1) x reference mean.
+    if (up && s.mean > (allowedIncrease - 1) * refMean) eUp = pairedEValue(s, (allowedIncrease - 1) * refMean);
+    if (down && s.mean < (allowedDecrease - 1) * refMean) eDown = pairedEValue(s, (allowedDecrease - 1) * refMean);
+    canaryMean = ev.buckets > 0 ? refMean + s.mean : null;
+    baselineMean = ev.buckets > 0 ? refMean : null;
+    const [lo, hi] = pairedInterval(s, alpha);
+    effect = refMean > 0 ? 1 + s.mean / refMean : null;
+    interval = refMean > 0 ? [lo === null ? null : 1 + lo / refMean, hi === null ? null : 1 + hi / refMean] : [null, null];
+  }
+  const enough = ev.buckets >= (opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS);
+  const eValue = Math.max(eUp, eDown);
+  const maxE = enough ? Math.max(ev.maxE, eValue) : ev.maxE;
+  ev.maxE = maxE;
+  const view: SequentialView = { test: ev.test, eValue, boundary, effect, interval, buckets: ev.buckets };
+  const crossed = maxE >= boundary;
+  const base = {
+    pValue: Math.min(1, 1 / maxE),
+    ratioOfMeans: canaryMean !== null && baselineMean ? canaryMean / baselineMean : null,
+    ratio: effect,
+    cles: null,
+    canaryMean,
+    baselineMean,
+    canaryCount: ev.buckets,
+    baselineCount: ev.buckets,
+    evidence: view,
+  };
+  const what = ev.test === 'counts' ? 'error-rate ratio' : 'ratio';
+  const says = `${what} ${fmt(effect)} [${fmt(interval[0])}, ${fmt(interval[1])}], e-value ${fmt(eValue)} (boundary ${fmt(boundary)}) after ${ev.buckets} bucket(s)`;
+  if (!enough) {
+    return {
+      ...base,
+      verdict: 'nodata',
+      failed: false,
+      reason: `not enough data: ${ev.buckets} paired bucket(s), at least ${opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS} needed`,
+    };
+  }
+  if (!crossed) return { ...base, verdict: 'pass', failed: false, reason: `no evidence of a regression yet: ${says}` };
+  const high = eUp >= eDown;
+  return { ...base, verdict: high ? 'high' : 'low', failed: true, reason: `boundary crossed: ${says}` };
+}
+
+/**
+ * Adds a measurement's buckets to each metric's evidence and judges it (same order as the template's metrics).
+ * alpha = 1 - confidence is split evenly over the metrics, so the canary's chance of failing while healthy stays at
+ * most alpha over the whole release. Every failing metric is decisive (`criticalFailures`): the analysis fails at once.
+ */
+export function judgeSequentially(
+  template: AnalysisTemplate,
+  judge: SequentialJudgeConfig,
+  results: MetricResult[],
+  series: { canary: VariantSeries; reference: VariantSeries },
+  against: 'baseline' | 'stable',
+  previous: JudgeEvidence | undefined,
+): { metrics: MetricResult[]; score: NonNullable<Measurement['score']>; evidence: JudgeEvidence } {
+  const alpha = (1 - judge.confidence) / template.metrics.length;
+  const evidence: JudgeEvidence = {};
+  const judged = template.metrics.map((m, i) => {
+    const opts = m.judge ?? JudgeMetricOptions.parse({});
+    const ids = countsQueries(m);
+    const prev = previous?.[m.name];
+    let ev: MetricEvidence;
+    let grid: number[] = [];
+    if (ids) {
+      grid = countsGrid([opts.effectSize.allowedIncrease, opts.effectSize.allowedDecrease]);
+      const start = prev?.test === 'counts' && prev.logLik.length === grid.length ? prev : emptyCounts(grid);
+      ev = absorbCounts(start, grid, countsBuckets(ids, series.canary[i], series.reference[i]));
+    } else {
+      const start = prev?.test === 'paired' ? prev : emptyPaired();
+      ev = absorbPaired(start, pairedBuckets(m, series.canary[i], series.reference[i]));
+    }
+    const judgement = judgeEvidence(ev, opts, alpha, grid);
+    evidence[m.name] = ev;
+    return { name: m.name, judgement };
+  });
+  const withData = judged.filter((j) => j.judgement.verdict !== 'nodata');
+  const failing = judged.filter((j) => j.judgement.failed);
+  const score = withData.length ? Math.round((1000 * (withData.length - failing.length)) / withData.length) / 10 : 0;
+  const verdict = failing.length ? 'fail' : withData.length ? 'pass' : 'nodata';
+  const reason = failing.length
+    ? `sequential judge: ${failing.map((f) => `${f.name} ${f.judgement.reason}`).join('; ')}`
+    : withData.length
+      ? `sequential judge: no boundary crossed (${withData.length}/${judged.length} metric(s) with data, alpha ${fmt(alpha)} each)`
+      : 'sequential judge: no metric has enough paired buckets yet';
+  return {
+    metrics: results.map((r, i) => ({ ...r, stat: { ...(judged[i] as (typeof judged)[number]).judgement, against } })),
+    score: { score, verdict, reason, criticalFailures: failing.map((f) => f.name) },
+    evidence,
+  };
+}

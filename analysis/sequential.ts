@@ -1,0 +1,262 @@
+/**
+ * Anytime-valid tests for the sequential judge: e-processes whose evidence accumulates bucket by bucket over a
+ * whole release, so the canary can be checked at every bucket while the probability that a healthy canary ever
+ * crosses the boundary 1 / alpha stays at most alpha (Ville's inequality). After Lindon, Sanden and Shirikian,
+ * "Rapid Regression Detection in Software Deployments through Sequential Testing" (KDD 2022) and their follow-up on
+ * counting processes. Pure, constant-size state, sandbox-safe: no I/O, no Node built-ins.
+ *
+ * - Counts (errors over requests): conditional on a bucket's total errors E, the canary's errors are
+ *   Binomial(E, p) with p = s θ / (s θ + 1 - s), s the canary's share of the bucket's requests and θ the ratio of
+ *   the error rates. Conditioning cancels anything that moves both rates together (a burst, a slow dependency) and
+ *   accounts for unequal traffic shares. The state is the log-likelihood on a grid of θ; the e-value against θ0 is
+ *   a likelihood ratio mixed over the grid beyond θ0, an exact test supermartingale for every θ ≤ θ0.
+ * - Paired per-bucket values (latency averages, percentiles): the differences d = canary - reference of buckets with
+ *   the same timestamp, so shared time effects cancel, tested by the scale-invariant normal-mixture t-test (a
+ *   Bayes factor with δ = μ / σ ~ N(0, g); an e-process for Gaussian differences, Pérez-Ortiz et al.), on an effective
+ *   sample size n (1 - ρ) / (1 + ρ) with ρ the lag-1 autocorrelation of the differences, so autocorrelated buckets
+ *   (CloudWatch series are) do not count as independent evidence.
+ */
+
+/** Standard errors added to the lag-1 autocorrelation estimate (see {@link pairedSummary}). */
+export const RHO_MARGIN = 1;
+
+/** Prior variance g of the standardized paired effect δ = μ / σ in the t-mixture. */
+export const PAIRED_PRIOR_VARIANCE = 1;
+
+/** Rate ratios θ the counts test keeps a log-likelihood for: 2^(k/8), 1/32 .. 64. */
+export const RATE_RATIO_GRID: readonly number[] = Array.from({ length: 89 }, (_, i) => 2 ** ((i - 40) / 8));
+
+/** Spread (in natural-log units of θ) of the mixing weights around the null ratio: a factor of 4 is one sd. */
+const COUNTS_PRIOR_SD = Math.log(4);
+
+/** Cumulative evidence of a counts metric. */
+export interface CountsEvidence {
+  test: 'counts';
+  buckets: number;
+  canaryErrors: number;
+  canaryRequests: number;
+  referenceErrors: number;
+  referenceRequests: number;
+  /** Σ over buckets of log P(canary errors | total errors, θ) on {@link countsGrid}, up to a constant. */
+  logLik: number[];
+  /** Timestamp (ms) of the last bucket absorbed: later measurements' overlapping windows add only newer buckets. */
+  lastT: number;
+  /** Largest failing-side e-value seen; the test rejected for good once it reached the boundary. */
+  maxE: number;
+}
+
+/** Cumulative evidence of a per-bucket metric: sufficient statistics of the paired differences. */
+export interface PairedEvidence {
+  test: 'paired';
+  buckets: number;
+  sum: number;
+  sumSq: number;
+  /** Σ d_t d_(t-1) over consecutive absorbed buckets, and how many such pairs. */
+  sumLag: number;
+  lagPairs: number;
+  /** The last difference, for the next lag product. */
+  last: number | null;
+  /** Σ reference values, for the relative effect. */
+  referenceSum: number;
+  lastT: number;
+  maxE: number;
+}
+
+export type MetricEvidence = CountsEvidence | PairedEvidence;
+
+/** Evidence of a release's sequential judge, by metric name; carried in the analysis counters. */
+export type JudgeEvidence = Record<string, MetricEvidence>;
+
+/** The grid of a counts test: {@link RATE_RATIO_GRID} plus the tolerance ratios, so the null is on it exactly. */
+export function countsGrid(nulls: readonly number[]): number[] {
+  return [...new Set([...RATE_RATIO_GRID, ...nulls])].sort((a, b) => a - b);
+}
+
+export function emptyCounts(grid: readonly number[]): CountsEvidence {
+  return {
+    test: 'counts',
+    buckets: 0,
+    canaryErrors: 0,
+    canaryRequests: 0,
+    referenceErrors: 0,
+    referenceRequests: 0,
+    logLik: grid.map(() => 0),
+    lastT: Number.NEGATIVE_INFINITY,
+    maxE: 1,
+  };
+}
+
+export function emptyPaired(): PairedEvidence {
+  return { test: 'paired', buckets: 0, sum: 0, sumSq: 0, sumLag: 0, lagPairs: 0, last: null, referenceSum: 0, lastT: Number.NEGATIVE_INFINITY, maxE: 1 };
+}
+
+/** One bucket of a counts metric. */
+export interface CountsBucket {
+  t: number;
+  canaryErrors: number;
+  canaryRequests: number;
+  referenceErrors: number;
+  referenceRequests: number;
+}
+
+/** Canary's probability of an error, given one of the bucket's errors, at rate ratio θ and canary request share s. */
+export function canaryErrorShare(theta: number, share: number): number {
+  return (share * theta) / (share * theta + 1 - share);
+}
+
+/** Adds the buckets newer than the evidence (a bucket without requests on either side says nothing). */
+export function absorbCounts(ev: CountsEvidence, grid: readonly number[], buckets: readonly CountsBucket[]): CountsEvidence {
+  const next = { ...ev, logLik: [...ev.logLik] };
+  for (const b of [...buckets].sort((x, y) => x.t - y.t)) {
+    if (b.t <= next.lastT) continue;
+    next.lastT = b.t;
+    if (!(b.canaryRequests > 0 && b.referenceRequests > 0)) continue;
+    next.buckets++;
+    next.canaryErrors += b.canaryErrors;
+    next.canaryRequests += b.canaryRequests;
+    next.referenceErrors += b.referenceErrors;
+    next.referenceRequests += b.referenceRequests;
+    const total = b.canaryErrors + b.referenceErrors;
+    if (total <= 0) continue;
+    const share = b.canaryRequests / (b.canaryRequests + b.referenceRequests);
+    grid.forEach((theta, k) => {
+      const p = canaryErrorShare(theta, share);
+      next.logLik[k] = (next.logLik[k] ?? 0) + b.canaryErrors * Math.log(p) + b.referenceErrors * Math.log1p(-p);
+    });
+  }
+  return next;
+}
+
+function logSumExp(xs: readonly number[]): number {
+  const m = Math.max(...xs);
+  if (!Number.isFinite(m)) return m;
+  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
+}
+
+/**
+ * The counts e-value against "the rate ratio is at most θ0" (side 'up') or "at least θ0" ('down'): the likelihood
+ * ratio against θ0 mixed over the grid points beyond θ0, weighted by a normal density in log θ around log θ0.
+ */
+export function countsEValue(logLik: readonly number[], grid: readonly number[], theta0: number, side: 'up' | 'down'): number {
+  const k0 = grid.indexOf(theta0);
+  if (k0 < 0) throw new RangeError(`countsEValue: the null ratio ${theta0} is not on the grid`);
+  const base = logLik[k0] ?? 0;
+  const terms: number[] = [];
+  const logW: number[] = [];
+  grid.forEach((theta, k) => {
+    if (side === 'up' ? theta <= theta0 : theta >= theta0) return;
+    const z = Math.log(theta / theta0) / COUNTS_PRIOR_SD;
+    logW.push(-0.5 * z * z);
+    terms.push(-0.5 * z * z + (logLik[k] ?? 0) - base);
+  });
+  return Math.exp(logSumExp(terms) - logSumExp(logW));
+}
+
+/**
+ * Anytime-valid confidence interval of the rate ratio: the grid ratios that neither one-sided test (each at
+ * alpha / 2) rejects. A null end means the interval runs off the grid.
+ */
+export function countsInterval(logLik: readonly number[], grid: readonly number[], alpha: number): [number | null, number | null] {
+  const kept = (k: number): boolean => {
+    const theta = grid[k] as number;
+    return countsEValue(logLik, grid, theta, 'up') < 2 / alpha && countsEValue(logLik, grid, theta, 'down') < 2 / alpha;
+  };
+  // Walk out from the most likely ratio: the kept set is an interval around it, and this keeps the cost O(width x grid).
+  let best = 0;
+  logLik.forEach((l, k) => {
+    if (l > (logLik[best] ?? -Infinity)) best = k;
+  });
+  if (!kept(best)) return [null, null];
+  let lo = best;
+  let hi = best;
+  while (lo > 0 && kept(lo - 1)) lo--;
+  while (hi < grid.length - 1 && kept(hi + 1)) hi++;
+  return [lo === 0 ? null : (grid[lo] as number), hi === grid.length - 1 ? null : (grid[hi] as number)];
+}
+
+/** One bucket of a paired metric. */
+export interface PairedBucket {
+  t: number;
+  canary: number;
+  reference: number;
+}
+
+/** Adds the paired buckets newer than the evidence. */
+export function absorbPaired(ev: PairedEvidence, buckets: readonly PairedBucket[]): PairedEvidence {
+  const next = { ...ev };
+  for (const b of [...buckets].sort((x, y) => x.t - y.t)) {
+    if (b.t <= next.lastT || !Number.isFinite(b.canary) || !Number.isFinite(b.reference)) continue;
+    const d = b.canary - b.reference;
+    next.lastT = b.t;
+    next.buckets++;
+    next.sum += d;
+    next.sumSq += d * d;
+    next.referenceSum += b.reference;
+    if (next.last !== null) {
+      next.sumLag += d * next.last;
+      next.lagPairs++;
+    }
+    next.last = d;
+  }
+  return next;
+}
+
+/** What the paired test sees: mean difference, its long-run standard error, and the effective sample size. */
+export interface PairedSummary {
+  n: number;
+  mean: number;
+  /** Standard error of the mean allowing for lag-1 autocorrelation; 0 when the differences do not vary. */
+  se: number;
+  /** Lag-1 autocorrelation used (bias-corrected, clamped to [0, 0.95]). */
+  rho: number;
+  nEff: number;
+}
+
+export function pairedSummary(ev: PairedEvidence): PairedSummary {
+  const n = ev.buckets;
+  const mean = n > 0 ? ev.sum / n : 0;
+  const variance = n > 1 ? Math.max(0, (ev.sumSq - n * mean * mean) / (n - 1)) : 0;
+  let rho = 0;
+  if (ev.lagPairs >= 2 && variance > 0) {
+    const raw = (ev.sumLag / ev.lagPairs - mean * mean) / variance;
+    // The sample autocorrelation is biased low and noisy at small n; underestimating it would overstate the evidence,
+    // so the test uses an upper estimate: bias-corrected, plus one standard error (about 1 / sqrt(n)).
+    rho = Math.min(0.95, Math.max(0, raw + (1 + 4 * Math.max(0, raw)) / n + RHO_MARGIN / Math.sqrt(n)));
+  }
+  const inflation = (1 + rho) / (1 - rho);
+  const se = n > 0 ? Math.sqrt((variance * inflation) / n) : 0;
+  return { n, mean, se, rho, nEff: n / inflation };
+}
+
+/**
+ * The scale-invariant normal-mixture Bayes factor of a t statistic with ν degrees of freedom from n observations,
+ * δ ~ N(0, g): with K = 1 + n g, BF = K^(-1/2) [(1 + t²/ν) / (1 + t²/(K ν))]^((ν+1)/2), the density ratio of
+ * t / sqrt(K) ~ t_ν (scaled) against t ~ t_ν.
+ */
+export function tMixtureBayesFactor(t: number, n: number, nu: number, g: number = PAIRED_PRIOR_VARIANCE): number {
+  const k = 1 + n * g;
+  return Math.exp(-0.5 * Math.log(k) + ((nu + 1) / 2) * (Math.log1p((t * t) / nu) - Math.log1p((t * t) / (k * nu))));
+}
+
+/** The |t| at which {@link tMixtureBayesFactor} reaches 1 / alpha; Infinity when it never can with this n. */
+export function tMixtureCritical(n: number, nu: number, alpha: number, g: number = PAIRED_PRIOR_VARIANCE): number {
+  const k = 1 + n * g;
+  const c = Math.exp((2 / (nu + 1)) * (0.5 * Math.log(k) - Math.log(alpha)));
+  return c >= k ? Number.POSITIVE_INFINITY : Math.sqrt((nu * (c - 1)) / (1 - c / k));
+}
+
+/** The paired test's e-value against mean difference mu0 (both sides of the symmetric mixture). */
+export function pairedEValue(s: PairedSummary, mu0: number): number {
+  if (s.n < 2) return 1;
+  const nu = Math.max(1, s.nEff - 1);
+  if (s.se === 0) return s.mean === mu0 ? 1 : Number.POSITIVE_INFINITY;
+  return tMixtureBayesFactor((s.mean - mu0) / s.se, s.nEff, nu);
+}
+
+/** Anytime-valid confidence interval of the mean paired difference (null ends: unbounded yet). */
+export function pairedInterval(s: PairedSummary, alpha: number): [number | null, number | null] {
+  if (s.n < 2) return [null, null];
+  const crit = tMixtureCritical(s.nEff, Math.max(1, s.nEff - 1), alpha);
+  if (!Number.isFinite(crit)) return [null, null];
+  return [s.mean - crit * s.se, s.mean + crit * s.se];
+}

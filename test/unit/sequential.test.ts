@@ -1,0 +1,250 @@
+import reference from '../fixtures/judge/reference.json';
+import { JudgeMetricOptions, mannWhitneyMinSamples } from '../../common/judge-config';
+import { AnalysisTemplate } from '../../common/spec';
+import { hodgesLehmannShift } from '../../analysis/mann-whitney';
+import {
+  absorbCounts,
+  absorbPaired,
+  countsEValue,
+  countsGrid,
+  emptyCounts,
+  emptyPaired,
+  tMixtureBayesFactor,
+  tMixtureCritical,
+  type CountsBucket,
+} from '../../analysis/sequential';
+import { judgeEvidence, judgeSequentially, type VariantSeries } from '../../analysis/sequential-judge';
+import { addMeasurement, carriedEvidence, judgeMetric, zeroCounters, type TimedSeries } from '../../analysis/analysis';
+import { mulberry32 } from '../../dev/simulator';
+
+const relClose = (actual: number, expected: number, tol = 1e-9): void => {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected)));
+};
+
+describe('statistical primitives against scipy (test/fixtures/judge/reference.json)', () => {
+  it('t-mixture Bayes factor equals the scaled-t density ratio', () => {
+    for (const c of reference.tMixture) relClose(tMixtureBayesFactor(c.t, c.n, c.nu), c.bf, 1e-10);
+  });
+
+  it('t-mixture critical value is where the Bayes factor reaches 1 / alpha', () => {
+    for (const c of reference.tCritical) relClose(tMixtureCritical(c.n, c.nu, c.alpha), c.t, 1e-9);
+    expect(tMixtureCritical(2, 1, 0.05)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('counts e-values equal the binomial likelihood-ratio mixtures', () => {
+    for (const c of reference.counts) {
+      const grid = countsGrid(c.nulls);
+      const ev = absorbCounts(emptyCounts(grid), grid, c.buckets as CountsBucket[]);
+      relClose(countsEValue(ev.logLik, grid, 1, 'up'), c.eUp1);
+      relClose(countsEValue(ev.logLik, grid, 1, 'down'), c.eDown1);
+      relClose(countsEValue(ev.logLik, grid, 1.1, 'up'), c.eUp11);
+      relClose(countsEValue(ev.logLik, grid, 0.9, 'down'), c.eDown09);
+    }
+  });
+
+  it('Hodges-Lehmann shift is the median of pairwise differences', () => {
+    for (const c of reference.hodgesLehmann) relClose(hodgesLehmannShift(c.x, c.y), c.shift, 1e-12);
+  });
+
+  it('the smallest Mann-Whitney sample that can fail matches the exact test', () => {
+    for (const c of reference.mannWhitneyMinSamples) expect(mannWhitneyMinSamples(c.alpha)).toBe(c.n);
+  });
+});
+
+function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+}
+
+function poisson(rand: () => number, mean: number): number {
+  const limit = Math.exp(-mean);
+  let k = 0;
+  for (let p = rand(); p > limit; p *= rand()) k++;
+  return k;
+}
+
+const defaults = JudgeMetricOptions.parse({});
+
+describe('anytime validity: healthy canaries checked at every bucket', () => {
+  const RUNS = 2000;
+  const BUCKETS = 60;
+
+  it.each([0, 0.5])('paired latency buckets with lag-1 correlation %s and a shared trend fail at most alpha of the time', (rho) => {
+    const rand = mulberry32(rho === 0 ? 11 : 12);
+    let falseFailures = 0;
+    for (let run = 0; run < RUNS; run++) {
+      let ev = emptyPaired();
+      let c = gaussian(rand);
+      let r = gaussian(rand);
+      for (let t = 0; t < BUCKETS; t++) {
+        const trend = 100 + 30 * Math.sin(t / 20);
+        ev = absorbPaired(ev, [{ t, canary: trend + 10 * c, reference: trend + 10 * r }]);
+        if (judgeEvidence(ev, defaults, 0.05, [], false).failed) {
+          falseFailures++;
+          break;
+        }
+        c = rho * c + Math.sqrt(1 - rho * rho) * gaussian(rand);
+        r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
+      }
+    }
+    expect(falseFailures / RUNS).toBeLessThanOrEqual(0.05);
+  });
+
+  it('sparse error counts at unequal traffic shares (10% canary, 90% stable) fail at most alpha of the time', () => {
+    const rand = mulberry32(13);
+    const grid = countsGrid([1]);
+    let falseFailures = 0;
+    for (let run = 0; run < RUNS; run++) {
+      let ev = emptyCounts(grid);
+      // 30 buckets (half an hour): the counts test is the slower one, and most false crossings come early.
+      for (let t = 0; t < BUCKETS / 2; t++) {
+        const burst = Math.exp(0.5 * gaussian(rand) - 0.125);
+        const b = { t, canaryRequests: 100, referenceRequests: 900, canaryErrors: poisson(rand, 0.2 * burst), referenceErrors: poisson(rand, 1.8 * burst) };
+        ev = absorbCounts(ev, grid, [b]);
+        if (judgeEvidence(ev, defaults, 0.05, grid, false).failed) {
+          falseFailures++;
+          break;
+        }
+      }
+    }
+    expect(falseFailures / RUNS).toBeLessThanOrEqual(0.05);
+  });
+});
+
+describe('sequential judge over a template', () => {
+  const sum = (id: string, name: string) => ({
+    Id: id,
+    MetricStat: {
+      Metric: { Namespace: 'AWS/ApplicationELB', MetricName: name, Dimensions: [{ Name: 'TargetGroup', Value: '${targetGroup}' }] },
+      Period: 60,
+      Stat: 'Sum' as const,
+    },
+  });
+  const avg = { ...sum('rt', 'TargetResponseTime'), MetricStat: { ...sum('rt', 'TargetResponseTime').MetricStat, Stat: 'Average' as const } };
+  const template = AnalysisTemplate.parse({
+    metrics: [
+      {
+        name: '5xx-rate',
+        query: [sum('errors', 'HTTPCode_Target_5XX_Count'), sum('requests', 'RequestCount'), { Id: 'rate', Expression: 'errors / requests' }],
+      },
+      { name: 'latency', query: [avg] },
+    ],
+    judge: {},
+  });
+
+  /** A window of `n` one-minute buckets ending at bucket `end` (exclusive). */
+  function window(end: number, n: number, f: (t: number) => { errors?: number; requests: number; rt: number }): Record<number, Record<string, TimedSeries>> {
+    const ts = Array.from({ length: n }, (_, i) => (end - n + i) * 60_000);
+    const rows = ts.map((t) => f(t / 60_000));
+    // ALBs publish no datapoint for a zero 5XX count.
+    const errs = ts.map((t, i) => ({ t, v: rows[i]?.errors })).filter((x) => x.v !== undefined);
+    return {
+      0: { errors: { t: errs.map((x) => x.t), v: errs.map((x) => x.v as number) }, requests: { t: ts, v: rows.map((r) => r.requests) } },
+      1: { rt: { t: ts, v: rows.map((r) => r.rt) } },
+    };
+  }
+
+  const thresholds = template.metrics.map((m) => judgeMetric(m, { canary: 1 }, 'pass'));
+
+  it('is the default judge and accumulates evidence over overlapping windows without counting a bucket twice', () => {
+    expect(template.judge).toEqual({ kind: 'sequential', confidence: 0.95 });
+    let counters = zeroCounters;
+    const ref: VariantSeries = window(20, 20, (t) => ({ requests: 500, rt: 100 + (t % 3) }));
+    const can: VariantSeries = window(20, 20, (t) => ({ requests: 500, rt: 100 + ((t + 1) % 3) }));
+    for (const end of [10, 15, 20]) {
+      const slice = (s: VariantSeries): VariantSeries => window(end, 10, (t) => ({ requests: 500, rt: (s[1]?.rt?.v[t] ?? 0) as number }));
+      const r = judgeSequentially(
+        template,
+        { kind: 'sequential', confidence: 0.95 },
+        thresholds,
+        { canary: slice(can), reference: slice(ref) },
+        'baseline',
+        counters.evidence,
+      );
+      counters = addMeasurement(counters, {
+        at: '',
+        verdict: r.score.verdict === 'fail' ? 'fail' : 'pass',
+        metrics: r.metrics,
+        score: r.score,
+        evidence: r.evidence,
+      });
+    }
+    expect(counters.evidence?.latency?.buckets).toBe(20);
+    expect(counters.evidence?.['5xx-rate']).toMatchObject({ test: 'counts', buckets: 20, canaryErrors: 0, canaryRequests: 10_000 });
+    // A step analysis starts its failure count afresh but keeps the evidence.
+    expect(carriedEvidence(counters)).toEqual({ ...zeroCounters, evidence: counters.evidence });
+    expect(carriedEvidence(undefined)).toEqual(zeroCounters);
+  });
+
+  it('fails a 30% slower canary as soon as the boundary is crossed and says by how much', () => {
+    const rand = mulberry32(5);
+    let evidence;
+    let failedAt: number | null = null;
+    let last;
+    for (let end = 1; end <= 60 && failedAt === null; end++) {
+      const noise = (): number => 10 * gaussian(rand);
+      const r = judgeSequentially(
+        template,
+        { kind: 'sequential', confidence: 0.95 },
+        thresholds,
+        { canary: window(end, 1, () => ({ requests: 500, rt: 130 + noise() })), reference: window(end, 1, () => ({ requests: 500, rt: 100 + noise() })) },
+        'baseline',
+        evidence,
+      );
+      evidence = r.evidence;
+      last = r;
+      if (r.score.verdict === 'fail') failedAt = end;
+    }
+    expect(failedAt).not.toBeNull();
+    expect(failedAt).toBeLessThanOrEqual(20);
+    expect(last?.score.criticalFailures).toEqual(['latency']);
+    const stat = last?.metrics[1]?.stat;
+    expect(stat).toMatchObject({ verdict: 'high', failed: true, against: 'baseline' });
+    expect(stat?.evidence?.effect).toBeGreaterThan(1.15);
+    const [lo, hi] = stat?.evidence?.interval ?? [null, null];
+    expect(lo).toBeGreaterThan(1);
+    expect(hi).toBeGreaterThan(stat?.evidence?.effect ?? Infinity);
+    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary 40\)/);
+  });
+
+  it('fails five times the error rate on sparse counts, and never fails with no errors on either side', () => {
+    const quiet = judgeSequentially(
+      template,
+      { kind: 'sequential', confidence: 0.95 },
+      thresholds,
+      { canary: window(60, 60, () => ({ requests: 100, rt: 100 })), reference: window(60, 60, () => ({ requests: 900, rt: 100 })) },
+      'stable',
+      undefined,
+    );
+    expect(quiet.metrics[0]?.stat).toMatchObject({ verdict: 'pass', failed: false });
+    const bad = judgeSequentially(
+      template,
+      { kind: 'sequential', confidence: 0.95 },
+      thresholds,
+      {
+        canary: window(60, 60, (t) => ({ requests: 100, rt: 100, ...(t % 3 === 0 ? { errors: 1 } : {}) })),
+        reference: window(60, 60, (t) => ({ requests: 900, rt: 100, ...(t % 2 === 0 ? { errors: 1 } : {}) })),
+      },
+      'stable',
+      undefined,
+    );
+    expect(bad.metrics[0]?.stat).toMatchObject({ verdict: 'high', failed: true });
+    expect(bad.metrics[0]?.stat?.evidence?.effect).toBeCloseTo(20 / 6000 / (30 / 54000), 10);
+  });
+});
+
+describe('judge config', () => {
+  const metric = {
+    name: 'latency',
+    query: [{ Id: 'rt', MetricStat: { Metric: { Namespace: 'N', MetricName: 'M', Dimensions: [] }, Period: 60, Stat: 'Average' } }],
+  };
+
+  it('rejects a Mann-Whitney minSamples that can never fail at the confidence, naming the field', () => {
+    const r = AnalysisTemplate.safeParse({ metrics: [{ ...metric, judge: { minSamples: 3 } }], judge: { kind: 'mann-whitney' } });
+    expect(r.error?.issues[0]).toMatchObject({ path: ['metrics', 0, 'judge', 'minSamples'] });
+    expect(r.error?.issues[0]?.message).toMatch(/minSamples 3 can never fail at confidence 0.95 .* use at least 4/);
+    expect(AnalysisTemplate.safeParse({ metrics: [{ ...metric, judge: { minSamples: 4 } }], judge: { kind: 'mann-whitney' } }).success).toBe(true);
+    expect(AnalysisTemplate.safeParse({ metrics: [{ ...metric, judge: { minSamples: 4 } }], judge: { kind: 'mann-whitney', confidence: 0.99 } }).success).toBe(
+      false,
+    );
+  });
+});
