@@ -411,6 +411,28 @@ describe('pause and resume', () => {
 });
 
 describe('analysis gates', () => {
+  it('rolls back when nobody answers an inconclusive analysis within its timeout (default 1h)', async () => {
+    const { handle, fake } = await releases.start({ steps: [{ setWeight: 10 }, { analysis: { template: 'errors' } }, { setWeight: 100 }] }, (f) =>
+      f.verdicts.push('inconclusive'),
+    );
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'rolled-back', reason: 'analysis at step 1 stayed inconclusive for 1h' });
+    const status = await handle.query(statusQuery);
+    expect(actionsOf(status, 'inconclusive analysis ended')).toEqual([expect.objectContaining({ detail: 'timed out after 1h: rollback' })]);
+    expect(fake.actions).toEqual(fake.originalActions);
+    expect(fake.groupNames()).toEqual([fake.stable.name]);
+  });
+
+  it("goes on after a step's own inconclusive timeout with onTimeout continue", async () => {
+    const { handle } = await releases.start(
+      { steps: [{ setWeight: 10 }, { analysis: { template: 'errors', inconclusive: { timeout: '30m', onTimeout: 'continue' } } }, { setWeight: 100 }] },
+      (f) => f.verdicts.push('inconclusive'),
+    );
+    expect(await handle.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+    const status = await handle.query(statusQuery);
+    expect(actionsOf(status, 'inconclusive analysis ended')).toEqual([expect.objectContaining({ detail: 'timed out after 30m: continue' })]);
+  });
+
   it('stops at an inconclusive analysis until resumed, then runs the next analysis', async () => {
     const { handle, fake } = await releases.start(
       { steps: [{ setWeight: 10 }, { analysis: { template: 'errors' } }, { setWeight: 50 }, { analysis: { template: 'errors' } }, { setWeight: 100 }] },
@@ -419,7 +441,9 @@ describe('analysis gates', () => {
     const gated = await waitForStatus(handle, atGate('inconclusive', 1), 'inconclusive gate');
     expect(gated.phase).toBe('Paused');
     expect(gated.analysis).toMatchObject({ verdict: 'inconclusive', reason: 'scripted inconclusive' });
-    expect(gated.gate?.deadline).toBeUndefined();
+    // Nothing waits forever: the template's inconclusive policy (default 1h, then rollback) bounds the gate.
+    expect(ms(gated.gate?.deadline) - ms(gated.gate?.openedAt)).toBe(3_600_000);
+    expect(gated.gate?.onTimeout).toBe('rollback');
 
     await handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice', comment: 'no traffic at night' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 5 });
