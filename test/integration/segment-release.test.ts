@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { actions, startRelease } from '../../client/release-client';
 import { Tags } from '../../activities/contract';
 import { statusQuery } from '../../common/messages';
+import { localMetricTiming } from '../../dev/scenarios';
 import { albMetricQuery } from '../../dev/alb-metrics';
 import { startSimulator } from '../../dev/simulator';
 import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
@@ -128,13 +129,15 @@ describe('segment steps in a release', () => {
       population: { groups: [{ name: 'staff', share: 0.2, request: { sourceIp: '10.20.3.4' } }] },
     });
     try {
+      // ALB-shaped metrics (the simulator's default): buckets of a compressed minute, delivered late, no zero 5xx.
+      const { periodSeconds, delay } = localMetricTiming();
       const errors = {
         metrics: [
           {
             name: '5xx-rate',
             query: [
-              albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 1),
-              albMetricQuery('requests', 'RequestCount', 'Sum', 1),
+              albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
+              albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
               { Id: 'rate', Expression: 'errors / requests' },
             ],
             pass: { max: 0.05 },
@@ -143,6 +146,7 @@ describe('segment steps in a release', () => {
         count: 1,
         interval: '1s',
         window: '3s',
+        delay,
       };
       const spec = testSpec(seeded, service, {
         steps: [staff, { pause: { duration: '3s' } }, { analysis: { template: 'errors' } }, { setWeight: 50 }, { setWeight: 100 }],
