@@ -114,7 +114,8 @@ function forwardOf<A extends { Type?: string }>(actions: A[]): A | undefined {
   return actions.find((a) => a.Type === 'forward');
 }
 
-function drifted(ref: TrafficRef, expected: ForwardState, actual: ForwardState | undefined): ApplicationFailure {
+/** The failure of a forward-action write refused because someone else changed it (also the test fake's, so both say the same). */
+export function drifted(ref: TrafficRef, expected: ForwardState, actual: ForwardState | undefined): ApplicationFailure {
   const drift: ForwardDrift = { ref, expected, actual, message: forwardDrift(expected, actual) ?? 'changed' };
   return ApplicationFailure.create({
     type: ErrorTypes.ForwardActionDrifted,

@@ -8,6 +8,7 @@
  * It judges nothing itself: runAnalysis answers the verdicts a test scripts, so a workflow test pins what the
  * workflow does with a verdict, not how a verdict is reached (test/unit/analysis.test.ts covers that).
  */
+import { drifted } from '../../activities/traffic';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -565,7 +566,7 @@ export class FakeAlb {
     }
     const index = this.actions.findIndex((a) => a.Type === 'forward');
     if (index < 0) {
-      if (input.expected) throw this.drifted(input, input.expected, undefined);
+      if (input.expected) throw drifted(input, input.expected, undefined);
       throw ApplicationFailure.create({ type: ErrorTypes.UnsupportedListener, nonRetryable: true, message: `${describeRef(input)} has no forward action` });
     }
     const forward = this.actions[index] as ElbAction;
@@ -573,7 +574,7 @@ export class FakeAlb {
     // A retry after a write that took effect finds the requested state: done, not drift.
     const requested = withWeights(input.expected ?? current, input.weights);
     if (sameForward(current, requested)) return { weights: current.targetGroups, unchanged: true, forward: current };
-    if (input.expected && !sameForward(current, input.expected)) throw this.drifted(input, input.expected, current);
+    if (input.expected && !sameForward(current, input.expected)) throw drifted(input, input.expected, current);
     const stickiness = (forward.ForwardConfig as { TargetGroupStickinessConfig?: unknown } | undefined)?.TargetGroupStickinessConfig;
     this.actions[index] = {
       Type: 'forward',
@@ -585,16 +586,6 @@ export class FakeAlb {
     };
     const verified = stateOf(this.actions[index] as ElbAction);
     return { weights: verified.targetGroups, unchanged: false, forward: verified };
-  }
-
-  private drifted(ref: TrafficRef, expected: ForwardState, actual: ForwardState | undefined): ApplicationFailure {
-    const drift: ForwardDrift = { ref, expected, actual, message: forwardDrift(expected, actual) ?? 'changed' };
-    return ApplicationFailure.create({
-      type: ErrorTypes.ForwardActionDrifted,
-      nonRetryable: true,
-      message: `${describeRef(ref)} was changed by someone else since this release last verified it; nothing was written. ${drift.message}`,
-      details: [drift],
-    });
   }
 
   /**
