@@ -239,7 +239,16 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
       const judge = req.template.judge;
       if (judge?.kind === 'sequential') {
         const seq = judgeSequentially(req.template, judge, thresholds, { canary: series.canary, reference: series[against] }, against, evidence);
-        return { at, verdict: measurementVerdict(seq.metrics, seq.score), metrics: seq.metrics, score: seq.score, evidence: seq.evidence };
+        const m: Measurement = {
+          at,
+          verdict: measurementVerdict(seq.metrics, seq.score, alarms),
+          window,
+          metrics: seq.metrics,
+          score: seq.score,
+          evidence: seq.evidence,
+        };
+        if (alarms) m.alarms = alarms;
+        return m;
       }
       const samples = req.template.metrics.map((metric, mi) => ({
         canary: metricSamples(metric, series.canary[mi] ?? {}),

@@ -162,13 +162,16 @@ describe('CloudWatch alarms as gates (moto alarms, SetAlarmState)', () => {
     await aws.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: `set by the test: ${state}` }));
   }
 
-  it('fails the measurement when a listed alarm is in ALARM, though every metric passes', async () => {
+  it.each([
+    ['thresholds only', {}],
+    ['the sequential judge', { judge: {} }],
+  ])('fails the measurement when a listed alarm is in ALARM, though every metric passes (%s)', async (_, judged) => {
     const prefix = uniqueName('alarm');
     const dims = { targetGroup: `targetgroup/${prefix}/0123456789abcdef`, loadBalancer: canary.loadBalancer };
     await publishTraffic(aws, dims, 500, 0);
     await alarm(`${prefix}-5xx`, 'OK');
     await alarm(`${prefix}-latency`, 'ALARM');
-    const template = AnalysisTemplate.parse({ ...errorRateTemplate(0.05), alarms: { prefix } });
+    const template = AnalysisTemplate.parse({ ...errorRateTemplate(0.05), ...judged, alarms: { prefix } });
     const result = await runAnalysis(testStack.motoEndpoint, template, Date.now, { canary: dims, stable });
     expect(result.verdict).toBe('fail');
     expect(result.last?.metrics).toEqual([expect.objectContaining({ metric: '5xx-rate', canary: 0, verdict: 'pass' })]);
