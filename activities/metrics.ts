@@ -16,6 +16,7 @@ import { metricEvaluator, type AlarmGate, type AnalysisTemplate } from '../commo
 import {
   addMeasurement,
   analysisWindow,
+  firstWindowAfter,
   failureReason,
   fillPlaceholders,
   finalVerdict,
@@ -279,6 +280,11 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
       // A retried attempt goes on from where the last heartbeat left off.
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
       let progress: Progress = resumed ?? { taken: 0, counters: req.previous ?? zeroCounters };
+      // The first window must lie wholly after the canary's current traffic began (ALB delivers buckets late).
+      if (progress.taken === 0 && req.notBefore) {
+        const firstAt = firstWindowAfter(Date.parse(req.notBefore), req.template);
+        if (firstAt > now()) await sleepHeartbeating(firstAt - now(), progress);
+      }
       while (progress.taken < req.count) {
         if (progress.taken > 0 || req.delayFirst) await sleepHeartbeating(req.intervalMs, progress);
         const m = await measure(req, progress.counters.evidence);

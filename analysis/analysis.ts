@@ -30,6 +30,11 @@ export interface AnalysisRequest {
   previous?: AnalysisCounters;
   /** Wait one interval before the first measurement too (background analysis: give the canary traffic first). */
   delayFirst?: boolean;
+  /**
+   * ISO time the canary's current traffic began: the first measurement waits until its whole window (on bucket
+   * edges, `delay` old) lies after it, so no bucket from before the canary had this traffic is judged.
+   */
+  notBefore?: string;
 }
 
 export type MetricVerdict = 'pass' | 'fail' | 'nodata';

@@ -58,6 +58,16 @@ export function analysisWindow(nowMs: number, template: AnalysisTemplate): { sta
 }
 
 /**
+ * The earliest time a measurement's window (see analysisWindow) holds only whole buckets that start at or after
+ * `sinceMs`: the first bucket edge at or after it, plus the window's buckets, plus the delay.
+ */
+export function firstWindowAfter(sinceMs: number, template: AnalysisTemplate): number {
+  const periodMs = templatePeriodSeconds(template) * 1000;
+  const buckets = Math.max(1, Math.ceil(template.window / periodMs));
+  return Math.ceil(sinceMs / periodMs) * periodMs + buckets * periodMs + (template.delay ?? 0);
+}
+
+/**
  * Fills the buckets of [startMs, endMs) a series has no datapoint for, with CloudWatch's FILL semantics: a number
  * fills every missing bucket (all of them when the series is empty: a count with no datapoint is zero); `repeat`
  * carries the most recent earlier value forward (a leading gap has none and stays empty); `linear` interpolates

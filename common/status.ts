@@ -114,6 +114,11 @@ export interface ReleaseStatus {
   targetGroups: TargetGroupRef[];
   /** Groups that currently reach the canary through segment rules, whatever the weights; absent or empty: none. */
   segments?: ActiveSegment[];
+  /**
+   * ISO time the canary's current traffic (its weights and segment rules) was last verified: an analysis step judges
+   * only windows that start after it, never buckets from before the canary had the traffic it is judged on.
+   */
+  trafficSince?: string;
   analysis?: AnalysisRun;
   backgroundAnalysis?: AnalysisRun;
   gate?: Gate;
@@ -163,6 +168,8 @@ export interface CarriedRelease {
   realAlb?: boolean;
   /** Whether inconclusive gates time out (fixed at the first run). */
   gateTimeouts?: boolean;
+  /** Whether analysis steps judge only windows after the canary's current traffic began (fixed at the first run). */
+  windowAfterTraffic?: boolean;
   /** Nonces of accepted signatures still within their validity (replay protection). */
   usedSignatures?: { nonce: string; atMs: number }[];
   /** Per forward action, the forward this release verified last. */

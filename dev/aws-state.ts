@@ -17,14 +17,14 @@ export interface ForwardAction {
 }
 
 /** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group (default delay 2m). */
-export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}, periodSeconds = 60): Record<string, unknown> {
   return {
     metrics: [
       {
         name: '5xx-rate',
         query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60, 0),
-          albMetricQuery('requests', 'RequestCount', 'Sum', 60),
+          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
+          albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
           { Id: 'rate', Expression: 'errors / requests' },
         ],
         pass: { max },
@@ -41,6 +41,42 @@ export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {
  */
 export function judgedMinute(nowMs = Date.now()): Date {
   return new Date(Math.floor((nowMs - 120_000) / 60_000) * 60_000 - 60_000);
+}
+
+/**
+ * The `errors` template for releases whose counts a test publishes by hand (publishAfterTraffic): 1 s buckets, a 2 s
+ * window, 1 s delay, so an analysis step's first window (whole buckets after the canary's traffic began) comes soon.
+ */
+export function handFedErrorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return errorRateTemplate(max, { window: '2s', delay: '1s', ...extra }, 1);
+}
+
+/**
+ * Publishes the same counts into every whole 1 s bucket from the canary's current traffic on (`status.trafficSince`)
+ * for `seconds`: whichever window of handFedErrorRateTemplate the analysis judges in that time holds them.
+ */
+export async function publishAfterTraffic(
+  aws: AwsClients,
+  dims: { targetGroup: string; loadBalancer: string },
+  requests: number,
+  errors: number,
+  trafficSince: string | undefined,
+  seconds = 120,
+): Promise<void> {
+  if (!trafficSince) throw new Error('publishAfterTraffic: the release has no trafficSince yet');
+  const first = Math.ceil(Date.parse(trafficSince) / 1000) * 1000;
+  const Dimensions = [
+    { Name: 'TargetGroup', Value: dims.targetGroup },
+    { Name: 'LoadBalancer', Value: dims.loadBalancer },
+  ];
+  const MetricData = Array.from({ length: seconds }, (_, i) => new Date(first + i * 1000)).flatMap((Timestamp) => [
+    { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' as const, Timestamp },
+    ...(errors > 0 ? [{ MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' as const, Timestamp }] : []),
+  ]);
+  // PutMetricData takes at most 1000 datums a call.
+  for (let i = 0; i < MetricData.length; i += 1000) {
+    await aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: 'AWS/ApplicationELB', MetricData: MetricData.slice(i, i + 1000) }));
+  }
 }
 
 /**

@@ -17,7 +17,16 @@ import { formatFaultStats, startFaultProxy, type FaultProxy, type FaultRates } f
 import type { SeededAlb } from '../../dev/seed';
 import { statusQuery } from '../../common/messages';
 import { testAws, testClient, testStack } from '../support/env';
-import { dimensionOf, forwardActions, publishTraffic, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import {
+  dimensionOf,
+  forwardActions,
+  publishAfterTraffic,
+  seedService,
+  startTestWorker,
+  targetGroupsOf,
+  testSpec,
+  waitForStatus,
+} from '../support/release-fixture';
 
 jest.setTimeout(180_000);
 
@@ -452,7 +461,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
     const canaryArn = paused.targetGroups.find((t) => t.role === 'canary')?.arn as string;
     const lb = seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14);
-    await publishTraffic(aws, { targetGroup: dimensionOf(canaryArn), loadBalancer: lb }, 500, 1);
+    await publishAfterTraffic(aws, { targetGroup: dimensionOf(canaryArn), loadBalancer: lb }, 500, 1, paused.trafficSince);
     await actions.resume(client, handle.workflowId, { by: 'alice' });
     const result = await handle.result();
     const status = await handle.query(statusQuery);

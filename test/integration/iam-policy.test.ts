@@ -7,7 +7,7 @@
 import { startRelease } from '../../client/release-client';
 import { actionsOf, checkActions, fetchProxyStats, loadIamPolicy } from '../../dev/iam-check';
 import { testStack } from '../support/env';
-import { errorRateTemplate, releaseTestEnvironment, seedService, testSpec } from '../support/release-fixture';
+import { handFedErrorRateTemplate, releaseTestEnvironment, seedService, testSpec } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
@@ -19,7 +19,7 @@ describe('IAM policy', () => {
       environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '10s' },
       steps: [{ setWeight: 50 }, { analysis: { template: 'errors' } }, { setWeight: 100 }],
       // No traffic is published here: let the analysis pass on no data, so the promoted path reaches GetMetricData and the teardown.
-      analysis: { errors: errorRateTemplate(0.05, { noData: 'pass' }) },
+      analysis: { errors: handFedErrorRateTemplate(0.05, { noData: 'pass' }) },
     });
     const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const result = await handle.result();

@@ -6,7 +6,7 @@ import {
   dimensionOf,
   forwardActions,
   historyOf,
-  publishTraffic,
+  publishAfterTraffic,
   seedService,
   releaseTestEnvironment,
   targetGroupsOf,
@@ -65,7 +65,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(paused.verifiedWeights).toEqual({ stable: 75, canary: 25 });
     const canaryArn = paused.targetGroups.find((t) => t.role === 'canary')?.arn as string;
     const lb = seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14);
-    await publishTraffic(aws, { targetGroup: dimensionOf(canaryArn), loadBalancer: lb }, 200, 40);
+    await publishAfterTraffic(aws, { targetGroup: dimensionOf(canaryArn), loadBalancer: lb }, 200, 40, paused.trafficSince);
     await actions.resume(env.client, handle.workflowId, { by: 'alice' });
 
     const result = await handle.result();

@@ -10,6 +10,7 @@ import { actions, startRelease } from '../../client/release-client';
 import { Tags } from '../../activities/contract';
 import { statusQuery } from '../../common/messages';
 import { albMetricQuery } from '../../dev/alb-metrics';
+import { localMetricTiming } from '../../dev/scenarios';
 import { startSimulator } from '../../dev/simulator';
 import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 
@@ -126,12 +127,10 @@ describe('segment steps in a release', () => {
       tickMs: 250,
       profiles: { v1: { errorRate: 0, latencyMs: 40 }, v2: { errorRate: 0.5, latencyMs: 45 } },
       population: { groups: [{ name: 'staff', share: 0.2, request: { sourceIp: '10.20.3.4' } }] },
-      // Every tick published at once: this test is about routing by the segment rule, not about metric delivery.
-      realism: false,
+      // ALB-shaped metrics (the simulator's default): buckets of a compressed minute, delivered late, no zero 5xx.
     });
     try {
-      const periodSeconds = 1;
-      const delay = '2s';
+      const { periodSeconds, delay } = localMetricTiming();
       const errors = {
         metrics: [
           {
@@ -145,23 +144,30 @@ describe('segment steps in a release', () => {
           },
         ],
         count: 1,
-        interval: '1s',
-        window: '3s',
+        interval: `${periodSeconds}s`,
+        window: `${4 * periodSeconds}s`,
         delay,
       };
+      // The analysis right after the segment, as in the README: it waits for a window of buckets the rule fed.
       const spec = testSpec(seeded, service, {
-        steps: [staff, { pause: { duration: '3s' } }, { analysis: { template: 'errors' } }, { setWeight: 50 }, { setWeight: 100 }],
+        steps: [staff, { analysis: { template: 'errors' } }, { setWeight: 50 }, { setWeight: 100 }],
         analysis: { errors },
       });
       const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
       const result = await handle.result();
 
       expect(result.outcome).toBe('rolled-back');
-      expect(result.reason).toMatch(/analysis errors failed at step 2: .*5xx-rate = 0\.\d+, needs <= 0\.05/);
+      expect(result.reason).toMatch(/analysis errors failed at step 1: .*5xx-rate = 0\.\d+, needs <= 0\.05/);
       const status = await handle.query(statusQuery);
       // The canary never had weight: what the analysis judged came through the staff rule alone.
       expect(status.timeline.filter((t) => t.action === 'setWeight')).toEqual([]);
       expect(status.analysis?.verdict).toBe('fail');
+      // Judged on ALB-shaped buckets the staff rule fed: the window starts after the rule was in place.
+      const ruleAt = Date.parse(status.timeline.find((t) => t.action === 'segment')?.at ?? '');
+      const judged = status.analysis?.last?.window;
+      expect(judged?.periodSeconds).toBe(periodSeconds);
+      expect(Date.parse(judged?.start ?? '')).toBeGreaterThanOrEqual(ruleAt);
+      expect(status.timeline.find((t) => t.action === 'analysis errors: first window')?.detail).toMatch(/^waits \d+s for buckets after the traffic change$/);
       // The segment rule goes first, before the forward action is restored.
       const undo = status.timeline.map((t) => t.action).filter((a) => a === 'remove segment rule' || a === 'restored pre-release traffic');
       expect(undo).toEqual(['remove segment rule', 'restored pre-release traffic']);

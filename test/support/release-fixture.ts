@@ -9,13 +9,21 @@ import { createActivities } from '../../activities';
 import { motoClients, type AwsClients } from '../../activities/aws-clients';
 import type { ReleaseSpecInput } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
-import { errorRateTemplate } from '../../dev/aws-state';
+import { handFedErrorRateTemplate } from '../../dev/aws-state';
 import { tagCaller, workerCaller } from '../../dev/iam-check';
 import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
 import { statusQuery } from '../../common/messages';
 import { testAws, testClient, testWorker, uniqueName } from './env';
 
-export { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf } from '../../dev/aws-state';
+export {
+  dimensionOf,
+  errorRateTemplate,
+  forwardActions,
+  handFedErrorRateTemplate,
+  publishAfterTraffic,
+  publishTraffic,
+  targetGroupsOf,
+} from '../../dev/aws-state';
 
 /** A spec for a seeded service with test-sized durations; override any top-level field. */
 export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<Record<keyof ReleaseSpecInput, unknown>> = {}): Record<string, unknown> {
@@ -27,7 +35,7 @@ export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<
     traffic: seeded.ruleArn ? { listenerArn: seeded.listenerArn, ruleArn: seeded.ruleArn } : { listenerArn: seeded.listenerArn },
     environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s', settle: '200ms', drainCap: '1s' },
     steps: [{ setWeight: 20 }, { setWeight: 50 }, { setWeight: 100 }],
-    analysis: { errors: errorRateTemplate() },
+    analysis: { errors: handFedErrorRateTemplate() },
     promotion: { keepPreviousFor: '1s' },
     rollback: { retryInterval: '1s' },
     ...overrides,

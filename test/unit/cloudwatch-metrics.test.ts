@@ -2,7 +2,16 @@ import { parseCloudWatchExpression, expressionEvaluator } from '../../common/exp
 import { AnalysisTemplate, inconclusivePolicyOf, type ParsedStep, metricEvaluator, parseReleaseSpec } from '../../common/spec';
 import { statisticError, statisticKind } from '../../common/statistic';
 import { formatAnalysis } from '../../client/format';
-import { analysisWindow, fillSeries, judgeAlarms, measurementVerdict, metricValue, prepareSeries, reduceSeries } from '../../analysis/analysis';
+import {
+  analysisWindow,
+  fillSeries,
+  firstWindowAfter,
+  judgeAlarms,
+  measurementVerdict,
+  metricValue,
+  prepareSeries,
+  reduceSeries,
+} from '../../analysis/analysis';
 
 describe('CloudWatch statistic grammar', () => {
   it.each([
@@ -157,6 +166,18 @@ describe('the judged window', () => {
       '2026-11-30T12:04:00.000Z',
       '2026-11-30T12:07:00.000Z',
     ]);
+  });
+
+  it('first holds only buckets after a traffic change once a whole window of them has been delivered', () => {
+    // Traffic changed at 12:00:20: the first whole bucket after it starts 12:01; 3 buckets + 2m delay → 12:06.
+    const t = template({ window: '3m' });
+    const first = firstWindowAfter(at('2026-11-30T12:00:20Z'), t);
+    expect(new Date(first).toISOString()).toBe('2026-11-30T12:06:00.000Z');
+    expect(iso(analysisWindow(first, t))).toEqual(['2026-11-30T12:01:00.000Z', '2026-11-30T12:04:00.000Z']);
+    // A millisecond earlier the window would still reach into the bucket the change happened in.
+    expect(analysisWindow(first - 1, t).startMs).toBeLessThan(at('2026-11-30T12:00:20Z'));
+    // A change on a bucket edge: that bucket is whole.
+    expect(new Date(firstWindowAfter(at('2026-11-30T12:01:00Z'), t)).toISOString()).toBe('2026-11-30T12:06:00.000Z');
   });
 
   it('treats a template parsed before delay existed (a running release) as delay 0', () => {

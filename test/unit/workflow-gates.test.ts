@@ -448,11 +448,16 @@ describe('analysis gates', () => {
     await handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice', comment: 'no traffic at night' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 5 });
     const status = await handle.query(statusQuery);
+    // Each analysis follows a weight change, so its first window waits for buckets from after that change.
     expect(status.timeline.filter((t) => t.action.startsWith('analysis') || t.action === 'inconclusive analysis ended').map((t) => t.action)).toEqual([
+      'analysis errors: first window',
       'analysis errors: inconclusive',
       'inconclusive analysis ended',
+      'analysis errors: first window',
       'analysis errors: pass',
     ]);
+    const shifts = actionsOf(status, 'setWeight').map((t) => t.at);
+    expect(fake.callsOf('runAnalysis').map((c) => (c.input as { notBefore?: string }).notBefore)).toEqual([shifts[0], shifts[1]]);
     expect(actionsOf(status, 'inconclusive analysis ended')[0]?.detail).toBe('resumed');
     expect(fake.callsOf('runAnalysis')).toHaveLength(2);
     const request = fake.callsOf('runAnalysis')[0]?.input as {

@@ -67,6 +67,7 @@ export async function segmentStep(state: ReleaseState, background: BackgroundAna
     ...(status.segments ?? []).filter((s) => s.name !== step.name),
     { name: step.name, match: step.match, ruleArn: rule.ruleArn, priority: rule.priority, since: new Date().toISOString(), step: i },
   ];
+  state.status.trafficSince = new Date().toISOString();
   state.record(
     'canary',
     'segment',
@@ -86,6 +87,7 @@ export async function endSegmentStep(state: ReleaseState, step: StepOf<'endSegme
   const d = await aws.deleteSegmentRule({ listenerArn, releaseId: state.releaseId, name: step.name, ...(ruleArn ? { ruleArn } : {}) });
   if (inverse) state.completed(inverse);
   state.dropSegment(step.name);
+  state.status.trafficSince = new Date().toISOString();
   state.record('canary', 'endSegment', `${step.name}: ${d.deleted ? 'rule removed (verified)' : 'rule already gone'}`);
 }
 

@@ -72,6 +72,11 @@ export class ReleaseState {
   forwards: { ref: TrafficRef; verified: ForwardState }[] = [];
   /** Whether inconclusive gates time out (the spec's `inconclusive` policy); fixed at the first run like realAlb. */
   gateTimeouts = false;
+  /**
+   * Analysis steps judge only windows after the canary's current traffic began (`status.trafficSince`), fixed at the
+   * first run: a release started before this judged the window ending `delay` ago and replays as it ran.
+   */
+  windowAfterTraffic = false;
   /** Signatures accepted so far and still valid: a replayed one is refused. */
   usedSignatures: UsedSignatures = [];
   /**
@@ -110,6 +115,7 @@ export class ReleaseState {
       this.forwards = carried.forwards ?? [];
       this.usedSignatures = carried.usedSignatures ?? [];
       this.gateTimeouts = carried.gateTimeouts ?? false;
+      this.windowAfterTraffic = carried.windowAfterTraffic ?? false;
       this.segmentRules = carried.segmentRules ?? false;
       this.activeRules = carried.activeRules ?? {};
       this.status.gate = undefined;
@@ -157,6 +163,7 @@ export class ReleaseState {
       forwards: this.forwards,
       usedSignatures: this.usedSignatures,
       gateTimeouts: this.gateTimeouts,
+      ...(this.windowAfterTraffic ? { windowAfterTraffic: true } : {}),
       ...(this.segmentRules ? { segmentRules: true, activeRules: { ...this.activeRules } } : {}),
     };
   }

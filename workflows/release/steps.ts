@@ -1,5 +1,6 @@
 /** The spec's steps, one function each: setWeight, pause, analysis, approval (segment steps in ./segments.ts). */
 import { ApplicationFailure } from '@temporalio/workflow';
+import { firstWindowAfter } from '../../analysis/series';
 import { formatDuration } from '../../common/duration';
 import { inconclusivePolicyOf, type ParsedStep } from '../../common/spec';
 import type { Gate } from '../../common/status';
@@ -48,7 +49,11 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
   const policy = state.gateTimeouts ? inconclusivePolicyOf(step, template) : undefined;
   const resumed = state.takeResumable('inconclusive', i);
   if (resumed) return inconclusiveGate(state, i, policy, resumed);
-  const act = analysisCall(template.count * (template.interval + 60_000) + 120_000);
+  // Judge only buckets from after the canary got its current traffic: the first window may have to wait for them.
+  const notBefore = state.windowAfterTraffic ? state.status.trafficSince : undefined;
+  const waitMs = notBefore ? Math.max(0, firstWindowAfter(Date.parse(notBefore), template) - Date.now()) : 0;
+  if (waitMs > 0) state.record('canary', `analysis ${step.template}: first window`, `waits ${formatDuration(waitMs)} for buckets after the traffic change`);
+  const act = analysisCall(waitMs + template.count * (template.interval + 60_000) + 120_000);
   const run = await interruptible(
     state,
     () =>
@@ -58,6 +63,7 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
         variants: state.variants(),
         count: template.count,
         intervalMs: template.interval,
+        ...(notBefore ? { notBefore } : {}),
         ...(state.realAlb ? { aws: state.scope() } : {}),
       }),
     true,

@@ -33,6 +33,7 @@ export async function shift(state: ReleaseState, weights: RoleWeights, by: strin
     status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
   }
   state.publishWeight();
+  status.trafficSince = new Date().toISOString();
   state.record(
     by,
     action,
