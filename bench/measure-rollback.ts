@@ -4,11 +4,10 @@
  * workflow history, against direct ModifyListener + DescribeListeners pairs to the same moto server, interleaved
  * with the releases so both see the same machine load.
  */
-import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeListenersCommand, ModifyListenerCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
 import { actions, startRelease } from '../client/release-client';
-import { judgedMinute } from '../dev/aws-state';
+import { publishAfterTraffic } from '../dev/aws-state';
 import type { ReleaseStatus } from '../common/status';
 import type { SeededAlb } from '../dev/seed';
 import { statusQuery } from '../common/messages';
@@ -76,7 +75,7 @@ async function oneRollback(ctx: BenchContext, seeded: SeededAlb, service: string
   const spec = benchSpec(seeded, service, `rb${rep}`, {
     // The pause lets the bench publish the canary's 5xx before the analysis step reads them.
     steps: [{ setWeight: 20 }, { pause: {} }, { analysis: { template: 'errors' } }, { setWeight: 100 }],
-    analysis: { errors: errorRateTemplate({ max: 0.05, periodSeconds: 60, window: '2m', count: 1 }) },
+    analysis: { errors: errorRateTemplate({ max: 0.05, periodSeconds: 1, window: '2s', delay: '1s', count: 1 }) },
   });
   const handle = await startRelease(ctx.client, spec, { taskQueue: ctx.taskQueue });
   const paused = await pollUntil<ReleaseStatus>(
@@ -88,19 +87,13 @@ async function oneRollback(ctx: BenchContext, seeded: SeededAlb, service: string
     60_000,
   );
   const canaryArn = paused.targetGroups.find((t) => t.role === 'canary')?.arn ?? '';
-  const Dimensions = [
-    { Name: 'TargetGroup', Value: targetGroupDimension(canaryArn) },
-    { Name: 'LoadBalancer', Value: loadBalancerDimension(seeded.listenerArn) },
-  ];
-  await ctx.aws.cloudwatch.send(
-    new PutMetricDataCommand({
-      Namespace: 'AWS/ApplicationELB',
-      MetricData: [
-        // In the minute the template's window (delay 2m) judges now, as ALB would have delivered it by now.
-        { MetricName: 'RequestCount', Dimensions, Value: 200, Unit: 'Count', Timestamp: judgedMinute() },
-        { MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: 40, Unit: 'Count', Timestamp: judgedMinute() },
-      ],
-    }),
+  // Into the buckets after the canary's traffic began: the ones the analysis step's windows judge.
+  await publishAfterTraffic(
+    ctx.aws,
+    { targetGroup: targetGroupDimension(canaryArn), loadBalancer: loadBalancerDimension(seeded.listenerArn) },
+    200,
+    40,
+    paused.trafficSince,
   );
   await actions.resume(ctx.client, handle.workflowId, { by: 'bench' });
   const result = await handle.result();

@@ -23,7 +23,7 @@ import { actions, MessageRejectedError, startRelease, type ReleaseHandle } from 
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import { CrashableWorker, workerEnv } from '../test/support/worker-process';
 import { statusQuery } from '../common/messages';
-import { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf, type ForwardAction } from './aws-state';
+import { dimensionOf, forwardActions, handFedErrorRateTemplate, publishAfterTraffic, targetGroupsOf, type ForwardAction } from './aws-state';
 import { startFaultProxy, type FaultKind, type FaultProxy } from './fault-proxy';
 import { seedAlb, type SeededAlb } from './seed';
 import { mulberry32 } from './simulator';
@@ -146,7 +146,7 @@ function spec(r: Run, steps: unknown[]): Record<string, unknown> {
     traffic: r.seeded.ruleArn ? { listenerArn: r.seeded.listenerArn, ruleArn: r.seeded.ruleArn } : { listenerArn: r.seeded.listenerArn },
     environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s' },
     steps,
-    analysis: { errors: errorRateTemplate() },
+    analysis: { errors: handFedErrorRateTemplate() },
     promotion: { keepPreviousFor: '1s' },
     rollback: { retryInterval: '1s' },
   };
@@ -316,7 +316,13 @@ async function main(): Promise<number> {
             const paused = await waitForStatus(handle, (s) => s.gate?.kind === 'pause', until);
             const canary = paused?.targetGroups.find((t) => t.role === 'canary')?.arn;
             if (!paused || !canary) return;
-            await publishTraffic(aws as AwsClients, { targetGroup: dimensionOf(canary), loadBalancer: loadBalancerDimension(seeded.listenerArn) }, 200, 40);
+            await publishAfterTraffic(
+              aws as AwsClients,
+              { targetGroup: dimensionOf(canary), loadBalancer: loadBalancerDimension(seeded.listenerArn) },
+              200,
+              40,
+              paused.trafficSince,
+            );
             r.note = await act(handle, () => actions.resume(client, handle.workflowId, { by: 'alice' }), until);
           }
         })().catch((err: Error) => {
