@@ -34,7 +34,7 @@ import { startLocalStack } from '../../dev/stack';
 import { approveSignal } from '../../common/messages';
 import { historyFromJSON, historyToJSON } from './history-json';
 import { shortHash } from '../../workflows/plan';
-import { dimensionOf, publishTraffic, testSpec, waitForStatus } from './release-fixture';
+import { dimensionOf, publishAfterTraffic, testSpec, waitForStatus } from './release-fixture';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'histories');
 
@@ -49,10 +49,11 @@ interface Scenario {
   drive?(ctx: { client: Client; aws: AwsClients; handle: WorkflowHandle; loadBalancer: string }): Promise<void>;
 }
 
+/** Counts for the canary in the buckets after its current traffic began (the ones an analysis step judges). */
 const healthyTraffic = async (aws: AwsClients, handle: WorkflowHandle, loadBalancer: string, requests: number, errors: number): Promise<void> => {
   const status = await waitForStatus(handle, (s) => s.targetGroups.some((t) => t.role === 'canary'));
   const canary = status.targetGroups.find((t) => t.role === 'canary')?.arn as string;
-  await publishTraffic(aws, { targetGroup: dimensionOf(canary), loadBalancer }, requests, errors);
+  await publishAfterTraffic(aws, { targetGroup: dimensionOf(canary), loadBalancer }, requests, errors, status.trafficSince);
 };
 
 const scenarios: Scenario[] = [
@@ -74,8 +75,8 @@ const scenarios: Scenario[] = [
     expect: 'promoted',
     async drive({ client, aws, handle, loadBalancer }) {
       await waitForStatus(handle, (s) => s.gate?.kind === 'pause' && s.step === 3);
-      // Recorded in the timeline as ignored: no approval gate is open.
-      await handle.signal(approveSignal, { by: 'mallory' });
+      // Recorded in the timeline as ignored: it names the approval gate (step 5), which is not open yet.
+      await handle.signal(approveSignal, { by: 'mallory', step: 5 });
       await healthyTraffic(aws, handle, loadBalancer, 200, 0);
       await actions.resume(client, handle.workflowId, { by: 'alice', comment: 'dashboards look fine' });
       await waitForStatus(handle, (s) => s.gate?.kind === 'approval');
@@ -163,14 +164,34 @@ async function listenerOf(aws: AwsClients, targetGroupArn: string): Promise<stri
   throw new Error(`no listener forwards to ${targetGroupArn}`);
 }
 
-const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario];
+/** Staff first through a segment rule, then weights; the segment ends before full weight (patch `segments`). */
+const segmentScenario: Scenario = {
+  name: 'segment-staff-v2',
+  about: 'staff segment rule (source IP), analysis on its traffic, 50%, endSegment, 100%, promotion',
+  spec: {
+    steps: [
+      { segment: { name: 'staff', match: { sourceIp: ['10.20.0.0/16'] } } },
+      { analysis: { template: 'errors' } },
+      { setWeight: 50 },
+      { endSegment: 'staff' },
+      { setWeight: 100 },
+    ],
+  },
+  expect: 'promoted',
+  async drive({ aws, handle, loadBalancer }) {
+    await waitForStatus(handle, (s) => (s.segments?.length ?? 0) > 0);
+    await healthyTraffic(aws, handle, loadBalancer, 200, 0);
+  },
+};
+
+const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !allScenarios.some((s) => s.name === w));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${allScenarios.map((s) => s.name).join(', ')}`);
   // Without names: the current code's scenarios (the pre-real-ALB recordings cannot be made again by today's code).
-  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : [...realAlbScenarios, driftScenario];
+  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : [...realAlbScenarios, driftScenario, segmentScenario];
   // True, and said by every AWS client this script makes.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

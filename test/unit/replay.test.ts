@@ -61,9 +61,10 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('recorded release histories', () => {
-  it('cover a promotion with gates, an analysis failure, an abort at a gate and a full promotion', () => {
+  it('cover a promotion with gates, an analysis failure, an abort at a gate and a full promotion, before and after real-ALB semantics, a drift gate and a segment', () => {
+    const scenarios = ['healthy-gated', 'analysis-fail-rollback', 'abort-at-gate', 'promote-full-at-pause'];
     expect(fixtures.map((f) => f.file)).toEqual(
-      expect.arrayContaining(['healthy-gated.json', 'analysis-fail-rollback.json', 'abort-at-gate.json', 'promote-full-at-pause.json']),
+      expect.arrayContaining([...scenarios, ...scenarios.map((s) => `${s}-v2`), 'drift-adopted-v2', 'segment-staff-v2'].map((s) => `${s}.json`)),
     );
     // Distinct workflow ids: the replay results are told apart by them.
     expect(new Set(fixtures.map((f) => f.workflowId)).size).toBe(fixtures.length);
