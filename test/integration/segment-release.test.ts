@@ -9,10 +9,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { actions, startRelease } from '../../client/release-client';
 import { Tags } from '../../activities/contract';
 import { statusQuery } from '../../common/messages';
-import { albMetricQuery } from '../../dev/alb-metrics';
 import { localMetricTiming } from '../../dev/scenarios';
 import { startSimulator } from '../../dev/simulator';
-import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { errorRateTemplate, forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
@@ -131,23 +130,7 @@ describe('segment steps in a release', () => {
     });
     try {
       const { periodSeconds, delay } = localMetricTiming();
-      const errors = {
-        metrics: [
-          {
-            name: '5xx-rate',
-            query: [
-              albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
-              albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
-              { Id: 'rate', Expression: 'errors / requests' },
-            ],
-            pass: { max: 0.05 },
-          },
-        ],
-        count: 1,
-        interval: `${periodSeconds}s`,
-        window: `${4 * periodSeconds}s`,
-        delay,
-      };
+      const errors = errorRateTemplate(0.05, { count: 1, interval: `${periodSeconds}s`, window: `${4 * periodSeconds}s`, delay }, periodSeconds);
       // The analysis right after the segment, as in the README: it waits for a window of buckets the rule fed.
       const spec = testSpec(seeded, service, {
         steps: [staff, { analysis: { template: 'errors' } }, { setWeight: 50 }, { setWeight: 100 }],
