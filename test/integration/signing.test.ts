@@ -12,7 +12,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { startRelease } from '../../client/release-client';
+import { readRecordedMessages, withCallers } from '../../client/callers';
+import { connect, resolveConnection } from '../../client/connection';
+import { actions, startRelease } from '../../client/release-client';
 import { readSigningKey, signedPayload, signPayload } from '../../client/signing';
 import { statusQuery } from '../../common/messages';
 import { parsePublicKey } from '../../common/signing';
@@ -76,7 +78,13 @@ it('passes a release approval gate with a signed approval sent by the temporal C
   const claims = { release: h.workflowId, run, step: 1 };
 
   // A signed resume (made by the helper `canary sign resume` uses), between two pauses: its signature is then replayed.
-  expect(await update(h, 'pause', { by: 'carol', reason: 'look at the dashboards' })).toMatchObject({ code: 0 });
+  // carol pauses with canary's own client (its requests carry the identity canary:USER@HOST).
+  const canary = await connect(resolveConnection({ address: testStack.temporalAddress }, { TEMPORAL_CONFIG_FILE: path.join(tmp, 'none.toml') }));
+  try {
+    await actions.pause(canary.client, h.workflowId, { by: 'carol', reason: 'look at the dashboards' });
+  } finally {
+    await canary.connection.close();
+  }
   const resume = await signedPayload({ client: env.client, release: h.workflowId, verb: 'resume', payload: { by: 'alice' }, keyFile: alice });
   const resumed = await update(h, 'resume', resume);
   expect(resumed.out).toContain('resumed (signature verified)');
@@ -174,5 +182,20 @@ it('passes a release approval gate with a signed approval sent by the temporal C
     expect.objectContaining({ by: 'alice', action: 'approve', accepted: false }),
     expect.objectContaining({ by: 'alice', action: 'approve', accepted: true, detail: 'step 1', signed: { key: ALICE_FINGERPRINT } }),
     expect.objectContaining({ by: 'alice', action: 'resume', accepted: true, signed: { key: ALICE_FINGERPRINT } }),
+  ]);
+
+  // Who sent what, as the history recorded each request's client identity (the workflow is never told).
+  const timeline = withCallers(status.timeline, await readRecordedMessages(env.client, h.workflowId));
+  const senders = timeline.filter((e) => e.callerIdentity !== undefined).map((e) => [e.by, e.action, e.accepted, e.callerIdentity]);
+  process.stdout.write(`[identities] ${JSON.stringify(senders)}\n`);
+  const cli = expect.stringMatching(/^temporal-cli:\S+@\S+$/) as unknown;
+  expect(senders).toEqual([
+    ['mallory', 'start', true, expect.any(String)],
+    ['carol', 'pause', true, expect.stringMatching(/^canary:\S+@\S+$/)],
+    ['alice', 'resume', true, cli],
+    ['carol', 'pause', true, cli],
+    ['alice', 'approve', false, cli], // the forged signal
+    ['alice', 'approve', true, cli],
+    ['alice', 'resume', true, cli],
   ]);
 });
