@@ -53,7 +53,7 @@ async function sendUpdate(page: Page, name: string, payload: unknown): Promise<L
   // Leave the editor before submitting, as a person moving to the button does: the UI rewrites (pretty-prints) the
   // editor when it loses focus, and a click that lands while it does is lost.
   await page.keyboard.press('Tab');
-  await page.waitForTimeout(500);
+  await data.locator('.cm-line').nth(2).waitFor(); // pretty-printed: one line per field
   await modal.getByRole('button', { name: 'Submit' }).click();
   return modal;
 }
