@@ -5,6 +5,7 @@
  */
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
+import { cliIdentity } from './callers';
 import { loadTemporalConfig, settingText, TemporalConfigError } from './temporal-config';
 
 /** The port `temporal server start-dev` serves its UI on unless told otherwise. */
@@ -93,8 +94,11 @@ export function workflowUrl(uiUrl: string | undefined, namespace: string, workfl
   return runId ? `${base}/${encodeURIComponent(runId)}` : base;
 }
 
-/** Connects a client; the caller closes the connection. */
+/**
+ * Connects a client; the caller closes the connection. Its requests carry the identity `canary:USER@HOST`
+ * (./callers.ts), which Temporal records in the history next to each start, signal and update.
+ */
 export async function connect(resolved: ResolvedConnection): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ ...resolved.connectionOptions, connectTimeout: '10s' });
-  return { client: new Client({ connection, namespace: resolved.namespace }), connection };
+  return { client: new Client({ connection, namespace: resolved.namespace, identity: cliIdentity() }), connection };
 }

@@ -17,6 +17,7 @@ import {
 } from '../common/status';
 import type { AnalysisRun, MetricResult } from '../analysis/analysis';
 import { describeMatch } from '../common/segments';
+import type { TimelineEntryWithCaller } from './callers';
 import type { ReleaseSummary } from './release-client';
 
 const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
@@ -184,7 +185,10 @@ export function isTerminal(status: Pick<ReleaseStatus, 'phase'>): boolean {
 }
 
 /** Lines of `canary status`. */
-export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: string; execution?: string; failure?: string }): string {
+export function formatStatus(
+  status: ReleaseStatus,
+  opts: { now: Date; uiUrl?: string; execution?: string; failure?: string; timeline?: readonly TimelineEntryWithCaller[] },
+): string {
   const rows: [string, string][] = [];
   const [workflowId, runId] = status.releaseId.split('/');
   rows.push(['release', `${workflowId ?? status.releaseId}  ${status.service} ${status.version}${runId ? `  (run ${runId})` : ''}`]);
@@ -211,6 +215,12 @@ export function formatStatus(status: ReleaseStatus, opts: { now: Date; uiUrl?: s
     'started',
     `${formatTime(status.startedAt)} by ${status.initiator} (${relative(status.startedAt, opts.now)}); updated ${formatTime(status.updatedAt)}`,
   ]);
+  // Each approval with how it was authenticated: the release's own check of a signature, and the client identity
+  // Temporal recorded for the request (opts.timeline, read from the history).
+  const approvals = (opts.timeline ?? status.timeline).filter((e) => e.accepted && /^(approve|promote)/.test(e.action));
+  approvals.forEach((e, i) =>
+    rows.push([i === 0 ? 'approvals' : '', `${formatClock(e.at)} ${e.by} ${e.action}${e.detail ? `: ${e.detail}` : ''} — ${formatSender(e)}`]),
+  );
   const last = status.timeline[status.timeline.length - 1];
   if (last) rows.push(['last event', formatTimelineEntry(last)]);
   if (opts.uiUrl) rows.push(['ui', opts.uiUrl]);
@@ -241,28 +251,44 @@ function labelled(rows: [string, string][]): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd()).join('\n');
 }
 
-/** `10:00:01Z alice approve: step 1: looks fine`, with ignored signals marked. */
+/** `10:00:01Z alice approve: step 1: looks fine`, with ignored signals and verified signatures marked. */
 export function formatTimelineEntry(e: TimelineEntry): string {
   const detail = e.accepted ? e.detail : e.detail?.replace(/^ignored: /, '');
-  return `${formatClock(e.at)} ${e.by} ${e.action}${e.accepted ? '' : ' [IGNORED]'}${detail ? `: ${detail}` : ''}`;
+  return `${formatClock(e.at)} ${e.by} ${e.action}${e.accepted ? '' : ' [IGNORED]'}${e.signed ? ' [SIGNED]' : ''}${detail ? `: ${detail}` : ''}`;
 }
 
-/** `canary history`: a table of the timeline. */
-export function formatHistory(timeline: TimelineEntry[]): string {
+/**
+ * How the sender of a message is known: `signature verified (SHA256:...)` when the release checked a signature by
+ * the sender's key, else `unsigned`; then, when read from the history, the client identity Temporal recorded, which
+ * the client itself chose (client-asserted: only a server authorizer could hold a client to it).
+ */
+export function formatSender(e: TimelineEntryWithCaller): string {
+  const signed = e.signed ? `signature verified (${e.signed.key})` : 'unsigned';
+  if (e.callerIdentity === undefined) return signed;
+  return `${signed}; client identity ${e.callerIdentity || '(none given)'} (client-asserted)`;
+}
+
+/**
+ * `canary history`: a table of the timeline; with the history's client identities (./callers.ts), a column for
+ * the verified signer's key and one for the identity each request's client gave.
+ */
+export function formatHistory(timeline: readonly TimelineEntryWithCaller[]): string {
   if (timeline.length === 0) return 'no events yet';
+  const senders = timeline.some((e) => e.signed || e.callerIdentity !== undefined);
   return table(
-    ['TIME', 'BY', 'ACTION', 'DETAIL'],
+    ['TIME', 'BY', 'ACTION', 'DETAIL', ...(senders ? ['SIGNED BY KEY', 'CLIENT IDENTITY'] : [])],
     timeline.map((e) => [
       formatTime(e.at),
       e.by,
       e.accepted ? e.action : `${e.action} [IGNORED]`,
       (e.accepted ? e.detail : e.detail?.replace(/^ignored: /, '')) ?? '',
+      ...(senders ? [e.signed?.key ?? '', e.callerIdentity ?? ''] : []),
     ]),
   );
 }
 
-/** The timeline for JSON output: every entry as recorded, with `ignored` spelled out. */
-export function historyJson(timeline: TimelineEntry[]): (TimelineEntry & { ignored: boolean })[] {
+/** The timeline for JSON output: every entry as recorded, with `ignored` spelled out (and `callerIdentity` when read). */
+export function historyJson(timeline: readonly TimelineEntryWithCaller[]): (TimelineEntryWithCaller & { ignored: boolean })[] {
   return timeline.map((e) => ({ ...e, ignored: !e.accepted }));
 }
 

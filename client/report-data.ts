@@ -13,6 +13,7 @@ import { evaluate, parseExpression } from '../common/expression';
 import { statusQuery, type ReleaseInput } from '../common/messages';
 import type { AnalysisTemplate, ParsedReleaseSpec } from '../common/spec';
 import type { Phase, ReleaseStatus } from '../common/status';
+import { recordedMessages, type RecordedMessage } from './callers';
 import { workflowUrl } from './connection';
 import { releaseHandle } from './release-client';
 
@@ -48,6 +49,8 @@ export interface ReportData {
   /** Phase changes as the history recorded them (search attribute upserts), oldest first. */
   phases: { at: number; phase: Phase }[];
   analyses: ReportAnalysis[];
+  /** The start, signals and accepted updates of every run, with the client identity each request carried. */
+  messages?: RecordedMessage[];
   metrics: ReportMetric[];
   range: { start: number; end: number };
   live: boolean;
@@ -128,6 +131,7 @@ function readRun(runId: string, events: HistoryEvent[]) {
     closedAt,
     status,
     previous: started?.continuedExecutionRunId || undefined,
+    messages: recordedMessages(events),
     input,
     phases,
     analyses,
@@ -281,6 +285,7 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
     status,
     phases: runs.flatMap((r) => r.phases),
     analyses: runs.flatMap((r) => r.analyses),
+    messages: runs.flatMap((r) => r.messages),
     metrics,
     range: { start, end },
     live,

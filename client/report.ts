@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { formatDuration } from '../common/duration';
 import type { Role, RoleWeights, TimelineEntry } from '../common/status';
+import { withCallers } from './callers';
 import { connect, resolveConnection, type ConnectionFlags } from './connection';
 import { collectReportData, type ReportData } from './report-data';
 import { createAwsClients, awsConfigFromEnv } from '../activities/aws-clients';
@@ -299,6 +300,8 @@ export function renderReport(data: ReportData): string {
     return [esc(p.phase), esc(iso(p.at)), esc(formatDuration(next - p.at))];
   });
   const alerts = status.timeline.filter((e) => !e.accepted || /ALERT|drift/.test(e.action));
+  // The start and every message people sent, with how the sender is known (a verified signature, a client identity).
+  const steering = withCallers(status.timeline, data.messages ?? []).filter((e) => e.callerIdentity !== undefined || e.signed);
   const rbIndex = status.timeline.findIndex((e) => e.action === 'rollback');
   const rollbackDid = rbIndex < 0 ? [] : status.timeline.slice(rbIndex);
   const timelineRows = (entries: TimelineEntry[]) =>
@@ -351,6 +354,19 @@ ${table(
     esc(g.by ?? ''),
     esc(g.how ?? ''),
     esc(g.comment ?? ''),
+  ]),
+)}
+<h2>Who steered the release</h2>
+<p class="legend">Signature: checked by the release against the sender's key in approverKeys. Client identity: what the sender's Temporal client said it was (recorded by the server, checked only if the server's authorizer does).</p>
+${table(
+  ['at', 'by', 'action', 'detail', 'signature', 'client identity'],
+  steering.map((e) => [
+    esc(iso(Date.parse(e.at))),
+    esc(e.by),
+    `${e.accepted ? '' : '<span class="alert">✗ </span>'}${esc(e.action)}`,
+    esc(e.detail ?? ''),
+    esc(e.signed ? `verified ${e.signed.key}` : 'unsigned'),
+    esc(e.callerIdentity === undefined ? 'unknown' : e.callerIdentity || '(none given)'),
   ]),
 )}
 <h2>Alerts, drift and ignored messages</h2>

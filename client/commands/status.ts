@@ -2,8 +2,10 @@
  * `canary status` (one snapshot from the status query, else what the server alone knows) and `canary history`
  * (the timeline from the same query).
  */
+import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import type { ReleaseStatus } from '../../common/status';
+import { readRecordedMessages, withCallers, type TimelineEntryWithCaller } from '../callers';
 import { cliAction, withSession } from '../cli-kit';
 import { CliError, ExitCode } from '../exit-codes';
 import { formatFallbackStatus, formatHistory, formatStatus, historyJson } from '../format';
@@ -11,6 +13,12 @@ import { json, out } from '../render';
 import { describeRelease, queryStatus, releaseEnd, releaseHandle, releaseSummary } from '../release-client';
 
 const RELEASE_ARG = ['<release>', 'release id (release-SERVICE) or service name'] as const;
+
+/** The timeline with each message's client identity from the history; the timeline alone when the history cannot be read. */
+async function timelineWithCallers(client: Client, workflowId: string, runId: string, status: ReleaseStatus): Promise<TimelineEntryWithCaller[]> {
+  const messages = await readRecordedMessages(client, workflowId, runId).catch(() => undefined);
+  return messages ? withCallers(status.timeline, messages) : status.timeline;
+}
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -36,6 +44,7 @@ export function statusCommand(): Command {
             // A run that failed (invalid release) or was terminated has no result in its status: say why it ended.
             const end = closed && !status.result ? await releaseEnd(run) : undefined;
             const failure = end && 'failure' in end ? end.failure.message : undefined;
+            const timeline = await timelineWithCallers(s.client, d.workflowId, d.runId, status);
             if (opts.json) {
               json({
                 workflowId: d.workflowId,
@@ -44,11 +53,11 @@ export function statusCommand(): Command {
                 uiUrl: uiUrl ?? null,
                 source: 'query',
                 phase: status.phase,
-                status,
+                status: { ...status, timeline },
                 result: status.result ?? null,
                 failure: failure ?? null,
               });
-            } else out(formatStatus(status, { now: new Date(), uiUrl, execution, failure }));
+            } else out(formatStatus(status, { now: new Date(), uiUrl, execution, failure, timeline }));
             return ExitCode.ok;
           }
           // No worker answered: what describe() and, for a closed run, result() tell.
@@ -70,7 +79,9 @@ export function statusCommand(): Command {
 export function historyCommand(): Command {
   return new Command('history')
     .argument(...RELEASE_ARG)
-    .description('the timeline: who approved, paused, aborted, when and why; ignored signals marked')
+    .description(
+      'the timeline: who approved, paused, aborted, when and why; ignored signals marked; for each message the key that signed it and the client identity Temporal recorded',
+    )
     .option('--json', 'print JSON')
     .action(
       cliAction((id: string, opts: { json?: boolean }, cmd: Command) =>
@@ -85,8 +96,9 @@ export function historyCommand(): Command {
               `cannot read the timeline of ${d.workflowId}: ${(e as Error).message}; it comes from the status query, which needs a worker on the release's task queue (or see the event history in the Temporal UI)`,
             );
           }
-          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, timeline: historyJson(status.timeline) });
-          else out(formatHistory(status.timeline));
+          const timeline = await timelineWithCallers(s.client, d.workflowId, d.runId, status);
+          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, timeline: historyJson(timeline) });
+          else out(formatHistory(timeline));
           return ExitCode.ok;
         }),
       ),

@@ -312,7 +312,12 @@ describe('canary CLI', () => {
     expect(history.stdout).toMatch(/mallory +approve \[IGNORED\] +mallory is not an approver of step 1 \(approvers: alice\)/);
     expect(history.stdout).toMatch(/alice +approve +step 1/);
     expect(history.stdout).toMatch(/bob +abort +rollback drill/);
-    const json = parse<{ timeline: (TimelineEntry & { ignored: boolean })[] }>(await canary('history', service, '--json'));
+    // Each message's client identity, from the history: canary started it, the temporal CLI sent the rest.
+    expect(history.stdout).toMatch(/^\S+ \S+ +ci-bot +start +.* canary:\S+@\S+$/m);
+    expect(history.stdout).toMatch(/^\S+ \S+ +alice +approve +step 1 +temporal-cli:\S+@\S+$/m);
+    expect(history.stdout).toMatch(/^\S+ \S+ +bob +abort +rollback drill +temporal-cli:\S+@\S+$/m);
+    const json = parse<{ timeline: (TimelineEntry & { ignored: boolean; callerIdentity?: string })[] }>(await canary('history', service, '--json'));
     expect(json.timeline.filter((e) => e.ignored).map((e) => e.by)).toEqual(['mallory']);
+    expect(json.timeline.find((e) => e.action === 'abort')?.callerIdentity).toMatch(/^temporal-cli:\S+@\S+$/);
   });
 });

@@ -13,6 +13,10 @@ export const testStack = {
   get temporalAddress(): string {
     return need('CANARY_TEST_TEMPORAL_ADDRESS');
   },
+  /** The Temporal UI of the test server (`http://127.0.0.1:PORT`). */
+  get temporalUiUrl(): string {
+    return need('CANARY_TEST_TEMPORAL_UI');
+  },
   /** moto itself, bypassing the realism layer: only for tests that compare with plain moto. */
   get motoEndpoint(): string {
     return need('CANARY_TEST_MOTO_ENDPOINT');

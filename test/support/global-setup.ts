@@ -14,13 +14,15 @@ declare global {
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
   const [stack, bundle] = await Promise.all([
-    startLocalStack({ label: 'test' }),
+    // With the Temporal UI (served by the dev server itself, on a free port): test/integration/temporal-ui.test.ts drives it.
+    startLocalStack({ label: 'test', ui: true }),
     bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: quietLogger }),
   ]);
   globalThis.__canaryStack = stack;
   const bundlePath = path.join(stack.logDir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   process.env.CANARY_TEST_TEMPORAL_ADDRESS = stack.temporal.address;
+  process.env.CANARY_TEST_TEMPORAL_UI = stack.temporal.uiUrl ?? '';
   process.env.CANARY_TEST_MOTO_ENDPOINT = stack.moto.endpoint;
   // The proxy in front of moto, with the realism layer unless CANARY_REALISM=off; every test's AWS calls go here.
   process.env.CANARY_TEST_AWS_ENDPOINT = stack.awsEndpoint;
@@ -30,7 +32,7 @@ export default async function globalSetup(): Promise<void> {
   // The SDK's Node 20 end-of-support notice is true but repeats in every test worker; the worker itself still prints it.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.stdout.write(
-    `\n[local stack] temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, ` +
+    `\n[local stack] temporal ${stack.temporal.address} (UI ${stack.temporal.uiUrl ?? 'off'}), moto ${stack.moto.endpoint}, ` +
       `${stack.realism ? `ALB realism layer ${stack.awsEndpoint} (time scale ${stack.timeScale})` : `proxy ${stack.awsEndpoint}, realism layer off`}, logs ${stack.logDir} (${Date.now() - t0} ms)\n`,
   );
 }

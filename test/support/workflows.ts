@@ -1,8 +1,7 @@
-/** The workflow bundle used by integration tests: the product's workflows plus a smoke-test workflow and the signed-gate workflow. */
+/** The workflow bundle used by integration tests: the product's workflows plus a smoke-test workflow. */
 import { proxyActivities } from '@temporalio/workflow';
 
 export * from '../../workflows';
-export { signedGate } from './signing-workflows';
 
 const { echo } = proxyActivities<{ echo(text: string): Promise<string> }>({ startToCloseTimeout: '10s' });
 

@@ -157,12 +157,12 @@ function judge<V extends Verb>(
 function apply<V extends Verb>(state: ReleaseState, verb: V, p: VerbPayload<V>, verdict: SignedActionVerdict): string {
   const before = state.status.timeline.length;
   const message = verbRules[verb].effect(state, p);
-  if (verdict.ok && verdict.verified) {
-    state.usedSignatures = rememberSignature(state.usedSignatures, verdict, Date.now(), signatureMaxAgeMs(state.spec));
-    const entry = state.status.timeline[before] ?? state.status.timeline[state.status.timeline.length - 1];
-    if (entry) entry.signed = { key: verdict.fingerprint };
-  }
-  return message;
+  if (!verdict.ok || !verdict.verified) return message;
+  state.usedSignatures = rememberSignature(state.usedSignatures, verdict, Date.now(), signatureMaxAgeMs(state.spec));
+  const entry = state.status.timeline[before] ?? state.status.timeline[state.status.timeline.length - 1];
+  if (entry) entry.signed = { key: verdict.fingerprint };
+  // The sender sees that their signature counted (and a missing mark tells them it did not matter).
+  return `${message} (signature verified)`;
 }
 
 function listen<V extends Verb>(state: ReleaseState, verb: V): void {
