@@ -47,7 +47,7 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
 export async function startTestWorker(
   aws: AwsClients,
   webhooks?: Record<string, string>,
-): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
+): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker; aws: AwsClients }> {
   const taskQueue = uniqueName('tq');
   const workerAws = tagCaller(motoClients(aws.config.endpoint ?? '', aws.config.region), workerCaller);
   const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
@@ -58,6 +58,7 @@ export async function startTestWorker(
   return {
     taskQueue,
     worker,
+    aws: workerAws,
     async stop() {
       worker.shutdown();
       await running;
@@ -71,7 +72,13 @@ export async function startTestWorker(
  * The usual setup of a release test file: AWS clients for moto, a Temporal client, and a worker on its own task
  * queue, opened before the file's tests and closed after them. Read the fields inside tests, not at load time.
  */
-export function releaseTestEnvironment(): { readonly aws: AwsClients; readonly client: Client; readonly taskQueue: string } {
+export function releaseTestEnvironment(): {
+  readonly aws: AwsClients;
+  readonly client: Client;
+  readonly taskQueue: string;
+  /** The worker's own clients (their pool holds the clients of each release's scope). */
+  readonly workerAws: AwsClients;
+} {
   const aws = testAws();
   let client: Client | undefined;
   let connection: Connection | undefined;
@@ -96,6 +103,9 @@ export function releaseTestEnvironment(): { readonly aws: AwsClients; readonly c
     },
     get taskQueue() {
       return ready(worker, 'the worker').taskQueue;
+    },
+    get workerAws() {
+      return ready(worker, 'the worker').aws;
     },
   };
 }
