@@ -126,7 +126,8 @@ describe('pair mode on the realism stack: nothing created or deleted', () => {
     expect(weightsOf(await forwardActions(aws, seeded))).toEqual({ [green]: 100, [blue]: 0 });
     expect((await targetGroupsOf(aws, seeded)).map((g) => g.arn).sort()).toEqual(groupsBefore);
     expect(await targetsIn(aws, green)).toEqual([{ id: '10.0.0.21', state: 'healthy' }]);
-    // Blue's old targets are deregistered: the load balancer drains them (deregistration delay), then forgets them.
+    // Blue's old targets are no longer registered: draining for the deregistration delay (2 s of AWS time, a few
+    // milliseconds at the stack's time scale), then gone. Still registered, they would answer healthy here.
     expect((await targetsIn(aws, blue)).every((t) => t.state === 'draining')).toBe(true);
 
     const scheduled = await scheduledActivities(env.client, handle.workflowId);
@@ -159,6 +160,7 @@ describe('pair mode on the realism stack: nothing created or deleted', () => {
     expect(await forwardActions(aws, seeded)).toEqual(before);
     expect((await targetGroupsOf(aws, seeded)).map((g) => g.arn).sort()).toEqual(groupsBefore);
     expect(await targetsIn(aws, blue)).toEqual(blueTargets.map((id) => ({ id, state: 'healthy' })));
+    // The canary targets the release registered into green are deregistered again (draining, then gone).
     expect((await targetsIn(aws, green)).every((t) => t.id === '10.0.0.21' && t.state === 'draining')).toBe(true);
     const types = (await scheduledActivities(env.client, handle.workflowId)).map((a) => a.type);
     expect(types).not.toEqual(expect.arrayContaining(['ensureTargetGroup']));
