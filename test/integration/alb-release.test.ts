@@ -21,13 +21,10 @@ import { statusQuery } from '../../common/messages';
 import type { SeededAlb } from '../../dev/seed';
 import { clientsAssuming, roleIn } from '../support/accounts';
 import { testStack } from '../support/env';
-import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testEnvironment, testSpec, waitForStatus } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
-
-/** Test-sized environment timings (the realism layer's health checks take interval × threshold / time scale). */
-const timings = { healthyTimeout: '30s', settle: '200ms', drainCap: '1s' };
 
 /** A service whose IaC keeps two groups in the listener's forward action: blue live at 100, green idle at 0. */
 async function bluegreen(prefix: string): Promise<{ service: string; seeded: SeededAlb; blue: string; green: string }> {
@@ -115,7 +112,7 @@ describe('pair mode on the realism stack: nothing created or deleted', () => {
     const { service, seeded, blue, green } = await bluegreen('pairok');
     const groupsBefore = (await targetGroupsOf(aws, seeded)).map((g) => g.arn).sort();
     const spec = testSpec(seeded, service, {
-      environment: { mode: 'pair', pair: { blue, green }, canaryTargets: [{ id: '10.0.0.21', port: 8080 }], ...timings },
+      environment: { ...testEnvironment, mode: 'pair', pair: { blue, green } },
       steps: [{ setWeight: 25 }, { setWeight: 100 }],
     });
     const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
@@ -147,7 +144,7 @@ describe('pair mode on the realism stack: nothing created or deleted', () => {
     const groupsBefore = (await targetGroupsOf(aws, seeded)).map((g) => g.arn).sort();
     const blueTargets = (await targetsIn(aws, blue)).map((t) => t.id);
     const spec = testSpec(seeded, service, {
-      environment: { mode: 'pair', pair: { blue, green }, canaryTargets: [{ id: '10.0.0.21', port: 8080 }], ...timings },
+      environment: { ...testEnvironment, mode: 'pair', pair: { blue, green } },
       steps: [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '10m' } }, { setWeight: 100 }],
     });
     const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });

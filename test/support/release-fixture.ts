@@ -17,6 +17,9 @@ import { testAws, testClient, testWorker, uniqueName } from './env';
 
 export { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, targetGroupsOf } from '../../dev/aws-state';
 
+/** The environment of {@link testSpec}: one canary target, test-sized health timeout, settle and drain cap. */
+export const testEnvironment = { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s', settle: '200ms', drainCap: '1s' };
+
 /** A spec for a seeded service with test-sized durations; override any top-level field. */
 export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<Record<keyof ReleaseSpecInput, unknown>> = {}): Record<string, unknown> {
   return {
@@ -25,7 +28,7 @@ export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<
     region: 'us-east-1',
     initiator: 'ci-bot',
     traffic: seeded.ruleArn ? { listenerArn: seeded.listenerArn, ruleArn: seeded.ruleArn } : { listenerArn: seeded.listenerArn },
-    environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s', settle: '200ms', drainCap: '1s' },
+    environment: testEnvironment,
     steps: [{ setWeight: 20 }, { setWeight: 50 }, { setWeight: 100 }],
     analysis: { errors: errorRateTemplate() },
     promotion: { keepPreviousFor: '1s' },
