@@ -135,7 +135,7 @@ export interface PreparedIdleGroup {
 }
 
 /** One segment rule of a release: who it selects, on which listener, ahead of which forward, to which canary. */
-export interface SegmentRuleRequest extends TrafficRef {
+export interface SegmentRuleRequest extends TrafficRef, Scoped {
   /** `workflowId/runId` of the release (the `canary:release-id` tag of everything it creates). */
   releaseId: string;
   /** The segment's name (tag `canary:segment`); one rule per name and release. */
@@ -175,8 +175,16 @@ export interface SegmentRoom {
   servicePriority: number | null;
 }
 
+/** A segment rule as the release verified it last, to compare with the listener now. */
+export interface SegmentRuleCheck extends Scoped {
+  listenerArn: string;
+  name: string;
+  rule: EnsuredSegmentRule;
+  canaryTargetGroupArn: string;
+}
+
 /** Finds a segment rule by its ARN, or by its tags when the ARN was never learnt (a crash between create and record). */
-export interface SegmentRuleDelete {
+export interface SegmentRuleDelete extends Scoped {
   listenerArn: string;
   releaseId: string;
   name: string;
@@ -293,7 +301,7 @@ export interface ReleaseActivities {
    * Non-retryable: NoRoomForSegmentRule, SegmentRuleUnsupported, ListenerNotFound.
    */
   checkSegmentRoom(
-    input: Pick<SegmentRuleRequest, 'listenerArn' | 'ruleArn' | 'releaseId'> & {
+    input: Pick<SegmentRuleRequest, 'listenerArn' | 'ruleArn' | 'releaseId' | 'aws'> & {
       segments: { name: string; match: SegmentMatch }[];
       concurrent: number;
     },
@@ -317,7 +325,7 @@ export interface ReleaseActivities {
    * The segment rule still exists with the priority, conditions and canary forward the release wrote. Non-retryable:
    * SegmentRuleDrifted, whose `details[0]` is the rule as it is now (an EnsuredSegmentRule, or null when deleted).
    */
-  checkSegmentRule(input: { listenerArn: string; name: string; rule: EnsuredSegmentRule; canaryTargetGroupArn: string }): Promise<void>;
+  checkSegmentRule(input: SegmentRuleCheck): Promise<void>;
 
   /**
    * Deletes the segment's rule (only one tagged with this release and name) and verifies it is gone. Gone already →

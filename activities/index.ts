@@ -43,8 +43,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createTrafficActivities(clients),
     ...createEnvironmentActivities(clients),
     ...createMetricsActivities(clients),
-    // Segment rules live on the listener the spec names, in the worker's default scope.
-    ...createSegmentActivities(deps.elbv2),
+    ...createSegmentActivities(clients),
     ...createNotifyActivities(deps.webhooks ?? {}, fetch, deps.notifyLinks),
   };
 }

@@ -3,7 +3,8 @@
  * country, a header) to the canary, placed just ahead of the service's own forward. Plan (read-only: room on the
  * load balancer, a free priority), ensure (checked again right before writing; a collision is refused, never
  * overwritten), check for drift, delete. Every rule is tagged with the release id and the segment name, so a
- * retried attempt finds its own rule and nothing else is ever touched.
+ * retried attempt finds its own rule and nothing else is ever touched. Each call works in its input's `aws` scope
+ * (the spec's region and role), like every other ELB activity: the listener lives in the release's account.
  */
 import {
   CreateRuleCommand,
@@ -17,6 +18,7 @@ import {
   type Rule,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ClientResolver } from './aws-clients';
 import { AlbRuleLimits, combineConditions, conditionsKey, segmentConditions, type RuleCondition, type SegmentMatch } from '../common/segments';
 import { aws, isNotFound } from './errors';
 import {
@@ -24,9 +26,12 @@ import {
   Tags,
   type EnsuredSegmentRule,
   type SegmentRoom,
+  type SegmentRuleCheck,
   type SegmentRuleDelete,
   type SegmentRulePlan,
   type SegmentRuleRequest,
+  type Scoped,
+  type ReleaseActivities,
   type TrafficRef,
 } from './contract';
 import { forwardTargets, loadBalancerArnOf } from './traffic';
@@ -60,7 +65,32 @@ function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value ?? null)) as T;
 }
 
-export function createSegmentActivities(elbv2: ElasticLoadBalancingV2Client) {
+/**
+ * The segment activities over the clients of each input's scope (`aws`: region and role; absent: the worker's own).
+ */
+export function createSegmentActivities(clients: ClientResolver) {
+  const within = async (scope: Scoped['aws']) => segmentRulesVia((await clients(scope)).elbv2);
+  return {
+    async checkSegmentRoom(input: SegmentRoomRequest): Promise<SegmentRoom> {
+      return (await within(input.aws)).checkSegmentRoom(input);
+    },
+    async planSegmentRule(input: SegmentRuleRequest): Promise<SegmentRulePlan> {
+      return (await within(input.aws)).planSegmentRule(input);
+    },
+    async ensureSegmentRule(input: SegmentRuleRequest & { priority: number }): Promise<EnsuredSegmentRule> {
+      return (await within(input.aws)).ensureSegmentRule(input);
+    },
+    async checkSegmentRule(input: SegmentRuleCheck): Promise<void> {
+      return (await within(input.aws)).checkSegmentRule(input);
+    },
+    async deleteSegmentRule(input: SegmentRuleDelete): Promise<{ deleted: boolean }> {
+      return (await within(input.aws)).deleteSegmentRule(input);
+    },
+  };
+}
+
+/** The segment operations through one ELB client (one account and region). */
+function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
   async function describeRules(listenerArn: string): Promise<Rule[]> {
     const rules: Rule[] = [];
     let marker: string | undefined;
@@ -241,7 +271,7 @@ export function createSegmentActivities(elbv2: ElasticLoadBalancingV2Client) {
   }
 
   return {
-    async checkSegmentRoom(input: SegmentRuleRequestBase & { segments: { name: string; match: SegmentMatch }[]; concurrent: number }): Promise<SegmentRoom> {
+    async checkSegmentRoom(input: SegmentRoomRequest): Promise<SegmentRoom> {
       const listener = await readListener(input);
       // Conditions and actions first: a segment that can never be written is refused before anything changes.
       for (const s of input.segments) ruleBody({ ...s, canaryTargetGroupArn: 'arn:check-only' }, input, listener.service);
@@ -356,7 +386,7 @@ export function createSegmentActivities(elbv2: ElasticLoadBalancingV2Client) {
       return verify(ruleArn, true);
     },
 
-    async checkSegmentRule(input: { listenerArn: string; name: string; rule: EnsuredSegmentRule; canaryTargetGroupArn: string }): Promise<void> {
+    async checkSegmentRule(input: SegmentRuleCheck): Promise<void> {
       const rule = await describeRule(input.rule.ruleArn);
       const diff = rule
         ? difference(rule, {
@@ -407,4 +437,4 @@ export function createSegmentActivities(elbv2: ElasticLoadBalancingV2Client) {
   };
 }
 
-type SegmentRuleRequestBase = Pick<SegmentRuleRequest, 'listenerArn' | 'ruleArn' | 'releaseId'>;
+type SegmentRoomRequest = Parameters<ReleaseActivities['checkSegmentRoom']>[0];

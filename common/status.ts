@@ -176,6 +176,8 @@ export interface CarriedRelease {
   forwards?: { ref: TrafficRef; verified: ForwardState }[];
   /** Whether segment steps create listener rules (patch `segments`); fixed at the first run. */
   segmentRules?: boolean;
+  /** Whether segment rule activities run in the release's region and role (patch `segment-scope`); fixed at the first run. */
+  scopedSegments?: boolean;
   /** The segment rules active now, by segment name, as this release verified them last. */
   activeRules?: Record<string, EnsuredSegmentRule>;
 }

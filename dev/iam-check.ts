@@ -108,7 +108,7 @@ export async function fetchProxyStats(endpoint: string): Promise<{ byCaller: Rec
   return (await res.json()) as { byCaller: Record<string, Record<string, number>> };
 }
 
-/** Marks every request of these clients with the caller's name, for the proxy's per-caller counts. */
+/** Marks every request of these clients (and of the scoped clients they hand out) with the caller's name, for the proxy's per-caller counts. */
 export function tagCaller(aws: AwsClients, caller: string): AwsClients {
   const setHeader = (request: unknown): void => {
     const headers = (request as { headers?: Record<string, string> }).headers;
@@ -118,5 +118,13 @@ export function tagCaller(aws: AwsClients, caller: string): AwsClients {
   aws.elbv2.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
   aws.cloudwatch.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
   aws.ec2.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
+  // Clients of another region or an assumed role (a spec's `region`, `aws.roleArn`) send the worker's calls too.
+  const clientsFor = aws.clientsFor;
+  aws.clientsFor = async (scope) => {
+    const scoped = await clientsFor(scope);
+    scoped.elbv2.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
+    scoped.cloudwatch.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
+    return scoped;
+  };
   return aws;
 }

@@ -4,8 +4,8 @@
  * several forward actions, pair mode, version tags, instance and outside-VPC targets, and clients per region / role.
  * Activities run in @temporalio/testing's MockActivityEnvironment (heartbeats, cancellation-aware sleep).
  */
-import { CreateSubnetCommand, CreateVpcCommand, EC2Client, RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateSubnetCommand, CreateVpcCommand, RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { STSClient } from '@aws-sdk/client-sts';
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
@@ -15,7 +15,6 @@ import {
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
   ModifyRuleCommand,
   ModifyTargetGroupAttributesCommand,
@@ -32,6 +31,7 @@ import { errorRateTemplate, publishTraffic } from '../../dev/aws-state';
 import { AnalysisTemplate } from '../../common/spec';
 import type { SeededAlb } from '../../dev/seed';
 import { seedAlb } from '../../dev/seed';
+import { clientsAssuming } from '../support/accounts';
 import { testStack, uniqueName } from '../support/env';
 
 jest.setTimeout(60_000);
@@ -522,7 +522,7 @@ describe('accounts and regions', () => {
     const account = '111111111111';
     const scope = { region: 'us-east-1', roleArn: `arn:aws:iam::${account}:role/canary-release`, externalId: 'ci-4711' };
     // Seed the other account's ALB as its owner would (moto keeps state per account, found from the access key).
-    const owner = await clientsAssuming(scope.roleArn);
+    const owner = await clientsAssuming(testStack.motoEndpoint, scope.roleArn);
     const seeded = await seedElbOnly(owner);
     owner.destroy();
     expect(seeded.listenerArn).toContain(`:${account}:`);
@@ -548,26 +548,6 @@ test('assumed-role credentials are reused, and renewed five minutes before they 
   expect((await provider()).accessKeyId).not.toBe(a.accessKeyId);
   sts.destroy();
 });
-
-/** ELBv2 and EC2 clients with credentials of an assumed role (for seeding the role's account). */
-async function clientsAssuming(roleArn: string): Promise<{ elbv2: AwsClients['elbv2']; ec2: AwsClients['ec2']; destroy(): void }> {
-  const sts = new STSClient({ region: 'us-east-1', endpoint: testStack.motoEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'seed' }));
-  sts.destroy();
-  const c = out.Credentials;
-  const credentials = { accessKeyId: c?.AccessKeyId as string, secretAccessKey: c?.SecretAccessKey as string, sessionToken: c?.SessionToken };
-  const options = { region: 'us-east-1', endpoint: testStack.motoEndpoint, credentials, maxAttempts: 1 };
-  const elbv2 = new ElasticLoadBalancingV2Client(options);
-  const ec2 = new EC2Client(options);
-  return {
-    elbv2,
-    ec2,
-    destroy() {
-      elbv2.destroy();
-      ec2.destroy();
-    },
-  };
-}
 
 /** A load balancer in the account `via` is in: moto's ELBv2 needs that account's own VPC and subnets. */
 async function seedElbOnly(via: { elbv2: AwsClients['elbv2']; ec2: AwsClients['ec2'] }): Promise<{ listenerArn: string; targetGroupArn: string }> {

@@ -3,20 +3,23 @@
  * at many points of a release and started again, and the release ends in the same AWS state, with the same result,
  * as an uninterrupted run of the same spec on a fresh seeded service.
  *
- * A kill with an activity in flight costs the activity's start-to-close timeout (15 s) before its retry; a kill
- * while the workflow waits (a pause, a gate) costs only the restart. The scenarios run concurrently (each on its
+ * The real-ALB steps are among the kill points: right after the canary is attached at weight 0 (before its health
+ * wait ends), at a drift gate opened by a hand edit of the listener, and while a group drains before its deletion.
+ *
+ * A kill with an activity in flight costs the activity's start-to-close timeout (15 s) before its retry (a heartbeating
+ * wait, such as a drain, its 30 s heartbeat timeout); a kill while the workflow waits (a pause, a gate) costs only the restart. The scenarios run concurrently (each on its
  * own task queue, worker process and service) so that the waits overlap.
  */
-import { DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeTargetGroupsCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { actions, startRelease, type ReleaseHandle } from '../../client/release-client';
 import type { ReleaseResult, ReleaseStatus } from '../../common/status';
-import type { SeededAlb } from '../../dev/seed';
+import type { SeededAlb, SeedOptions } from '../../dev/seed';
 import { abortSignal, approveSignal, statusQuery } from '../../common/messages';
 import { endState as readEndState, type EndState } from '../support/end-state';
 import { testAws, testClient, testStack, uniqueName } from '../support/env';
-import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec } from '../support/release-fixture';
+import { forwardActions, seedService, startTestWorker, targetGroupsOf, testEnvironment, testSpec } from '../support/release-fixture';
 import { CrashableWorker, killAllWorkerProcesses, workerEnv } from '../support/worker-process';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -53,8 +56,19 @@ const gatedSteps = [
 ];
 /** Aborted at the gate: the rollback is what gets killed. */
 const abortSteps = [{ setWeight: 30 }, { approval: { approvers: ['alice'], timeout: '10m' } }, { setWeight: 100 }];
+/** A person changes the listener during the pause; the next shift finds it and stops at the drift gate. */
+const driftSteps = [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }, { setWeight: 100 }];
+/** A 4 s drain (deregistration delay and cap): long enough for a poll to catch it under load. */
+const longDrain: Setup = { seed: { deregistrationDelaySeconds: 4 }, spec: { environment: { ...testEnvironment, drainCap: '4s' } } };
 
-type Steer = (handle: ReleaseHandle) => Promise<void>;
+/** Beyond its steps: how a scenario's service is seeded and what else its spec says (the same for both runs). */
+interface Setup {
+  seed?: Partial<SeedOptions>;
+  spec?: Record<string, unknown>;
+}
+
+/** Steers a release through its gates; `seeded` is its service's load balancer (for hand edits). */
+type Steer = (handle: ReleaseHandle, seeded: SeededAlb) => Promise<void>;
 const approveAtGate: Steer = async (handle) => {
   await pollStatus(handle, (s) => s.gate?.kind === 'approval', 'the approval gate');
   await actions.approve(client, handle.workflowId, { by: 'alice' });
@@ -64,21 +78,43 @@ const abortAtGate: Steer = async (handle) => {
   await actions.abort(client, handle.workflowId, { by: 'bob', reason: 'error budget burnt' });
 };
 
+/**
+ * During an incident someone takes the canary out of the forward action by hand (stable 100, every other group 0),
+ * then resumes the paused release: its next shift must stop at the drift gate instead of overwriting the edit.
+ */
+async function handEditAtPause(handle: ReleaseHandle, seeded: SeededAlb): Promise<void> {
+  await pollStatus(handle, (s) => s.gate?.kind === 'pause', 'the pause gate');
+  const forward = (await forwardActions(aws, seeded))[0] as { ForwardConfig?: { TargetGroups?: { TargetGroupArn: string }[] } };
+  const groups = (forward.ForwardConfig?.TargetGroups ?? []).map((t) => ({
+    TargetGroupArn: t.TargetGroupArn,
+    Weight: t.TargetGroupArn === seeded.stableTargetGroupArn ? 100 : 0,
+  }));
+  await aws.elbv2.send(
+    new ModifyListenerCommand({ ListenerArn: seeded.listenerArn, DefaultActions: [{ Type: 'forward', ForwardConfig: { TargetGroups: groups } }] }),
+  );
+  await actions.resume(client, handle.workflowId, { by: 'alice' });
+  await pollStatus(handle, (s) => s.gate?.kind === 'drift', 'the drift gate');
+}
+const abortAtDriftGate: Steer = async (handle, seeded) => {
+  await handEditAtPause(handle, seeded);
+  await actions.abort(client, handle.workflowId, { by: 'bob', reason: 'someone is handling an incident' });
+};
+
 // ---- uninterrupted runs of the same specs, on an in-process worker, each on a fresh service ----
 
 let baselineWorker: Promise<Awaited<ReturnType<typeof startTestWorker>>> | undefined;
 const baselines = new Map<string, Promise<EndState>>();
 
 /** The end state of an uninterrupted run of `steps` (computed once per spec, shared by the scenarios). */
-function uninterrupted(label: string, steps: unknown[], steer?: Steer): Promise<EndState> {
+function uninterrupted(label: string, steps: unknown[], steer?: Steer, setup: Setup = {}): Promise<EndState> {
   let run = baselines.get(label);
   if (!run) {
     baselineWorker ??= startTestWorker(aws);
     run = (async () => {
       const worker = await baselineWorker;
-      const { service, seeded } = await seedService(aws, `base-${label}`);
-      const handle = await startRelease(client, testSpec(seeded, service, { steps }), { taskQueue: worker.taskQueue });
-      await steer?.(handle);
+      const { service, seeded } = await seedService(aws, `base-${label}`, setup.seed);
+      const handle = await startRelease(client, testSpec(seeded, service, { ...setup.spec, steps }), { taskQueue: worker.taskQueue });
+      await steer?.(handle, seeded);
       return endState(service, seeded, handle, await handle.result());
     })();
     // Awaited only at the end of each scenario; until then a failure must not count as an unhandled rejection.
@@ -119,6 +155,17 @@ async function historyTypes(handle: ReleaseHandle): Promise<string[]> {
   return (h.events ?? []).map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
 }
 
+/** Polls the server's view of the run until an activity of `type` is pending (scheduled or running). */
+async function waitForPending(handle: ReleaseHandle, type: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await handle.describe();
+    if ((d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === type)) return;
+    if (d.status.name !== 'RUNNING' || Date.now() > deadline) throw new Error(`no ${type} activity pending (${d.status.name})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function waitForAws(probe: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
@@ -150,11 +197,11 @@ class CrashedRelease {
     this.worker = new CrashableWorker(taskQueue, workerEnv(testStack, taskQueue));
   }
 
-  async start(steps: unknown[]): Promise<void> {
-    ({ service: this.service, seeded: this.seeded } = await seedService(aws, `crash-${this.label}`));
+  async start(steps: unknown[], setup: Setup = {}): Promise<void> {
+    ({ service: this.service, seeded: this.seeded } = await seedService(aws, `crash-${this.label}`, setup.seed));
     this.before = await forwardActions(aws, this.seeded);
     await this.worker.start();
-    this.handle = await startRelease(client, testSpec(this.seeded, this.service, { steps }), { taskQueue: this.worker.taskQueue });
+    this.handle = await startRelease(client, testSpec(this.seeded, this.service, { ...setup.spec, steps }), { taskQueue: this.worker.taskQueue });
   }
 
   status(): Promise<ReleaseStatus> {
@@ -361,6 +408,40 @@ describe('a release whose worker is SIGKILLed and restarted', () => {
         expect((await targetGroupsOf(aws, r.seeded)).map((g) => g.name)).toEqual([r.seeded.stableTargetGroupName]);
         expect(r.kills.length).toBeGreaterThanOrEqual(2);
         expect(end).toEqual(await expected);
+      });
+    },
+    SCENARIO_TIMEOUT,
+  );
+  it.concurrent(
+    'ends like an uninterrupted run when killed at the real-ALB steps: attach at weight 0, the drift gate, the drain before delete',
+    async () => {
+      const expected = uninterrupted('drift', driftSteps, abortAtDriftGate, longDrain);
+      const r = new CrashedRelease('realalb');
+      await withRelease(r, async () => {
+        await r.start(driftSteps, longDrain);
+        // The canary is in the forward action at weight 0 (health-checked, no users) and the health wait has not
+        // ended: a replacement must not take the attach for drift nor give the canary weight before it is healthy.
+        await waitForAws(async () => {
+          const forward = (await forwardActions(aws, r.seeded))[0] as { ForwardConfig?: { TargetGroups?: { TargetGroupArn: string; Weight: number }[] } };
+          return (forward.ForwardConfig?.TargetGroups ?? []).some((t) => t.TargetGroupArn !== r.seeded.stableTargetGroupArn && t.Weight === 0);
+        }, 'the canary attached at weight 0');
+        await r.kill('right after the canary was attached at weight 0, before its health wait ended');
+        await handEditAtPause(r.handle, r.seeded);
+        // The abort arrives while no worker runs: the replacement finds the gate and the signal in history.
+        await r.kill('at the drift gate after a hand edit of the listener, aborted by signal while no worker runs', async () => {
+          await r.handle.signal(abortSignal, { by: 'bob', reason: 'someone is handling an incident' });
+        });
+        // Rollback: traffic restored (verified), settled, then the canary group drains before it is deleted.
+        await waitForPending(r.handle, 'drainTargetGroup');
+        await r.kill('while the canary group drained before its deletion (rollback)');
+        const { result, end } = await r.finish();
+        expect(result).toMatchObject({ outcome: 'aborted', by: 'bob', reason: 'someone is handling an incident' });
+        expect(await forwardActions(aws, r.seeded)).toEqual(r.before);
+        expect((await targetGroupsOf(aws, r.seeded)).map((g) => g.name)).toEqual([r.seeded.stableTargetGroupName]);
+        expect(r.kills.map((k) => k.point)).toHaveLength(3);
+        expect(end).toEqual(await expected);
+        const status = await r.status();
+        expect(status.timeline.map((t) => t.action)).toEqual(expect.arrayContaining(['attach at weight 0', 'ALERT: drift', 'drained target group']));
       });
     },
     SCENARIO_TIMEOUT,

@@ -18,6 +18,7 @@ import { seedAlb, type SeededAlb } from '../../dev/seed';
 import { startSimulator, type SimulatorTick } from '../../dev/simulator';
 import { testAws, testStack, uniqueName } from '../support/env';
 import { motoClients } from '../../activities/aws-clients';
+import { clientsAssuming, roleIn } from '../support/accounts';
 
 const aws = testAws();
 const direct = motoClients(testStack.motoEndpoint);
@@ -222,6 +223,45 @@ describe('segment rules on a real (moto) listener', () => {
     const gone = await failureOf(check());
     expect(gone.message).toContain('it no longer exists');
     expect(gone.details).toEqual([null]);
+  });
+});
+
+describe("segment rules in the release's account and region", () => {
+  it('plans, creates, checks and deletes the rule on a listener of the role account (aws.roleArn), and nowhere else', async () => {
+    const scope = { region: 'us-east-1', roleArn: roleIn('444455556666'), externalId: 'seg-1' };
+    const owner = await clientsAssuming(testStack.awsEndpoint, scope.roleArn);
+    try {
+      const name = uniqueName('sacct').slice(0, 20).replace(/-+$/, '');
+      const seeded = await seedAlb(owner, { name, withRule: true });
+      expect(seeded.listenerArn).toContain(':444455556666:');
+      const tg = await owner.elbv2.send(
+        new CreateTargetGroupCommand({ Name: `${name}-v2`, Protocol: 'HTTP', Port: 8080, VpcId: seeded.vpcId, TargetType: 'ip' }),
+      );
+      const canary = tg.TargetGroups?.[0]?.TargetGroupArn as string;
+      const rulesThere = async (): Promise<unknown[]> =>
+        (await owner.elbv2.send(new DescribeRulesCommand({ ListenerArn: seeded.listenerArn }))).Rules?.map((r) => r.RuleArn) ?? [];
+      const before = await rulesThere();
+      // The worker's pool (createAwsClients) resolves the scope to the assumed role's clients.
+      const scoped = createActivities(aws);
+      const req = { ...request(seeded, canary), aws: scope };
+
+      const room = await scoped.checkSegmentRoom({ ...req, segments: [{ name: 'staff', match: req.match }], concurrent: 1 });
+      expect(room).toMatchObject({ needed: 1, servicePriority: 10 });
+      const plan = await scoped.planSegmentRule(req);
+      const rule = await scoped.ensureSegmentRule({ ...req, priority: plan.priority });
+      expect(rule).toMatchObject({ priority: 9, created: true });
+      expect(rule.ruleArn).toContain(':444455556666:');
+      expect(await rulesThere()).toContain(rule.ruleArn);
+      await scoped.checkSegmentRule({ listenerArn: seeded.listenerArn, name: 'staff', rule, canaryTargetGroupArn: canary, aws: scope });
+      expect(await scoped.deleteSegmentRule({ listenerArn: seeded.listenerArn, releaseId: req.releaseId, name: 'staff', aws: scope })).toEqual({
+        deleted: true,
+      });
+      expect(await rulesThere()).toEqual(before);
+      // Without the scope the worker's own account is asked, where this listener does not exist.
+      expect(await failureOf(scoped.planSegmentRule({ ...req, aws: undefined }))).toMatchObject({ type: 'ListenerNotFound' });
+    } finally {
+      owner.destroy();
+    }
   });
 });
 

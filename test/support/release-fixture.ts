@@ -25,6 +25,9 @@ export {
   targetGroupsOf,
 } from '../../dev/aws-state';
 
+/** The environment of {@link testSpec}: one canary target, test-sized health timeout, settle and drain cap. */
+export const testEnvironment = { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s', settle: '200ms', drainCap: '1s' };
+
 /** A spec for a seeded service with test-sized durations; override any top-level field. */
 export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<Record<keyof ReleaseSpecInput, unknown>> = {}): Record<string, unknown> {
   return {
@@ -33,7 +36,7 @@ export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<
     region: 'us-east-1',
     initiator: 'ci-bot',
     traffic: seeded.ruleArn ? { listenerArn: seeded.listenerArn, ruleArn: seeded.ruleArn } : { listenerArn: seeded.listenerArn },
-    environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '30s', settle: '200ms', drainCap: '1s' },
+    environment: testEnvironment,
     steps: [{ setWeight: 20 }, { setWeight: 50 }, { setWeight: 100 }],
     analysis: { errors: handFedErrorRateTemplate() },
     promotion: { keepPreviousFor: '1s' },
@@ -55,7 +58,7 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
 export async function startTestWorker(
   aws: AwsClients,
   webhooks?: Record<string, string>,
-): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker }> {
+): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker; aws: AwsClients }> {
   const taskQueue = uniqueName('tq');
   const workerAws = tagCaller(motoClients(aws.config.endpoint ?? '', aws.config.region), workerCaller);
   const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
@@ -66,6 +69,7 @@ export async function startTestWorker(
   return {
     taskQueue,
     worker,
+    aws: workerAws,
     async stop() {
       worker.shutdown();
       await running;
@@ -79,7 +83,13 @@ export async function startTestWorker(
  * The usual setup of a release test file: AWS clients for moto, a Temporal client, and a worker on its own task
  * queue, opened before the file's tests and closed after them. Read the fields inside tests, not at load time.
  */
-export function releaseTestEnvironment(): { readonly aws: AwsClients; readonly client: Client; readonly taskQueue: string } {
+export function releaseTestEnvironment(): {
+  readonly aws: AwsClients;
+  readonly client: Client;
+  readonly taskQueue: string;
+  /** The worker's own clients (their pool holds the clients of each release's scope). */
+  readonly workerAws: AwsClients;
+} {
   const aws = testAws();
   let client: Client | undefined;
   let connection: Connection | undefined;
@@ -104,6 +114,9 @@ export function releaseTestEnvironment(): { readonly aws: AwsClients; readonly c
     },
     get taskQueue() {
       return ready(worker, 'the worker').taskQueue;
+    },
+    get workerAws() {
+      return ready(worker, 'the worker').aws;
     },
   };
 }

@@ -30,6 +30,8 @@ export const GATE_TIMEOUTS_PATCH = 'inconclusive-timeout';
 export const SEGMENTS_PATCH = 'segments';
 /** Marks releases whose analysis steps judge only windows after the canary's current traffic began. */
 export const WINDOW_AFTER_TRAFFIC_PATCH = 'window-after-traffic';
+/** Marks releases whose segment rule activities run in the spec's region and role (before: the worker's default scope). */
+export const SEGMENT_SCOPE_PATCH = 'segment-scope';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -44,6 +46,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     state.gateTimeouts = patched(GATE_TIMEOUTS_PATCH);
     state.segmentRules = state.realAlb && hasSegmentSteps(spec) && patched(SEGMENTS_PATCH);
     state.windowAfterTraffic = patched(WINDOW_AFTER_TRAFFIC_PATCH);
+    state.scopedSegments = state.segmentRules && patched(SEGMENT_SCOPE_PATCH);
     state.begin();
   }
 

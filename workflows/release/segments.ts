@@ -37,7 +37,7 @@ export async function checkSegmentRoom(state: ReleaseState): Promise<void> {
   const concurrent = maxConcurrentSegments(steps);
   if (!state.segmentRules || concurrent === 0) return;
   const segments = steps.flatMap((s) => (s.kind === 'segment' ? [{ name: s.name, match: s.match }] : []));
-  const room = await aws.checkSegmentRoom({ ...serviceRef(state), releaseId: state.releaseId, segments, concurrent });
+  const room = await aws.checkSegmentRoom({ ...serviceRef(state), ...state.segmentScope(), releaseId: state.releaseId, segments, concurrent });
   state.record('canary', 'room for segment rules', `${room.needed} needed at once; the load balancer has ${room.rulesOnLoadBalancer} of ${room.limit} rules`);
 }
 
@@ -49,6 +49,7 @@ export async function segmentStep(state: ReleaseState, background: BackgroundAna
   const ref = serviceRef(state);
   const request = {
     ...ref,
+    ...state.segmentScope(),
     releaseId: state.releaseId,
     name: step.name,
     match: step.match,
@@ -84,7 +85,7 @@ export async function endSegmentStep(state: ReleaseState, step: StepOf<'endSegme
   const inverse = state.saga.find((c): c is SegmentCompensation => c.kind === 'deleteSegmentRule' && c.name === step.name);
   const ruleArn = state.activeRules[step.name]?.ruleArn ?? inverse?.ruleArn;
   const listenerArn = serviceRef(state).listenerArn;
-  const d = await aws.deleteSegmentRule({ listenerArn, releaseId: state.releaseId, name: step.name, ...(ruleArn ? { ruleArn } : {}) });
+  const d = await aws.deleteSegmentRule({ listenerArn, ...state.segmentScope(), releaseId: state.releaseId, name: step.name, ...(ruleArn ? { ruleArn } : {}) });
   if (inverse) state.completed(inverse);
   state.dropSegment(step.name);
   state.status.trafficSince = new Date().toISOString();
@@ -97,7 +98,13 @@ export async function removeSegmentRule(
   c: SegmentCompensation,
   act: { deleteSegmentRule: (typeof aws)['deleteSegmentRule'] },
 ): Promise<void> {
-  const d = await act.deleteSegmentRule({ listenerArn: c.listenerArn, releaseId: c.releaseId, name: c.name, ...(c.ruleArn ? { ruleArn: c.ruleArn } : {}) });
+  const d = await act.deleteSegmentRule({
+    listenerArn: c.listenerArn,
+    ...state.segmentScope(),
+    releaseId: c.releaseId,
+    name: c.name,
+    ...(c.ruleArn ? { ruleArn: c.ruleArn } : {}),
+  });
   state.dropSegment(c.name);
   state.record('canary', 'remove segment rule', `${c.name}: ${d.deleted ? 'removed (verified)' : 'already gone'}`);
 }

@@ -84,6 +84,11 @@ export class ReleaseState {
    * Fixed at the first run.
    */
   segmentRules = false;
+  /**
+   * Segment rule activities run in the release's region and role like every other ELB call (patch `segment-scope`);
+   * without it they ran in the worker's default scope. Fixed at the first run.
+   */
+  scopedSegments = false;
   /** The segment rules active now, by segment name, as this release verified them last (what the drift check expects). */
   activeRules: Record<string, EnsuredSegmentRule> = {};
   /** False while the release must not continue as new (cloning: the next run would not redo it). */
@@ -117,6 +122,7 @@ export class ReleaseState {
       this.gateTimeouts = carried.gateTimeouts ?? false;
       this.windowAfterTraffic = carried.windowAfterTraffic ?? false;
       this.segmentRules = carried.segmentRules ?? false;
+      this.scopedSegments = carried.scopedSegments ?? false;
       this.activeRules = carried.activeRules ?? {};
       this.status.gate = undefined;
       return;
@@ -165,6 +171,7 @@ export class ReleaseState {
       gateTimeouts: this.gateTimeouts,
       ...(this.windowAfterTraffic ? { windowAfterTraffic: true } : {}),
       ...(this.segmentRules ? { segmentRules: true, activeRules: { ...this.activeRules } } : {}),
+      ...(this.scopedSegments ? { scopedSegments: true } : {}),
     };
   }
 
@@ -177,6 +184,11 @@ export class ReleaseState {
   scope(): AwsScope {
     const { region, aws } = this.spec;
     return { region, ...(aws?.roleArn ? { roleArn: aws.roleArn } : {}), ...(aws?.externalId ? { externalId: aws.externalId } : {}) };
+  }
+
+  /** The `aws` input of a segment rule activity: the release's scope, or none for a release without `segment-scope`. */
+  segmentScope(): { aws?: AwsScope } {
+    return this.scopedSegments ? { aws: this.scope() } : {};
   }
 
   /** Pure (condition predicates call it): true once this run's history should be handed to a new run. */

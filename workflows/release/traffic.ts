@@ -86,7 +86,7 @@ export async function checkSegmentRules(state: ReleaseState): Promise<void> {
       const rule = state.activeRules[name];
       if (!rule) break;
       try {
-        await aws.checkSegmentRule({ listenerArn, name, rule, canaryTargetGroupArn: state.arns.canary as string });
+        await aws.checkSegmentRule({ listenerArn, ...state.segmentScope(), name, rule, canaryTargetGroupArn: state.arns.canary as string });
         break;
       } catch (err) {
         if (!isDrift(err, ErrorTypes.SegmentRuleDrifted)) throw err;
