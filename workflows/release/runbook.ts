@@ -28,6 +28,8 @@ export const REAL_ALB_PATCH = 'real-alb';
 export const GATE_TIMEOUTS_PATCH = 'inconclusive-timeout';
 /** Marks releases whose segment steps create listener rules (asked only when the spec has segment steps). */
 export const SEGMENTS_PATCH = 'segments';
+/** Marks releases whose step analyses go on with the sequential evidence of earlier steps of the same template. */
+export const STEP_EVIDENCE_PATCH = 'step-evidence';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -41,6 +43,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     state.realAlb = patched(REAL_ALB_PATCH);
     state.gateTimeouts = patched(GATE_TIMEOUTS_PATCH);
     state.segmentRules = state.realAlb && hasSegmentSteps(spec) && patched(SEGMENTS_PATCH);
+    state.stepEvidence = patched(STEP_EVIDENCE_PATCH);
     state.begin();
   }
 
