@@ -28,7 +28,7 @@ export const RHO_MARGIN = 1.25;
  * Prior variance g of the standardized paired effect δ = μ / σ (per effective bucket) in the t-mixture. The mixture's
  * boundary is tightest for effects near sqrt(g) after about 2 log(1 / alpha) / g effective buckets: 0.3 aims it at
  * δ ≈ 0.55, a 10% latency regression under the bucket noise of judge:sim, caught within some 20-30 buckets, instead of
- * at effects three times as large as 1 did (which also let a lucky run of early buckets cross sooner).
+ * at effects about twice as large as g = 1 did (which also let a lucky run of early buckets cross sooner).
  */
 export const PAIRED_PRIOR_VARIANCE = 0.3;
 
