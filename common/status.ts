@@ -3,6 +3,7 @@
  * the CLI and the Temporal UI. Workflow-safe.
  */
 import type { AnalysisCounters, AnalysisRun, VariantDimensions } from '../analysis/analysis';
+import type { JudgeEvidence } from '../analysis/sequential';
 import type { ElbAction } from '../activities/contract';
 import type { ParsedStep, Target } from './spec';
 import type { ForwardState, TrafficRef } from './forward';
@@ -180,4 +181,8 @@ export interface CarriedRelease {
   scopedSegments?: boolean;
   /** The segment rules active now, by segment name, as this release verified them last. */
   activeRules?: Record<string, EnsuredSegmentRule>;
+  /** Whether step analyses carry the sequential judge's evidence (patch `step-evidence`); fixed at the first run. */
+  stepEvidence?: boolean;
+  /** The sequential judge's evidence of the step analyses so far, by template name. */
+  evidenceByTemplate?: Record<string, JudgeEvidence>;
 }

@@ -5,7 +5,7 @@
  *   npm run demo                                 healthy release, about a minute
  *   npm run demo -- --scenario bad-canary        5xx trips the analysis, automatic rollback
  *   npm run demo -- --scenario approval          stops at a gate until you approve (UI, temporal CLI or canary CLI)
- *   npm run demo -- --scenario subtle-regression 30% slower canary caught by the Mann-Whitney judge
+ *   npm run demo -- --scenario subtle-regression 30% slower canary caught by the sequential judge
  *   npm run demo -- --scenario unhealthy         the new version fails its health checks: rolled back at weight 0
  *   npm run demo -- --keep                       leave the stack and the UI up afterwards
  */
@@ -174,8 +174,11 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
           if (run.last.score) out(`      judge score ${run.last.score.score}: ${run.last.score.verdict}`);
           for (const m of run.last.metrics.filter((x) => x.stat)) {
             const s = m.stat as NonNullable<typeof m.stat>;
+            const ev = s.evidence;
             out(
-              `      ${m.metric} vs ${s.against}: ${s.verdict}, p=${s.pValue === null ? '-' : s.pValue.toExponential(2)}, ratio ${s.ratioOfMeans === null ? '-' : s.ratioOfMeans.toFixed(3)}`,
+              ev
+                ? `      ${m.metric} vs ${s.against}: ${s.verdict}, e-value ${Number(ev.eValue.toPrecision(3))} / ${Number(ev.boundary.toPrecision(3))} after ${ev.buckets} bucket(s), ratio ${ev.effect === null ? '-' : ev.effect.toFixed(3)}`
+                : `      ${m.metric} vs ${s.against}: ${s.verdict}, p=${s.pValue === null ? '-' : s.pValue.toExponential(2)}, ratio ${s.ratioOfMeans === null ? '-' : s.ratioOfMeans.toFixed(3)}`,
             );
           }
         }

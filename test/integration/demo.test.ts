@@ -73,8 +73,15 @@ describe('demo scenarios, run non-interactively', () => {
     expect(measured).not.toBeNull();
     expect(Number(measured?.[1])).toBeGreaterThan(0.02);
     expect(Number(measured?.[1])).toBeLessThan(0.5);
-    // The latency bound (0.5 s) never trips; the judge does.
-    expect(byName['subtle-regression']!.result.reason).toMatch(/judge: critical metric\(s\) failed: latency-seconds/);
+    // The latency bound (0.5 s) never trips; the sequential judge does, on latency, saying by how much.
+    expect(byName['subtle-regression']!.result.reason).toMatch(
+      /judge: sequential judge: latency-seconds boundary crossed: ratio 1\.[23]\d* \[1\.\d+, 1\.\d+\]/,
+    );
+    // healthy: the same judge watched it (steps and background analysis) against stable and never crossed a boundary.
+    const healthyLog = logs.healthy?.join('\n') ?? '';
+    expect(healthyLog).toMatch(/latency-seconds vs stable: pass, e-value [\d.e+-]+ \/ 200 after \d+ bucket/);
+    expect(healthyLog).toMatch(/5xx-rate vs stable: pass, e-value [\d.e+-]+ \/ 200 after \d+ bucket/);
+    expect(healthyLog).not.toMatch(/vs stable: (high|low)/);
     expect(logs['subtle-regression']?.join('\n')).toMatch(/latency-seconds: canary 0\.05\d*, needs <= 0\.5 → pass/);
 
     // unhealthy: the new version fails its health checks; rolled back before it ever got traffic, saying which targets and why.

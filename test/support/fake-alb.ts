@@ -767,6 +767,8 @@ function addCounters(a: AnalysisCounters, b: AnalysisCounters): AnalysisCounters
     inconclusive: a.inconclusive + b.inconclusive,
     errors: a.errors + b.errors,
     consecutiveErrors: b.consecutiveErrors,
+    // As the real activity's addMeasurement: the newest evidence, else the one carried in.
+    ...((b.evidence ?? a.evidence) ? { evidence: b.evidence ?? a.evidence } : {}),
   };
 }
 

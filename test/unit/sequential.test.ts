@@ -5,10 +5,12 @@ import { hodgesLehmannShift } from '../../analysis/mann-whitney';
 import {
   absorbCounts,
   absorbPaired,
+  arVarianceFactor,
   countsEValue,
   countsGrid,
   emptyCounts,
   emptyPaired,
+  oneSidedFactor,
   tMixtureBayesFactor,
   tMixtureCritical,
   type CountsBucket,
@@ -23,12 +25,13 @@ const relClose = (actual: number, expected: number, tol = 1e-9): void => {
 
 describe('statistical primitives against scipy (test/fixtures/judge/reference.json)', () => {
   it('t-mixture Bayes factor equals the scaled-t density ratio', () => {
-    for (const c of reference.tMixture) relClose(tMixtureBayesFactor(c.t, c.n, c.nu), c.bf, 1e-10);
+    // The fixtures were computed with prior variance g = 1.
+    for (const c of reference.tMixture) relClose(tMixtureBayesFactor(c.t, c.n, c.nu, 1), c.bf, 1e-10);
   });
 
   it('t-mixture critical value is where the Bayes factor reaches 1 / alpha', () => {
-    for (const c of reference.tCritical) relClose(tMixtureCritical(c.n, c.nu, c.alpha), c.t, 1e-9);
-    expect(tMixtureCritical(2, 1, 0.05)).toBe(Number.POSITIVE_INFINITY);
+    for (const c of reference.tCritical) relClose(tMixtureCritical(c.n, c.nu, c.alpha, 1), c.t, 1e-9);
+    expect(tMixtureCritical(2, 1, 0.05, 1)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('counts e-values equal the binomial likelihood-ratio mixtures', () => {
@@ -39,6 +42,37 @@ describe('statistical primitives against scipy (test/fixtures/judge/reference.js
       relClose(countsEValue(ev.logLik, grid, 1, 'down'), c.eDown1);
       relClose(countsEValue(ev.logLik, grid, 1.1, 'up'), c.eUp11);
       relClose(countsEValue(ev.logLik, grid, 0.9, 'down'), c.eDown09);
+    }
+  });
+
+  it('the AR(1) variance factor is the mean of rho^|i-j| over all pairs of n buckets', () => {
+    for (const rho of [0, 0.3, 0.8, 0.95]) {
+      for (const n of [2, 10, 12, 60]) {
+        let sum = 0;
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sum += rho ** Math.abs(i - j);
+        relClose(arVarianceFactor(rho, n), sum / n, 1e-12);
+      }
+    }
+  });
+
+  it('the one-sided factor is twice the posterior mass of a positive effect (known variance, by quadrature)', () => {
+    for (const [z, n, g] of [
+      [2.5, 12, 0.3],
+      [-1, 12, 0.3],
+      [0, 30, 1],
+      [4, 5, 0.3],
+    ] as const) {
+      // E+ / E over delta ~ N(0, g): the likelihood ratio of the z statistic, exp(z delta sqrt(n) - n delta^2 / 2).
+      let plus = 0;
+      let all = 0;
+      // Midpoint rule: no node on 0, so the two halves split exactly.
+      for (let k = 0; k < 200_000; k++) {
+        const d = -10 + (k + 0.5) * 1e-4;
+        const w = Math.exp((-d * d) / (2 * g) + z * d * Math.sqrt(n) - (n * d * d) / 2);
+        all += w;
+        if (d > 0) plus += 2 * w;
+      }
+      relClose(oneSidedFactor(z, n, g), plus / all, 1e-6);
     }
   });
 
@@ -68,8 +102,10 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
   const RUNS = 2000;
   const BUCKETS = 60;
 
-  it.each([0, 0.5])('paired latency buckets with lag-1 correlation %s and a shared trend fail at most alpha of the time', (rho) => {
-    const rand = mulberry32(rho === 0 ? 11 : 12);
+  // 0.035, not alpha: the paired test estimates the autocorrelation from the data it judges, so it is anytime-valid
+  // only approximately; the bound keeps a margin under alpha that 2,000 runs can tell apart (binomial sd about 0.004).
+  it.each([0, 0.5, 0.8])('paired latency buckets with lag-1 correlation %s and a shared trend fail at most 0.035 of the time', (rho) => {
+    const rand = mulberry32(rho === 0 ? 11 : rho === 0.5 ? 12 : 15);
     let falseFailures = 0;
     for (let run = 0; run < RUNS; run++) {
       let ev = emptyPaired();
@@ -86,7 +122,7 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
         r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
       }
     }
-    expect(falseFailures / RUNS).toBeLessThanOrEqual(0.05);
+    expect(falseFailures / RUNS).toBeLessThanOrEqual(0.035);
   });
 
   it('sparse error counts at unequal traffic shares (10% canary, 90% stable) fail at most alpha of the time', () => {

@@ -32,6 +32,8 @@ export const SEGMENTS_PATCH = 'segments';
 export const WINDOW_AFTER_TRAFFIC_PATCH = 'window-after-traffic';
 /** Marks releases whose segment rule activities run in the spec's region and role (before: the worker's default scope). */
 export const SEGMENT_SCOPE_PATCH = 'segment-scope';
+/** Marks releases whose step analyses go on with the sequential evidence of earlier steps of the same template. */
+export const STEP_EVIDENCE_PATCH = 'step-evidence';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -47,6 +49,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     state.segmentRules = state.realAlb && hasSegmentSteps(spec) && patched(SEGMENTS_PATCH);
     state.windowAfterTraffic = patched(WINDOW_AFTER_TRAFFIC_PATCH);
     state.scopedSegments = state.segmentRules && patched(SEGMENT_SCOPE_PATCH);
+    state.stepEvidence = patched(STEP_EVIDENCE_PATCH);
     state.begin();
   }
 

@@ -11,6 +11,7 @@ import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/fo
 import type { AwsScope, EnsuredSegmentRule } from '../../activities/contract';
 import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
 import type { AnalysisCounters } from '../../analysis/analysis';
+import type { JudgeEvidence } from '../../analysis/sequential';
 import type { UsedSignatures } from '../../common/signing';
 import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
 
@@ -91,6 +92,13 @@ export class ReleaseState {
   scopedSegments = false;
   /** The segment rules active now, by segment name, as this release verified them last (what the drift check expects). */
   activeRules: Record<string, EnsuredSegmentRule> = {};
+  /**
+   * Step analyses go on with the sequential judge's evidence of earlier steps of the same template (patch
+   * `step-evidence`), so the release's false-failure bound covers all its checks. Fixed at the first run.
+   */
+  stepEvidence = false;
+  /** The sequential judge's evidence of the step analyses so far, by template name (carried across continue-as-new). */
+  evidenceByTemplate: Record<string, JudgeEvidence> = {};
   /** False while the release must not continue as new (cloning: the next run would not redo it). */
   atSafePoint = true;
   /** The gate the previous run was waiting at; the step that opened it picks it up once, with its original deadline. */
@@ -124,6 +132,8 @@ export class ReleaseState {
       this.segmentRules = carried.segmentRules ?? false;
       this.scopedSegments = carried.scopedSegments ?? false;
       this.activeRules = carried.activeRules ?? {};
+      this.stepEvidence = carried.stepEvidence ?? false;
+      this.evidenceByTemplate = carried.evidenceByTemplate ?? {};
       this.status.gate = undefined;
       return;
     }
@@ -172,6 +182,7 @@ export class ReleaseState {
       ...(this.windowAfterTraffic ? { windowAfterTraffic: true } : {}),
       ...(this.segmentRules ? { segmentRules: true, activeRules: { ...this.activeRules } } : {}),
       ...(this.scopedSegments ? { scopedSegments: true } : {}),
+      ...(this.stepEvidence ? { stepEvidence: true, evidenceByTemplate: { ...this.evidenceByTemplate } } : {}),
     };
   }
 

@@ -6,6 +6,7 @@ import { inconclusivePolicyOf, type ParsedStep } from '../../common/spec';
 import type { Gate } from '../../common/status';
 import { roleWeights } from '../plan';
 import { alert } from './alert';
+import { carriedEvidence, zeroCounters } from '../../analysis/analysis';
 import { analysisCall } from './activities';
 import type { BackgroundAnalysis } from './background';
 import { interruptible, waitGate } from './gates';
@@ -54,6 +55,7 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
   const waitMs = notBefore ? Math.max(0, firstWindowAfter(Date.parse(notBefore), template) - Date.now()) : 0;
   if (waitMs > 0) state.record('canary', `analysis ${step.template}: first window`, `waits ${formatDuration(waitMs)} for buckets after the traffic change`);
   const act = analysisCall(waitMs + template.count * (template.interval + 60_000) + 120_000);
+  const evidence = state.evidenceByTemplate[step.template];
   const run = await interruptible(
     state,
     () =>
@@ -64,6 +66,8 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
         count: template.count,
         intervalMs: template.interval,
         ...(notBefore ? { notBefore } : {}),
+        // A fresh failure count for this step, the evidence of the template's earlier steps (sequential judge).
+        ...(state.stepEvidence ? { previous: carriedEvidence(evidence ? { ...zeroCounters, evidence } : undefined) } : {}),
         ...(state.realAlb ? { aws: state.scope() } : {}),
       }),
     true,
@@ -73,6 +77,7 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
     return;
   }
   state.status.analysis = run;
+  if (state.stepEvidence && run.counters.evidence) state.evidenceByTemplate[step.template] = run.counters.evidence;
   state.record('canary', `analysis ${step.template}: ${run.verdict}`, run.reason);
   if (run.verdict === 'fail') throw new StopRelease('rolled-back', `analysis ${step.template} failed at step ${i}: ${run.reason}`, 'canary');
   if (run.verdict === 'inconclusive') await inconclusiveGate(state, i, policy);
