@@ -19,7 +19,7 @@ import { trafficRefs, type TrafficRef } from '../../common/forward';
 import { releaseSearchAttributes } from '../../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
-import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
+import { FakeAlb, routedActivities, type FakeAlbOptions, type ServerClock } from './fake-alb';
 
 /** The pinned test server (scripts/setup.sh installs it); CANARY_TEST_SERVER overrides it. */
 export const TEST_SERVER_PATH = process.env.CANARY_TEST_SERVER ?? path.resolve(__dirname, '..', '..', '.venv', 'bin', 'temporal-test-server');
@@ -127,6 +127,30 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<v
     searchAttributes[key.name] = type;
   }
   await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+}
+
+/** gRPC status NOT_FOUND: the test server's answer to a heartbeat of an activity whose run has closed. */
+const GRPC_NOT_FOUND = 5;
+
+/** The test server's clock for a fake's background batches (FakeAlb.clock). */
+export function serverClock(env: TestWorkflowEnvironment): ServerClock {
+  const testService = env.connection.testService;
+  return {
+    sleep: (ms) => env.sleep(ms),
+    async heartbeat(taskToken) {
+      try {
+        const r = await env.client.workflowService.recordActivityTaskHeartbeat({ namespace: env.namespace ?? 'default', taskToken, identity: 'fake-alb' });
+        return r.cancelRequested ? 'cancel' : 'ok';
+      } catch (err) {
+        if ((err as { code?: number }).code === GRPC_NOT_FOUND) return 'closed';
+        throw err;
+      }
+    },
+    async unlock() {
+      if (!testService) throw new Error('the time-skipping environment has no TestService');
+      await testService.unlockTimeSkipping({});
+    },
+  };
 }
 
 let counter = 0;
@@ -295,6 +319,7 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
       const service = uniqueService((specOverrides.service as string | undefined) ?? 'svc');
       const spec = testSpec(service, { ...specOverrides, service });
       const fake = new FakeAlb(trafficRefs(spec.traffic)[0] as TrafficRef, fakeOptions);
+      fake.clock = serverClock(ready(env));
       setup?.(fake);
       const workflowId = releaseWorkflowId(service);
       fakes.set(workflowId, fake);

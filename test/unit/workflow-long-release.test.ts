@@ -2,10 +2,12 @@
  * Issue 14: a release that lasts weeks keeps its history bounded by continuing as new (ReleaseInput.historyEventLimit)
  * at its gates, on the time-skipping test server with the activities replaced at the contract boundary.
  *
- * The history grows here by messages (signals the release records as ignored: 4 events each), not by background
- * analysis batches: the test server stops skipping time while an activity runs, and a background batch answered at
- * once makes a busy loop that starves the server (workflow tasks expire, env.sleep stops advancing; tried, see the
- * report of branch tsfix). A small `historyEventLimit` makes the release continue as new several times in 30 days.
+ * The 30-day test grows its history by messages (signals the release records as ignored: 4 events each). The bake
+ * test grows it by background analysis batches as a real bake does: the fake's batches (`backgroundBatches: 'pass'`)
+ * take their measuring time on the test server's clock. A batch that answered at once would make a loop of batches in
+ * which no workflow time passes, and one that waited on a wall-clock timer would hold the server's time still (the
+ * server locks time skipping while an activity is scheduled). A small `historyEventLimit` makes the release continue
+ * as new several times.
  */
 import type { Client } from '@temporalio/client';
 import { approveSignal, resumeUpdate, statusQuery } from '../../common/messages';
@@ -18,15 +20,24 @@ const LIMIT = 120;
 /** What a run may add after the check that found its history full: the handover's own events. */
 const MARGIN = 30;
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 interface Run {
   runId: string;
   events: number;
+  /** Background (and step) analysis batches the run scheduled. */
+  analyses: number;
+  signals: number;
   /** The run this one continued as, if it did. */
   next?: string;
 }
 
-type History = { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null };
+interface HistoryEvent {
+  workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  workflowExecutionSignaledEventAttributes?: unknown;
+}
+type History = { events?: HistoryEvent[] | null };
 
 /** Every run of a workflow id, first to last, by following each history's continued-as-new event. */
 async function runsOf(client: Client, workflowId: string, firstRunId: string): Promise<Run[]> {
@@ -35,7 +46,13 @@ async function runsOf(client: Client, workflowId: string, firstRunId: string): P
     const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     const next: string | undefined = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-    runs.push({ runId, events: events.length, next });
+    runs.push({
+      runId,
+      events: events.length,
+      analyses: events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runAnalysis').length,
+      signals: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
+      next,
+    });
     runId = next;
   }
   return runs;
@@ -159,4 +176,71 @@ describe('a 30-day release continues as new', () => {
     );
     expect(fake.forward()).toEqual([{ name: fake.groupNames()[0], weight: 100 }]);
   });
+
+  it('a day-long bake with half-hourly background analysis: the history grows from batches, the release keeps its gate, saga, weights and counters across runs', async () => {
+    // Above the ~70 events a release has when its pause opens: the first handover comes from batches too.
+    const limit = 80;
+    const { handle, fake } = await releases.start(
+      {
+        // 23 h 15 m: the 46th batch ends before the pause does, the 47th is still measuring when it ends.
+        steps: [{ setWeight: 10 }, { pause: { duration: '1395m' } }, { setWeight: 100 }],
+        backgroundAnalysis: { template: 'errors', interval: '1m', reportEvery: '30m' },
+        promotion: { keepPreviousFor: '0s' },
+      },
+      undefined,
+      { backgroundBatches: 'pass' },
+      { historyEventLimit: limit },
+    );
+    const { env } = releases;
+    const opened = await waitForStatus(handle, (s) => s.gate?.kind === 'pause', 'timed pause');
+    const deadline = opened.gate?.deadline;
+    expect(Date.parse(deadline ?? '') - Date.parse(opened.gate?.openedAt ?? '')).toBe(1395 * 60_000);
+    const plan = opened.rollbackPlan;
+    expect(plan.length).toBeGreaterThan(0);
+
+    // Every 4 hours of the bake (a quarter of an hour off the batches' ends): the same gate, deadline, saga and
+    // weights, whichever run holds them; the counters grow by every batch.
+    const seenRuns = new Set<string>();
+    let measured = 0;
+    await env.sleep(HOUR / 4);
+    for (let h = 4; h <= 20; h += 4) {
+      await env.sleep(4 * HOUR);
+      const s: ReleaseStatus = await handle.query(statusQuery);
+      seenRuns.add((await handle.describe()).runId);
+      expect(s).toMatchObject({ phase: 'Paused', step: 1, gate: { kind: 'pause', step: 1, deadline }, rollbackPlan: plan });
+      expect(s.requestedWeights).toEqual(opened.requestedWeights);
+      expect(s.verifiedWeights).toEqual(opened.verifiedWeights);
+      const counters = s.backgroundAnalysis?.counters;
+      // A 30-measurement batch every half hour; the one measuring at the check has not reported yet.
+      expect(counters?.measurements).toBe(h * 60);
+      expect(counters).toMatchObject({ failed: 0, inconclusive: 0, errors: 0 });
+      expect(counters?.measurements ?? 0).toBeGreaterThan(measured);
+      measured = counters?.measurements ?? 0;
+    }
+    expect(seenRuns.size).toBeGreaterThanOrEqual(3);
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+    expect(fake.forward()).toEqual([{ name: fake.groupNames()[0], weight: 100 }]);
+    const status = await handle.query(statusQuery);
+    // 46 whole batches: none lost or counted twice at a handover; the 47th was cancelled by promotion.
+    expect(status.backgroundAnalysis?.counters.measurements).toBe(46 * 30);
+    expect(status.timeline.map((t) => t.action)).toContain('pause ended');
+    expect(status.timeline.find((t) => t.action === 'pause ended')?.detail).toBe('after 23h15m');
+
+    const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    for (const r of runs) {
+      expect(r.events).toBeLessThanOrEqual(limit + MARGIN);
+      // The history grew from analysis batches, not from messages.
+      expect(r.signals).toBe(0);
+      expect(r.analyses).toBeGreaterThanOrEqual(1);
+    }
+    expect(runs.reduce((n, r) => n + r.analyses, 0)).toBe(fake.callsOf('runAnalysis').length);
+    process.stdout.write(
+      `[figure] 23 h 15 m bake, batch every 30m: ${runs.length} runs, events per run ${runs.map((r) => r.events).join(', ')} (limit ${limit}), batches per run ${runs
+        .map((r) => r.analyses)
+        .join(', ')}\n`,
+    );
+  }, 90_000);
 });
