@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
+import type { Sinks, WorkflowInfo } from '@temporalio/workflow';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
@@ -249,6 +250,48 @@ export interface TimeSkippingRelease {
     fakeOptions?: FakeAlbOptions,
     input?: Pick<ReleaseInput, 'historyEventLimit'>,
   ): Promise<StartedRelease>;
+  /**
+   * Holds the next continue-as-new of a workflow on the worker: the run has decided to continue and its last workflow
+   * task is being answered, but the answer (with the ContinueAsNew command) has not reached the server until
+   * `release()`. A message sent meanwhile lands during the continue-as-new itself.
+   */
+  holdContinueAsNew(workflowId: string): { readonly reached: Promise<void>; release(): void };
+}
+
+type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/**
+ * The sink behind the workflow's `log`. The SDK names it `__temporal_logger` and refuses that reserved name from a
+ * worker's options, but still takes it under its former name `defaultWorkerLogger` (its type is not exported).
+ */
+interface WorkflowLoggerSinks extends Sinks {
+  defaultWorkerLogger: Record<LogLevel, (message: string, attrs?: Record<string, unknown>) => void>;
+}
+
+/**
+ * The worker's workflow logger sink, as the SDK's own (it forwards to the Runtime's logger), that also waits on a
+ * held continue-as-new. The SDK logs "Workflow continued as new" when a run's function ends in a continue-as-new, and
+ * the worker awaits its sink calls before it answers the activation, so a sink that waits holds that answer.
+ */
+function loggerSinkWithHolds(holds: Map<string, () => Promise<void>>): InjectedSinks<WorkflowLoggerSinks> {
+  const forward =
+    (level: LogLevel) =>
+    async (info: WorkflowInfo, message: string, attrs?: Record<string, unknown>): Promise<void> => {
+      const hold = holds.get(info.workflowId);
+      if (hold && message === 'Workflow continued as new') {
+        holds.delete(info.workflowId);
+        await hold();
+      }
+      Runtime.instance().logger[level](message, { sdkComponent: 'workflow', ...attrs });
+    };
+  return {
+    defaultWorkerLogger: {
+      trace: { fn: forward('trace') },
+      debug: { fn: forward('debug') },
+      info: { fn: forward('info') },
+      warn: { fn: forward('warn') },
+      error: { fn: forward('error') },
+    },
+  };
 }
 
 /**
@@ -257,6 +300,7 @@ export interface TimeSkippingRelease {
  */
 export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): TimeSkippingRelease {
   const fakes = new Map<string, FakeAlb>();
+  const continueAsNewHolds = new Map<string, () => Promise<void>>();
   let startedInTest: FakeAlb[] = [];
   const taskQueue = `releases-${uniqueService('tq')}`;
   let env: TestWorkflowEnvironment | undefined;
@@ -277,6 +321,7 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
       taskQueue,
       workflowBundle: bundle,
       activities: routedActivities(fakes),
+      sinks: loggerSinkWithHolds(continueAsNewHolds),
       // Heartbeats reach the server (and a cancellation reaches a held activity) within 50 ms instead of after
       // 80% of the heartbeat timeout (24 s for waitHealthy, 48 s for runAnalysis).
       maxHeartbeatThrottleInterval: '50ms',
@@ -315,6 +360,17 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
       return ready(env);
     },
     taskQueue,
+    holdContinueAsNew(workflowId) {
+      let reached!: () => void;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const hold = { reached: new Promise<void>((r) => (reached = r)), release: () => release() };
+      continueAsNewHolds.set(workflowId, async () => {
+        reached();
+        await released;
+      });
+      return hold;
+    },
     async start(specOverrides = {}, setup, fakeOptions = {}, input = {}) {
       const service = uniqueService((specOverrides.service as string | undefined) ?? 'svc');
       const spec = testSpec(service, { ...specOverrides, service });

@@ -10,7 +10,8 @@
  * as new several times.
  */
 import type { Client } from '@temporalio/client';
-import { approveSignal, resumeUpdate, statusQuery } from '../../common/messages';
+import { temporal } from '@temporalio/proto';
+import { approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import type { ReleaseStatus } from '../../common/status';
 import { timeSkippingRelease, waitForStatus, type StartedRelease } from '../support/time-skipping';
 
@@ -243,4 +244,69 @@ describe('a 30-day release continues as new', () => {
         .join(', ')}\n`,
     );
   }, 90_000);
+
+  it('a signal and an update sent while the run is continuing as new both take effect, and the next run holds them', async () => {
+    const { handle, fake } = await releases.start(
+      { steps: [{ setWeight: 10 }, { approval: { timeout: '7d', onTimeout: 'rollback' } }, { setWeight: 100 }], promotion: { keepPreviousFor: '0s' } },
+      undefined,
+      {},
+      { historyEventLimit: LIMIT },
+    );
+    const { env } = releases;
+    await waitForStatus(handle, (s) => s.gate?.kind === 'approval', 'approval gate');
+    const firstRun = (await handle.describe()).runId;
+    // The run decides to continue as new at the message that fills its history; its answer is held on the worker.
+    const held = releases.holdContinueAsNew(handle.workflowId);
+    const live = env.client.workflow.getHandle(handle.workflowId);
+    while (!(await Promise.race([held.reached.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]))) await noise(handle, 1);
+
+    // During the continue-as-new: an approval by signal and a pause by update.
+    await live.signal(approveSignal, { by: 'alice', step: 1, comment: 'during the handover' });
+    const paused = live.executeUpdate(pauseUpdate, { args: [{ by: 'bob', reason: 'hold before 100%' }] }).then(
+      (ack) => ({ ack }),
+      (err: Error) => ({ err }),
+    );
+    // The update reaches the server before the held answer goes.
+    await new Promise((r) => setTimeout(r, 300));
+    held.release();
+
+    const outcome = await paused;
+    const status = await waitForStatus(live, (s) => s.gate?.kind === 'manual-pause', 'manual pause before step 2');
+    const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+    process.stdout.write(
+      `[figure] messages during a continue-as-new: runs ${runs.map((r) => `${r.events}${r.runId === firstRun ? ' (held)' : ''}`).join(', ')}; update ${
+        'ack' in outcome ? `accepted: ${outcome.ack.message}` : `failed: ${outcome.err.message}`
+      }\n`,
+    );
+    // The server refused the held continue-as-new (new messages had arrived during its workflow task), so the held
+    // run handled both messages itself and then continued as new with them applied.
+    const held1 = (await env.client.workflow.getHandle(handle.workflowId, firstRun).fetchHistory()).events ?? [];
+    const refused = held1.findIndex(
+      (e) => e.workflowTaskFailedEventAttributes?.cause === temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+    );
+    const pauseAccepted = held1.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pause');
+    expect(refused).toBeGreaterThan(0);
+    expect(
+      held1
+        .slice(refused)
+        .filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName),
+    ).toEqual(['approve']);
+    expect(pauseAccepted).toBeGreaterThan(refused);
+    expect(held1.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs[0]?.runId).toBe(firstRun);
+    // Both took effect once, in whichever run handled them: the approval passed the gate, the pause holds step 2.
+    expect(outcome).toEqual({ ack: expect.objectContaining({ accepted: true, message: expect.stringContaining('paused') }) });
+    expect(status).toMatchObject({ phase: 'Paused', step: 2, paused: true });
+    const accepted = status.timeline.filter((t) => t.accepted && (t.action === 'approve' || t.action === 'pause')).map((t) => [t.action, t.by]);
+    expect(accepted).toEqual([
+      ['approve', 'alice'],
+      ['pause', 'bob'],
+    ]);
+    expect(fake.forward().find((f) => f.name !== fake.stable.name)?.weight).toBe(10);
+
+    await live.executeUpdate(resumeUpdate, { args: [{ by: 'bob' }] });
+    expect(await live.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+  });
 });
