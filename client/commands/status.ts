@@ -1,12 +1,13 @@
 /**
  * `canary status` (one snapshot from the status query, else what the server alone knows) and `canary history`
- * (the timeline from the same query).
+ * (the timeline of every run: the newest from the same query, older runs' from the histories of the runs after them).
  */
 import { Command } from 'commander';
 import type { ReleaseStatus } from '../../common/status';
 import { cliAction, withSession } from '../cli-kit';
 import { CliError, ExitCode } from '../exit-codes';
-import { formatFallbackStatus, formatHistory, formatStatus, historyJson } from '../format';
+import { formatFallbackStatus, formatRunHistory, formatStatus, runHistoryJson } from '../format';
+import { readReleaseRuns, timelineByRun } from '../report-data';
 import { json, out } from '../render';
 import { describeRelease, queryStatus, releaseEnd, releaseHandle, releaseSummary } from '../release-client';
 
@@ -70,7 +71,7 @@ export function statusCommand(): Command {
 export function historyCommand(): Command {
   return new Command('history')
     .argument(...RELEASE_ARG)
-    .description('the timeline: who approved, paused, aborted, when and why; ignored signals marked')
+    .description('the timeline of every run, oldest first: who approved, paused, aborted, when and why; ignored signals marked')
     .option('--json', 'print JSON')
     .action(
       cliAction((id: string, opts: { json?: boolean }, cmd: Command) =>
@@ -85,8 +86,10 @@ export function historyCommand(): Command {
               `cannot read the timeline of ${d.workflowId}: ${(e as Error).message}; it comes from the status query, which needs a worker on the release's task queue (or see the event history in the Temporal UI)`,
             );
           }
-          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, timeline: historyJson(status.timeline) });
-          else out(formatHistory(status.timeline));
+          // A release that continued as new: each run's own entries, from the timeline it handed to the next run.
+          const runs = timelineByRun(await readReleaseRuns(s.client, d.workflowId, d.runId), status.timeline);
+          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, ...runHistoryJson(runs) });
+          else out(formatRunHistory(runs));
           return ExitCode.ok;
         }),
       ),

@@ -11,8 +11,10 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
-import type { ReleaseStatus } from '../../common/status';
+import { formatRunHistory, runHistoryJson } from '../../client/format';
+import { readReleaseRuns, timelineByRun } from '../../client/report-data';
+import { abortUpdate, approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
+import { TIMELINE_MAX, type ReleaseStatus } from '../../common/status';
 import { timeSkippingRelease, waitForStatus, type StartedRelease } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
@@ -308,5 +310,47 @@ describe('a 30-day release continues as new', () => {
 
     await live.executeUpdate(resumeUpdate, { args: [{ by: 'bob' }] });
     expect(await live.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+  });
+
+  it('canary history shows every run of the release, oldest first, past the bound of the live timeline', async () => {
+    const { handle } = await releases.start({ steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }, undefined, {}, { historyEventLimit: LIMIT });
+    const { env } = releases;
+    await waitForStatus(handle, (s) => s.gate?.kind === 'pause', 'indefinite pause');
+    // More ignored messages than the live timeline keeps, each from its own sender so every entry is distinct.
+    const live = env.client.workflow.getHandle(handle.workflowId);
+    const sent = 330;
+    for (let i = 0; i < sent; i++) {
+      await live.signal(approveSignal, { by: `mallory-${i}`, step: 99 });
+      // Paced, as people send them: a run refuses to continue as new while messages keep arriving.
+      if (i % 20 === 19) await waitForStatus(live, (s) => s.timeline.at(-1)?.by === `mallory-${i}`, `message ${i} handled`);
+    }
+    const status = await handle.query(statusQuery);
+    expect(status.timeline.length).toBe(TIMELINE_MAX);
+
+    const byRun = timelineByRun(await readReleaseRuns(env.client, handle.workflowId), status.timeline);
+    const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+    expect(byRun.map((r) => r.runId)).toEqual(runs.map((r) => r.runId));
+    expect(byRun.length).toBeGreaterThanOrEqual(4);
+    expect(byRun.map((r) => r.status)).toEqual([...byRun.slice(1).map(() => 'CONTINUED_AS_NEW'), 'RUNNING']);
+    const all = byRun.flatMap((r) => r.entries);
+    // Every message once, in the order sent, and every run's handover entry at its start.
+    expect(all.filter((e) => !e.accepted).map((e) => e.by)).toEqual(Array.from({ length: sent }, (_, i) => `mallory-${i}`));
+    expect(all.slice(0, 3).map((e) => e.action)).toEqual(['start', 'create canary target group', 'attach at weight 0']);
+    for (const r of byRun.slice(1))
+      expect(r.entries[0]).toMatchObject({ action: 'continued as new', detail: `run ${r.run}; history of the previous run was full` });
+    expect(new Set(all.map((e) => JSON.stringify(e))).size).toBe(all.length);
+
+    const text = formatRunHistory(byRun).split('\n');
+    const markers = text.filter((l) => l.startsWith('── run '));
+    expect(markers).toHaveLength(byRun.length);
+    expect(markers[0]).toMatch(new RegExp(`^── run 1 of ${byRun.length}  ${byRun[0]?.runId}  from .*, continued as new ──$`));
+    expect(markers.at(-1)).toMatch(/, running ──$/);
+    expect(text).toHaveLength(1 + byRun.length + all.length);
+    const json = runHistoryJson(byRun);
+    expect(json.timeline.filter((e) => e.ignored)).toHaveLength(sent);
+    expect(json.timeline.at(-1)).toMatchObject({ run: byRun.length, by: `mallory-${sent - 1}`, ignored: true });
+
+    await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'done looking' }] });
+    expect(await handle.result()).toMatchObject({ outcome: 'aborted' });
   });
 });
