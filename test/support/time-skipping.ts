@@ -10,20 +10,18 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import type { Sinks, WorkflowInfo } from '@temporalio/workflow';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
-import { releaseSearchAttributes } from '../../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
-import { FakeAlb, routedActivities, type FakeAlbOptions, type ServerClock } from './fake-alb';
+import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
+import { openTimeSkippingServer, serverClock, TEST_SERVER_PATH } from './time-skipping-server';
 
-/** The pinned test server (scripts/setup.sh installs it); CANARY_TEST_SERVER overrides it. */
-export const TEST_SERVER_PATH = process.env.CANARY_TEST_SERVER ?? path.resolve(__dirname, '..', '..', '.venv', 'bin', 'temporal-test-server');
+export { TEST_SERVER_PATH, serverClock } from './time-skipping-server';
 
 // The test server predates the heartbeat-details capability Core asks for; that one warning says nothing about canary.
 const ignoredWarnings = [/activity_failure_include_heartbeat/];
@@ -107,51 +105,6 @@ async function sharedBundle(workflowsPath: string): Promise<WorkflowBundle> {
       fs.rmSync(lock, { force: true });
     }
   }
-}
-
-const indexedValueType = {
-  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-} as const;
-
-/**
- * The Java test server refuses a workflow task that upserts an unknown search attribute
- * ("BadSearchAttributes: search attribute ReleaseService is not defined") and the task is retried for ever, so the
- * release's attributes are registered through the OperatorService, as `temporal operator search-attribute create`
- * does on the dev server. (TimeSkippingServerConfig has no `searchAttributes` option, unlike DevServerConfig.)
- */
-async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  const searchAttributes: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of releaseSearchAttributes) {
-    const type = indexedValueType[key.type as keyof typeof indexedValueType];
-    if (type === undefined) throw new Error(`search attribute ${key.name} has type ${key.type}; add it to indexedValueType`);
-    searchAttributes[key.name] = type;
-  }
-  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
-}
-
-/** gRPC status NOT_FOUND: the test server's answer to a heartbeat of an activity whose run has closed. */
-const GRPC_NOT_FOUND = 5;
-
-/** The test server's clock for a fake's background batches (FakeAlb.clock). */
-export function serverClock(env: TestWorkflowEnvironment): ServerClock {
-  const testService = env.connection.testService;
-  return {
-    sleep: (ms) => env.sleep(ms),
-    async heartbeat(taskToken) {
-      try {
-        const r = await env.client.workflowService.recordActivityTaskHeartbeat({ namespace: env.namespace ?? 'default', taskToken, identity: 'fake-alb' });
-        return r.cancelRequested ? 'cancel' : 'ok';
-      } catch (err) {
-        if ((err as { code?: number }).code === GRPC_NOT_FOUND) return 'closed';
-        throw err;
-      }
-    },
-    async unlock() {
-      if (!testService) throw new Error('the time-skipping environment has no TestService');
-      await testService.unlockTimeSkipping({});
-    },
-  };
 }
 
 let counter = 0;
@@ -309,12 +262,8 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
 
   beforeAll(async () => {
     if (!fs.existsSync(TEST_SERVER_PATH)) throw new Error(`no time-skipping test server at ${TEST_SERVER_PATH}: run scripts/setup.sh`);
-    const [started, bundle] = await Promise.all([
-      TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER_PATH } } }),
-      sharedBundle(opts.workflowsPath ?? require.resolve('../../workflows')),
-    ]);
+    const [started, bundle] = await Promise.all([openTimeSkippingServer(), sharedBundle(opts.workflowsPath ?? require.resolve('../../workflows'))]);
     env = started;
-    await registerSearchAttributes(env);
     worker = await Worker.create({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
