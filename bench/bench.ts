@@ -3,7 +3,7 @@
  * worker, measured side by side in one run on the embedded local stack (Temporal dev server + moto, headless).
  * Prints a table and writes bench/results/latest.json. Figures, not assertions.
  *
- *   npm run bench                          everything (about 10–15 minutes on 2 cores)
+ *   npm run bench                          everything (about 15–20 minutes on 2 cores; longbake alone 5–10)
  *   npm run bench -- --quick               fewer repetitions, scale 10 and 100 only
  *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake
  *   npm run bench -- --only longbake       a 7-day bake under continue-as-new on the time-skipping server (no stack)
