@@ -3,9 +3,10 @@
  * worker, measured side by side in one run on the embedded local stack (Temporal dev server + moto, headless).
  * Prints a table and writes bench/results/latest.json. Figures, not assertions.
  *
- *   npm run bench                          everything (about 10–15 minutes on 2 cores)
+ *   npm run bench                          everything (about 15–20 minutes on 2 cores; longbake alone 5–10)
  *   npm run bench -- --quick               fewer repetitions, scale 10 and 100 only
- *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale
+ *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake
+ *   npm run bench -- --only longbake       a 7-day bake under continue-as-new on the time-skipping server (no stack)
  *   npm run bench -- --sizes 10,50         scale phase sizes
  */
 import * as fs from 'node:fs';
@@ -20,6 +21,7 @@ import { startLocalStack } from '../dev/stack';
 import type { BenchContext } from './context';
 import { measureDetection } from './measure-detection';
 import { measureHistory } from './measure-history';
+import { measureLongBake } from './measure-long-bake';
 import { measureOverhead } from './measure-overhead';
 import { measureRollback } from './measure-rollback';
 import { measureReport } from './measure-report';
@@ -27,11 +29,14 @@ import { measureScale } from './measure-scale';
 import { cpuSnapshot, cpuUsage } from './proc-sampler';
 import { renderReport, writeJson, type BenchResults } from './report';
 
-const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report'] as const;
+const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report', 'longbake'] as const;
 type Part = (typeof PARTS)[number];
+/** Parts that bring their own server (or need none): the local stack starts only for the others. */
+const STANDALONE: readonly Part[] = ['report', 'longbake'];
 
 interface CliOptions {
   quick: boolean;
+  bakeDays?: string;
   only?: string;
   sizes?: string;
   deadline?: string;
@@ -47,11 +52,12 @@ function parseList(text: string, what: string): string[] {
   return items;
 }
 
-function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadlineMs: (n: number) => number; out: string } {
+function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadlineMs: (n: number) => number; out: string; bakeDays: number } {
   const opts = new Command('bench')
     .description('Benchmarks of canary on the embedded local stack')
     .option('--quick', 'fewer repetitions; scale 10 and 100 only', false)
     .option('--only <parts>', `comma-separated: ${PARTS.join(', ')}`)
+    .option('--bake-days <days>', 'longbake: days of the bake (default 7; 1 with --quick)')
     .option('--sizes <list>', 'scale phase sizes, e.g. 10,100,500')
     .option('--deadline <seconds>', 'scale: deadline per phase (default 60 s up to 100 releases, 240 s above)')
     .option('--out <file>', 'JSON results file', path.join(__dirname, 'results', 'latest.json'))
@@ -63,8 +69,11 @@ function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadline
   for (const n of sizes) if (!Number.isInteger(n) || n < 1) throw new Error(`--sizes: ${n} is not a positive whole number`);
   const fixed = opts.deadline === undefined ? undefined : Number(opts.deadline) * 1000;
   if (fixed !== undefined && !(fixed > 0)) throw new Error(`--deadline: ${opts.deadline} is not a positive number of seconds`);
+  const bakeDays = opts.bakeDays === undefined ? (opts.quick ? 1 : 7) : Number(opts.bakeDays);
+  if (!Number.isInteger(bakeDays) || bakeDays < 1) throw new Error(`--bake-days: ${opts.bakeDays} is not a positive whole number`);
   return {
     quick: opts.quick,
+    bakeDays,
     parts: PARTS.filter((p) => parts.includes(p)),
     sizes,
     deadlineMs: (n) => fixed ?? (n <= 100 ? 60_000 : 240_000),
@@ -94,25 +103,17 @@ async function main(): Promise<number> {
   log(
     `[bench] parts: ${args.parts.join(', ')}${args.quick ? ' (quick)' : ''}; load average ${loadAvgStart.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`,
   );
-  log('[bench] starting the local stack (Temporal dev server, moto; headless) and bundling the workflow code...');
-  const [stack, bundle] = await Promise.all([
-    startLocalStack({ label: 'bench' }),
+  const needsStack = args.parts.some((p) => !STANDALONE.includes(p));
+  log(`[bench] ${needsStack ? 'starting the local stack (Temporal dev server, moto; headless) and ' : ''}bundling the workflow code...`);
+  const [opened, bundle] = await Promise.all([
+    needsStack ? openStack(args.quick, log) : Promise.resolve(undefined),
     bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler }),
   ]);
-  const bundlePath = path.join(stack.logDir, 'workflow-bundle.js');
-  fs.writeFileSync(bundlePath, bundle.code);
-  log(`[bench] Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-
-  const workerAws = motoClients(stack.moto.endpoint);
-  const aws = motoClients(stack.moto.endpoint);
-  const connection = await Connection.connect({ address: stack.temporal.address });
-  const client = new Client({ connection });
-  const native = await NativeConnection.connect({ address: stack.temporal.address });
-  const taskQueue = `bench-${process.pid}`;
-  const worker = await Worker.create({ connection: native, taskQueue, workflowBundle: { codePath: bundlePath }, activities: createActivities(workerAws) });
-  const running = worker.run();
-
-  const ctx: BenchContext = { stack, client, aws, taskQueue, bundlePath, quick: args.quick, log };
+  if (opened) await opened.startWorker(bundle.code);
+  const stackCtx = (): BenchContext => {
+    if (!opened) throw new Error('this part needs the local stack');
+    return opened.ctx();
+  };
   const results: BenchResults = { meta: undefined as unknown as BenchResults['meta'], errors: [] };
   const cpu0 = cpuSnapshot();
   const runPart = async (part: Part, fn: () => Promise<void>): Promise<void> => {
@@ -130,22 +131,25 @@ async function main(): Promise<number> {
   };
   try {
     await runPart('rollback', async () => {
-      results.rollback = await measureRollback(ctx, { reps: args.quick ? 3 : 9, directPerRep: 5 });
+      results.rollback = await measureRollback(stackCtx(), { reps: args.quick ? 3 : 9, directPerRep: 5 });
     });
     await runPart('detection', async () => {
-      results.detection = await measureDetection(ctx, { reps: args.quick ? 2 : 5 });
+      results.detection = await measureDetection(stackCtx(), { reps: args.quick ? 2 : 5 });
     });
     await runPart('overhead', async () => {
-      results.overhead = await measureOverhead(ctx, { steps: [2, 6, 12], reps: args.quick ? 1 : 3, pauseMs: 1_000 });
+      results.overhead = await measureOverhead(stackCtx(), { steps: [2, 6, 12], reps: args.quick ? 1 : 3, pauseMs: 1_000 });
     });
     await runPart('history', async () => {
-      results.history = await measureHistory(ctx, { bakeMs: args.quick ? 10_000 : 20_000 });
+      results.history = await measureHistory(stackCtx(), { bakeMs: args.quick ? 10_000 : 20_000 });
     });
     await runPart('scale', async () => {
-      results.scale = await measureScale(ctx, { sizes: args.sizes, deadlineMs: args.deadlineMs, pauseMs: 2_000, startConcurrency: 20 });
+      results.scale = await measureScale(stackCtx(), { sizes: args.sizes, deadlineMs: args.deadlineMs, pauseMs: 2_000, startConcurrency: 20 });
     });
     await runPart('report', async () => {
       results.report = await measureReport({ reps: args.quick ? 3 : 7, log });
+    });
+    await runPart('longbake', async () => {
+      results.longbake = await measureLongBake({ bundle, days: args.bakeDays, log });
     });
   } finally {
     const cpu1 = cpuSnapshot();
@@ -163,22 +167,53 @@ async function main(): Promise<number> {
       loadAvgEnd: os.loadavg(),
       foreignCoresMean: usage.coresForeign,
       systemCoresMean: usage.coresSystem,
-      temporalAddress: stack.temporal.address,
-      motoEndpoint: stack.moto.endpoint,
-      logDir: stack.logDir,
+      temporalAddress: opened?.stack.temporal.address ?? '-',
+      motoEndpoint: opened?.stack.moto.endpoint ?? '-',
+      logDir: opened?.stack.logDir ?? '-',
     };
-    worker.shutdown();
-    await running.catch(() => undefined);
-    await native.close();
-    await connection.close();
-    workerAws.destroy();
-    aws.destroy();
-    await stack.stop();
+    await opened?.close();
   }
   log(`\n${renderReport(results)}\n`);
   writeJson(args.out, results);
   log(`[bench] results written to ${args.out}`);
   return results.errors.length > 0 ? 1 : 0;
+}
+
+/** The local stack and an in-process worker on it, for the parts that release against moto. */
+async function openStack(quick: boolean, log: (line: string) => void) {
+  const t0 = Date.now();
+  const stack = await startLocalStack({ label: 'bench' });
+  log(`[bench] Temporal ${stack.temporal.address}, moto ${stack.moto.endpoint}, logs ${stack.logDir} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  const workerAws = motoClients(stack.moto.endpoint);
+  const aws = motoClients(stack.moto.endpoint);
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: stack.temporal.address });
+  const taskQueue = `bench-${process.pid}`;
+  const bundlePath = path.join(stack.logDir, 'workflow-bundle.js');
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  return {
+    stack,
+    /** The context of the stack parts (after startWorker). */
+    ctx(): BenchContext {
+      return { stack, client, aws, taskQueue, bundlePath, quick, log };
+    },
+    async startWorker(bundleCode: string): Promise<void> {
+      fs.writeFileSync(bundlePath, bundleCode);
+      worker = await Worker.create({ connection: native, taskQueue, workflowBundle: { codePath: bundlePath }, activities: createActivities(workerAws) });
+      running = worker.run();
+    },
+    async close(): Promise<void> {
+      worker?.shutdown();
+      await running?.catch(() => undefined);
+      await native.close();
+      await connection.close();
+      workerAws.destroy();
+      aws.destroy();
+      await stack.stop();
+    },
+  };
 }
 
 main().then(

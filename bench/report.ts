@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { DetectionResult } from './measure-detection';
 import { describeDetectionConfig } from './measure-detection';
 import type { HistoryResult } from './measure-history';
+import type { LongBakeResult } from './measure-long-bake';
 import type { OverheadResult } from './measure-overhead';
 import type { RollbackResult } from './measure-rollback';
 import type { ReportOpenResult } from './measure-report';
@@ -39,6 +40,7 @@ export interface BenchResults {
   history?: HistoryResult;
   scale?: ScaleResult;
   report?: ReportOpenResult;
+  longbake?: LongBakeResult;
   errors: { part: string; message: string }[];
 }
 
@@ -136,6 +138,16 @@ export function renderReport(r: BenchResults): string {
       medP90(x.drawn),
       `navigation start → all charts drawn, median / p90 of ${x.reps}; page.goto → drawn ${medP90(x.wall)}`,
       '',
+    ]);
+  }
+  if (r.longbake) {
+    const x = r.longbake;
+    rows.push([
+      '7 longbake',
+      `largest run of a ${x.days}-day bake at reportEvery 1m (${x.runs} runs, ${x.runsPerWeek.toFixed(1)} per week)`,
+      `${formatCount(x.maxEventsPerRun)} events`,
+      'Temporal warning 10,240 events',
+      formatPercent(x.fractionOfWarnEvents),
     ]);
   }
   if (r.history) {
@@ -244,6 +256,16 @@ export function renderReport(r: BenchResults): string {
       '',
       `detection config: ${describeDetectionConfig(r.detection.config)}; bad profile ${formatPercent(r.detection.config.badErrorRate)} 5xx vs bound ${r.detection.config.maxErrorRate}`,
     );
+  if (r.longbake) {
+    const x = r.longbake;
+    out.push(
+      '',
+      `long bake under continue-as-new (time-skipping server, ${x.days} days at reportEvery 1m, historyEventLimit ${formatCount(x.historyEventLimit)}): ${x.outcome}`,
+      `  ${x.runs} runs (${x.runsPerWeek.toFixed(1)} per week); events per run ${x.eventsPerRun.map(formatCount).join(', ')}`,
+      `  largest run ${formatCount(x.maxEventsPerRun)} events = ${formatPercent(x.fractionOfWarnEvents)} of the 10,240 warning, ${formatPercent(x.fractionOfMaxEvents)} of the 51,200 limit`,
+      `  ${formatCount(x.batches)} batches, ${x.eventsPerBatch.toFixed(2)} events per batch over the whole release (${formatCount(x.totalEvents)} events); ${formatMs(x.wallMs)} of wall time`,
+    );
+  }
   if (r.history) {
     out.push('', 'history arithmetic (events per batch measured above; base = the 6-step release):');
     for (const p of r.history.projections) out.push(`  ${p.arithmetic}`);

@@ -19,6 +19,7 @@ import type { AnalysisRun, MetricResult } from '../analysis/analysis';
 import { describeMatch } from '../common/segments';
 import type { TimelineEntryWithCaller } from './callers';
 import type { ReleaseSummary } from './release-client';
+import type { RunTimeline } from './report-data';
 
 const ROLE_ORDER: readonly Role[] = ['canary', 'baseline', 'stable'];
 
@@ -285,6 +286,42 @@ export function formatHistory(timeline: readonly TimelineEntryWithCaller[]): str
       ...(senders ? [e.signed?.key ?? '', e.callerIdentity ?? ''] : []),
     ]),
   );
+}
+
+/**
+ * `canary history` of a release that continued as new: one table over every run, oldest first, each run's entries
+ * under a marker line (`── run 2 of 3  <run id>  from <time>, continued as new ──`).
+ */
+export function formatRunHistory(runs: RunTimeline[]): string {
+  if (runs.length <= 1) return formatHistory(runs[0]?.entries ?? []);
+  const rows = runs.flatMap((r) => r.entries);
+  const lines = (rows.length ? formatHistory(rows) : '').split('\n');
+  const out = [lines[0] ?? ''];
+  let next = 1;
+  for (const r of runs) {
+    const ended = r.status === 'RUNNING' ? 'running' : r.status === 'CONTINUED_AS_NEW' ? 'continued as new' : r.status.toLowerCase();
+    out.push(`── run ${r.run} of ${runs.length}  ${r.runId}  from ${formatTime(new Date(r.startedAt))}, ${ended} ──`);
+    out.push(...lines.slice(next, next + r.entries.length));
+    next += r.entries.length;
+  }
+  return out.join('\n');
+}
+
+/** `canary history --json` across runs: the runs, and every entry with the run (1 = first) that recorded it. */
+export function runHistoryJson(runs: RunTimeline[]): {
+  runs: { run: number; runId: string; startedAt: string; closedAt: string | null; status: string }[];
+  timeline: (TimelineEntryWithCaller & { ignored: boolean; run: number })[];
+} {
+  return {
+    runs: runs.map((r) => ({
+      run: r.run,
+      runId: r.runId,
+      startedAt: new Date(r.startedAt).toISOString(),
+      closedAt: r.closedAt === undefined ? null : new Date(r.closedAt).toISOString(),
+      status: r.status,
+    })),
+    timeline: runs.flatMap((r) => historyJson(r.entries).map((e) => ({ ...e, run: r.run }))),
+  };
 }
 
 /** The timeline for JSON output: every entry as recorded, with `ignored` spelled out (and `callerIdentity` when read). */

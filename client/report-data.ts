@@ -12,8 +12,8 @@ import { fillPlaceholders, referenceVariant, resultQuery } from '../analysis/ana
 import { evaluate, parseExpression } from '../common/expression';
 import { statusQuery, type ReleaseInput } from '../common/messages';
 import type { AnalysisTemplate, ParsedReleaseSpec } from '../common/spec';
-import type { Phase, ReleaseStatus } from '../common/status';
-import { recordedMessages, type RecordedMessage } from './callers';
+import { TIMELINE_HEAD, type Phase, type ReleaseStatus, type TimelineEntry } from '../common/status';
+import { recordedMessages, type RecordedMessage, type TimelineEntryWithCaller } from './callers';
 import { workflowUrl } from './connection';
 import { releaseHandle } from './release-client';
 
@@ -133,6 +133,8 @@ function readRun(runId: string, events: HistoryEvent[]) {
     previous: started?.continuedExecutionRunId || undefined,
     messages: recordedMessages(events),
     input,
+    /** The timeline the previous run handed over (its own at the continue-as-new); none for a first run. */
+    carried: input?.resume?.status.timeline,
     phases,
     analyses,
     variants: variants?.variants,
@@ -233,6 +235,71 @@ async function fetchMetricSeries(
   return out;
 }
 
+/** One run of a release as its history tells it. */
+export type ReleaseRun = ReturnType<typeof readRun>;
+
+/**
+ * Every run of a release, oldest first, read from their histories: from `lastRunId` (the newest run by default)
+ * back through each run's continued-from run to the first.
+ */
+export async function readReleaseRuns(client: Client, workflowId: string, lastRunId?: string): Promise<ReleaseRun[]> {
+  const runs: ReleaseRun[] = [];
+  const newest = lastRunId ?? (await client.workflow.getHandle(workflowId).describe()).runId;
+  // Newest first: each run names the one it continued from; a release id reused by a later release starts a new chain.
+  for (let runId: string | undefined = newest, guard = 0; runId && guard < 1000; guard++) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const run = readRun(runId, history.events ?? []);
+    runs.unshift(run);
+    runId = run.previous;
+  }
+  return runs;
+}
+
+/** A run of a release with the timeline entries recorded during it (`canary history`). */
+export interface RunTimeline {
+  /** 1 for the first run. */
+  run: number;
+  runId: string;
+  startedAt: number;
+  closedAt?: number;
+  /** RUNNING, COMPLETED, CONTINUED_AS_NEW, ... */
+  status: string;
+  /** With the client identity Temporal recorded for each message, once paired (client/callers.ts withCallers). */
+  entries: TimelineEntryWithCaller[];
+}
+
+/**
+ * The whole release's timeline split by run: each run's own entries, from its final timeline (what the next run was
+ * started with; for the newest run `latest`, its status query) less the timeline it was handed. The status query
+ * alone shows a bounded timeline (common/status.ts TIMELINE_MAX); this shows every entry of every run as long as no
+ * single run records more than TIMELINE_MAX - TIMELINE_HEAD of them.
+ */
+export function timelineByRun(runs: ReleaseRun[], latest: TimelineEntry[]): RunTimeline[] {
+  return runs.map((r, i) => {
+    const final = i + 1 < runs.length ? (runs[i + 1]?.carried ?? []) : latest;
+    return { run: i + 1, runId: r.runId, startedAt: r.startedAt, closedAt: r.closedAt, status: r.status, entries: ownEntries(r.carried ?? [], final) };
+  });
+}
+
+const entryKey = (e: TimelineEntry): string => JSON.stringify([e.at, e.by, e.action, e.detail ?? null, e.accepted]);
+
+/**
+ * The entries a run added to the timeline it was handed. Below the bound its final timeline is the handed one plus
+ * its own; past it, the first TIMELINE_HEAD entries followed by the newest of (the rest of the handed ones, its own),
+ * so its own come after the longest tail of the handed timeline found there. Entries that are alike in every field
+ * (the same person's ignored message in the same instant) at that seam cannot be told apart and count as handed.
+ */
+function ownEntries(handed: TimelineEntry[], final: TimelineEntry[]): TimelineEntry[] {
+  const h = handed.map(entryKey);
+  const f = final.map(entryKey);
+  if (h.every((k, i) => f[i] === k)) return final.slice(handed.length);
+  for (let j = Math.min(handed.length - TIMELINE_HEAD, final.length - TIMELINE_HEAD); j > 0; j--) {
+    const tail = h.slice(h.length - j);
+    if (tail.every((k, i) => f[TIMELINE_HEAD + i] === k)) return final.slice(TIMELINE_HEAD + j);
+  }
+  return final.slice(TIMELINE_HEAD);
+}
+
 /** How long the status query may take (a finished release's query replays its last run on a worker). */
 const QUERY_TIMEOUT_MS = 15_000;
 
@@ -245,14 +312,7 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
   const now = opts.now ?? Date.now;
   const handle = releaseHandle(opts.client, opts.release);
   const desc = await handle.describe();
-  const runs: ReturnType<typeof readRun>[] = [];
-  // Newest first: each run names the one it continued from; a release id reused by a later release starts a new chain.
-  for (let runId: string | undefined = desc.runId, guard = 0; runId && guard < 1000; guard++) {
-    const history = await opts.client.workflow.getHandle(desc.workflowId, runId).fetchHistory();
-    const run = readRun(runId, history.events ?? []);
-    runs.unshift(run);
-    runId = run.previous;
-  }
+  const runs = await readReleaseRuns(opts.client, desc.workflowId, desc.runId);
   const first = runs[0];
   const last = runs[runs.length - 1];
   if (!first || !last) throw new Error(`${desc.workflowId}: no history`);

@@ -38,6 +38,13 @@ export interface TargetGroupRef {
 /** Percent per role; what the workflow asked for. */
 export type RoleWeights = Partial<Record<Role, number>>;
 
+/**
+ * The timeline keeps its first TIMELINE_HEAD entries and the newest, TIMELINE_MAX in all: a flood of ignored signals
+ * cannot grow the query answer (or the input a continue-as-new hands over) without end.
+ */
+export const TIMELINE_MAX = 300;
+export const TIMELINE_HEAD = 20;
+
 export interface TimelineEntry {
   at: string;
   /** A person (approve, abort, ...) or `canary` for the workflow's own decisions. */

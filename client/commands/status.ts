@@ -1,6 +1,6 @@
 /**
  * `canary status` (one snapshot from the status query, else what the server alone knows) and `canary history`
- * (the timeline from the same query).
+ * (the timeline of every run: the newest from the same query, older runs' from the histories of the runs after them).
  */
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
@@ -8,7 +8,8 @@ import type { ReleaseStatus } from '../../common/status';
 import { readRecordedMessages, withCallers, type TimelineEntryWithCaller } from '../callers';
 import { cliAction, withSession } from '../cli-kit';
 import { CliError, ExitCode } from '../exit-codes';
-import { formatFallbackStatus, formatHistory, formatStatus, historyJson } from '../format';
+import { formatFallbackStatus, formatRunHistory, formatStatus, runHistoryJson } from '../format';
+import { readReleaseRuns, timelineByRun } from '../report-data';
 import { json, out } from '../render';
 import { describeRelease, queryStatus, releaseEnd, releaseHandle, releaseSummary } from '../release-client';
 
@@ -80,7 +81,7 @@ export function historyCommand(): Command {
   return new Command('history')
     .argument(...RELEASE_ARG)
     .description(
-      'the timeline: who approved, paused, aborted, when and why; ignored signals marked; for each message the key that signed it and the client identity Temporal recorded',
+      'the timeline of every run, oldest first: who approved, paused, aborted, when and why; ignored signals marked; for each message the key that signed it and the client identity Temporal recorded',
     )
     .option('--json', 'print JSON')
     .action(
@@ -96,9 +97,14 @@ export function historyCommand(): Command {
               `cannot read the timeline of ${d.workflowId}: ${(e as Error).message}; it comes from the status query, which needs a worker on the release's task queue (or see the event history in the Temporal UI)`,
             );
           }
-          const timeline = await timelineWithCallers(s.client, d.workflowId, d.runId, status);
-          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, timeline: historyJson(timeline) });
-          else out(formatHistory(timeline));
+          // A release that continued as new: each run's own entries, from the timeline it handed to the next run.
+          const messages = await readRecordedMessages(s.client, d.workflowId, d.runId).catch(() => undefined);
+          const runs = timelineByRun(await readReleaseRuns(s.client, d.workflowId, d.runId), status.timeline).map((r) => ({
+            ...r,
+            entries: messages ? withCallers(r.entries, messages) : r.entries,
+          }));
+          if (opts.json) json({ workflowId: d.workflowId, runId: d.runId, phase: status.phase, ...runHistoryJson(runs) });
+          else out(formatRunHistory(runs));
           return ExitCode.ok;
         }),
       ),

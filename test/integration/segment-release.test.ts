@@ -150,7 +150,9 @@ describe('segment steps in a release', () => {
       const judged = status.analysis?.last?.window;
       expect(judged?.periodSeconds).toBe(periodSeconds);
       expect(Date.parse(judged?.start ?? '')).toBeGreaterThanOrEqual(ruleAt);
-      expect(status.timeline.find((t) => t.action === 'analysis errors: first window')?.detail).toMatch(/^waits \d+(\.\d+)?s for buckets after the traffic change$/);
+      expect(status.timeline.find((t) => t.action === 'analysis errors: first window')?.detail).toMatch(
+        /^waits \d+(\.\d+)?s for buckets after the traffic change$/,
+      );
       // The segment rule goes first, before the forward action is restored.
       const undo = status.timeline.map((t) => t.action).filter((a) => a === 'remove segment rule' || a === 'restored pre-release traffic');
       expect(undo).toEqual(['remove segment rule', 'restored pre-release traffic']);

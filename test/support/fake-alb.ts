@@ -67,7 +67,26 @@ export interface FakeAlbOptions {
   webhooks?: string[];
   /** Stable's tags besides `canary:service` (e.g. `{ version: 'v1' }` to see versionTags rewritten). */
   stableTags?: Record<string, string>;
+  /**
+   * How a background batch with no scripted verdict behaves: `hold` (default) runs until the workflow cancels it, as a
+   * real batch of `reportEvery` outlasts a short test; `pass` measures for its `count × intervalMs` of the test
+   * server's clock (see FakeAlb.clock), heartbeating between measurements, and passes, as a healthy bake does.
+   */
+  backgroundBatches?: 'hold' | 'pass';
 }
+
+/** The time-skipping test server's clock, as a background batch of `backgroundBatches: 'pass'` uses it. */
+export interface ServerClock {
+  /** Waits `ms` of server time, releasing the caller's time-skipping lock meanwhile (TestService.UnlockTimeSkippingWithSleep). */
+  sleep(ms: number): Promise<void>;
+  /** Records a heartbeat for the activity and says whether its workflow asked to cancel it or has closed. */
+  heartbeat(taskToken: Uint8Array): Promise<'ok' | 'cancel' | 'closed'>;
+  /** Releases one time-skipping lock (TestService.UnlockTimeSkipping). */
+  unlock(): Promise<void>;
+}
+
+/** Server time a `pass` batch waits between heartbeats: under the 60 s heartbeat timeout of analysis activities. */
+const SLICE_MS = 50_000;
 
 /** A call held open by `hold()`: the test acts on the release, then lets the call finish (or the workflow cancels it). */
 export interface Hold<I = unknown> {
@@ -144,6 +163,14 @@ export class FakeAlb {
   private readonly scripts = new Map<ActivityName, Script[]>();
   private readonly holds: (() => void)[] = [];
   private readonly webhooks: string[];
+  private readonly backgroundBatches: 'hold' | 'pass';
+  /**
+   * Waits `ms` of the test server's clock (test/support/time-skipping.ts sets it to `env.sleep`, the TestService's
+   * UnlockTimeSkippingWithSleep): the server locks time skipping while an activity runs, so an activity that waits
+   * on a wall-clock timer would hold workflow time still, and one that answers at once makes a loop of batches in
+   * which no time passes. Waiting on the server's clock lets days of batches pass in seconds.
+   */
+  clock: ServerClock | undefined;
 
   constructor(
     readonly ref: TrafficRef,
@@ -163,6 +190,7 @@ export class FakeAlb {
     ];
     this.originalActions = clone(this.actions);
     this.webhooks = opts.webhooks ?? ['ops'];
+    this.backgroundBatches = opts.backgroundBatches ?? 'hold';
   }
 
   /**
@@ -700,10 +728,46 @@ export class FakeAlb {
 
   private async runAnalysis(input: AnalysisRequest): Promise<AnalysisRun> {
     const queue = input.delayFirst ? this.backgroundVerdicts : this.verdicts;
-    if (input.delayFirst && queue.length === 0) await heartbeatUntilCancelled();
+    if (input.delayFirst && queue.length === 0) {
+      if (this.backgroundBatches === 'hold') await heartbeatUntilCancelled();
+      else return this.passInServerTime(input);
+    }
     const next = queue.shift() ?? 'pass';
     const run = typeof next === 'string' ? analysisRun(input.templateName, next) : next;
     return { ...run, counters: input.previous ? addCounters(input.previous, run.counters) : run.counters };
+  }
+
+  /**
+   * A healthy background batch: `count` measurements, each after `intervalMs` of the server's clock, waited in
+   * slices shorter than the batch's heartbeat timeout with a heartbeat recorded (and awaited) after each: the SDK's
+   * own heartbeats are throttled and would reach the server after time had skipped past the timeout.
+   */
+  private async passInServerTime(input: AnalysisRequest): Promise<AnalysisRun> {
+    const clock = this.clock;
+    if (!clock) throw new Error('backgroundBatches: pass needs FakeAlb.clock (time-skipping.ts sets it)');
+    const ctx = Context.current();
+    for (let left = input.count * input.intervalMs; left > 0; left -= SLICE_MS) {
+      await clock.sleep(Math.min(SLICE_MS, left));
+      const beat = await clock.heartbeat(ctx.info.taskToken);
+      if (beat === 'ok') continue;
+      // The run closed with this batch in flight (it continued as new): the server keeps the batch's time lock for
+      // ever (temporalio/sdk-java#1138), so the fake gives it back before it stops.
+      if (beat === 'closed') await clock.unlock();
+      // The SDK learns the cancellation from its own next heartbeat and ends the activity as cancelled.
+      const beats = setInterval(() => ctx.heartbeat(), 20);
+      try {
+        await ctx.cancelled;
+      } finally {
+        clearInterval(beats);
+      }
+    }
+    const counters: AnalysisCounters = { measurements: input.count, failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 };
+    return {
+      templateName: input.templateName,
+      verdict: 'pass',
+      reason: `${input.count} measurements in bounds`,
+      counters: input.previous ? addCounters(input.previous, counters) : counters,
+    };
   }
 
   private notify(n: Notification): { status: number } {

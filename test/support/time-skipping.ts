@@ -10,19 +10,18 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
+import type { Sinks, WorkflowInfo } from '@temporalio/workflow';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
-import { releaseSearchAttributes } from '../../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
 import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
+import { openTimeSkippingServer, serverClock, TEST_SERVER_PATH } from './time-skipping-server';
 
-/** The pinned test server (scripts/setup.sh installs it); CANARY_TEST_SERVER overrides it. */
-export const TEST_SERVER_PATH = process.env.CANARY_TEST_SERVER ?? path.resolve(__dirname, '..', '..', '.venv', 'bin', 'temporal-test-server');
+export { TEST_SERVER_PATH, serverClock } from './time-skipping-server';
 
 // The test server predates the heartbeat-details capability Core asks for; that one warning says nothing about canary.
 const ignoredWarnings = [/activity_failure_include_heartbeat/];
@@ -106,27 +105,6 @@ async function sharedBundle(workflowsPath: string): Promise<WorkflowBundle> {
       fs.rmSync(lock, { force: true });
     }
   }
-}
-
-const indexedValueType = {
-  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-} as const;
-
-/**
- * The Java test server refuses a workflow task that upserts an unknown search attribute
- * ("BadSearchAttributes: search attribute ReleaseService is not defined") and the task is retried for ever, so the
- * release's attributes are registered through the OperatorService, as `temporal operator search-attribute create`
- * does on the dev server. (TimeSkippingServerConfig has no `searchAttributes` option, unlike DevServerConfig.)
- */
-async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  const searchAttributes: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of releaseSearchAttributes) {
-    const type = indexedValueType[key.type as keyof typeof indexedValueType];
-    if (type === undefined) throw new Error(`search attribute ${key.name} has type ${key.type}; add it to indexedValueType`);
-    searchAttributes[key.name] = type;
-  }
-  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
 }
 
 let counter = 0;
@@ -225,6 +203,48 @@ export interface TimeSkippingRelease {
     fakeOptions?: FakeAlbOptions,
     input?: Pick<ReleaseInput, 'historyEventLimit'>,
   ): Promise<StartedRelease>;
+  /**
+   * Holds the next continue-as-new of a workflow on the worker: the run has decided to continue and its last workflow
+   * task is being answered, but the answer (with the ContinueAsNew command) has not reached the server until
+   * `release()`. A message sent meanwhile lands during the continue-as-new itself.
+   */
+  holdContinueAsNew(workflowId: string): { readonly reached: Promise<void>; release(): void };
+}
+
+type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/**
+ * The sink behind the workflow's `log`. The SDK names it `__temporal_logger` and refuses that reserved name from a
+ * worker's options, but still takes it under its former name `defaultWorkerLogger` (its type is not exported).
+ */
+interface WorkflowLoggerSinks extends Sinks {
+  defaultWorkerLogger: Record<LogLevel, (message: string, attrs?: Record<string, unknown>) => void>;
+}
+
+/**
+ * The worker's workflow logger sink, as the SDK's own (it forwards to the Runtime's logger), that also waits on a
+ * held continue-as-new. The SDK logs "Workflow continued as new" when a run's function ends in a continue-as-new, and
+ * the worker awaits its sink calls before it answers the activation, so a sink that waits holds that answer.
+ */
+function loggerSinkWithHolds(holds: Map<string, () => Promise<void>>): InjectedSinks<WorkflowLoggerSinks> {
+  const forward =
+    (level: LogLevel) =>
+    async (info: WorkflowInfo, message: string, attrs?: Record<string, unknown>): Promise<void> => {
+      const hold = holds.get(info.workflowId);
+      if (hold && message === 'Workflow continued as new') {
+        holds.delete(info.workflowId);
+        await hold();
+      }
+      Runtime.instance().logger[level](message, { sdkComponent: 'workflow', ...attrs });
+    };
+  return {
+    defaultWorkerLogger: {
+      trace: { fn: forward('trace') },
+      debug: { fn: forward('debug') },
+      info: { fn: forward('info') },
+      warn: { fn: forward('warn') },
+      error: { fn: forward('error') },
+    },
+  };
 }
 
 /**
@@ -233,6 +253,7 @@ export interface TimeSkippingRelease {
  */
 export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): TimeSkippingRelease {
   const fakes = new Map<string, FakeAlb>();
+  const continueAsNewHolds = new Map<string, () => Promise<void>>();
   let startedInTest: FakeAlb[] = [];
   const taskQueue = `releases-${uniqueService('tq')}`;
   let env: TestWorkflowEnvironment | undefined;
@@ -241,18 +262,15 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
 
   beforeAll(async () => {
     if (!fs.existsSync(TEST_SERVER_PATH)) throw new Error(`no time-skipping test server at ${TEST_SERVER_PATH}: run scripts/setup.sh`);
-    const [started, bundle] = await Promise.all([
-      TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER_PATH } } }),
-      sharedBundle(opts.workflowsPath ?? require.resolve('../../workflows')),
-    ]);
+    const [started, bundle] = await Promise.all([openTimeSkippingServer(), sharedBundle(opts.workflowsPath ?? require.resolve('../../workflows'))]);
     env = started;
-    await registerSearchAttributes(env);
     worker = await Worker.create({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue,
       workflowBundle: bundle,
       activities: routedActivities(fakes),
+      sinks: loggerSinkWithHolds(continueAsNewHolds),
       // Heartbeats reach the server (and a cancellation reaches a held activity) within 50 ms instead of after
       // 80% of the heartbeat timeout (24 s for waitHealthy, 48 s for runAnalysis).
       maxHeartbeatThrottleInterval: '50ms',
@@ -291,10 +309,22 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
       return ready(env);
     },
     taskQueue,
+    holdContinueAsNew(workflowId) {
+      let reached!: () => void;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const hold = { reached: new Promise<void>((r) => (reached = r)), release: () => release() };
+      continueAsNewHolds.set(workflowId, async () => {
+        reached();
+        await released;
+      });
+      return hold;
+    },
     async start(specOverrides = {}, setup, fakeOptions = {}, input = {}) {
       const service = uniqueService((specOverrides.service as string | undefined) ?? 'svc');
       const spec = testSpec(service, { ...specOverrides, service });
       const fake = new FakeAlb(trafficRefs(spec.traffic)[0] as TrafficRef, fakeOptions);
+      fake.clock = serverClock(ready(env));
       setup?.(fake);
       const workflowId = releaseWorkflowId(service);
       fakes.set(workflowId, fake);

@@ -2,14 +2,19 @@
  * Issue 14: a release that lasts weeks keeps its history bounded by continuing as new (ReleaseInput.historyEventLimit)
  * at its gates, on the time-skipping test server with the activities replaced at the contract boundary.
  *
- * The history grows here by messages (signals the release records as ignored: 4 events each), not by background
- * analysis batches: the test server stops skipping time while an activity runs, and a background batch answered at
- * once makes a busy loop that starves the server (workflow tasks expire, env.sleep stops advancing; tried, see the
- * report of branch tsfix). A small `historyEventLimit` makes the release continue as new several times in 30 days.
+ * The 30-day test grows its history by messages (signals the release records as ignored: 4 events each). The bake
+ * test grows it by background analysis batches as a real bake does: the fake's batches (`backgroundBatches: 'pass'`)
+ * take their measuring time on the test server's clock. A batch that answered at once would make a loop of batches in
+ * which no workflow time passes, and one that waited on a wall-clock timer would hold the server's time still (the
+ * server locks time skipping while an activity is scheduled). A small `historyEventLimit` makes the release continue
+ * as new several times.
  */
 import type { Client } from '@temporalio/client';
-import { approveSignal, resumeUpdate, statusQuery } from '../../common/messages';
-import type { ReleaseStatus } from '../../common/status';
+import { temporal } from '@temporalio/proto';
+import { formatRunHistory, runHistoryJson } from '../../client/format';
+import { readReleaseRuns, timelineByRun } from '../../client/report-data';
+import { abortUpdate, approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
+import { TIMELINE_MAX, type ReleaseStatus } from '../../common/status';
 import { timeSkippingRelease, waitForStatus, type StartedRelease } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
@@ -18,15 +23,24 @@ const LIMIT = 120;
 /** What a run may add after the check that found its history full: the handover's own events. */
 const MARGIN = 30;
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 interface Run {
   runId: string;
   events: number;
+  /** Background (and step) analysis batches the run scheduled. */
+  analyses: number;
+  signals: number;
   /** The run this one continued as, if it did. */
   next?: string;
 }
 
-type History = { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null };
+interface HistoryEvent {
+  workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  workflowExecutionSignaledEventAttributes?: unknown;
+}
+type History = { events?: HistoryEvent[] | null };
 
 /** Every run of a workflow id, first to last, by following each history's continued-as-new event. */
 async function runsOf(client: Client, workflowId: string, firstRunId: string): Promise<Run[]> {
@@ -35,7 +49,13 @@ async function runsOf(client: Client, workflowId: string, firstRunId: string): P
     const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     const next: string | undefined = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-    runs.push({ runId, events: events.length, next });
+    runs.push({
+      runId,
+      events: events.length,
+      analyses: events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runAnalysis').length,
+      signals: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
+      next,
+    });
     runId = next;
   }
   return runs;
@@ -158,5 +178,179 @@ describe('a 30-day release continues as new', () => {
         .join(', ')}\n`,
     );
     expect(fake.forward()).toEqual([{ name: fake.groupNames()[0], weight: 100 }]);
+  });
+
+  it('a day-long bake with half-hourly background analysis: the history grows from batches, the release keeps its gate, saga, weights and counters across runs', async () => {
+    // Above the ~70 events a release has when its pause opens: the first handover comes from batches too.
+    const limit = 80;
+    const { handle, fake } = await releases.start(
+      {
+        // 23 h 15 m: the 46th batch ends before the pause does, the 47th is still measuring when it ends.
+        steps: [{ setWeight: 10 }, { pause: { duration: '1395m' } }, { setWeight: 100 }],
+        backgroundAnalysis: { template: 'errors', interval: '1m', reportEvery: '30m' },
+        promotion: { keepPreviousFor: '0s' },
+      },
+      undefined,
+      { backgroundBatches: 'pass' },
+      { historyEventLimit: limit },
+    );
+    const { env } = releases;
+    const opened = await waitForStatus(handle, (s) => s.gate?.kind === 'pause', 'timed pause');
+    const deadline = opened.gate?.deadline;
+    expect(Date.parse(deadline ?? '') - Date.parse(opened.gate?.openedAt ?? '')).toBe(1395 * 60_000);
+    const plan = opened.rollbackPlan;
+    expect(plan.length).toBeGreaterThan(0);
+
+    // Every 4 hours of the bake (a quarter of an hour off the batches' ends): the same gate, deadline, saga and
+    // weights, whichever run holds them; the counters grow by every batch.
+    const seenRuns = new Set<string>();
+    let measured = 0;
+    await env.sleep(HOUR / 4);
+    for (let h = 4; h <= 20; h += 4) {
+      await env.sleep(4 * HOUR);
+      const s: ReleaseStatus = await handle.query(statusQuery);
+      seenRuns.add((await handle.describe()).runId);
+      expect(s).toMatchObject({ phase: 'Paused', step: 1, gate: { kind: 'pause', step: 1, deadline }, rollbackPlan: plan });
+      expect(s.requestedWeights).toEqual(opened.requestedWeights);
+      expect(s.verifiedWeights).toEqual(opened.verifiedWeights);
+      const counters = s.backgroundAnalysis?.counters;
+      // A 30-measurement batch every half hour; the one measuring at the check has not reported yet.
+      expect(counters?.measurements).toBe(h * 60);
+      expect(counters).toMatchObject({ failed: 0, inconclusive: 0, errors: 0 });
+      expect(counters?.measurements ?? 0).toBeGreaterThan(measured);
+      measured = counters?.measurements ?? 0;
+    }
+    expect(seenRuns.size).toBeGreaterThanOrEqual(3);
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+    expect(fake.forward()).toEqual([{ name: fake.groupNames()[0], weight: 100 }]);
+    const status = await handle.query(statusQuery);
+    // 46 whole batches: none lost or counted twice at a handover; the 47th was cancelled by promotion.
+    expect(status.backgroundAnalysis?.counters.measurements).toBe(46 * 30);
+    expect(status.timeline.map((t) => t.action)).toContain('pause ended');
+    expect(status.timeline.find((t) => t.action === 'pause ended')?.detail).toBe('after 23h15m');
+
+    const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    for (const r of runs) {
+      expect(r.events).toBeLessThanOrEqual(limit + MARGIN);
+      // The history grew from analysis batches, not from messages.
+      expect(r.signals).toBe(0);
+      expect(r.analyses).toBeGreaterThanOrEqual(1);
+    }
+    expect(runs.reduce((n, r) => n + r.analyses, 0)).toBe(fake.callsOf('runAnalysis').length);
+    process.stdout.write(
+      `[figure] 23 h 15 m bake, batch every 30m: ${runs.length} runs, events per run ${runs.map((r) => r.events).join(', ')} (limit ${limit}), batches per run ${runs
+        .map((r) => r.analyses)
+        .join(', ')}\n`,
+    );
+  }, 90_000);
+
+  it('a signal and an update sent while the run is continuing as new both take effect, and the next run holds them', async () => {
+    const { handle, fake } = await releases.start(
+      { steps: [{ setWeight: 10 }, { approval: { timeout: '7d', onTimeout: 'rollback' } }, { setWeight: 100 }], promotion: { keepPreviousFor: '0s' } },
+      undefined,
+      {},
+      { historyEventLimit: LIMIT },
+    );
+    const { env } = releases;
+    await waitForStatus(handle, (s) => s.gate?.kind === 'approval', 'approval gate');
+    const firstRun = (await handle.describe()).runId;
+    // The run decides to continue as new at the message that fills its history; its answer is held on the worker.
+    const held = releases.holdContinueAsNew(handle.workflowId);
+    const live = env.client.workflow.getHandle(handle.workflowId);
+    while (!(await Promise.race([held.reached.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]))) await noise(handle, 1);
+
+    // During the continue-as-new: an approval by signal and a pause by update.
+    await live.signal(approveSignal, { by: 'alice', step: 1, comment: 'during the handover' });
+    const paused = live.executeUpdate(pauseUpdate, { args: [{ by: 'bob', reason: 'hold before 100%' }] }).then(
+      (ack) => ({ ack }),
+      (err: Error) => ({ err }),
+    );
+    // The update reaches the server before the held answer goes.
+    await new Promise((r) => setTimeout(r, 300));
+    held.release();
+
+    const outcome = await paused;
+    const status = await waitForStatus(live, (s) => s.gate?.kind === 'manual-pause', 'manual pause before step 2');
+    const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+    process.stdout.write(
+      `[figure] messages during a continue-as-new: runs ${runs.map((r) => `${r.events}${r.runId === firstRun ? ' (held)' : ''}`).join(', ')}; update ${
+        'ack' in outcome ? `accepted: ${outcome.ack.message}` : `failed: ${outcome.err.message}`
+      }\n`,
+    );
+    // The server refused the held continue-as-new (new messages had arrived during its workflow task), so the held
+    // run handled both messages itself and then continued as new with them applied.
+    const held1 = (await env.client.workflow.getHandle(handle.workflowId, firstRun).fetchHistory()).events ?? [];
+    const refused = held1.findIndex(
+      (e) => e.workflowTaskFailedEventAttributes?.cause === temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+    );
+    const pauseAccepted = held1.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pause');
+    expect(refused).toBeGreaterThan(0);
+    expect(
+      held1
+        .slice(refused)
+        .filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName),
+    ).toEqual(['approve']);
+    expect(pauseAccepted).toBeGreaterThan(refused);
+    expect(held1.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs[0]?.runId).toBe(firstRun);
+    // Both took effect once, in whichever run handled them: the approval passed the gate, the pause holds step 2.
+    expect(outcome).toEqual({ ack: expect.objectContaining({ accepted: true, message: expect.stringContaining('paused') }) });
+    expect(status).toMatchObject({ phase: 'Paused', step: 2, paused: true });
+    const accepted = status.timeline.filter((t) => t.accepted && (t.action === 'approve' || t.action === 'pause')).map((t) => [t.action, t.by]);
+    expect(accepted).toEqual([
+      ['approve', 'alice'],
+      ['pause', 'bob'],
+    ]);
+    expect(fake.forward().find((f) => f.name !== fake.stable.name)?.weight).toBe(10);
+
+    await live.executeUpdate(resumeUpdate, { args: [{ by: 'bob' }] });
+    expect(await live.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+  });
+
+  it('canary history shows every run of the release, oldest first, past the bound of the live timeline', async () => {
+    const { handle } = await releases.start({ steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }, undefined, {}, { historyEventLimit: LIMIT });
+    const { env } = releases;
+    await waitForStatus(handle, (s) => s.gate?.kind === 'pause', 'indefinite pause');
+    // More ignored messages than the live timeline keeps, each from its own sender so every entry is distinct.
+    const live = env.client.workflow.getHandle(handle.workflowId);
+    const sent = 330;
+    for (let i = 0; i < sent; i++) {
+      await live.signal(approveSignal, { by: `mallory-${i}`, step: 99 });
+      // Paced, as people send them: a run refuses to continue as new while messages keep arriving.
+      if (i % 20 === 19) await waitForStatus(live, (s) => s.timeline.at(-1)?.by === `mallory-${i}`, `message ${i} handled`);
+    }
+    const status = await handle.query(statusQuery);
+    expect(status.timeline.length).toBe(TIMELINE_MAX);
+
+    const byRun = timelineByRun(await readReleaseRuns(env.client, handle.workflowId), status.timeline);
+    const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+    expect(byRun.map((r) => r.runId)).toEqual(runs.map((r) => r.runId));
+    expect(byRun.length).toBeGreaterThanOrEqual(4);
+    expect(byRun.map((r) => r.status)).toEqual([...byRun.slice(1).map(() => 'CONTINUED_AS_NEW'), 'RUNNING']);
+    const all = byRun.flatMap((r) => r.entries);
+    // Every message once, in the order sent, and every run's handover entry at its start.
+    expect(all.filter((e) => !e.accepted).map((e) => e.by)).toEqual(Array.from({ length: sent }, (_, i) => `mallory-${i}`));
+    expect(all.slice(0, 3).map((e) => e.action)).toEqual(['start', 'create canary target group', 'attach at weight 0']);
+    for (const r of byRun.slice(1))
+      expect(r.entries[0]).toMatchObject({ action: 'continued as new', detail: `run ${r.run}; history of the previous run was full` });
+    expect(new Set(all.map((e) => JSON.stringify(e))).size).toBe(all.length);
+
+    const text = formatRunHistory(byRun).split('\n');
+    const markers = text.filter((l) => l.startsWith('── run '));
+    expect(markers).toHaveLength(byRun.length);
+    expect(markers[0]).toMatch(new RegExp(`^── run 1 of ${byRun.length}  ${byRun[0]?.runId}  from .*, continued as new ──$`));
+    expect(markers.at(-1)).toMatch(/, running ──$/);
+    expect(text).toHaveLength(1 + byRun.length + all.length);
+    const json = runHistoryJson(byRun);
+    expect(json.timeline.filter((e) => e.ignored)).toHaveLength(sent);
+    expect(json.timeline.at(-1)).toMatchObject({ run: byRun.length, by: `mallory-${sent - 1}`, ignored: true });
+
+    await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'done looking' }] });
+    expect(await handle.result()).toMatchObject({ outcome: 'aborted' });
   });
 });

@@ -9,7 +9,17 @@ import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../.
 import type { ParsedReleaseSpec } from '../../common/spec';
 import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/forward';
 import type { AwsScope, EnsuredSegmentRule } from '../../activities/contract';
-import type { CarriedRelease, Gate, Outcome, Phase, ReleaseResult, ReleaseStatus, Role } from '../../common/status';
+import {
+  TIMELINE_HEAD,
+  TIMELINE_MAX,
+  type CarriedRelease,
+  type Gate,
+  type Outcome,
+  type Phase,
+  type ReleaseResult,
+  type ReleaseStatus,
+  type Role,
+} from '../../common/status';
 import type { AnalysisCounters } from '../../analysis/analysis';
 import type { JudgeEvidence } from '../../analysis/sequential';
 import type { UsedSignatures } from '../../common/signing';
@@ -35,10 +45,6 @@ export class ContinueAsNewNeeded extends Error {
 
 /** Below Temporal's 10,240-event warning, with room for a rollback after the last check. */
 export const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
-
-/** The timeline keeps its first 20 entries and the newest ones: a flood of ignored signals cannot grow the query answer without end. */
-const TIMELINE_MAX = 300;
-const TIMELINE_HEAD = 20;
 
 export class ReleaseState {
   readonly releaseId: string;
