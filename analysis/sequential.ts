@@ -13,8 +13,7 @@
  * - Paired per-bucket values (latency averages, percentiles): the differences d = canary - reference of buckets with
  *   the same timestamp, so shared time effects cancel, tested by the scale-invariant normal-mixture t-test (a
  *   Bayes factor with δ = μ / σ ~ N(0, g), mixed over two g; an e-process for Gaussian differences, Pérez-Ortiz
- *   et al.), one-sided when
- *   only one direction is bad. Autocorrelated buckets (CloudWatch series are) do not count as independent evidence:
+ *   et al.), one-sided when only one direction is bad. Autocorrelated buckets (CloudWatch series are) do not count as independent evidence:
  *   the differences are read as AR(1) with lag-1 correlation ρ, the mean's variance and the sample variance's bias
  *   are the exact finite-n ones for that ρ ({@link arVarianceFactor}), and ρ is an upper estimate
  *   ({@link rhoUpper}), since underestimating it overstates the evidence. With ρ estimated from the same data the
