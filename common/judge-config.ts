@@ -45,7 +45,7 @@ export const JudgeMetricOptions = z.strictObject({
   /**
    * Fewer points than this on either side after cleaning means no verdict ('nodata'), not a pass (sequential:
    * paired buckets accumulated over the release). Unset: the smallest sample with which the Mann-Whitney test can
-   * fail at the configured confidence (4 at 0.95), 12 paired buckets for `sequential`; a smaller value is rejected for
+   * fail at the configured confidence (4 at 0.95), 10 paired buckets for `sequential`; a smaller value is rejected for
    * `mann-whitney`, where it would let samples too small to ever fail count as passes.
    */
   minSamples: z.number().int('minSamples must be a whole number').min(1, 'minSamples must be at least 1').optional(),

@@ -106,9 +106,9 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
     rollback: { retryInterval: '2s' },
   };
   // The sequential judge (issue 17) on top of the bounds: latency may be up to 10% higher, 5xx not at all. A metric
-  // decides nothing before 12 paired buckets, and an analysis with a measurement that decided nothing is
-  // inconclusive, so the first judged measurement must see 12 buckets with canary traffic: a longer first pause
-  // (18 s at the tests' scale 0.5, 15 one-second buckets after the 3 s delay) and a 20 s window.
+  // decides nothing before 10 paired buckets (SEQUENTIAL_MIN_BUCKETS), and an analysis with a measurement that
+  // decided nothing is inconclusive, so the first judged measurement must see 10 buckets with canary traffic: a
+  // longer first pause (18 s at the tests' scale 0.5, 15 one-second buckets after the 3 s delay) and a 20 s window.
   const judged: ReleaseSpecInput = {
     ...base,
     steps: [{ setWeight: 10 }, { pause: { duration: seconds(36, scale) } }, ...(base.steps as unknown[]).slice(2)] as ReleaseSpecInput['steps'],

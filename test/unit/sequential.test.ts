@@ -10,7 +10,10 @@ import {
   countsGrid,
   emptyCounts,
   emptyPaired,
+  mixtureCritical,
+  mixtureEValue,
   oneSidedFactor,
+  PAIRED_PRIOR_MIXTURE,
   tMixtureBayesFactor,
   tMixtureCritical,
   type CountsBucket,
@@ -76,6 +79,31 @@ describe('statistical primitives against scipy (test/fixtures/judge/reference.js
     }
   });
 
+  it('the paired e-value mixes the t-mixture Bayes factors over the prior variances, and its critical value is where it reaches 1 / alpha', () => {
+    expect(PAIRED_PRIOR_MIXTURE.reduce((s, c) => s + c.weight, 0)).toBeCloseTo(1, 12);
+    for (const [t, n, nu] of [
+      [2, 10, 3],
+      [-3, 12, 11],
+      [5, 4.5, 3.5],
+    ] as const) {
+      const both = PAIRED_PRIOR_MIXTURE.reduce((s, { g, weight }) => s + weight * tMixtureBayesFactor(t, n, nu, g), 0);
+      const up = PAIRED_PRIOR_MIXTURE.reduce((s, { g, weight }) => s + weight * tMixtureBayesFactor(t, n, nu, g) * oneSidedFactor(t, n, g), 0);
+      relClose(mixtureEValue(t, n, nu, 'both'), both, 1e-12);
+      relClose(mixtureEValue(t, n, nu, 'up'), up, 1e-12);
+    }
+    for (const [n, nu, alpha] of [
+      [10, 9, 0.05],
+      [6, 5, 0.025],
+      [40, 20, 0.01],
+    ] as const) {
+      const crit = mixtureCritical(n, nu, alpha);
+      relClose(mixtureEValue(crit, n, nu, 'both'), 1 / alpha, 1e-9);
+      expect(mixtureEValue(crit * (1 - 1e-6), n, nu, 'both')).toBeLessThan(1 / alpha);
+    }
+    // One effective bucket: no component can reach 1 / alpha, so the mixture cannot either.
+    expect(mixtureCritical(1, 1, 0.05)).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('Hodges-Lehmann shift is the median of pairwise differences', () => {
     for (const c of reference.hodgesLehmann) relClose(hodgesLehmannShift(c.x, c.y), c.shift, 1e-12);
   });
@@ -123,6 +151,35 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
       }
     }
     expect(falseFailures / RUNS).toBeLessThanOrEqual(0.035);
+  });
+
+  // The other side of the same settings: a 30% slower canary (3 bucket sds), one-sided as by default. The minimum
+  // of 10 buckets lets the clear cases fail at the first check, like a 10-bucket Mann-Whitney window (none did with a
+  // minimum of 12); the large-g half of the prior mixture catches them sooner at correlation 0.8 (about 0.50 by
+  // bucket 30 against 0.40 with g = 0.3 alone; seeded, so the shares are exact).
+  it.each([
+    [0, 10, 0.2],
+    [0.8, 30, 0.45],
+  ])('at lag-1 correlation %s a 30%% regression fails by bucket %s in at least %s of the runs', (rho, by, share) => {
+    const rand = mulberry32(rho === 0 ? 21 : 22);
+    const runs = 400;
+    let caught = 0;
+    for (let run = 0; run < runs; run++) {
+      let ev = emptyPaired();
+      let c = gaussian(rand);
+      let r = gaussian(rand);
+      for (let t = 0; t < by; t++) {
+        const trend = 100 + 30 * Math.sin(t / 20);
+        ev = absorbPaired(ev, [{ t, canary: 1.3 * trend + 10 * c, reference: trend + 10 * r }]);
+        if (judgeEvidence(ev, defaults, 0.05, [], false).failed) {
+          caught++;
+          break;
+        }
+        c = rho * c + Math.sqrt(1 - rho * rho) * gaussian(rand);
+        r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
+      }
+    }
+    expect(caught / runs).toBeGreaterThanOrEqual(share);
   });
 
   it('sparse error counts at unequal traffic shares (10% canary, 90% stable) fail at most alpha of the time', () => {
