@@ -74,6 +74,8 @@ export interface StartOptions {
   targets?: Target[];
   /** Overrides spec.initiator. */
   initiator?: string;
+  /** Continue as new once a run's history has this many events (default 8,000; tests use a small one). */
+  historyEventLimit?: number;
 }
 
 /** Parses `10.0.1.17:8080,10.0.1.18:8080` (port optional). */
@@ -121,7 +123,7 @@ export async function startRelease(
     return await client.workflow.start<msg.ReleaseWorkflow>(msg.RELEASE_WORKFLOW, {
       taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowId,
-      args: [{ spec }],
+      args: [{ spec, ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}) }],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: new TypedSearchAttributes([

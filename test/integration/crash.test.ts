@@ -16,7 +16,7 @@ import { temporal } from '@temporalio/proto';
 import { actions, startRelease, type ReleaseHandle } from '../../client/release-client';
 import type { ReleaseResult, ReleaseStatus } from '../../common/status';
 import type { SeededAlb, SeedOptions } from '../../dev/seed';
-import { abortSignal, approveSignal, statusQuery } from '../../common/messages';
+import { abortSignal, approveSignal, resumeSignal, statusQuery } from '../../common/messages';
 import { endState as readEndState, type EndState } from '../support/end-state';
 import { testAws, testClient, testStack, uniqueName } from '../support/env';
 import { forwardActions, seedService, startTestWorker, targetGroupsOf, testEnvironment, testSpec } from '../support/release-fixture';
@@ -65,6 +65,8 @@ const longDrain: Setup = { seed: { deregistrationDelaySeconds: 4 }, spec: { envi
 interface Setup {
   seed?: Partial<SeedOptions>;
   spec?: Record<string, unknown>;
+  /** Continue as new once a run's history has this many events. */
+  historyEventLimit?: number;
 }
 
 /** Steers a release through its gates; `seeded` is its service's load balancer (for hand edits). */
@@ -95,6 +97,37 @@ async function handEditAtPause(handle: ReleaseHandle, seeded: SeededAlb): Promis
   await actions.resume(client, handle.workflowId, { by: 'alice' });
   await pollStatus(handle, (s) => s.gate?.kind === 'drift', 'the drift gate');
 }
+/** A bake in an open pause long enough for its run's history to fill: the release continues as new at the gate. */
+const canSteps = [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }];
+const CAN_LIMIT = 90;
+const smallHistory: Setup = { historyEventLimit: CAN_LIMIT };
+/** Signals the open pause ignores (they name an approval gate the spec does not have): each adds history. */
+async function ignoredSignals(handle: ReleaseHandle, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await handle.signal(approveSignal, { by: 'mallory', step: 7 });
+}
+/** The run the release is in now, and whether it is a continuation of the first. */
+async function currentRun(handle: ReleaseHandle): Promise<{ runId: string; continued: boolean }> {
+  const d = await handle.describe();
+  return { runId: d.runId, continued: !!d.raw.workflowExecutionInfo?.firstRunId && d.raw.workflowExecutionInfo.firstRunId !== d.runId };
+}
+async function waitForContinuation(handle: ReleaseHandle, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await currentRun(handle)).continued) {
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId}: no continue-as-new in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+/** Fills the history at the pause until the release continues as new, then resumes it by signal. */
+const resumeAfterContinuation: Steer = async (handle) => {
+  await pollStatus(handle, (s) => s.gate?.kind === 'pause', 'the pause gate');
+  process.stdout.write('DBG base at pause\n');
+  await ignoredSignals(handle, CAN_LIMIT);
+  process.stdout.write('DBG base signalled\n');
+  await waitForContinuation(handle);
+  process.stdout.write('DBG base continued\n');
+  await handle.signal(resumeSignal, { by: 'alice' });
+};
+
 const abortAtDriftGate: Steer = async (handle, seeded) => {
   await handEditAtPause(handle, seeded);
   await actions.abort(client, handle.workflowId, { by: 'bob', reason: 'someone is handling an incident' });
@@ -113,7 +146,10 @@ function uninterrupted(label: string, steps: unknown[], steer?: Steer, setup: Se
     run = (async () => {
       const worker = await baselineWorker;
       const { service, seeded } = await seedService(aws, `base-${label}`, setup.seed);
-      const handle = await startRelease(client, testSpec(seeded, service, { ...setup.spec, steps }), { taskQueue: worker.taskQueue });
+      const handle = await startRelease(client, testSpec(seeded, service, { ...setup.spec, steps }), {
+        taskQueue: worker.taskQueue,
+        historyEventLimit: setup.historyEventLimit,
+      });
       await steer?.(handle, seeded);
       return endState(service, seeded, handle, await handle.result());
     })();
@@ -201,7 +237,10 @@ class CrashedRelease {
     ({ service: this.service, seeded: this.seeded } = await seedService(aws, `crash-${this.label}`, setup.seed));
     this.before = await forwardActions(aws, this.seeded);
     await this.worker.start();
-    this.handle = await startRelease(client, testSpec(this.seeded, this.service, { ...setup.spec, steps }), { taskQueue: this.worker.taskQueue });
+    this.handle = await startRelease(client, testSpec(this.seeded, this.service, { ...setup.spec, steps }), {
+      taskQueue: this.worker.taskQueue,
+      historyEventLimit: setup.historyEventLimit,
+    });
   }
 
   status(): Promise<ReleaseStatus> {
@@ -442,6 +481,36 @@ describe('a release whose worker is SIGKILLed and restarted', () => {
         expect(end).toEqual(await expected);
         const status = await r.status();
         expect(status.timeline.map((t) => t.action)).toEqual(expect.arrayContaining(['attach at weight 0', 'ALERT: drift', 'drained target group']));
+      });
+    },
+    SCENARIO_TIMEOUT,
+  );
+  it.concurrent(
+    'ends like an uninterrupted run when killed while its history fills at a gate and at the continue-as-new, resumed by a signal sent then',
+    async () => {
+      const expected = uninterrupted('can', canSteps, resumeAfterContinuation, smallHistory);
+      const r = new CrashedRelease('can');
+      await withRelease(r, async () => {
+        await r.start(canSteps, smallHistory);
+        await r.waitFor((s) => s.gate?.kind === 'pause', 'the pause gate');
+        // The history crosses the limit while no worker runs: the replacement's first task finds it full at the gate.
+        await r.kill('at the pause gate, its history filled past the limit by signals while no worker runs', () => ignoredSignals(r.handle, CAN_LIMIT));
+        // The replacement continues as new; the new run's first workflow task is the boundary. The resume arrives then.
+        process.stdout.write('DBG crash killed 1\n');
+        await waitForContinuation(r.handle);
+        process.stdout.write('DBG crash continued\n');
+        await r.kill('right after the release continued as new, resumed by signal while no worker runs', () => r.handle.signal(resumeSignal, { by: 'alice' }));
+        process.stdout.write('DBG crash killed 2\n');
+        setTimeout(() => void r.status().then((st) => process.stdout.write('DBG ' + JSON.stringify({ ph: st.phase, gate: st.gate, tl: st.timeline.slice(-5) }) + '\n')), 20_000);
+        const { result, end } = await r.finish();
+        process.stdout.write('DBG crash finished\n');
+        expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
+        expect(r.kills).toHaveLength(2);
+        expect((await currentRun(r.handle)).continued).toBe(true);
+        expect(end).toEqual(await expected);
+        const status = await r.status();
+        expect(status.timeline.map((t) => t.action)).toEqual(expect.arrayContaining(['continued as new', 'resume']));
+        expect(status.timeline.find((t) => t.action === 'resume')).toMatchObject({ by: 'alice', accepted: true });
       });
     },
     SCENARIO_TIMEOUT,

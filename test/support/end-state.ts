@@ -22,8 +22,9 @@ export interface EndState {
 
 /** Reads the end state of the release `handle` ran for `service` on `seeded`, once `result` is in. */
 export async function endState(aws: AwsClients, service: string, seeded: SeededAlb, handle: ReleaseHandle, result: ReleaseResult): Promise<EndState> {
-  const runId = (await handle.describe()).runId;
-  const releaseId = `${handle.workflowId}/${runId}`;
+  // A release's id names its first run (it keeps it when it continues as new).
+  const d = await handle.describe();
+  const releaseId = `${handle.workflowId}/${d.raw.workflowExecutionInfo?.firstRunId || d.runId}`;
   const groups = await targetGroupsOf(aws, seeded);
   const role = (arn: unknown): string =>
     arn === seeded.stableTargetGroupArn ? 'pre-release stable' : (groups.find((g) => g.arn === arn)?.tags[Tags.role] ?? `unknown ${String(arn)}`);

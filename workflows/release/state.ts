@@ -3,7 +3,7 @@
  * `safe-message-handlers` keeps its growing state the same way): the status the query answers, the saga,
  * the target groups per role, and what people asked for. Message handlers and steps change it only through here.
  */
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
 import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
 import type { ParsedReleaseSpec } from '../../common/spec';
@@ -37,6 +37,9 @@ export class StopRelease extends Error {
 }
 
 /** Thrown at a safe point when the run's history is long enough to continue as new; the runbook carries the state over. */
+/** Marks runs (after a continue-as-new) whose carried gate is open to messages from their first workflow task on. */
+export const CARRIED_GATE_PATCH = 'carried-gate-open';
+
 export class ContinueAsNewNeeded extends Error {
   constructor() {
     super('continue as new');
@@ -140,7 +143,9 @@ export class ReleaseState {
       this.activeRules = carried.activeRules ?? {};
       this.stepEvidence = carried.stepEvidence ?? false;
       this.evidenceByTemplate = carried.evidenceByTemplate ?? {};
-      this.status.gate = undefined;
+      // The carried gate stays open until its step re-opens it: an approve or resume that the new run's first task
+      // handles (sent while the previous run continued as new) must find it, not be ignored as "nothing to resume".
+      this.status.gate = patched(CARRIED_GATE_PATCH) ? this.resumable : undefined;
       return;
     }
     this.run = 1;
