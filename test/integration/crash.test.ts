@@ -120,11 +120,8 @@ async function waitForContinuation(handle: ReleaseHandle, timeoutMs = 60_000): P
 /** Fills the history at the pause until the release continues as new, then resumes it by signal. */
 const resumeAfterContinuation: Steer = async (handle) => {
   await pollStatus(handle, (s) => s.gate?.kind === 'pause', 'the pause gate');
-  process.stdout.write('DBG base at pause\n');
   await ignoredSignals(handle, CAN_LIMIT);
-  process.stdout.write('DBG base signalled\n');
   await waitForContinuation(handle);
-  process.stdout.write('DBG base continued\n');
   await handle.signal(resumeSignal, { by: 'alice' });
 };
 
@@ -496,14 +493,9 @@ describe('a release whose worker is SIGKILLed and restarted', () => {
         // The history crosses the limit while no worker runs: the replacement's first task finds it full at the gate.
         await r.kill('at the pause gate, its history filled past the limit by signals while no worker runs', () => ignoredSignals(r.handle, CAN_LIMIT));
         // The replacement continues as new; the new run's first workflow task is the boundary. The resume arrives then.
-        process.stdout.write('DBG crash killed 1\n');
         await waitForContinuation(r.handle);
-        process.stdout.write('DBG crash continued\n');
         await r.kill('right after the release continued as new, resumed by signal while no worker runs', () => r.handle.signal(resumeSignal, { by: 'alice' }));
-        process.stdout.write('DBG crash killed 2\n');
-        setTimeout(() => void r.status().then((st) => process.stdout.write('DBG ' + JSON.stringify({ ph: st.phase, gate: st.gate, tl: st.timeline.slice(-5) }) + '\n')), 20_000);
         const { result, end } = await r.finish();
-        process.stdout.write('DBG crash finished\n');
         expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
         expect(r.kills).toHaveLength(2);
         expect((await currentRun(r.handle)).continued).toBe(true);
