@@ -5,12 +5,11 @@
  */
 import { startRelease } from '../../client/release-client';
 import { statusQuery } from '../../common/messages';
-import { albMetricQuery } from '../../dev/alb-metrics';
 import { albBucketSeconds } from '../../dev/metrics-realism';
 import { localMetricTiming } from '../../dev/scenarios';
 import { startSimulator, type FaultProfile } from '../../dev/simulator';
 import { timeScaleFromEnv } from '../../dev/stack';
-import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
+import { errorRateTemplate, forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
@@ -19,24 +18,7 @@ const timeScale = timeScaleFromEnv();
 /** The README's `errors` template, its minute compressed by the time scale. */
 function readmeErrorsTemplate(): Record<string, unknown> {
   const { periodSeconds, delay } = localMetricTiming(timeScale);
-  return {
-    metrics: [
-      {
-        name: '5xx-rate',
-        query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
-          albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
-          { Id: 'rate', Expression: 'errors / requests' },
-        ],
-        pass: { max: 0.01 },
-      },
-    ],
-    count: 2,
-    interval: `${2 * periodSeconds}s`,
-    window: `${4 * periodSeconds}s`,
-    delay,
-    failureLimit: 0,
-  };
+  return errorRateTemplate(0.01, { count: 2, interval: `${2 * periodSeconds}s`, window: `${4 * periodSeconds}s`, delay, failureLimit: 0 }, periodSeconds);
 }
 
 async function release(prefix: string, canary: FaultProfile) {
