@@ -272,6 +272,9 @@ async function runPhase(ctx: BenchContext, pool: ScalePool, worker: WorkerProces
         { pause: { duration: `${opts.pauseMs}ms` } },
         { setWeight: 100 },
       ],
+      // The seeded groups keep AWS's default 300 s deregistration delay; this part measures the platform, not the
+      // drain of the previous stable group before it is deleted, so it caps the drain and the settle like the tests.
+      environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], healthyTimeout: '60s', settle: '200ms', drainCap: '1s' },
     });
     const t = performance.now();
     const handle = await startRelease(ctx.client, spec, { taskQueue });
