@@ -51,10 +51,9 @@ export function templatePeriodSeconds(template: AnalysisTemplate): number {
  * A template parsed before `delay` existed (an old running release) has none: 0.
  */
 export function analysisWindow(nowMs: number, template: AnalysisTemplate): { startMs: number; endMs: number; periodMs: number } {
-  const periodMs = templatePeriodSeconds(template) * 1000;
+  const { periodMs, spanMs } = windowGrid(template);
   const endMs = Math.floor((nowMs - (template.delay ?? 0)) / periodMs) * periodMs;
-  const buckets = Math.max(1, Math.ceil(template.window / periodMs));
-  return { startMs: endMs - buckets * periodMs, endMs, periodMs };
+  return { startMs: endMs - spanMs, endMs, periodMs };
 }
 
 /**
@@ -62,9 +61,14 @@ export function analysisWindow(nowMs: number, template: AnalysisTemplate): { sta
  * `sinceMs`: the first bucket edge at or after it, plus the window's buckets, plus the delay.
  */
 export function firstWindowAfter(sinceMs: number, template: AnalysisTemplate): number {
+  const { periodMs, spanMs } = windowGrid(template);
+  return Math.ceil(sinceMs / periodMs) * periodMs + spanMs + (template.delay ?? 0);
+}
+
+/** The template's bucket length and its window rounded up to whole buckets (at least one). */
+function windowGrid(template: AnalysisTemplate): { periodMs: number; spanMs: number } {
   const periodMs = templatePeriodSeconds(template) * 1000;
-  const buckets = Math.max(1, Math.ceil(template.window / periodMs));
-  return Math.ceil(sinceMs / periodMs) * periodMs + buckets * periodMs + (template.delay ?? 0);
+  return { periodMs, spanMs: Math.max(1, Math.ceil(template.window / periodMs)) * periodMs };
 }
 
 /**
