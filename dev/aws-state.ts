@@ -65,14 +65,7 @@ export async function publishAfterTraffic(
 ): Promise<void> {
   if (!trafficSince) throw new Error('publishAfterTraffic: the release has no trafficSince yet');
   const first = Math.ceil(Date.parse(trafficSince) / 1000) * 1000;
-  const Dimensions = [
-    { Name: 'TargetGroup', Value: dims.targetGroup },
-    { Name: 'LoadBalancer', Value: dims.loadBalancer },
-  ];
-  const MetricData = Array.from({ length: seconds }, (_, i) => new Date(first + i * 1000)).flatMap((Timestamp) => [
-    { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' as const, Timestamp },
-    ...(errors > 0 ? [{ MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' as const, Timestamp }] : []),
-  ]);
+  const MetricData = Array.from({ length: seconds }, (_, i) => countDatums(dims, requests, errors, new Date(first + i * 1000))).flat();
   // PutMetricData takes at most 1000 datums a call.
   for (let i = 0; i < MetricData.length; i += 1000) {
     await aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: 'AWS/ApplicationELB', MetricData: MetricData.slice(i, i + 1000) }));
@@ -90,19 +83,19 @@ export async function publishTraffic(
   errors: number,
   at: Date = judgedMinute(),
 ): Promise<void> {
+  await aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: 'AWS/ApplicationELB', MetricData: countDatums(dims, requests, errors, at) }));
+}
+
+/** One bucket's ALB request and 5xx counts for a variant, as datums; a zero 5xx count is left out, as ALB does. */
+function countDatums(dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number, Timestamp: Date) {
   const Dimensions = [
     { Name: 'TargetGroup', Value: dims.targetGroup },
     { Name: 'LoadBalancer', Value: dims.loadBalancer },
   ];
-  await aws.cloudwatch.send(
-    new PutMetricDataCommand({
-      Namespace: 'AWS/ApplicationELB',
-      MetricData: [
-        { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' as const, Timestamp: at },
-        ...(errors > 0 ? [{ MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' as const, Timestamp: at }] : []),
-      ],
-    }),
-  );
+  return [
+    { MetricName: 'RequestCount', Dimensions, Value: requests, Unit: 'Count' as const, Timestamp },
+    ...(errors > 0 ? [{ MetricName: 'HTTPCode_Target_5XX_Count', Dimensions, Value: errors, Unit: 'Count' as const, Timestamp }] : []),
+  ];
 }
 
 /** `targetgroup/NAME/ID` of an ARN. */
