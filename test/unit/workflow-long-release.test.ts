@@ -333,10 +333,20 @@ describe('a 30-day release continues as new', () => {
       // (The newest ignored entry: a continue-as-new may have recorded its handover after it.)
       if (i % 20 === 19) await waitForStatus(live, (s) => s.timeline.filter((e) => !e.accepted).at(-1)?.by === `mallory-${i}`, `message ${i} handled`);
     }
-    const status = await handle.query(statusQuery);
+    await waitForStatus(live, (s) => s.timeline.filter((e) => !e.accepted).at(-1)?.by === `mallory-${sent - 1}`, 'last message handled');
+    // The status and the runs read while no run continues as new: a handover between the two reads would hand the
+    // newest run a timeline newer than the status it is compared with.
+    let status: ReleaseStatus;
+    let runs: Awaited<ReturnType<typeof readReleaseRuns>>;
+    for (;;) {
+      const before = (await live.describe()).runId;
+      status = await live.query(statusQuery);
+      runs = await readReleaseRuns(env.client, handle.workflowId);
+      if (runs.at(-1)?.runId === before && (await live.describe()).runId === before) break;
+    }
     expect(status.timeline.length).toBe(TIMELINE_MAX);
 
-    const byRun = timelineByRun(await readReleaseRuns(env.client, handle.workflowId), status.timeline);
+    const byRun = timelineByRun(runs, status.timeline);
     // From the first run to the one running now.
     expect(byRun[0]?.runId).toBe(handle.firstExecutionRunId);
     expect(byRun.at(-1)?.runId).toBe((await live.describe()).runId);
