@@ -8,11 +8,10 @@
  */
 import type { Client } from '@temporalio/client';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
-import { RELEASE_WORKFLOW, releaseWorkflowId, type ReleaseWorkflow } from '../common/messages';
+import { DEFAULT_HISTORY_EVENT_LIMIT, RELEASE_WORKFLOW, releaseWorkflowId, type ReleaseWorkflow } from '../common/messages';
 import { trafficRefs, type TrafficRef } from '../common/forward';
 import { parseReleaseSpec } from '../common/spec';
 import type { ReleaseResult } from '../common/status';
-import { DEFAULT_HISTORY_EVENT_LIMIT } from '../workflows/release/state';
 import { FakeAlb, routedActivities } from '../test/support/fake-alb';
 import { openTimeSkippingServer, serverClock } from '../test/support/time-skipping-server';
 import { historyLimits } from './measure-history';

@@ -149,6 +149,9 @@ export const promoteUpdate = updates.promote;
 
 export const statusQuery: QueryDefinition<ReleaseStatus, [], 'status'> = defineQuery<ReleaseStatus, [], 'status'>('status');
 
+/** ReleaseInput.historyEventLimit's default: below Temporal's 10,240-event warning, with room for a rollback after the last check. */
+export const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
+
 /** The workflow's input: the parsed spec (common/spec.ts parseReleaseSpec). */
 export interface ReleaseInput {
   spec: ParsedReleaseSpec;

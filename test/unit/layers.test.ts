@@ -47,8 +47,8 @@ describe('layers', () => {
     });
   });
 
-  it('nothing in common/, analysis/, activities/ or client/ imports from workflows/', () => {
-    const offenders = ['common', 'analysis', 'activities', 'client']
+  it('nothing in common/, analysis/, activities/, client/, dev/ or bench/ imports from workflows/', () => {
+    const offenders = ['common', 'analysis', 'activities', 'client', 'dev', 'bench']
       .flatMap(sources)
       .flatMap(importsOf)
       .filter((i) => inLayer(i.target, 'workflows'));

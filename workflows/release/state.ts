@@ -9,6 +9,7 @@ import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../.
 import type { ParsedReleaseSpec } from '../../common/spec';
 import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/forward';
 import type { AwsScope, EnsuredSegmentRule } from '../../activities/contract';
+import { DEFAULT_HISTORY_EVENT_LIMIT } from '../../common/messages';
 import {
   TIMELINE_HEAD,
   TIMELINE_MAX,
@@ -45,9 +46,6 @@ export class ContinueAsNewNeeded extends Error {
     super('continue as new');
   }
 }
-
-/** Below Temporal's 10,240-event warning, with room for a rollback after the last check. */
-export const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
 
 export class ReleaseState {
   readonly releaseId: string;
