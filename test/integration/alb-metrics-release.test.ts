@@ -3,13 +3,14 @@
  * compressed minute, no datapoint for a zero 5xx count, delivered late), with the README's `errors` template
  * scaled to the compressed minute: `fill: 0` on the 5xx count and a `delay` covering the delivery lag.
  */
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { startRelease } from '../../client/release-client';
 import { statusQuery } from '../../common/messages';
 import { albBucketSeconds } from '../../dev/metrics-realism';
 import { localMetricTiming } from '../../dev/scenarios';
 import { startSimulator, type FaultProfile } from '../../dev/simulator';
 import { timeScaleFromEnv } from '../../dev/stack';
-import { errorRateTemplate, forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
+import { errorRateTemplate, forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
@@ -84,5 +85,43 @@ describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered
     expect(run.result.reason).toMatch(/analysis errors failed at step 2: .*5xx-rate = 0\.\d+, needs <= 0\.01/);
     expect(await forwardActions(aws, run.seeded)).toEqual(run.before);
     expect((await targetGroupsOf(aws, run.seeded)).map((g) => g.name)).toEqual([run.seeded.stableTargetGroupName]);
+  });
+
+  it('rolls back mid-bake when a CloudWatch alarm the release watches goes to ALARM', async () => {
+    const { service, seeded } = await seedService(aws, 'albalarm');
+    const before = await forwardActions(aws, seeded);
+    const alarm = `${service}-p99-latency`;
+    // A team's own alarm on the service (moto keeps the state it is set to: it evaluates no alarm).
+    await aws.cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: alarm,
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'TargetResponseTime',
+        ExtendedStatistic: 'p99',
+        Period: 60,
+        EvaluationPeriods: 3,
+        Threshold: 0.5,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [{ Name: 'LoadBalancer', Value: 'app/shared/0123456789abcdef' }],
+      }),
+    );
+    await aws.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarm, StateValue: 'OK', StateReason: 'quiet' }));
+    const spec = testSpec(seeded, service, {
+      steps: [{ setWeight: 20 }, { pause: { duration: '10m' } }, { setWeight: 100 }],
+      analysis: { alarms: { alarms: { names: [alarm] } } },
+      backgroundAnalysis: { template: 'alarms', interval: '1s', reportEvery: '1s' },
+    });
+    const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
+    // Baking, with the alarm seen OK by the background analysis.
+    const baking = await waitForStatus(handle, (s) => s.phase === 'Paused' && (s.backgroundAnalysis?.counters.measurements ?? 0) >= 1);
+    expect(baking.backgroundAnalysis?.verdict).toBe('pass');
+
+    await aws.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarm, StateValue: 'ALARM', StateReason: 'Threshold Crossed: 3 datapoints > 0.5' }));
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'rolled-back', by: 'canary', stepsCompleted: 1 });
+    expect(result.reason).toContain(`background analysis alarms failed`);
+    expect(result.reason).toContain(`alarm ${alarm} is ALARM`);
+    expect(await forwardActions(aws, seeded)).toEqual(before);
+    expect((await targetGroupsOf(aws, seeded)).map((g) => g.name)).toEqual([seeded.stableTargetGroupName]);
   });
 });
