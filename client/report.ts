@@ -173,7 +173,7 @@ export function chartsOf(data: ReportData) {
 const CLIENT_SCRIPT = String.raw`
 (function () {
   var D = JSON.parse(document.getElementById('report-data').textContent);
-  var report = { charts: [], ready: false };
+  var report = { charts: [], labels: {}, ready: false };
   window.canaryReport = report;
   var width = Math.min(1100, document.body.clientWidth - 40);
   var PHASE_FILL = { Paused: 'rgba(240,180,0,0.15)', AwaitingApproval: 'rgba(240,180,0,0.25)', RollingBack: 'rgba(220,40,40,0.18)',
@@ -236,14 +236,22 @@ const CLIENT_SCRIPT = String.raw`
     if (!list.length) return;
     var data = align(list);
     function draw(u) {
-      var ctx = u.ctx;
+      var ctx = u.ctx, labels = (report.labels[m.id] = []);
       ctx.save();
       [m.max, m.min].forEach(function (b) {
         if (b === null || b === undefined) return;
         var y = u.valToPos(b, 'y', true);
         ctx.strokeStyle = '#555'; ctx.setLineDash([5, 5]); ctx.lineWidth = 1;
         ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
-        ctx.setLineDash([]); ctx.fillStyle = '#555'; ctx.font = '11px sans-serif'; ctx.fillText('threshold ' + b, u.bbox.left + 4, y - 4);
+        // uPlot leaves the text alignment of its last axis label on the context: the label sets its own.
+        var text = 'threshold ' + b, x = u.bbox.left + 4;
+        ctx.setLineDash([]); ctx.fillStyle = '#555'; ctx.font = Math.round(11 * devicePixelRatio) + 'px sans-serif';
+        ctx.textAlign = 'left'; ctx.textBaseline = 'alphabetic';
+        ctx.fillText(text, x, y - 4);
+        // Where the text landed, by the alignment in force when it was drawn.
+        var w = ctx.measureText(text).width, a = ctx.textAlign;
+        var left = a === 'center' ? x - w / 2 : a === 'right' || a === 'end' ? x - w : x;
+        labels.push({ text: text, left: left, right: left + w, plotLeft: u.bbox.left, plotRight: u.bbox.left + u.bbox.width });
       });
       m.markers.forEach(function (k) {
         var x = u.valToPos(k.t / 1000, 'x', true);

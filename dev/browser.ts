@@ -27,4 +27,6 @@ export interface DrawnReport {
   /** performance.now() when every chart had drawn: ms since navigation start. */
   drawnMs?: number;
   charts: { id: string; title: string; series: { label: string; points: number }[]; markers?: number }[];
+  /** Per metric chart, the threshold labels as last drawn, in canvas pixels, with the plot area's edges. */
+  labels: Record<string, { text: string; left: number; right: number; plotLeft: number; plotRight: number }[]>;
 }

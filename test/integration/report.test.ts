@@ -93,6 +93,20 @@ describe('release report', () => {
     expect(drawn.charts).toHaveLength(3);
     for (const c of drawn.charts) for (const s of c.series) expect(s.points).toBeGreaterThan(1);
 
+    // Each threshold is labelled inside its plot, whatever text alignment uPlot's axes left on the canvas.
+    const thresholds = data.metrics.map((m, i) => ({
+      id: `metric-${i}`,
+      texts: [m.max, m.min].filter((b) => typeof b === 'number').map((b) => `threshold ${b}`),
+    }));
+    expect(thresholds.some((t) => t.texts.length > 0)).toBe(true);
+    for (const t of thresholds) {
+      const labels = drawn.labels[t.id] ?? [];
+      expect(labels.map((l) => l.text)).toEqual(t.texts);
+      for (const l of labels) {
+        expect(l.left).toBeGreaterThanOrEqual(l.plotLeft);
+        expect(l.right).toBeLessThanOrEqual(l.plotRight);
+      }
+    }
     // The spike: the canary's 5xx rate crossed the 0.02 bound while the stable stayed under it.
     const rate = data.metrics.find((m) => m.metric === '5xx-rate');
     expect(Math.max(...(rate?.series.canary?.v ?? []))).toBeGreaterThan(0.02);
