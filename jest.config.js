@@ -10,6 +10,8 @@ module.exports = {
   reporters: ['default', '<rootDir>/test/support/log-tail-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Releases of days and weeks on the time-skipping server: minutes of wall time, kept apart from the fast unit tests.
+    { ...common, displayName: 'long', testMatch: ['<rootDir>/test/long/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

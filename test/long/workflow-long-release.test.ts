@@ -9,12 +9,12 @@
  * server locks time skipping while an activity is scheduled). A small `historyEventLimit` makes the release continue
  * as new several times.
  */
-import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { formatRunHistory, runHistoryJson } from '../../client/format';
 import { readReleaseRuns, timelineByRun } from '../../client/report-data';
 import { abortUpdate, approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import { TIMELINE_MAX, type ReleaseStatus } from '../../common/status';
+import { runsOf } from '../support/release-runs';
 import { timeSkippingRelease, waitForStatus, type StartedRelease } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
@@ -27,47 +27,6 @@ const LIMIT = 120;
 const MARGIN = 45;
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-
-interface Run {
-  runId: string;
-  events: number;
-  /** Background (and step) analysis batches the run scheduled. */
-  analyses: number;
-  signals: number;
-  /** The run this one continued as, if it did. */
-  next?: string;
-}
-
-interface HistoryEvent {
-  workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null;
-  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
-  workflowExecutionSignaledEventAttributes?: unknown;
-}
-type History = { events?: HistoryEvent[] | null };
-
-/** Every run of a workflow id, first to last, by following each history's continued-as-new event. */
-async function runsOf(client: Client, workflowId: string, firstRunId: string): Promise<Run[]> {
-  // Walked back from the newest run by each start event's `continuedExecutionRunId` (what canary history does): the
-  // time-skipping server has been seen to leave a run RUNNING, without its continued-as-new event, after the next
-  // run started from it (a quirk of the test server, not seen on the dev server).
-  const runs: Run[] = [];
-  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
-  for (let next: string | undefined; runId;) {
-    const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
-    runs.unshift({
-      runId,
-      events: events.length,
-      analyses: events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runAnalysis').length,
-      signals: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
-      next,
-    });
-    next = runId;
-    const started = events[0] as { workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string | null } } | undefined;
-    runId = runId === firstRunId ? undefined : started?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
-  }
-  return runs;
-}
 
 /** Signals the release records as ignored (an approval of a step that is not open): each adds a few events to the history. */
 async function noise(handle: StartedRelease['handle'], n: number): Promise<void> {
