@@ -167,6 +167,17 @@ const STEP_SCHEMAS = {
 } as const;
 const STEP_KINDS = Object.keys(STEP_SCHEMAS).join(', ');
 
+/** Passes a nested schema's issues on to `ctx` at their own paths, an unknown key named as its own field. */
+function reportIssues(error: z.ZodError, ctx: z.RefinementCtx): void {
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown field' });
+    } else {
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }
+  }
+}
+
 /**
  * One step; exactly one of setWeight / pause / analysis / approval / segment / endSegment, parsed to a tagged form.
  * The schema is chosen by the step's key (not tried one by one), so an error names the field and the reason, e.g.
@@ -186,13 +197,7 @@ export const Step = z.unknown().transform((v, ctx): ParsedStep => {
   }
   const parsed = STEP_SCHEMAS[kind].safeParse(v);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown field' });
-      } else {
-        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      }
-    }
+    reportIssues(parsed.error, ctx);
     return z.NEVER;
   }
   const s = parsed.data;
@@ -463,13 +468,7 @@ const Traffic = z.unknown().transform((v, ctx): TrafficRef[] => {
   const list = Array.isArray(v);
   const parsed = list ? z.array(TrafficRefSchema).min(1, 'list at least one listener').max(MAX_FORWARDS).safeParse(v) : TrafficRefSchema.safeParse(v);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown field' });
-      } else {
-        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      }
-    }
+    reportIssues(parsed.error, ctx);
     return z.NEVER;
   }
   const refs = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
