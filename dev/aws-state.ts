@@ -5,7 +5,9 @@
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { z } from 'zod';
 import type { AwsClients } from '../activities/aws-clients';
+import type { AnalysisMetric } from '../common/spec';
 import { albMetricQuery } from './alb-metrics';
 import type { SeededAlb } from './seed';
 
@@ -16,20 +18,26 @@ export interface ForwardAction {
   ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string; Weight?: number }[] };
 }
 
+/**
+ * The README's `5xx-rate` metric: 5xx / requests of the variant's target group. ALB leaves a zero 5xx count out, so
+ * a missing bucket is 0 (fill); no RequestCount is no traffic (no data).
+ */
+export function errorRateMetric(max: number, periodSeconds = 60): z.input<typeof AnalysisMetric> {
+  return {
+    name: '5xx-rate',
+    query: [
+      albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
+      albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
+      { Id: 'rate', Expression: 'errors / requests' },
+    ],
+    pass: { max },
+  };
+}
+
 /** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group (default delay 2m). */
 export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}, periodSeconds = 60): Record<string, unknown> {
   return {
-    metrics: [
-      {
-        name: '5xx-rate',
-        query: [
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
-          albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
-          { Id: 'rate', Expression: 'errors / requests' },
-        ],
-        pass: { max },
-      },
-    ],
+    metrics: [errorRateMetric(max, periodSeconds)],
     window: '2m',
     ...extra,
   };

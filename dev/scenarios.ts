@@ -5,6 +5,7 @@
 import type { ReleaseSpecInput } from '../common/spec';
 import type { Outcome } from '../common/status';
 import { albMetricQuery } from './alb-metrics';
+import { errorRateMetric } from './aws-state';
 import { albBucketSeconds, metricsRealism } from './metrics-realism';
 import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
@@ -55,16 +56,7 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
   const { periodSeconds, delay } = localMetricTiming(opts.timeScale);
   const errors = {
     metrics: [
-      {
-        name: '5xx-rate',
-        query: [
-          // ALB leaves a zero 5xx count out: a missing bucket is 0; no RequestCount is no traffic (no data).
-          albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
-          albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
-          { Id: 'rate', Expression: 'errors / requests' },
-        ],
-        pass: { max: 0.02 },
-      },
+      errorRateMetric(0.02, periodSeconds),
       {
         name: 'latency-seconds',
         query: [albMetricQuery('rt', 'TargetResponseTime', 'Average', periodSeconds)],
