@@ -45,6 +45,8 @@ interface Scenario {
   about: string;
   spec: Record<string, unknown>;
   expect: Outcome;
+  /** Continue as new past this many events (ReleaseInput.historyEventLimit); the last run's history is recorded. */
+  historyEventLimit?: number;
   /** Steers the running release: publishes metrics, sends messages. */
   drive?(ctx: { client: Client; aws: AwsClients; handle: WorkflowHandle; loadBalancer: string }): Promise<void>;
 }
@@ -184,14 +186,46 @@ const segmentScenario: Scenario = {
   },
 };
 
-const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario];
+/**
+ * The current code's recordings (patches window-after-traffic, step-evidence, and segment-scope with segment steps),
+ * next to the earlier ones: the -v2 scenarios again, and a release that continues as new at an open pause and is
+ * resumed in its next run (patch carried-gate-open, asked by the continued run).
+ */
+const currentScenarios: Scenario[] = [
+  ...[...realAlbScenarios, driftScenario, segmentScenario].map((sc) => ({
+    ...sc,
+    name: sc.name.replace(/-v2$/, '-v3'),
+    about: sc.about.replace(' (real-ALB path)', ''),
+  })),
+  {
+    name: 'continued-at-pause-v3',
+    about: 'ignored messages fill the history at an open pause: the release continues as new, the next run takes the resume, promotion',
+    spec: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] },
+    historyEventLimit: 60,
+    expect: 'promoted',
+    async drive({ client, handle }) {
+      await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+      const live = client.workflow.getHandle(handle.workflowId);
+      const first = (await live.describe()).runId;
+      for (let i = 0; i < 40 && (await live.describe()).runId === first; i++) {
+        await live.signal(approveSignal, { by: 'mallory', step: 9, comment: `noise ${i}` });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if ((await live.describe()).runId === first) throw new Error('continued-at-pause-v3: the release did not continue as new');
+      await waitForStatus(live, (s) => s.gate?.kind === 'pause');
+      await actions.resume(client, handle.workflowId, { by: 'alice', comment: 'after the handover' });
+    },
+  },
+];
+
+const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario, ...currentScenarios];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !allScenarios.some((s) => s.name === w));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${allScenarios.map((s) => s.name).join(', ')}`);
-  // Without names: the current code's scenarios (the pre-real-ALB recordings cannot be made again by today's code).
-  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : [...realAlbScenarios, driftScenario, segmentScenario];
+  // Without names: the current code's scenarios (earlier recordings cannot be made again by today's code).
+  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : currentScenarios;
   // True, and said by every AWS client this script makes.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -232,14 +266,18 @@ async function main(): Promise<void> {
         const service = `rec-${shortHash(sc.name, 4)}-${sc.name}`.slice(0, 20).replace(/-+$/, '');
         const seeded = await seedAlb(aws, { name: service });
         const loadBalancer = seeded.loadBalancerArn.slice(seeded.loadBalancerArn.indexOf(':loadbalancer/') + 14);
-        const handle = await startRelease(client, testSpec(seeded, service, { notifications: { webhook: 'ops' }, ...sc.spec }), { taskQueue });
+        const handle = await startRelease(client, testSpec(seeded, service, { notifications: { webhook: 'ops' }, ...sc.spec }), {
+          taskQueue,
+          ...(sc.historyEventLimit ? { historyEventLimit: sc.historyEventLimit } : {}),
+        });
         const before = received.length;
         await sc.drive?.({ client, aws, handle, loadBalancer });
         const result = await handle.result();
         if (result.outcome !== sc.expect) throw new Error(`${sc.name}: expected ${sc.expect}, the release ended ${result.outcome}: ${result.reason}`);
         if (!received.slice(before).includes(sc.expect))
           throw new Error(`${sc.name}: no "${sc.expect}" notification arrived (got ${received.slice(before).join(', ') || 'none'})`);
-        const history = await handle.fetchHistory();
+        // The newest run's (a release that continued as new has several; its last run holds the handover and the end).
+        const history = await client.workflow.getHandle(handle.workflowId).fetchHistory();
         recorded.push({ name: sc.name, json: historyToJSON(history), workflowId: handle.workflowId });
         process.stdout.write(`${sc.name}: ${result.outcome} in ${Date.now() - t} ms, ${history.events?.length} events (${sc.about})\n`);
       }

@@ -61,10 +61,12 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('recorded release histories', () => {
-  it('cover a promotion with gates, an analysis failure, an abort at a gate and a full promotion, before and after real-ALB semantics, a drift gate and a segment', () => {
+  it('cover a promotion with gates, an analysis failure, an abort at a gate and a full promotion, before and after real-ALB semantics, a drift gate, a segment and a continued run, each as every version recorded it', () => {
     const scenarios = ['healthy-gated', 'analysis-fail-rollback', 'abort-at-gate', 'promote-full-at-pause'];
+    // v2: real-ALB semantics and window-after-traffic; v3: step-evidence, segment-scope, carried-gate-open.
+    const v2 = [...scenarios, 'drift-adopted', 'segment-staff'];
     expect(fixtures.map((f) => f.file)).toEqual(
-      expect.arrayContaining([...scenarios, ...scenarios.map((s) => `${s}-v2`), 'drift-adopted-v2', 'segment-staff-v2'].map((s) => `${s}.json`)),
+      expect.arrayContaining([...scenarios, ...v2.map((s) => `${s}-v2`), ...v2.map((s) => `${s}-v3`), 'continued-at-pause-v3'].map((s) => `${s}.json`)),
     );
     // Distinct workflow ids: the replay results are told apart by them.
     expect(new Set(fixtures.map((f) => f.workflowId)).size).toBe(fixtures.length);
