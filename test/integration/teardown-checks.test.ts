@@ -100,8 +100,9 @@ test('a check never takes the answer of a scan that started before it asked: a g
   const before = describeRules();
   const first = Promise.all(unattached.slice(0, 2).map((arn) => drain(arn)));
   const attached = await group('tdc-x');
-  // The running scan has read the first listener: its default actions (DescribeListeners) and its rules, the default
-  // rule included (the second DescribeRules is sent only once the first one was answered).
+  // The running scan has read the first listener (moto lists listeners in creation order): its default actions
+  // (DescribeListeners) and its rules, the default rule included (the second DescribeRules is sent only once the first
+  // one was answered). A scan that joined it would miss the change below.
   while (describeRules() - before < 2) await new Promise((r) => setTimeout(r, 10));
   await harness.elbv2.send(new ModifyListenerCommand({ ListenerArn: listeners[0] as string, DefaultActions: [{ Type: 'forward', TargetGroupArn: attached }] }));
   // Precondition: the first scan is still running when the second check asks.
