@@ -266,8 +266,10 @@ export interface ReleaseActivities {
   /**
    * Waits the group's deregistration delay (its `deregistration_delay.timeout_seconds`, capped by `capMs`) once a
    * describe of every listener of the load balancer shows no forward action references it (`until: 'detached'`,
-   * the default) or sends it traffic (`until: 'no-traffic'`: weight 0 allowed, pair mode). Heartbeats; a retry
-   * resumes the same deadline. Retryable: TargetGroupStillRouted.
+   * the default) or sends it traffic (`until: 'no-traffic'`: weight 0 allowed, pair mode). Heartbeats, during that
+   * check too; a retry resumes the same deadline. Retryable: TargetGroupStillRouted. Concurrent checks of one load
+   * balancer in one worker share a scan that started after each of them asked (activities/fresh-read.ts); so do
+   * those of deleteTargetGroup and deregisterTargets.
    */
   drainTargetGroup(input: TrafficRef & Scoped & { targetGroupArn: string; capMs: number; until?: 'detached' | 'no-traffic' }): Promise<DrainResult>;
 

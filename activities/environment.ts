@@ -27,6 +27,7 @@ import { targetKind, type Target } from '../common/spec';
 import { describeTargetHealth, describeUnhealthy, notAttached } from '../common/target-health';
 import type { ClientResolver } from './aws-clients';
 import { aws, isNotFound } from './errors';
+import { FreshReads } from './fresh-read';
 import {
   ErrorTypes,
   Tags,
@@ -51,10 +52,26 @@ function description(t: Target): TargetDescription {
   return { Id: t.id, Port: t.port, AvailabilityZone: t.availabilityZone };
 }
 
+/** How often an activity heartbeats while it waits on AWS calls (well inside the 30 s heartbeat timeouts). */
+const KEEP_ALIVE_MS = 5_000;
+
+/** Runs `work`, heartbeating `details` at once and every KEEP_ALIVE_MS until it settles. */
+async function keepAlive<T>(ctx: Context, details: unknown, work: () => Promise<T>): Promise<T> {
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), KEEP_ALIVE_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** How much of each waiting activity's state goes into a heartbeat (details stay small: they are stored per beat). */
 const MAX_REPORTED_TARGETS = 50;
 
 export function createEnvironmentActivities(clients: ClientResolver) {
+  /** Forward-action scans in flight, per client (account, region, role) and load balancer. */
+  const scans = new WeakMap<ElasticLoadBalancingV2Client, FreshReads<Map<string, number>>>();
   const elbv2Of = async (scope: AwsScope | undefined): Promise<ElasticLoadBalancingV2Client> => (await clients(scope)).elbv2;
 
   async function findByName(elbv2: ElasticLoadBalancingV2Client, name: string): Promise<TargetGroup | undefined> {
@@ -110,13 +127,26 @@ export function createEnvironmentActivities(clients: ClientResolver) {
   /**
    * Every target group a forward action of the load balancer sends to, with its highest weight: the default actions
    * and every rule of every listener (a target group serves one load balancer, so this is every place it can be).
+   * One Describe call per listener: concurrent checks on one load balancer share a scan that started after they
+   * asked (./fresh-read.ts), so a hundred releases finishing together do not each spend the account's Describe budget.
    */
-  async function routedTargetGroups(elbv2: ElasticLoadBalancingV2Client, listenerArn: string): Promise<Map<string, number>> {
+  function routedTargetGroups(elbv2: ElasticLoadBalancingV2Client, listenerArn: string): Promise<Map<string, number>> {
     const loadBalancerArn = loadBalancerArnOf(listenerArn);
+    let reads = scans.get(elbv2);
+    if (!reads) {
+      reads = new FreshReads<Map<string, number>>();
+      scans.set(elbv2, reads);
+    }
+    return reads.get(loadBalancerArn, () => scanForwards(elbv2, loadBalancerArn));
+  }
+
+  async function scanForwards(elbv2: ElasticLoadBalancingV2Client, loadBalancerArn: string): Promise<Map<string, number>> {
     const listeners: { ListenerArn?: string; DefaultActions?: Action[] }[] = [];
     let marker: string | undefined;
     do {
-      const out = await aws('DescribeListeners', () => elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker })));
+      const out = await aws('DescribeListeners', () =>
+        elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker, PageSize: 400 })),
+      );
       listeners.push(...(out.Listeners ?? []));
       marker = out.NextMarker;
     } while (marker);
@@ -126,7 +156,7 @@ export function createEnvironmentActivities(clients: ClientResolver) {
       const arn = l.ListenerArn;
       let ruleMarker: string | undefined;
       do {
-        const out = await aws('DescribeRules', () => elbv2.send(new DescribeRulesCommand({ ListenerArn: arn, Marker: ruleMarker })));
+        const out = await aws('DescribeRules', () => elbv2.send(new DescribeRulesCommand({ ListenerArn: arn, Marker: ruleMarker, PageSize: 400 })));
         actions.push(...(out.Rules ?? []).flatMap((r) => r.Actions ?? []));
         ruleMarker = out.NextMarker;
       } while (ruleMarker);
@@ -314,9 +344,15 @@ export function createEnvironmentActivities(clients: ClientResolver) {
       const ctx = Context.current();
       const resumed = activityInfo().heartbeatDetails as { startedAt?: number; delayMs?: number } | undefined;
       const startedAt = resumed?.startedAt ?? Date.now();
-      const tg = await findByArn(elbv2, input.targetGroupArn);
+      // The check before the wait can take long when many releases finish at once (throttled or shared scans): it
+      // heartbeats, so a slow check is not timed out and started over. The details carry no startedAt of their own:
+      // the drain is counted only from an attempt that found the group unrouted.
+      const tg = await keepAlive(ctx, { ...resumed, checking: 'forward actions' }, async () => {
+        const found = await findByArn(elbv2, input.targetGroupArn);
+        if (found) await requireUnrouted(elbv2, input, input.targetGroupArn, input.until ?? 'detached', 'draining');
+        return found;
+      });
       if (!tg) return { delayMs: 0, waitedMs: 0, capped: false };
-      await requireUnrouted(elbv2, input, input.targetGroupArn, input.until ?? 'detached', 'draining');
       let delayMs = resumed?.delayMs;
       if (delayMs === undefined) {
         const attrs = await aws('DescribeTargetGroupAttributes', () =>

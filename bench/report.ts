@@ -190,8 +190,8 @@ export function renderReport(r: BenchResults): string {
         ],
         [
           '',
-          '  release duration p50 / p99',
-          `${formatMs(p.releaseDurationMs.median)} / ${formatMs(p.releaseDurationMs.p99)}`,
+          '  release duration p50 / p90 / p99',
+          `${formatMs(p.releaseDurationMs.median)} / ${formatMs(p.releaseDurationMs.p90)} / ${formatMs(p.releaseDurationMs.p99)}`,
           `pauses ${formatMs(p.idealBakeMs)}`,
           formatRatio(p.releaseDurationMs.median === null ? null : p.releaseDurationMs.median / p.idealBakeMs),
         ],
