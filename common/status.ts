@@ -178,6 +178,8 @@ export interface CarriedRelease {
   gateTimeouts?: boolean;
   /** Whether analysis steps judge only windows after the canary's current traffic began (fixed at the first run). */
   windowAfterTraffic?: boolean;
+  /** Whether the background analysis's first batch judges only windows after the canary got traffic (fixed at the first run). */
+  backgroundAfterTraffic?: boolean;
   /** Nonces of accepted signatures still within their validity (replay protection). */
   usedSignatures?: { nonce: string; atMs: number }[];
   /** Per forward action, the forward this release verified last. */

@@ -22,7 +22,7 @@ function readmeErrorsTemplate(): Record<string, unknown> {
   return errorRateTemplate(0.01, { count: 2, interval: `${2 * periodSeconds}s`, window: `${4 * periodSeconds}s`, delay, failureLimit: 0 }, periodSeconds);
 }
 
-async function release(prefix: string, canary: FaultProfile) {
+async function release(prefix: string, canary: FaultProfile, extra: Record<string, unknown> = {}) {
   const { service, seeded } = await seedService(aws, prefix);
   const before = await forwardActions(aws, seeded);
   const period = albBucketSeconds(timeScale);
@@ -50,6 +50,7 @@ async function release(prefix: string, canary: FaultProfile) {
         { setWeight: 100 },
       ],
       analysis: { errors: template },
+      ...extra,
     });
     const handle = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
     const result = await handle.result();
@@ -62,13 +63,21 @@ async function release(prefix: string, canary: FaultProfile) {
 
 describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered late)', () => {
   it('promotes a healthy release with the README template and no inconclusive gate, though the canary has no 5xx datapoint at all', async () => {
-    const run = await release('albok', { errorRate: 0, latencyMs: 40 });
+    const { periodSeconds } = localMetricTiming(timeScale);
+    const run = await release(
+      'albok',
+      { errorRate: 0, latencyMs: 40 },
+      { backgroundAnalysis: { template: 'errors', interval: `${periodSeconds}s`, reportEvery: `${2 * periodSeconds}s` } },
+    );
 
     expect(run.simulator.buckets).toBeDefined();
     expect(run.result.outcome).toBe('promoted');
     const analyses = run.status.timeline.filter((t) => t.action.startsWith('analysis errors'));
     expect(analyses.map((t) => t.action)).toEqual(['analysis errors: pass', 'analysis errors: pass']);
     expect(run.status.timeline.some((t) => /inconclusive/.test(t.action))).toBe(false);
+    // The background analysis too: its first window began after the canary got traffic, so every measurement had data.
+    expect(run.status.backgroundAnalysis?.counters.measurements ?? 0).toBeGreaterThan(0);
+    expect(run.status.backgroundAnalysis?.counters).toMatchObject({ inconclusive: 0, failed: 0, errors: 0 });
     // Missing 5xx buckets counted as zero; the window ended at least `delay` before the measurement, on a bucket edge.
     const last = run.status.analysis?.last;
     expect(last?.metrics[0]).toMatchObject({ metric: '5xx-rate', canary: 0, verdict: 'pass' });

@@ -247,14 +247,23 @@ describe('rollback', () => {
   it('on a background analysis failure stops an open pause and rolls back', async () => {
     const { handle, fake } = await releases.start(
       { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }], backgroundAnalysis: { template: 'errors', interval: '1m', reportEvery: '5m' } },
-      (f) => f.backgroundVerdicts.push(analysisRun('errors', 'fail', '5xx-rate = 0.3, needs <= 0.05')),
+      (f) => f.backgroundVerdicts.push(analysisRun('errors', 'pass'), analysisRun('errors', 'fail', '5xx-rate = 0.3, needs <= 0.05')),
     );
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'rolled-back', by: 'canary', reason: 'background analysis errors failed: 5xx-rate = 0.3, needs <= 0.05' });
-    // One call per report batch (reportEvery / interval measurements), so history stays small on long bakes.
-    expect(fake.callsOf('runAnalysis')[0]?.input).toMatchObject({ templateName: 'errors', count: 5, intervalMs: 60_000, delayFirst: true });
-    expectPreReleaseState(fake);
     const status = await handle.query(statusQuery);
+    // One call per report batch (reportEvery / interval measurements), so history stays small on long bakes. The
+    // first measures first on the first window of buckets after the canary got traffic (ALB's come late, and none
+    // from before the first weight would hold canary data); the next ones one interval after the last.
+    const batches = fake.callsOf('runAnalysis').map((c) => c.input);
+    const trafficSince = actionsOf(status, 'setWeight')[0]?.at;
+    expect(batches[0]).toMatchObject({ templateName: 'errors', count: 5, intervalMs: 60_000, delayFirst: false, notBefore: trafficSince });
+    expect(batches[1]).toMatchObject({ templateName: 'errors', count: 5, intervalMs: 60_000, delayFirst: true });
+    expect(batches[1]).not.toHaveProperty('notBefore');
+    expect(actionsOf(status, 'background analysis errors: first window')).toEqual([
+      expect.objectContaining({ detail: expect.stringMatching(/^waits \d+(m\d+s|s|m) for buckets after the traffic change$/) }),
+    ]);
+    expectPreReleaseState(fake);
     expect(actionsOf(status, 'background analysis errors: fail')).toHaveLength(1);
     expect(status.backgroundAnalysis?.verdict).toBe('fail');
   });

@@ -4,6 +4,8 @@
  */
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { zeroCounters, type AnalysisCounters, type AnalysisRun } from '../../analysis/analysis';
+import { firstWindowAfter } from '../../analysis/series';
+import { formatDuration } from '../../common/duration';
 import { analysisCall, causeMessage } from './activities';
 import { StopRelease, type ReleaseState } from './state';
 
@@ -34,14 +36,21 @@ export class BackgroundAnalysis {
     this.done = this.scope
       .run(async () => {
         for (;;) {
-          const run: AnalysisRun = await act.runAnalysis({
+          // The first batch (none has reported, in this run or before it) measures first on the first whole window
+          // of buckets after the canary got traffic, once ALB has delivered it, instead of one interval after start.
+          const notBefore = state.backgroundAfterTraffic && !this.counters ? state.status.trafficSince : undefined;
+          const waitMs = notBefore ? Math.max(0, firstWindowAfter(Date.parse(notBefore), template) - Date.now()) : 0;
+          if (waitMs > 0)
+            state.record('canary', `background analysis ${bg.template}: first window`, `waits ${formatDuration(waitMs)} for buckets after the traffic change`);
+          const run: AnalysisRun = await (notBefore ? analysisCall(waitMs + batch * (bg.interval + 60_000) + 120_000) : act).runAnalysis({
             templateName: bg.template,
             template,
             variants: state.variants(),
             count: batch,
             intervalMs: bg.interval,
             previous: this.counters ?? zeroCounters,
-            delayFirst: true,
+            delayFirst: !notBefore,
+            ...(notBefore ? { notBefore } : {}),
             ...(state.realAlb ? { aws: state.scope() } : {}),
           });
           state.status.backgroundAnalysis = run;

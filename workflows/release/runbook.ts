@@ -34,6 +34,8 @@ export const WINDOW_AFTER_TRAFFIC_PATCH = 'window-after-traffic';
 export const SEGMENT_SCOPE_PATCH = 'segment-scope';
 /** Marks releases whose step analyses go on with the sequential evidence of earlier steps of the same template. */
 export const STEP_EVIDENCE_PATCH = 'step-evidence';
+/** Marks releases whose background analysis starts on buckets after the canary got traffic (asked only with one). */
+export const BACKGROUND_AFTER_TRAFFIC_PATCH = 'background-after-traffic';
 
 export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
@@ -50,6 +52,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     state.windowAfterTraffic = patched(WINDOW_AFTER_TRAFFIC_PATCH);
     state.scopedSegments = state.segmentRules && patched(SEGMENT_SCOPE_PATCH);
     state.stepEvidence = patched(STEP_EVIDENCE_PATCH);
+    state.backgroundAfterTraffic = spec.backgroundAnalysis !== undefined && patched(BACKGROUND_AFTER_TRAFFIC_PATCH);
     state.begin();
   }
 

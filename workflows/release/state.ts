@@ -85,6 +85,12 @@ export class ReleaseState {
    * first run: a release started before this judged the window ending `delay` ago and replays as it ran.
    */
   windowAfterTraffic = false;
+  /**
+   * The background analysis's first batch judges only windows after the canary got traffic (as analysis steps do
+   * with windowAfterTraffic); fixed at the first run. Before, its first measurements judged windows from before the
+   * first weight, which ALB-shaped metrics leave without data.
+   */
+  backgroundAfterTraffic = false;
   /** Signatures accepted so far and still valid: a replayed one is refused. */
   usedSignatures: UsedSignatures = [];
   /**
@@ -136,6 +142,7 @@ export class ReleaseState {
       this.usedSignatures = carried.usedSignatures ?? [];
       this.gateTimeouts = carried.gateTimeouts ?? false;
       this.windowAfterTraffic = carried.windowAfterTraffic ?? false;
+      this.backgroundAfterTraffic = carried.backgroundAfterTraffic ?? false;
       this.segmentRules = carried.segmentRules ?? false;
       this.scopedSegments = carried.scopedSegments ?? false;
       this.activeRules = carried.activeRules ?? {};
@@ -189,6 +196,7 @@ export class ReleaseState {
       usedSignatures: this.usedSignatures,
       gateTimeouts: this.gateTimeouts,
       ...(this.windowAfterTraffic ? { windowAfterTraffic: true } : {}),
+      ...(this.backgroundAfterTraffic ? { backgroundAfterTraffic: true } : {}),
       ...(this.segmentRules ? { segmentRules: true, activeRules: { ...this.activeRules } } : {}),
       ...(this.scopedSegments ? { scopedSegments: true } : {}),
       ...(this.stepEvidence ? { stepEvidence: true, evidenceByTemplate: { ...this.evidenceByTemplate } } : {}),
