@@ -33,11 +33,9 @@ import {
 } from './sequential';
 
 /**
- * Paired buckets a metric needs before it can fail when `minSamples` is unset: the autocorrelation estimate of
- * fewer buckets is too rough (a series at lag-1 correlation 0.8 often looks uncorrelated over a few buckets). 10, a
- * Kayenta window: with the exact AR(1) variance factor and the upper bound on ρ, 12 lowered the false positives at
- * 0.8 by only about 0.005, while with 10 about a quarter of 30% regressions at correlation 0 fail at bucket 10
- * (judge:sim, test/unit/sequential.test.ts).
+ * Paired buckets a metric needs before it can fail when `minSamples` is unset: a Kayenta window, and the first look
+ * of the paired test's calibrated first-look boundary (FIRST_LOOK_BUCKETS; with another minimum there is no
+ * first-look test and the e-process gets all of alpha). Fewer buckets tell too little about the autocorrelation.
  */
 export const SEQUENTIAL_MIN_BUCKETS = 10;
 

@@ -11,13 +11,17 @@
  *   accounts for unequal traffic shares. The state is the log-likelihood on a grid of θ; the e-value against θ0 is
  *   a likelihood ratio mixed over the grid beyond θ0, an exact test supermartingale for every θ ≤ θ0.
  * - Paired per-bucket values (latency averages, percentiles): the differences d = canary - reference of buckets with
- *   the same timestamp, so shared time effects cancel, tested by the scale-invariant normal-mixture t-test (a
- *   Bayes factor with δ = μ / σ ~ N(0, g), mixed over two g; an e-process for Gaussian differences, Pérez-Ortiz
- *   et al.), one-sided when only one direction is bad. Autocorrelated buckets (CloudWatch series are) do not count as independent evidence:
- *   the differences are read as AR(1) with lag-1 correlation ρ, the mean's variance and the sample variance's bias
- *   are the exact finite-n ones for that ρ ({@link arVarianceFactor}), and ρ is an upper estimate
- *   ({@link rhoUpper}), since underestimating it overstates the evidence. With ρ estimated from the same data the
- *   paired test is anytime-valid only approximately; judge:sim and test/unit/sequential.test.ts measure how well.
+ *   the same timestamp, so shared time effects cancel, read as a stationary Gaussian AR(1) series (CloudWatch
+ *   buckets are autocorrelated) and tested by a Bayes factor ({@link arPairedEValue}): the scale σ integrated over
+ *   the invariant prior dσ / σ, the standardized effect over a normal mixture (one-sided when only one direction is
+ *   bad), and the lag-1 correlation ρ averaged over a grid in both the effect's model and the null's, so the data say
+ *   how much autocorrelation there is instead of a worst-case bound. Alpha is spent in two parts
+ *   ({@link FIRST_LOOK_SHARE}): a fixed-sample test at the first look (10 buckets) against critical values calibrated
+ *   by simulation for ρ up to 0.8 ({@link FIRST_LOOK_CRITICAL}), and Ville's boundary on the rest at every later
+ *   look. The null averaged over ρ makes the e-process exact for that average, not for each fixed ρ: its rate at
+ *   fixed ρ is measured (judge:sim, test/unit/sequential.test.ts). Evidence carried over from releases started before
+ *   this test (no first difference) goes on with the earlier plug-in t-mixture with an upper bound on ρ
+ *   ({@link pairedSummary}).
  */
 import { normalCdf } from './mann-whitney';
 

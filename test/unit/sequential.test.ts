@@ -213,7 +213,7 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
 
   // The other side of the same settings: a 30% slower canary (3 bucket sds), one-sided as by default. The first
   // look's test (half of alpha at bucket 10) fails most of them at once, like a 10-bucket Mann-Whitney window at the
-  // same false-positive rate (the plug-in test with an upper bound on rho caught about 0.25 there); the large-g half of
+  // same false-positive rate (the plug-in test with an upper bound on rho caught 0.39 of these); the large-g half of
   // the prior mixture catches them early at correlation 0.8 too (seeded, so the shares are exact).
   it.each([
     [0, 10, 0.5],
