@@ -44,8 +44,9 @@ export const SEQUENTIAL_MIN_BUCKETS = 10;
  * test at the first look (exactly FIRST_LOOK_BUCKETS buckets; the e-value against a critical value calibrated by
  * simulation for lag-1 correlations up to 0.8, see FIRST_LOOK_CRITICAL) and the rest on the e-process at every later
  * look (Ville's boundary 1 / (the rest)); the chance of any false failure is at most the sum. Only for a one-sided
- * test whose minimum is the first look's bucket count; otherwise there is no first-look test and the e-process gets
- * all of alpha.
+ * test whose minimum is the first look's bucket count, and only when the first look that can fail the metric comes
+ * at exactly that count (a measurement whose window adds several buckets may pass it); otherwise there is no
+ * first-look test and the e-process gets all of alpha (boundary 1 / alpha).
  */
 export function pairedBoundaries(alpha: number, side: 'up' | 'down' | 'both', minBuckets: number): { first: number | null; later: number } {
   const first = side !== 'both' && minBuckets === FIRST_LOOK_BUCKETS ? firstLookCritical(alpha * FIRST_LOOK_SHARE) : null;
@@ -174,8 +175,12 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
     if (ev.first !== undefined) {
       if (up && mean > mu0Up) eUp = arPairedEValue(ev, mu0Up, pairedSide) ?? 1;
       if (down && mean < mu0Down) eDown = arPairedEValue(ev, mu0Down, pairedSide) ?? 1;
-      const plan = pairedBoundaries(alpha, pairedSide, opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS);
-      boundary = ev.buckets === FIRST_LOOK_BUCKETS && plan.first !== null ? plan.first : plan.later;
+      const minBuckets = opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS;
+      // Which look is the first depends on the measurement schedule (how many buckets each window adds), not on values.
+      if (ev.firstLook === undefined && ev.buckets >= minBuckets) ev.firstLook = ev.buckets;
+      const plan = pairedBoundaries(alpha, pairedSide, minBuckets);
+      if (plan.first === null || ev.firstLook !== FIRST_LOOK_BUCKETS) boundary = 1 / alpha;
+      else boundary = ev.buckets === FIRST_LOOK_BUCKETS ? plan.first : plan.later;
       // Each end from its one-sided test: at this look's boundary, or at half of alpha each for a two-sided metric.
       if (withInterval) [lo, hi] = arPairedInterval(ev, pairedSide === 'both' ? 2 / alpha : boundary);
     } else {

@@ -92,6 +92,11 @@ export interface PairedEvidence {
   first?: number;
   /** Set once the evidence crossed its boundary (the first look's boundary is lower than the later ones'). */
   crossed?: true;
+  /**
+   * Buckets at the first look that could fail the metric (set by the judge). Only a first look at exactly
+   * FIRST_LOOK_BUCKETS spends part of alpha on the first-look test; after any other the e-process has all of it.
+   */
+  firstLook?: number;
   /** Σ reference values, for the relative effect. */
   referenceSum: number;
   lastT: number;

@@ -376,7 +376,7 @@ describe('sequential judge over a template', () => {
     const [lo, hi] = stat?.evidence?.interval ?? [null, null];
     expect(lo).toBeGreaterThan(1);
     expect(hi).toBeGreaterThan(stat?.evidence?.effect ?? Infinity);
-    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary (12\.5|66\.7)\)/);
+    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary (12\.5|80)\)/);
   });
 
   it('fails five times the error rate on sparse counts, and never fails with no errors on either side', () => {
@@ -425,7 +425,28 @@ describe('evidence carried over from a release started before the AR(1) test', (
     // The same buckets with their first difference are judged by the AR(1) test.
     const now = absorbPaired(fresh, [bucket(8), bucket(9), bucket(10)]);
     expect(now.first).toBe(fresh.first);
-    expect(judgeEvidence(now, defaults, 0.05, [], false).evidence?.boundary).toBe(40);
+    // Its first look that could fail came at 11 buckets, past the first-look test: the e-process keeps all of alpha.
+    expect(judgeEvidence(now, defaults, 0.05, [], false).evidence?.boundary).toBe(20);
+    expect(now.firstLook).toBe(11);
+  });
+
+  it('spends part of alpha at a first look of exactly 10 buckets and the rest after it', () => {
+    const rand = mulberry32(43);
+    const bucket = (t: number) => ({ t, canary: 100 + 10 * gaussian(rand), reference: 100 + 10 * gaussian(rand) });
+    let ev = absorbPaired(
+      emptyPaired(),
+      Array.from({ length: 9 }, (_, t) => bucket(t)),
+    );
+    expect(judgeEvidence(ev, defaults, 0.05, [], false).verdict).toBe('nodata');
+    expect(ev.firstLook).toBeUndefined();
+    ev = absorbPaired(ev, [bucket(9)]);
+    const plan = pairedBoundaries(0.05, 'up', 10);
+    expect(judgeEvidence(ev, defaults, 0.05, [], false).evidence?.boundary).toBe(plan.first);
+    expect(ev.firstLook).toBe(10);
+    ev = absorbPaired(ev, [bucket(10)]);
+    expect(judgeEvidence(ev, defaults, 0.05, [], false).evidence?.boundary).toBe(plan.later);
+    // Two-sided metrics have no first-look test.
+    expect(pairedBoundaries(0.05, 'both', 10)).toEqual({ first: null, later: 20 });
   });
 });
 
