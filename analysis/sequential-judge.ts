@@ -13,11 +13,16 @@ import type { MetricJudgement, SequentialView } from './judge';
 import {
   absorbCounts,
   absorbPaired,
+  arPairedEValue,
+  arPairedInterval,
   countsEValue,
   countsGrid,
   countsInterval,
   emptyCounts,
   emptyPaired,
+  FIRST_LOOK_BUCKETS,
+  firstLookCritical,
+  FIRST_LOOK_SHARE,
   pairedEValue,
   pairedInterval,
   pairedSummary,
@@ -28,13 +33,25 @@ import {
 } from './sequential';
 
 /**
- * Paired buckets a metric needs before it can fail when `minSamples` is unset: the autocorrelation estimate of
- * fewer buckets is too rough (a series at lag-1 correlation 0.8 often looks uncorrelated over a few buckets). 10, a
- * Kayenta window: with the exact AR(1) variance factor and the upper bound on ρ, 12 lowered the false positives at
- * 0.8 by only about 0.005, while with 10 about a quarter of 30% regressions at correlation 0 fail at bucket 10
- * (judge:sim, test/unit/sequential.test.ts).
+ * Paired buckets a metric needs before it can fail when `minSamples` is unset: a Kayenta window, and the first look
+ * of the paired test's calibrated first-look boundary (FIRST_LOOK_BUCKETS; with another minimum there is no
+ * first-look test and the e-process gets all of alpha). Fewer buckets tell too little about the autocorrelation.
  */
 export const SEQUENTIAL_MIN_BUCKETS = 10;
+
+/**
+ * The boundaries of a paired metric's AR(1) test: alpha is spent in two parts, FIRST_LOOK_SHARE of it on a fixed-sample
+ * test at the first look (exactly FIRST_LOOK_BUCKETS buckets; the e-value against a critical value calibrated by
+ * simulation for lag-1 correlations up to 0.8, see FIRST_LOOK_CRITICAL) and the rest on the e-process at every later
+ * look (Ville's boundary 1 / (the rest)); the chance of any false failure is at most the sum. Only for a one-sided
+ * test whose minimum is the first look's bucket count, and only when the first look that can fail the metric comes
+ * at exactly that count (a measurement whose window adds several buckets may pass it); otherwise there is no
+ * first-look test and the e-process gets all of alpha (boundary 1 / alpha).
+ */
+export function pairedBoundaries(alpha: number, side: 'up' | 'down' | 'both', minBuckets: number): { first: number | null; later: number } {
+  const first = side !== 'both' && minBuckets === FIRST_LOOK_BUCKETS ? firstLookCritical(alpha * FIRST_LOOK_SHARE) : null;
+  return { first, later: first === null ? 1 / alpha : 1 / (alpha * (1 - FIRST_LOOK_SHARE)) };
+}
 
 /** Series of one variant by metric index and query Id, as the analysis activity fetches them. */
 export type VariantSeries = Record<number, Record<string, TimedSeries>>;
@@ -133,7 +150,7 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
   // Two one-sided counts tests share alpha; the paired test is one-sided for a direction, the symmetric mixture for 'either'.
   const sideAlpha = ev.test === 'counts' && up && down ? alpha / 2 : alpha;
   const pairedSide = up && down ? 'both' : up ? 'up' : 'down';
-  const boundary = 1 / sideAlpha;
+  let boundary = 1 / sideAlpha;
   let eUp = 0;
   let eDown = 0;
   let effect: number | null;
@@ -148,15 +165,34 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
     effect = canaryMean !== null && baselineMean ? canaryMean / baselineMean : null;
     interval = withInterval ? countsInterval(ev.logLik, grid, alpha) : [null, null];
   } else {
-    const s = pairedSummary(ev);
     const refMean = ev.buckets > 0 ? ev.referenceSum / ev.buckets : 0;
+    const mean = ev.buckets > 0 ? ev.sum / ev.buckets : 0;
     // The tolerance is relative to the reference's level: fail only beyond (allowed - 1) x reference mean.
-    if (up && s.mean > (allowedIncrease - 1) * refMean) eUp = pairedEValue(s, (allowedIncrease - 1) * refMean, pairedSide);
-    if (down && s.mean < (allowedDecrease - 1) * refMean) eDown = pairedEValue(s, (allowedDecrease - 1) * refMean, pairedSide);
-    canaryMean = ev.buckets > 0 ? refMean + s.mean : null;
+    const mu0Up = (allowedIncrease - 1) * refMean;
+    const mu0Down = (allowedDecrease - 1) * refMean;
+    let lo: number | null = null;
+    let hi: number | null = null;
+    if (ev.first !== undefined) {
+      if (up && mean > mu0Up) eUp = arPairedEValue(ev, mu0Up, pairedSide) ?? 1;
+      if (down && mean < mu0Down) eDown = arPairedEValue(ev, mu0Down, pairedSide) ?? 1;
+      const minBuckets = opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS;
+      // Which look is the first depends on the measurement schedule (how many buckets each window adds), not on values.
+      if (ev.firstLook === undefined && ev.buckets >= minBuckets) ev.firstLook = ev.buckets;
+      const plan = pairedBoundaries(alpha, pairedSide, minBuckets);
+      if (plan.first === null || ev.firstLook !== FIRST_LOOK_BUCKETS) boundary = 1 / alpha;
+      else boundary = ev.buckets === FIRST_LOOK_BUCKETS ? plan.first : plan.later;
+      // Each end from its one-sided test: at this look's boundary, or at half of alpha each for a two-sided metric.
+      if (withInterval) [lo, hi] = arPairedInterval(ev, pairedSide === 'both' ? 2 / alpha : boundary);
+    } else {
+      // Evidence carried over from a release started before the AR(1) test: it goes on with the plug-in test it began with.
+      const s = pairedSummary(ev);
+      if (up && s.mean > mu0Up) eUp = pairedEValue(s, mu0Up, pairedSide);
+      if (down && s.mean < mu0Down) eDown = pairedEValue(s, mu0Down, pairedSide);
+      if (withInterval) [lo, hi] = pairedInterval(s, alpha);
+    }
+    canaryMean = ev.buckets > 0 ? refMean + mean : null;
     baselineMean = ev.buckets > 0 ? refMean : null;
-    const [lo, hi] = withInterval ? pairedInterval(s, alpha) : [null, null];
-    effect = refMean > 0 ? 1 + s.mean / refMean : null;
+    effect = refMean > 0 ? 1 + mean / refMean : null;
     interval = refMean > 0 ? [lo === null ? null : 1 + lo / refMean, hi === null ? null : 1 + hi / refMean] : [null, null];
   }
   const enough = ev.buckets >= (opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS);
@@ -164,7 +200,9 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
   const maxE = enough ? Math.max(ev.maxE, eValue) : ev.maxE;
   ev.maxE = maxE;
   const view: SequentialView = { test: ev.test, eValue, boundary, effect, interval, buckets: ev.buckets };
-  const crossed = maxE >= boundary;
+  // A crossed boundary stays crossed; the paired test's first look has its own, lower boundary, hence the flag.
+  const crossed = (ev.test === 'paired' && ev.crossed === true) || maxE >= boundary || (enough && eValue >= boundary);
+  if (crossed && ev.test === 'paired') ev.crossed = true;
   const base = {
     pValue: Math.min(1, 1 / maxE),
     ratioOfMeans: canaryMean !== null && baselineMean ? canaryMean / baselineMean : null,

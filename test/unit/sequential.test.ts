@@ -5,20 +5,30 @@ import { hodgesLehmannShift } from '../../analysis/mann-whitney';
 import {
   absorbCounts,
   absorbPaired,
+  arLogMarginal,
+  arPairedEValue,
+  arStats,
+  AR_RHO_GRID,
   arVarianceFactor,
   countsEValue,
   countsGrid,
   emptyCounts,
   emptyPaired,
+  FIRST_LOOK_BUCKETS,
+  firstLookCritical,
+  FIRST_LOOK_SHARE,
   mixtureCritical,
   mixtureEValue,
   oneSidedFactor,
+  pairedEValue,
+  pairedSummary,
   PAIRED_PRIOR_MIXTURE,
+  studentTCdf,
   tMixtureBayesFactor,
   tMixtureCritical,
   type CountsBucket,
 } from '../../analysis/sequential';
-import { judgeEvidence, judgeSequentially, type VariantSeries } from '../../analysis/sequential-judge';
+import { judgeEvidence, judgeSequentially, pairedBoundaries, type VariantSeries } from '../../analysis/sequential-judge';
 import { addMeasurement, carriedEvidence, judgeMetric, zeroCounters, type TimedSeries } from '../../analysis/analysis';
 import { mulberry32 } from '../../dev/simulator';
 
@@ -104,6 +114,54 @@ describe('statistical primitives against scipy (test/fixtures/judge/reference.js
     expect(mixtureCritical(1, 1, 0.05)).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it("Student's t distribution function matches scipy", () => {
+    for (const c of reference.studentT) relClose(studentTCdf(c.t, c.nu), c.cdf, 1e-12);
+  });
+
+  it('the AR(1) Bayes factors equal the integrals of the stationary AR(1) likelihood over sigma and the effect (scipy quadrature)', () => {
+    for (const c of reference.arBayesFactor) {
+      const ev = absorbPaired(
+        emptyPaired(),
+        c.x.map((x, t) => ({ t, canary: x, reference: 0 })),
+      );
+      const s = arStats(ev, 0);
+      if (!s) throw new Error('no AR statistics');
+      relClose(arLogMarginal(s, c.rho, c.g, c.side as 'up' | 'both') - arLogMarginal(s, c.rho, null), c.logBf, 1e-7);
+    }
+  });
+
+  it('the AR(1) e-value averages the Bayes factors over the correlation grid on both sides, and the down side is the up side of -x', () => {
+    const x = [1.2, 0.4, 2.2, 1.9, -0.3, 1.1, 0.8, 2.5, 1.4, 0.9, 1.7];
+    const ev = absorbPaired(
+      emptyPaired(),
+      x.map((v, t) => ({ t, canary: v, reference: 0.2 })),
+    );
+    const s = arStats(ev, 0.1);
+    if (!s) throw new Error('no AR statistics');
+    // The statistics about mu0 are those of the shifted differences.
+    const shifted = absorbPaired(
+      emptyPaired(),
+      x.map((v, t) => ({ t, canary: v - 0.1, reference: 0.2 })),
+    );
+    expect(arStats(shifted, 0)).toEqual(expect.objectContaining({ n: s.n, x1: expect.closeTo(s.x1, 12), xn: expect.closeTo(s.xn, 12) }));
+    relClose(arStats(shifted, 0)?.s1 ?? NaN, s.s1, 1e-12);
+    const mix = (side: 'up' | 'both'): number => {
+      const num = AR_RHO_GRID.reduce(
+        (t, r) => t + PAIRED_PRIOR_MIXTURE.reduce((u, { g, weight }) => u + weight * Math.exp(arLogMarginal(s, r, g, side)), 0),
+        0,
+      );
+      const den = AR_RHO_GRID.reduce((t, r) => t + Math.exp(arLogMarginal(s, r, null)), 0);
+      return num / den;
+    };
+    relClose(arPairedEValue(ev, 0.1, 'up') ?? NaN, mix('up'), 1e-10);
+    relClose(arPairedEValue(ev, 0.1, 'both') ?? NaN, mix('both'), 1e-10);
+    const neg = absorbPaired(
+      emptyPaired(),
+      x.map((v, t) => ({ t, canary: -v, reference: -0.2 })),
+    );
+    relClose(arPairedEValue(neg, -0.1, 'down') ?? NaN, mix('up'), 1e-10);
+  });
+
   it('Hodges-Lehmann shift is the median of pairwise differences', () => {
     for (const c of reference.hodgesLehmann) relClose(hodgesLehmannShift(c.x, c.y), c.shift, 1e-12);
   });
@@ -153,12 +211,12 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
     expect(falseFailures / RUNS).toBeLessThanOrEqual(0.035);
   });
 
-  // The other side of the same settings: a 30% slower canary (3 bucket sds), one-sided as by default. The minimum
-  // of 10 buckets lets the clear cases fail at the first check, like a 10-bucket Mann-Whitney window (none did with a
-  // minimum of 12); the large-g half of the prior mixture catches them sooner at correlation 0.8 (about 0.50 by
-  // bucket 30 against 0.40 with g = 0.3 alone; seeded, so the shares are exact).
+  // The other side of the same settings: a 30% slower canary (3 bucket sds), one-sided as by default. The first
+  // look's test (half of alpha at bucket 10) fails most of them at once, like a 10-bucket Mann-Whitney window at the
+  // same false-positive rate (the plug-in test with an upper bound on rho caught 0.39 of these); the large-g half of
+  // the prior mixture catches them early at correlation 0.8 too (seeded, so the shares are exact).
   it.each([
-    [0, 10, 0.2],
+    [0, 10, 0.5],
     [0.8, 30, 0.45],
   ])('at lag-1 correlation %s a 30%% regression fails by bucket %s in at least %s of the runs', (rho, by, share) => {
     const rand = mulberry32(rho === 0 ? 21 : 22);
@@ -180,6 +238,28 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
       }
     }
     expect(caught / runs).toBeGreaterThanOrEqual(share);
+  });
+
+  // The first look's critical values (bench/judge-calibrate.ts, 200,000 runs a correlation) checked on fresh seeds:
+  // 20,000 runs, binomial sd about 0.0011 at 0.025, so 0.028 is about 3 sd above the nominal rate.
+  it.each([0, 0.5, 0.8])('the first look at lag-1 correlation %s fails a healthy canary at most its share of alpha', (rho) => {
+    const alpha1 = 0.05 * FIRST_LOOK_SHARE;
+    const critical = firstLookCritical(alpha1);
+    expect(critical).not.toBeNull();
+    expect(pairedBoundaries(0.05, 'up', FIRST_LOOK_BUCKETS)).toEqual({ first: critical, later: 1 / (0.05 * (1 - FIRST_LOOK_SHARE)) });
+    const rand = mulberry32(31 + Math.round(rho * 10));
+    const runs = 20_000;
+    let fails = 0;
+    for (let run = 0; run < runs; run++) {
+      let x = gaussian(rand);
+      const buckets = [];
+      for (let t = 0; t < FIRST_LOOK_BUCKETS; t++) {
+        buckets.push({ t, canary: 100 + 10 * x, reference: 100 });
+        x = rho * x + Math.sqrt(1 - rho * rho) * gaussian(rand);
+      }
+      if ((arPairedEValue(absorbPaired(emptyPaired(), buckets), 0, 'up') ?? 0) >= (critical as number)) fails++;
+    }
+    expect(fails / runs).toBeLessThanOrEqual(alpha1 + 0.003);
   });
 
   it('sparse error counts at unequal traffic shares (10% canary, 90% stable) fail at most alpha of the time', () => {
@@ -296,7 +376,7 @@ describe('sequential judge over a template', () => {
     const [lo, hi] = stat?.evidence?.interval ?? [null, null];
     expect(lo).toBeGreaterThan(1);
     expect(hi).toBeGreaterThan(stat?.evidence?.effect ?? Infinity);
-    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary 40\)/);
+    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary (12\.5|80)\)/);
   });
 
   it('fails five times the error rate on sparse counts, and never fails with no errors on either side', () => {
@@ -322,6 +402,51 @@ describe('sequential judge over a template', () => {
     );
     expect(bad.metrics[0]?.stat).toMatchObject({ verdict: 'high', failed: true });
     expect(bad.metrics[0]?.stat?.evidence?.effect).toBeCloseTo(20 / 6000 / (30 / 54000), 10);
+  });
+});
+
+describe('evidence carried over from a release started before the AR(1) test', () => {
+  it('is judged by the plug-in test it began with, at the boundary 1 / alpha, and gains no first difference', () => {
+    const rand = mulberry32(41);
+    const bucket = (t: number) => ({ t, canary: 112 + 10 * gaussian(rand), reference: 100 + 10 * gaussian(rand) });
+    const fresh = absorbPaired(
+      emptyPaired(),
+      Array.from({ length: 8 }, (_, t) => bucket(t)),
+    );
+    // The shape such a release carries: no first difference, no crossed flag.
+    const { first: _first, crossed: _crossed, ...old } = fresh;
+    expect(_first).toBeDefined();
+    const later = absorbPaired(old, [bucket(8), bucket(9), bucket(10)]);
+    expect(later.first).toBeUndefined();
+    expect(later.buckets).toBe(11);
+    const j = judgeEvidence(later, defaults, 0.05, [], false);
+    expect(j.evidence?.boundary).toBe(20);
+    relClose(j.evidence?.eValue ?? NaN, pairedEValue(pairedSummary(later), 0, 'up'));
+    // The same buckets with their first difference are judged by the AR(1) test.
+    const now = absorbPaired(fresh, [bucket(8), bucket(9), bucket(10)]);
+    expect(now.first).toBe(fresh.first);
+    // Its first look that could fail came at 11 buckets, past the first-look test: the e-process keeps all of alpha.
+    expect(judgeEvidence(now, defaults, 0.05, [], false).evidence?.boundary).toBe(20);
+    expect(now.firstLook).toBe(11);
+  });
+
+  it('spends part of alpha at a first look of exactly 10 buckets and the rest after it', () => {
+    const rand = mulberry32(43);
+    const bucket = (t: number) => ({ t, canary: 100 + 10 * gaussian(rand), reference: 100 + 10 * gaussian(rand) });
+    let ev = absorbPaired(
+      emptyPaired(),
+      Array.from({ length: 9 }, (_, t) => bucket(t)),
+    );
+    expect(judgeEvidence(ev, defaults, 0.05, [], false).verdict).toBe('nodata');
+    expect(ev.firstLook).toBeUndefined();
+    ev = absorbPaired(ev, [bucket(9)]);
+    const plan = pairedBoundaries(0.05, 'up', 10);
+    expect(judgeEvidence(ev, defaults, 0.05, [], false).evidence?.boundary).toBe(plan.first);
+    expect(ev.firstLook).toBe(10);
+    ev = absorbPaired(ev, [bucket(10)]);
+    expect(judgeEvidence(ev, defaults, 0.05, [], false).evidence?.boundary).toBe(plan.later);
+    // Two-sided metrics have no first-look test.
+    expect(pairedBoundaries(0.05, 'both', 10)).toEqual({ first: null, later: 20 });
   });
 });
 
