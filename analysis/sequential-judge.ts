@@ -13,24 +13,26 @@ import type { MetricJudgement, SequentialView } from './judge';
 import {
   absorbCounts,
   absorbPaired,
-  arPairedEValue,
-  arPairedInterval,
   countsEValue,
   countsGrid,
   countsInterval,
   emptyCounts,
   emptyPaired,
-  FIRST_LOOK_BUCKETS,
-  firstLookCritical,
-  FIRST_LOOK_SHARE,
-  pairedEValue,
-  pairedInterval,
-  pairedSummary,
   type CountsBucket,
   type JudgeEvidence,
   type MetricEvidence,
   type PairedBucket,
 } from './sequential';
+import {
+  pairedEValue,
+  pairedInterval,
+  pairedSummary,
+  arPairedEValue,
+  arPairedInterval,
+  FIRST_LOOK_BUCKETS,
+  firstLookCritical,
+  FIRST_LOOK_SHARE,
+} from './paired';
 
 /**
  * Paired buckets a metric needs before it can fail when `minSamples` is unset: a Kayenta window, and the first look

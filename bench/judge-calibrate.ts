@@ -7,7 +7,8 @@
  * guards against (0.9 is printed to show what lies beyond). Prints the table to paste, and each correlation's
  * quantiles.
  */
-import { absorbPaired, arPairedEValue, emptyPaired, FIRST_LOOK_BUCKETS } from '../analysis/sequential';
+import { absorbPaired, emptyPaired } from '../analysis/sequential';
+import { arPairedEValue, FIRST_LOOK_BUCKETS } from '../analysis/paired';
 import { mulberry32 } from '../dev/simulator';
 
 const RUNS = Number(process.argv[2] ?? 200_000);

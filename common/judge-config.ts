@@ -61,9 +61,11 @@ const Confidence = z
 
 /**
  * The sequential judge: per metric an anytime-valid test (an e-process) over the buckets of the whole release, so
- * checking at every bucket does not inflate false positives; a metric fails as soon as its evidence crosses
- * `1 / alpha`, with alpha = (1 - confidence) split evenly over the judged metrics (the canary's false-failure
- * probability over the release stays at most 1 - confidence).
+ * checking at every bucket does not inflate false positives; a metric fails as soon as its evidence crosses its
+ * boundary (`1 / alpha`; a paired metric spends half of its alpha on a calibrated first look at 10 buckets and then
+ * crosses at `2 / alpha`), with alpha = (1 - confidence) split evenly over the judged metrics (the canary's
+ * false-failure probability over the release stays at most 1 - confidence; for paired metrics as measured for lag-1
+ * correlation up to 0.8, analysis/paired.ts).
  */
 export const SequentialJudgeConfig = z.strictObject({
   kind: z.literal('sequential').default('sequential'),
