@@ -218,14 +218,19 @@ const currentScenarios: Scenario[] = [
   },
 ];
 
-const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario, ...currentScenarios];
+/** The background analysis's first batch on buckets after the canary got traffic (patch background-after-traffic). */
+const backgroundScenarios: Scenario[] = [
+  { ...realAlbScenarios[0], name: 'healthy-gated-v4', about: `${scenarios[0]?.about} (background analysis after traffic)` } as Scenario,
+];
+
+const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario, ...currentScenarios, ...backgroundScenarios];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !allScenarios.some((s) => s.name === w));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${allScenarios.map((s) => s.name).join(', ')}`);
-  // Without names: the current code's scenarios (earlier recordings cannot be made again by today's code).
-  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : currentScenarios;
+  // Without names: the newest recordings (earlier ones cannot be made again by today's code).
+  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : backgroundScenarios;
   // True, and said by every AWS client this script makes.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
