@@ -17,14 +17,12 @@ import {
   arPairedEValue,
   arStats,
   AR_RHO_GRID,
-  FIRST_LOOK_BUCKETS,
-  firstLookCritical,
-  FIRST_LOOK_SHARE,
   studentTCdf,
 } from '../../analysis/paired';
 import { judgeEvidence, judgeSequentially, pairedBoundaries, type VariantSeries } from '../../analysis/sequential-judge';
 import { addMeasurement, carriedEvidence, judgeMetric, zeroCounters, type TimedSeries } from '../../analysis/analysis';
 import { mulberry32 } from '../../dev/simulator';
+import { gaussian } from '../support/noise';
 
 const relClose = (actual: number, expected: number, tol = 1e-9): void => {
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected)));
@@ -165,118 +163,7 @@ describe('statistical primitives against scipy (test/fixtures/judge/reference.js
   });
 });
 
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
-}
-
-function poisson(rand: () => number, mean: number): number {
-  const limit = Math.exp(-mean);
-  let k = 0;
-  for (let p = rand(); p > limit; p *= rand()) k++;
-  return k;
-}
-
 const defaults = JudgeMetricOptions.parse({});
-
-describe('anytime validity: healthy canaries checked at every bucket', () => {
-  const RUNS = 2000;
-  const BUCKETS = 60;
-
-  // At most alpha, the issue's bound. The paired test averages the autocorrelation out of its null rather than
-  // bounding it, so its rate at a fixed rho is measured, not proven: about 0.003, 0.01-0.02 and 0.036-0.041 at rho 0,
-  // 0.5 and 0.8 over larger runs (judge:sim; binomial sd over 2,000 runs about 0.004).
-  it.each([0, 0.5, 0.8])('paired latency buckets with lag-1 correlation %s and a shared trend fail at most alpha (0.05) of the time', (rho) => {
-    const rand = mulberry32(rho === 0 ? 11 : rho === 0.5 ? 12 : 15);
-    let falseFailures = 0;
-    for (let run = 0; run < RUNS; run++) {
-      let ev = emptyPaired();
-      let c = gaussian(rand);
-      let r = gaussian(rand);
-      for (let t = 0; t < BUCKETS; t++) {
-        const trend = 100 + 30 * Math.sin(t / 20);
-        ev = absorbPaired(ev, [{ t, canary: trend + 10 * c, reference: trend + 10 * r }]);
-        if (judgeEvidence(ev, defaults, 0.05, [], false).failed) {
-          falseFailures++;
-          break;
-        }
-        c = rho * c + Math.sqrt(1 - rho * rho) * gaussian(rand);
-        r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
-      }
-    }
-    expect(falseFailures / RUNS).toBeLessThanOrEqual(0.05);
-  });
-
-  // The other side of the same settings: a 30% slower canary (3 bucket sds), one-sided as by default. The first
-  // look's test (half of alpha at bucket 10) fails most of them at once, like a 10-bucket Mann-Whitney window at the
-  // same false-positive rate (the plug-in test with an upper bound on rho caught 0.39 of these); the large-g half of
-  // the prior mixture catches them early at correlation 0.8 too (seeded, so the shares are exact).
-  it.each([
-    [0, 10, 0.5],
-    [0.8, 30, 0.45],
-  ])('at lag-1 correlation %s a 30%% regression fails by bucket %s in at least %s of the runs', (rho, by, share) => {
-    const rand = mulberry32(rho === 0 ? 21 : 22);
-    const runs = 400;
-    let caught = 0;
-    for (let run = 0; run < runs; run++) {
-      let ev = emptyPaired();
-      let c = gaussian(rand);
-      let r = gaussian(rand);
-      for (let t = 0; t < by; t++) {
-        const trend = 100 + 30 * Math.sin(t / 20);
-        ev = absorbPaired(ev, [{ t, canary: 1.3 * trend + 10 * c, reference: trend + 10 * r }]);
-        if (judgeEvidence(ev, defaults, 0.05, [], false).failed) {
-          caught++;
-          break;
-        }
-        c = rho * c + Math.sqrt(1 - rho * rho) * gaussian(rand);
-        r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
-      }
-    }
-    expect(caught / runs).toBeGreaterThanOrEqual(share);
-  });
-
-  // The first look's critical values (bench/judge-calibrate.ts, 200,000 runs a correlation) checked on fresh seeds:
-  // 20,000 runs, binomial sd about 0.0011 at 0.025, so 0.028 is about 3 sd above the nominal rate.
-  it.each([0, 0.5, 0.8])('the first look at lag-1 correlation %s fails a healthy canary at most its share of alpha', (rho) => {
-    const alpha1 = 0.05 * FIRST_LOOK_SHARE;
-    const critical = firstLookCritical(alpha1);
-    expect(critical).not.toBeNull();
-    expect(pairedBoundaries(0.05, 'up', FIRST_LOOK_BUCKETS)).toEqual({ first: critical, later: 1 / (0.05 * (1 - FIRST_LOOK_SHARE)) });
-    const rand = mulberry32(31 + Math.round(rho * 10));
-    const runs = 20_000;
-    let fails = 0;
-    for (let run = 0; run < runs; run++) {
-      let x = gaussian(rand);
-      const buckets = [];
-      for (let t = 0; t < FIRST_LOOK_BUCKETS; t++) {
-        buckets.push({ t, canary: 100 + 10 * x, reference: 100 });
-        x = rho * x + Math.sqrt(1 - rho * rho) * gaussian(rand);
-      }
-      if ((arPairedEValue(absorbPaired(emptyPaired(), buckets), 0, 'up') ?? 0) >= (critical as number)) fails++;
-    }
-    expect(fails / runs).toBeLessThanOrEqual(alpha1 + 0.003);
-  });
-
-  it('sparse error counts at unequal traffic shares (10% canary, 90% stable) fail at most alpha of the time', () => {
-    const rand = mulberry32(13);
-    const grid = countsGrid([1]);
-    let falseFailures = 0;
-    for (let run = 0; run < RUNS; run++) {
-      let ev = emptyCounts(grid);
-      // 30 buckets (half an hour): the counts test is the slower one, and most false crossings come early.
-      for (let t = 0; t < BUCKETS / 2; t++) {
-        const burst = Math.exp(0.5 * gaussian(rand) - 0.125);
-        const b = { t, canaryRequests: 100, referenceRequests: 900, canaryErrors: poisson(rand, 0.2 * burst), referenceErrors: poisson(rand, 1.8 * burst) };
-        ev = absorbCounts(ev, grid, [b]);
-        if (judgeEvidence(ev, defaults, 0.05, grid, false).failed) {
-          falseFailures++;
-          break;
-        }
-      }
-    }
-    expect(falseFailures / RUNS).toBeLessThanOrEqual(0.05);
-  });
-});
 
 describe('sequential judge over a template', () => {
   const sum = (id: string, name: string) => ({

@@ -1,0 +1,13 @@
+/** Seeded noise for the judge's simulations (with dev/simulator.ts mulberry32). */
+/** A standard normal draw (Box-Muller). */
+export function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+}
+
+/** A Poisson draw with this mean (Knuth). */
+export function poisson(rand: () => number, mean: number): number {
+  const limit = Math.exp(-mean);
+  let k = 0;
+  for (let p = rand(); p > limit; p *= rand()) k++;
+  return k;
+}
