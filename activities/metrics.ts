@@ -286,7 +286,7 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
         if (firstAt > now()) await sleepHeartbeating(firstAt - now(), progress);
       }
       while (progress.taken < req.count) {
-        if (progress.taken > 0 || req.delayFirst) await sleepHeartbeating(req.intervalMs, progress);
+        if (progress.taken > 0 || (req.delayFirst && !req.notBefore)) await sleepHeartbeating(req.intervalMs, progress);
         const m = await measure(req, progress.counters.evidence);
         progress = { taken: progress.taken + 1, counters: addMeasurement(progress.counters, m), last: m };
         ctx.heartbeat(progress);

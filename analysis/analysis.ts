@@ -28,7 +28,10 @@ export interface AnalysisRequest {
   intervalMs: number;
   /** Counters carried over from earlier calls (background analysis reports in batches). */
   previous?: AnalysisCounters;
-  /** Wait one interval before the first measurement too (background analysis: give the canary traffic first). */
+  /**
+   * Wait one interval before the first measurement too (background analysis: give the canary traffic first), unless
+   * `notBefore` is given: its wait for the first window after the traffic change replaces this one.
+   */
   delayFirst?: boolean;
   /**
    * ISO time the canary's current traffic began: the first measurement waits until its whole window (on bucket

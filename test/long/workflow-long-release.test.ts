@@ -115,7 +115,7 @@ describe('a 30-day release continues as new', () => {
     process.stdout.write(
       `[figure] 30-day release: ${runs.length} runs, events per run ${runs.map((r) => r.events).join(', ')} (limit ${LIMIT}); ${(result.durationMs / DAY).toFixed(1)} days of workflow time\n`,
     );
-  }, 110_000);
+  }, 240_000);
 
   it('an approval signalled right at a continue-as-new is not lost', async () => {
     const { handle, fake } = await releases.start(
@@ -212,7 +212,7 @@ describe('a 30-day release continues as new', () => {
         .map((r) => r.analyses)
         .join(', ')}\n`,
     );
-  }, 90_000);
+  }, 240_000);
 
   it('a signal and an update sent while the run is continuing as new both take effect, and the next run holds them', async () => {
     const { handle, fake } = await releases.start(

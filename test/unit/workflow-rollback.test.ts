@@ -257,7 +257,7 @@ describe('rollback', () => {
     // from before the first weight would hold canary data); the next ones one interval after the last.
     const batches = fake.callsOf('runAnalysis').map((c) => c.input);
     const trafficSince = actionsOf(status, 'setWeight')[0]?.at;
-    expect(batches[0]).toMatchObject({ templateName: 'errors', count: 5, intervalMs: 60_000, delayFirst: false, notBefore: trafficSince });
+    expect(batches[0]).toMatchObject({ templateName: 'errors', count: 5, intervalMs: 60_000, delayFirst: true, notBefore: trafficSince });
     expect(batches[1]).toMatchObject({ templateName: 'errors', count: 5, intervalMs: 60_000, delayFirst: true });
     expect(batches[1]).not.toHaveProperty('notBefore');
     expect(actionsOf(status, 'background analysis errors: first window')).toEqual([

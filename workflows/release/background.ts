@@ -38,7 +38,9 @@ export class BackgroundAnalysis {
         for (;;) {
           // The first batch (none has reported, in this run or before it) measures first on the first whole window
           // of buckets after the canary got traffic, once ALB has delivered it, instead of one interval after start.
-          const notBefore = state.backgroundAfterTraffic && !this.counters ? state.status.trafficSince : undefined;
+          // (A template of alarms only has no window to wait for.)
+          const first = state.backgroundAfterTraffic && !this.counters && template.metrics.length > 0;
+          const notBefore = first ? state.status.trafficSince : undefined;
           const waitMs = notBefore ? Math.max(0, firstWindowAfter(Date.parse(notBefore), template) - Date.now()) : 0;
           if (waitMs > 0)
             state.record('canary', `background analysis ${bg.template}: first window`, `waits ${formatDuration(waitMs)} for buckets after the traffic change`);
@@ -49,7 +51,7 @@ export class BackgroundAnalysis {
             count: batch,
             intervalMs: bg.interval,
             previous: this.counters ?? zeroCounters,
-            delayFirst: !notBefore,
+            delayFirst: true,
             ...(notBefore ? { notBefore } : {}),
             ...(state.realAlb ? { aws: state.scope() } : {}),
           });
