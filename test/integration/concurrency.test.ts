@@ -18,10 +18,11 @@ const forwardOf = (actions: unknown): { arn?: string; weight?: number }[] =>
 describe('concurrent releases', () => {
   it('promotes six services released at once on one worker, each listener forwarding only to its own canary', async () => {
     const count = 6;
-    // Half route through a listener rule, half through the listener's default action.
-    const services = await Promise.all(
-      Array.from({ length: count }, (_, i) => seedService(aws, `conc${i}`, i % 2 ? { withRule: true, forwardConfig: true } : {})),
-    );
+    // Half route through a listener rule, half through the listener's default action. Seeded one after another:
+    // what runs at once here is the releases; moto's CreateTargetGroup is not thread-safe (seen once: "OrderedDict
+    // mutated during iteration" while six seeds created groups at once), where AWS is.
+    const services: Awaited<ReturnType<typeof seedService>>[] = [];
+    for (let i = 0; i < count; i++) services.push(await seedService(aws, `conc${i}`, i % 2 ? { withRule: true, forwardConfig: true } : {}));
     const t0 = Date.now();
     const handles = await Promise.all(
       services.map(({ service, seeded }, i) =>
