@@ -330,7 +330,7 @@ export class FakeAlb {
    * stops skipping time for good when a workflow closes while one of its activities is still running on the worker
    * (the late completion is answered NotFound and its time lock is never released), so a test must not leave one.
    */
-  async settled(timeoutMs = 5_000): Promise<string | undefined> {
+  async settled(timeoutMs = 20_000): Promise<string | undefined> {
     const deadline = Date.now() + timeoutMs;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     return this.running.size === 0 ? undefined : [...this.running].map((c) => `${c.activity} (attempt ${c.attempt})`).join(', ');
