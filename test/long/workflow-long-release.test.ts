@@ -336,5 +336,5 @@ describe('a 30-day release continues as new', () => {
 
     await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'done looking' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'aborted' });
-  });
+  }, 240_000);
 });
