@@ -139,7 +139,7 @@ export async function startRelease(
       const running = client.workflow.getHandle(workflowId);
       const d = await running.describe().catch(() => undefined);
       const sa = d?.typedSearchAttributes;
-      const st = await running.query(msg.statusQuery).catch(() => undefined);
+      const st = await queryStatus(releaseHandle(client, workflowId)).catch(() => undefined);
       throw new ReleaseAlreadyRunningError(workflowId, {
         version: st?.version ?? sa?.get(ReleaseVersion),
         initiator: st?.initiator,
@@ -160,14 +160,19 @@ export function releaseHandle(client: Client, idOrService: string, runId?: strin
 /** How long a status query may go unanswered before the caller hears why (a closed release needs a worker to answer). */
 export const STATUS_QUERY_TIMEOUT_MS = 15_000;
 
-/** Runs the `status` query, giving up after `timeoutMs` with an error saying so. */
+/**
+ * Runs the `status` query, giving up after `timeoutMs` with an error saying so. Giving up cancels the query's gRPC
+ * call: a query nobody answers (no worker, a stuck task) would otherwise stay open on the connection after its caller
+ * has moved on, and fail later on a closed channel.
+ */
 export async function queryStatus(handle: ReleaseHandle, timeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<ReleaseStatus> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the status query got no answer in ${timeoutMs / 1000}s`)), timeoutMs);
-  });
+  const giveUp = new AbortController();
+  const timer = setTimeout(() => giveUp.abort(), timeoutMs);
   try {
-    return await Promise.race([handle.query(msg.statusQuery), timeout]);
+    return await handle.client.withAbortSignal(giveUp.signal, () => handle.query(msg.statusQuery));
+  } catch (err) {
+    if (giveUp.signal.aborted) throw new Error(`the status query got no answer in ${timeoutMs / 1000}s`);
+    throw err;
   } finally {
     clearTimeout(timer);
   }

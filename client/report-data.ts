@@ -10,12 +10,12 @@ import type { temporal } from '@temporalio/proto';
 import type { AnalysisRun, Variant, VariantDimensions } from '../analysis/analysis';
 import { fillPlaceholders, referenceVariant, resultQuery } from '../analysis/analysis';
 import { evaluate, parseExpression } from '../common/expression';
-import { statusQuery, type ReleaseInput } from '../common/messages';
+import type { ReleaseInput } from '../common/messages';
 import type { AnalysisTemplate, ParsedReleaseSpec } from '../common/spec';
 import { TIMELINE_HEAD, type Phase, type ReleaseStatus, type TimelineEntry } from '../common/status';
 import { recordedMessages, type RecordedMessage, type TimelineEntryWithCaller } from './callers';
 import { workflowUrl } from './connection';
-import { releaseHandle } from './release-client';
+import { queryStatus, releaseHandle } from './release-client';
 
 /** One analysis result as the workflow history recorded it (a step's analysis or a batch of background analysis). */
 export interface ReportAnalysis {
@@ -317,15 +317,7 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
   const last = runs[runs.length - 1];
   if (!first || !last) throw new Error(`${desc.workflowId}: no history`);
   const spec: ParsedReleaseSpec | undefined = first.input?.spec;
-  let status: ReleaseStatus | undefined;
-  const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), QUERY_TIMEOUT_MS).unref());
-  status = await Promise.race([
-    opts.client.workflow
-      .getHandle(desc.workflowId, last.runId)
-      .query(statusQuery)
-      .catch(() => undefined),
-    timer,
-  ]);
+  let status: ReleaseStatus | undefined = await queryStatus(releaseHandle(opts.client, desc.workflowId, last.runId), QUERY_TIMEOUT_MS).catch(() => undefined);
   if (!status) {
     const carried = last.input?.resume?.status;
     if (!carried) throw new Error(`${desc.workflowId}: the status query got no answer (is a worker polling its task queue?)`);

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { AbortInput, ApproveInput, PromoteInput, ResumeInput, payloadProblem, releaseWorkflowId, statusQuery, type Signature } from '../common/messages';
+import { AbortInput, ApproveInput, PromoteInput, ResumeInput, payloadProblem, releaseWorkflowId, type Signature } from '../common/messages';
 import {
   DEFAULT_SIGNATURE_MAX_AGE_MS,
   canonicalMessage,
@@ -23,6 +23,7 @@ import {
   type SignedVerb,
 } from '../common/signing';
 import { connect, resolveConnection, type ConnectionFlags } from './connection';
+import { queryStatus, releaseHandle } from './release-client';
 
 /** A signing problem the user can fix (a key file that cannot be used, a release that cannot be found). Exit 2. */
 export class SigningError extends Error {
@@ -193,7 +194,7 @@ export async function releaseTarget(client: Client, release: string, verb: Signe
     throw e;
   }
   if (step !== undefined) return { workflowId, run, step };
-  const status = await handle.query(statusQuery);
+  const status = await queryStatus(releaseHandle(client, workflowId));
   return { workflowId, run, step: verb === 'approve' ? (status.gate?.step ?? status.step) : status.step };
 }
 
