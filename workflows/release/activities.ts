@@ -59,10 +59,13 @@ export function healthWait(healthyTimeoutMs: number) {
   });
 }
 
-/** Analysis activities take measurements for `timeoutMs`, heartbeating between them. */
-export function analysisCall(timeoutMs: number) {
+/**
+ * An analysis activity: waits `waitMs` for its first window, then takes `count` measurements `intervalMs` apart
+ * (each may take a minute more), heartbeating between them.
+ */
+export function analysisCall(count: number, intervalMs: number, waitMs = 0) {
   return proxyActivities<ReleaseActivities>({
-    startToCloseTimeout: timeoutMs,
+    startToCloseTimeout: waitMs + count * (intervalMs + 60_000) + 120_000,
     heartbeatTimeout: '60s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
   });

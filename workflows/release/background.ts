@@ -4,9 +4,8 @@
  */
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { zeroCounters, type AnalysisCounters, type AnalysisRun } from '../../analysis/analysis';
-import { firstWindowAfter } from '../../analysis/series';
-import { formatDuration } from '../../common/duration';
 import { analysisCall, causeMessage } from './activities';
+import { firstWindowWait } from './first-window';
 import { StopRelease, type ReleaseState } from './state';
 
 export class BackgroundAnalysis {
@@ -31,7 +30,6 @@ export class BackgroundAnalysis {
     const template = state.spec.analysis[bg.template];
     if (!template) return;
     const batch = Math.max(1, Math.floor(bg.reportEvery / bg.interval));
-    const act = analysisCall(batch * (bg.interval + 60_000) + 120_000);
     this.scope = new CancellationScope();
     this.done = this.scope
       .run(async () => {
@@ -41,10 +39,8 @@ export class BackgroundAnalysis {
           // (A template of alarms only has no window to wait for.)
           const first = state.backgroundAfterTraffic && !this.counters && template.metrics.length > 0;
           const notBefore = first ? state.status.trafficSince : undefined;
-          const waitMs = notBefore ? Math.max(0, firstWindowAfter(Date.parse(notBefore), template) - Date.now()) : 0;
-          if (waitMs > 0)
-            state.record('canary', `background analysis ${bg.template}: first window`, `waits ${formatDuration(waitMs)} for buckets after the traffic change`);
-          const run: AnalysisRun = await (notBefore ? analysisCall(waitMs + batch * (bg.interval + 60_000) + 120_000) : act).runAnalysis({
+          const waitMs = firstWindowWait(state, `background analysis ${bg.template}`, template, notBefore);
+          const run: AnalysisRun = await analysisCall(batch, bg.interval, waitMs).runAnalysis({
             templateName: bg.template,
             template,
             variants: state.variants(),

@@ -1,6 +1,5 @@
 /** The spec's steps, one function each: setWeight, pause, analysis, approval (segment steps in ./segments.ts). */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { firstWindowAfter } from '../../analysis/series';
 import { formatDuration } from '../../common/duration';
 import { inconclusivePolicyOf, type ParsedStep } from '../../common/spec';
 import type { Gate } from '../../common/status';
@@ -8,6 +7,7 @@ import { roleWeights } from '../plan';
 import { alert } from './alert';
 import { carriedEvidence, zeroCounters } from '../../analysis/analysis';
 import { analysisCall } from './activities';
+import { firstWindowWait } from './first-window';
 import type { BackgroundAnalysis } from './background';
 import { interruptible, waitGate } from './gates';
 import { StopRelease, type ReleaseState } from './state';
@@ -52,9 +52,8 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
   if (resumed) return inconclusiveGate(state, i, policy, resumed);
   // Judge only buckets from after the canary got its current traffic: the first window may have to wait for them.
   const notBefore = state.windowAfterTraffic ? state.status.trafficSince : undefined;
-  const waitMs = notBefore ? Math.max(0, firstWindowAfter(Date.parse(notBefore), template) - Date.now()) : 0;
-  if (waitMs > 0) state.record('canary', `analysis ${step.template}: first window`, `waits ${formatDuration(waitMs)} for buckets after the traffic change`);
-  const act = analysisCall(waitMs + template.count * (template.interval + 60_000) + 120_000);
+  const waitMs = firstWindowWait(state, `analysis ${step.template}`, template, notBefore);
+  const act = analysisCall(template.count, template.interval, waitMs);
   const evidence = state.evidenceByTemplate[step.template];
   const run = await interruptible(
     state,
