@@ -6,6 +6,7 @@
  */
 import {
   type Client,
+  isGrpcDeadlineError,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -161,20 +162,16 @@ export function releaseHandle(client: Client, idOrService: string, runId?: strin
 export const STATUS_QUERY_TIMEOUT_MS = 15_000;
 
 /**
- * Runs the `status` query, giving up after `timeoutMs` with an error saying so. Giving up cancels the query's gRPC
- * call: a query nobody answers (no worker, a stuck task) would otherwise stay open on the connection after its caller
- * has moved on, and fail later on a closed channel.
+ * Runs the `status` query, giving up after `timeoutMs` with an error saying so. The limit is the query's gRPC
+ * deadline, so giving up ends the call, and every retry the connection makes of it, on the wire too: a query nobody
+ * answers (no worker, a stuck task) would otherwise stay open after its caller has moved on.
  */
 export async function queryStatus(handle: ReleaseHandle, timeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<ReleaseStatus> {
-  const giveUp = new AbortController();
-  const timer = setTimeout(() => giveUp.abort(), timeoutMs);
   try {
-    return await handle.client.withAbortSignal(giveUp.signal, () => handle.query(msg.statusQuery));
+    return await handle.client.withDeadline(Date.now() + timeoutMs, () => handle.query(msg.statusQuery));
   } catch (err) {
-    if (giveUp.signal.aborted) throw new Error(`the status query got no answer in ${timeoutMs / 1000}s`);
+    if (isGrpcDeadlineError(err)) throw new Error(`the status query got no answer in ${timeoutMs / 1000}s`);
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

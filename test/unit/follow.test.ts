@@ -1,6 +1,6 @@
 /**
  * The follow loop's time limit on its own, with a stand-in for the SDK's workflow handle (query, result and the
- * client's abort scope are the only calls it makes) and fake timers, so days pass in milliseconds.
+ * client's deadline scope are the only calls it makes) and fake timers, so days pass in milliseconds.
  * test/integration/cli.test.ts shows --timeout ending a real `start --wait` and `watch`.
  */
 import type { ReleaseResult, ReleaseStatus } from '../../common/status';
@@ -11,7 +11,7 @@ const DAY = 86_400_000;
 const status = { phase: 'Paused', step: 1, steps: [] } as unknown as ReleaseStatus;
 
 function handle(result: Promise<ReleaseResult>): ReleaseHandle {
-  const client = { withAbortSignal: (_signal: AbortSignal, fn: () => Promise<unknown>) => fn() };
+  const client = { withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn() };
   return { workflowId: 'release-checkout', client, query: () => Promise.resolve(status), result: () => result } as unknown as ReleaseHandle;
 }
 

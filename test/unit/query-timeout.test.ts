@@ -1,59 +1,90 @@
 /**
  * The status query's time limit on a real server: a release no worker serves never answers, and giving up must end
- * the query's gRPC call too (left open, it outlived its caller and failed later on a closed channel). The calls are
- * observed on the wire with a gRPC interceptor on the client's connection.
+ * the query's gRPC call too, including a retry the connection made of it (left open, a call outlived its caller and
+ * failed later on a closed channel). The calls are observed on the wire with gRPC interceptors on the connection.
  */
-import { Client, Connection, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RELEASE_WORKFLOW } from '../../common/messages';
 import { queryStatus, type ReleaseHandle } from '../../client/release-client';
 import { openTimeSkippingServer } from '../support/time-skipping-server';
 
 type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
-/** How each gRPC call of the connection ended: its method and status code (0 OK, 1 CANCELLED). */
-const ended: { method: string; code: number }[] = [];
-/** Records every call's final status and retries nothing. */
+const QUERY = '/temporal.api.workflowservice.v1.WorkflowService/QueryWorkflow';
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+
+/** How each attempt of a QueryWorkflow call ended (status code), as the connection's retry interceptor saw it. */
+const attempts: number[] = [];
+/** Records every attempt's final status; retries nothing itself. */
 const observe: GrpcInterceptor = (options, nextCall) => {
   const method = options.method_definition.path;
   return makeGrpcRetryInterceptor({
     retryableDecider: (_attempt, status) => {
-      ended.push({ method, code: status.code });
+      if (method === QUERY) attempts.push(status.code);
       return false;
     },
     delayFunction: () => 0,
   })(options, nextCall);
 };
 
+/** Fails the first attempt of the next query as a restarting server would (UNAVAILABLE), so the connection retries it. */
+let failNextQuery = false;
+const unavailableOnce: GrpcInterceptor = (options, nextCall) => {
+  const call = nextCall(options);
+  if (options.method_definition.path !== QUERY || !failNextQuery) return call;
+  failNextQuery = false;
+  const start = call.start.bind(call);
+  call.start = (metadata, listener) => {
+    start(metadata, listener);
+    setImmediate(() => call.cancelWithStatus(UNAVAILABLE, 'injected: server unavailable'));
+  };
+  return call;
+};
+
 let env: TestWorkflowEnvironment;
 let connection: Connection;
-let client: Client;
+let handle: ReleaseHandle;
 
 beforeAll(async () => {
   env = await openTimeSkippingServer();
-  connection = await Connection.connect({ address: env.address, interceptors: [observe] });
-  client = new Client({ connection, namespace: env.namespace ?? 'default' });
+  // The SDK's own retry interceptor, as a default connection has it, with the observer and the fault inside it.
+  connection = await Connection.connect({
+    address: env.address,
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), observe, unavailableOnce],
+  });
+  const client = new Client({ connection, namespace: env.namespace ?? 'default' });
+  handle = (await client.workflow.start(RELEASE_WORKFLOW, {
+    taskQueue: 'no-worker-polls-this',
+    workflowId: 'release-unserved',
+    args: [{}],
+  })) as unknown as ReleaseHandle;
 }, 120_000);
 
 afterAll(async () => {
+  await handle?.terminate('test over');
   await connection?.close();
   await env?.teardown();
 });
 
-const queryEnds = (): { method: string; code: number }[] => ended.filter((e) => e.method.endsWith('/QueryWorkflow'));
+beforeEach(() => (attempts.length = 0));
 
-it('a status query nobody answers fails after its limit, naming it, and its gRPC call is cancelled with it', async () => {
-  const handle = (await client.workflow.start(RELEASE_WORKFLOW, {
-    taskQueue: 'no-worker-polls-this',
-    workflowId: 'release-unserved',
-    args: [{}],
-  })) as unknown as ReleaseHandle & { client: Client['workflow'] };
-  expect(handle.client).toBeDefined();
+/** Waits until `n` query attempts have ended (or 5 s). */
+async function attemptsEnded(n: number): Promise<number[]> {
+  const until = Date.now() + 5_000;
+  while (attempts.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  return attempts;
+}
+
+it('a status query nobody answers fails after its limit, naming it, and its gRPC call ends with it', async () => {
   const asked = Date.now();
-  await expect(queryStatus(handle as ReleaseHandle, 700)).rejects.toThrow('the status query got no answer in 0.7s');
+  await expect(queryStatus(handle, 700)).rejects.toThrow('the status query got no answer in 0.7s');
   expect(Date.now() - asked).toBeLessThan(10_000);
-  // The call itself ended (cancelled by the client), not only the caller's wait.
-  const deadline = Date.now() + 5_000;
-  while (queryEnds().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  expect(queryEnds()).toEqual([{ method: '/temporal.api.workflowservice.v1.WorkflowService/QueryWorkflow', code: 1 }]);
-  await handle.terminate('test over');
+  expect(await attemptsEnded(1)).toEqual([DEADLINE_EXCEEDED]);
+}, 60_000);
+
+it('a query the connection retried (the server was unavailable) ends at the same limit, the retry with it', async () => {
+  failNextQuery = true;
+  await expect(queryStatus(handle, 1_500)).rejects.toThrow('the status query got no answer in 1.5s');
+  expect(await attemptsEnded(2)).toEqual([UNAVAILABLE, DEADLINE_EXCEEDED]);
 }, 60_000);
