@@ -31,7 +31,7 @@ const observe: GrpcInterceptor = (options, nextCall) => {
 /** Fails the first attempt of the next query as a restarting server would (UNAVAILABLE), so the connection retries it. */
 let failNextQuery = false;
 const unavailableOnce: GrpcInterceptor = (options, nextCall) => {
-  const call = nextCall(options);
+  const call = nextCall(options) as ReturnType<GrpcInterceptor>;
   if (options.method_definition.path !== QUERY || !failNextQuery) return call;
   failNextQuery = false;
   const start = call.start.bind(call);
