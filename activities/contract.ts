@@ -275,7 +275,8 @@ export interface ReleaseActivities {
 
   /**
    * Deletes a target group only after a describe of every listener of the load balancer (default actions and every
-   * rule) shows that no forward action references it. Retryable: TargetGroupStillRouted. Gone already → { deleted: false }.
+   * rule) shows that no forward action references it; heartbeats during that check. Retryable: TargetGroupStillRouted.
+   * Gone already → { deleted: false }.
    */
   deleteTargetGroup(input: TrafficRef & Scoped & { name: string }): Promise<{ deleted: boolean }>;
 
@@ -288,7 +289,7 @@ export interface ReleaseActivities {
 
   /**
    * Deregisters targets (all registered ones when `targets` is absent) once a describe shows no forward action of the
-   * load balancer sends the group traffic (weight 0 is fine). Not registered → nothing to do.
+   * load balancer sends the group traffic (weight 0 is fine); heartbeats during that check. Not registered → nothing to do.
    * Retryable: TargetGroupStillRouted.
    */
   deregisterTargets(input: TrafficRef & Scoped & { targetGroupArn: string; targets?: Target[] }): Promise<{ deregistered: Target[] }>;

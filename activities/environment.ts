@@ -376,8 +376,9 @@ export function createEnvironmentActivities(clients: ClientResolver) {
       const tg = await findByName(elbv2, input.name);
       if (!tg?.TargetGroupArn) return { deleted: false };
       const arn = tg.TargetGroupArn;
-      // The invariant: nothing is torn down until a describe shows no forward action sends it traffic.
-      await requireUnrouted(elbv2, input, arn, 'detached', 'deleting');
+      // The invariant: nothing is torn down until a describe shows no forward action sends it traffic. The check
+      // heartbeats, as the drain's does: it can wait behind a shared scan of every listener.
+      await keepAlive(Context.current(), { checking: 'forward actions' }, () => requireUnrouted(elbv2, input, arn, 'detached', 'deleting'));
       try {
         await aws(`DeleteTargetGroup ${input.name}`, () => elbv2.send(new DeleteTargetGroupCommand({ TargetGroupArn: arn })));
       } catch (err) {
@@ -419,7 +420,9 @@ export function createEnvironmentActivities(clients: ClientResolver) {
     async deregisterTargets(input: TrafficRef & Scoped & { targetGroupArn: string; targets?: Target[] }): Promise<{ deregistered: Target[] }> {
       const elbv2 = await elbv2Of(input.aws);
       if (!(await findByArn(elbv2, input.targetGroupArn))) return { deregistered: [] };
-      await requireUnrouted(elbv2, input, input.targetGroupArn, 'no-traffic', 'deregistering targets of');
+      await keepAlive(Context.current(), { checking: 'forward actions' }, () =>
+        requireUnrouted(elbv2, input, input.targetGroupArn, 'no-traffic', 'deregistering targets of'),
+      );
       const have = registered(await health(elbv2, input.targetGroupArn));
       const gone = input.targets ? have.filter((h) => input.targets?.some((t) => matches(t, h))) : have;
       if (gone.length > 0) {

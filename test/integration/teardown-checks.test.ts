@@ -1,7 +1,8 @@
 /**
  * Teardown checks when many releases finish at once on shared load balancers: "is this group still routed?" reads
  * every listener and rule of the load balancer (one DescribeRules per listener). Concurrent checks on one load
- * balancer share a scan that started after they asked, and a drain heartbeats while it waits for its check. Runs the
+ * balancer share a scan that started after they asked, and a drain, a delete and a deregistration heartbeat while
+ * they wait for their check. Runs the
  * drain activity against moto through a proxy that counts the calls and makes DescribeRules slow (so scans overlap,
  * as they do when AWS throttles or moto is loaded).
  */
@@ -31,27 +32,32 @@ let seeded: SeededAlb;
 let listeners: string[];
 let unattached: string[];
 
-async function group(name: string): Promise<string> {
-  const out = await harness.elbv2.send(
-    new CreateTargetGroupCommand({ Name: uniqueName(name).slice(0, 32), Protocol: 'HTTP', Port: 8080, VpcId: seeded.vpcId, TargetType: 'ip' }),
-  );
-  return out.TargetGroups?.[0]?.TargetGroupArn as string;
+async function namedGroup(prefix: string): Promise<{ name: string; arn: string }> {
+  const name = uniqueName(prefix).slice(0, 32);
+  const out = await harness.elbv2.send(new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 8080, VpcId: seeded.vpcId, TargetType: 'ip' }));
+  return { name, arn: out.TargetGroups?.[0]?.TargetGroupArn as string };
 }
+
+const group = async (prefix: string): Promise<string> => (await namedGroup(prefix)).arn;
 
 const describeRules = (): number => proxy.stats().byAction.DescribeRules?.requests ?? 0;
 
-/** One drain as a worker runs it; its heartbeats are kept. */
-async function drain(targetGroupArn: string): Promise<{ result?: DrainResult; error?: ApplicationFailure; beats: unknown[] }> {
+/** One activity as a worker runs it; its heartbeats are kept. */
+async function run<I, R>(fn: (input: I) => Promise<R>, input: I): Promise<{ result?: R; error?: ApplicationFailure; beats: unknown[] }> {
   const env = new MockActivityEnvironment({}, { logger: quiet });
   const beats: unknown[] = [];
   env.on('heartbeat', (d: unknown) => beats.push(d));
   try {
-    return { result: await env.run(acts.drainTargetGroup, { listenerArn: seeded.listenerArn, targetGroupArn, capMs: 0 }), beats };
+    return { result: await env.run(fn, input), beats };
   } catch (err) {
     if (!(err instanceof ApplicationFailure)) throw err;
     return { error: err, beats };
   }
 }
+
+/** One drain as a worker runs it. */
+const drain = (targetGroupArn: string): Promise<{ result?: DrainResult; error?: ApplicationFailure; beats: unknown[] }> =>
+  run(acts.drainTargetGroup, { listenerArn: seeded.listenerArn, targetGroupArn, capMs: 0 });
 
 beforeAll(async () => {
   seeded = await seedAlb(harness, { name: uniqueName('tdc').slice(0, 20).replace(/-+$/, '') });
@@ -111,4 +117,20 @@ test('a check never takes the answer of a scan that started before it asked: a g
   expect(late.error?.type).toBe(ErrorTypes.TargetGroupStillRouted);
   expect(late.error?.message).toMatch(/tdc-x.*still sends it traffic/);
   for (const d of await first) expect(d.error).toBeUndefined();
+});
+
+test('a delete and a deregistration heartbeat while they wait for their check, as the drain does', async () => {
+  const [gone, emptied] = [await namedGroup('tdc-del'), await group('tdc-dereg')];
+  const before = describeRules();
+  const [deleted, deregistered] = await Promise.all([
+    run(acts.deleteTargetGroup, { listenerArn: seeded.listenerArn, name: gone.name }),
+    run(acts.deregisterTargets, { listenerArn: seeded.listenerArn, targetGroupArn: emptied }),
+  ]);
+  // Both checked every listener (a slow scan: LISTENERS DescribeRules calls at SLOW_MS each, at least one scan).
+  expect(describeRules() - before).toBeGreaterThanOrEqual(LISTENERS);
+  expect(deleted).toMatchObject({ result: { deleted: true } });
+  expect(deregistered).toMatchObject({ result: { deregistered: [] } });
+  // The first heartbeat comes before the check: the workflow gives them a heartbeat timeout, not 15 s for the scan.
+  expect(deleted.beats[0]).toMatchObject({ checking: 'forward actions' });
+  expect(deregistered.beats[0]).toMatchObject({ checking: 'forward actions' });
 });

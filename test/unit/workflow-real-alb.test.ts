@@ -171,6 +171,19 @@ describe('rollback order', () => {
       'start deleteTargetGroup',
       'done deleteTargetGroup',
     ]);
+    // The delete checks every listener of the load balancer first (behind a shared scan when many releases end at
+    // once): it heartbeats through that check instead of having 15 s for it (patch teardown-heartbeats).
+    const deletes = events.flatMap((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      if (a?.activityType?.name !== 'deleteTargetGroup') return [];
+      return [{ heartbeatTimeout: Number(a.heartbeatTimeout?.seconds ?? 0), startToCloseTimeout: Number(a.startToCloseTimeout?.seconds ?? 0) }];
+    });
+    expect(deletes).toEqual([{ heartbeatTimeout: 30, startToCloseTimeout: 300 }]);
+    const patches = events.flatMap((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
+    });
+    expect(patches).toContain('teardown-heartbeats');
     expectPreReleaseState(fake);
   });
 });

@@ -42,6 +42,12 @@ const rollbackCall = {
 
 export const aws = proxyActivities<ReleaseActivities>(awsCall);
 export const compensate = proxyActivities<ReleaseActivities>(rollbackCall);
+/**
+ * Deleting a target group or deregistering targets (patch `teardown-heartbeats`): the check before it reads every
+ * listener and rule of the load balancer, queued behind a shared scan when many releases finish at once, so it
+ * heartbeats rather than fitting in 15 s (every attempt of a slow check timed out, and the rollback failed).
+ */
+export const teardown = proxyActivities<ReleaseActivities>({ ...rollbackCall, startToCloseTimeout: '5m', heartbeatTimeout: '30s' });
 
 /** Webhooks: a few quick tries; a lost notification never changes the release. */
 export const notifier = proxyActivities<ReleaseActivities>({

@@ -2,16 +2,23 @@
  * Undoing and finishing: rollback runs the registered inverses (traffic first) until they succeed; finalizing,
  * after the point of no return, detaches and deletes the previous groups and reports what it could not.
  */
-import { CancellationScope, log, proxyActivities, sleep } from '@temporalio/workflow';
+import { CancellationScope, log, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { ReleaseActivities, WeightedTargetGroup } from '../../activities/contract';
 import { formatDuration } from '../../common/duration';
 import type { Compensation, TargetGroupRef } from '../../common/status';
 import { rollbackOrder, verifiedRoleWeights } from '../plan';
-import { aws, causeMessage, compensate } from './activities';
+import { aws, causeMessage, compensate, teardown } from './activities';
 import { writeForward } from './traffic';
 import { alert } from './alert';
 import type { ReleaseState } from './state';
 import { removeSegmentRule } from './segments';
+
+/**
+ * Marks releases whose group deletions and target deregistrations heartbeat through their routing check (the
+ * `teardown` profile) instead of running in 15 s without heartbeats. Asked at the first one, so a release started
+ * before this change gets it too when it reaches its teardown on a new worker.
+ */
+export const TEARDOWN_HEARTBEATS_PATCH = 'teardown-heartbeats';
 
 /** Runs the inverses; retries forever (phase RollbackFailed between rounds) and cannot be cancelled. */
 export async function rollback(state: ReleaseState, reason: string): Promise<void> {
@@ -80,6 +87,7 @@ async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'resto
   const { spec } = state;
   if (c.kind === 'deleteSegmentRule') return removeSegmentRule(state, c, compensate);
   const ref = { listenerArn: c.listenerArn, ruleArn: c.ruleArn };
+  const remove = patched(TEARDOWN_HEARTBEATS_PATCH) ? teardown : compensate;
   if (c.kind === 'deregisterTargets') {
     await drainer(spec.environment.drainCap).drainTargetGroup({
       ...ref,
@@ -88,7 +96,7 @@ async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'resto
       capMs: spec.environment.drainCap,
       until: 'no-traffic',
     });
-    const d = await compensate.deregisterTargets({ ...ref, ...scoped(state), targetGroupArn: c.targetGroupArn, targets: c.targets });
+    const d = await remove.deregisterTargets({ ...ref, ...scoped(state), targetGroupArn: c.targetGroupArn, targets: c.targets });
     state.record('canary', 'deregister canary targets', `${d.deregistered.length} from ${c.name}`);
     return;
   }
@@ -105,7 +113,7 @@ async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'resto
       `${c.name}: ${formatDuration(drained.waitedMs)}${drained.capped ? ` (deregistration delay ${formatDuration(drained.delayMs)}, capped)` : ''}`,
     );
   }
-  const d = await compensate.deleteTargetGroup({ ...ref, ...scoped(state), name: c.name });
+  const d = await remove.deleteTargetGroup({ ...ref, ...scoped(state), name: c.name });
   state.record('canary', 'delete target group', `${c.name}${d.deleted ? '' : ' (already gone)'}`);
 }
 
