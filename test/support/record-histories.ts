@@ -223,14 +223,20 @@ const backgroundScenarios: Scenario[] = [
   { ...realAlbScenarios[0], name: 'healthy-gated-v4', about: `${scenarios[0]?.about} (background analysis after traffic)` } as Scenario,
 ];
 
-const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario, ...currentScenarios, ...backgroundScenarios];
+/** Deletions that heartbeat through their routing check (patch teardown-heartbeats): a rollback, and a promotion's clean-up. */
+const teardownScenarios: Scenario[] = [
+  { ...realAlbScenarios[1], name: 'analysis-fail-rollback-v4', about: `${scenarios[1]?.about} (teardown heartbeats)` } as Scenario,
+  { ...backgroundScenarios[0], name: 'healthy-gated-v5', about: `${scenarios[0]?.about} (teardown heartbeats)` } as Scenario,
+];
+
+const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario, ...currentScenarios, ...backgroundScenarios, ...teardownScenarios];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !allScenarios.some((s) => s.name === w));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${allScenarios.map((s) => s.name).join(', ')}`);
   // Without names: the newest recordings (earlier ones cannot be made again by today's code).
-  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : backgroundScenarios;
+  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : teardownScenarios;
   // True, and said by every AWS client this script makes.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -64,11 +64,19 @@ describe('recorded release histories', () => {
   it('cover a promotion with gates, an analysis failure, an abort at a gate and a full promotion, before and after real-ALB semantics, a drift gate, a segment and a continued run, each as every version recorded it', () => {
     const scenarios = ['healthy-gated', 'analysis-fail-rollback', 'abort-at-gate', 'promote-full-at-pause'];
     // v2: real-ALB semantics and window-after-traffic; v3: step-evidence, segment-scope, carried-gate-open; v4:
-    // background-after-traffic.
+    // background-after-traffic (healthy-gated), teardown-heartbeats (analysis-fail-rollback); v5: both.
     const v2 = [...scenarios, 'drift-adopted', 'segment-staff'];
     expect(fixtures.map((f) => f.file)).toEqual(
       expect.arrayContaining(
-        [...scenarios, ...v2.map((s) => `${s}-v2`), ...v2.map((s) => `${s}-v3`), 'continued-at-pause-v3', 'healthy-gated-v4'].map((s) => `${s}.json`),
+        [
+          ...scenarios,
+          ...v2.map((s) => `${s}-v2`),
+          ...v2.map((s) => `${s}-v3`),
+          'continued-at-pause-v3',
+          'healthy-gated-v4',
+          'analysis-fail-rollback-v4',
+          'healthy-gated-v5',
+        ].map((s) => `${s}.json`),
       ),
     );
     // Distinct workflow ids: the replay results are told apart by them.
