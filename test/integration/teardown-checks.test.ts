@@ -31,6 +31,7 @@ let acts: ReleaseActivities;
 let seeded: SeededAlb;
 let listeners: string[];
 let unattached: string[];
+const answered: string[] = [];
 
 async function namedGroup(prefix: string): Promise<{ name: string; arn: string }> {
   const name = uniqueName(prefix).slice(0, 32);
@@ -77,6 +78,15 @@ beforeAll(async () => {
   for (let i = 0; i < DRAINS; i++) unattached.push(await group(`tdc-o${i}`));
   proxy = await startFaultProxy({ target: testStack.motoEndpoint, rates: { slowRate: 1, slowMs: SLOW_MS }, match: (a) => a === 'DescribeRules' });
   workerAws = motoClients(proxy.endpoint);
+  // Which of the worker's calls have been answered, in order: tells when a check asked relative to a running scan.
+  workerAws.elbv2.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      answered.push(context.commandName ?? '?');
+      return out;
+    },
+    { step: 'initialize', name: 'answeredLog' },
+  );
   acts = createActivities(workerAws);
 });
 
@@ -104,6 +114,7 @@ test('concurrent drains on one load balancer share its scans, and each heartbeat
 
 test('a check never takes the answer of a scan that started before it asked: a group attached meanwhile is still routed', async () => {
   const before = describeRules();
+  const firstMark = answered.length;
   const first = Promise.all(unattached.slice(0, 2).map((arn) => drain(arn)));
   const attached = await group('tdc-x');
   // The running scan has read the first listener (moto lists listeners in creation order): its default actions
@@ -111,9 +122,14 @@ test('a check never takes the answer of a scan that started before it asked: a g
   // one was answered). A scan that joined it would miss the change below.
   while (describeRules() - before < 2) await new Promise((r) => setTimeout(r, 10));
   await harness.elbv2.send(new ModifyListenerCommand({ ListenerArn: listeners[0] as string, DefaultActions: [{ Type: 'forward', TargetGroupArn: attached }] }));
-  // Precondition: the first scan is still running when the second check asks.
-  expect(describeRules() - before).toBeLessThan(LISTENERS);
+  const mark = answered.length;
   const late = await drain(attached);
+  // Precondition: the first scan was still running when the late check asked (right after its DescribeTargetGroups,
+  // the first answered since the change: the first drains sent theirs before their scan).
+  const since = answered.slice(mark);
+  const asked = mark + since.indexOf('DescribeTargetGroupsCommand');
+  expect(asked).toBeGreaterThanOrEqual(mark);
+  expect(answered.slice(firstMark, asked).filter((c) => c === 'DescribeRulesCommand').length).toBeLessThan(LISTENERS);
   expect(late.error?.type).toBe(ErrorTypes.TargetGroupStillRouted);
   expect(late.error?.message).toMatch(/tdc-x.*still sends it traffic/);
   for (const d of await first) expect(d.error).toBeUndefined();
