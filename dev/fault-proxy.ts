@@ -50,11 +50,33 @@ export interface FaultStats {
   byCaller: Record<string, Record<string, number>>;
   /** Requests the realism layer answered itself, and observed mutations it failed to read back (a stale clock). */
   realism: { answered: number; observeErrors: number; lastObserveError?: string };
+  /** Requests answered `Throttling` because their account's bucket was empty (FaultProxyOptions.limits), per action. */
+  limited: Record<string, number>;
 }
+
+/**
+ * A token bucket per AWS account and region, as ELB throttles its API: `capacity` requests at once, `refillPerSecond`
+ * tokens back every second; a request that finds the bucket empty is answered `Throttling` / `Rate exceeded`.
+ */
+export interface ApiLimit {
+  capacity: number;
+  refillPerSecond: number;
+  /** The actions that take tokens from this bucket. */
+  actions: (action: string) => boolean;
+}
+
+/**
+ * ELBv2's documented bucket for non-mutating actions (ELB user guide, "Request throttling for the ELB API"): 40
+ * `Describe*` requests at once, refilled at 10 per second, per account and region, shared with every other caller
+ * in the account. (The mutating actions' buckets are not modelled.)
+ */
+export const ELB_DESCRIBE_LIMIT: ApiLimit = { capacity: 40, refillPerSecond: 10, actions: (a) => a.startsWith('Describe') };
 
 export interface FaultProxyOptions {
   /** The AWS endpoint to forward to, e.g. moto's `http://127.0.0.1:PORT`. */
   target: string;
+  /** Account-level request limits (ELB_DESCRIBE_LIMIT): throttled requests count as `limited`, not as faults. */
+  limits?: ApiLimit[];
   /** PRNG seed: the same seed and the same request order give the same faults. */
   seed?: number;
   rates?: FaultRates;
@@ -190,7 +212,30 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     byAction: {},
     byCaller: {},
     realism: { answered: 0, observeErrors: 0 },
+    limited: {},
   };
+  /** Tokens left and when they were counted, per limit, account key and region. */
+  const buckets = new Map<string, { tokens: number; atMs: number }>();
+  /** Takes a token for the request from each bucket its action draws on; false when one of them is empty. */
+  function withinLimits(req: http.IncomingMessage, action: string): boolean {
+    const limits = opts.limits ?? [];
+    if (!limits.some((l) => l.actions(action))) return true;
+    const who = identityOf(req);
+    const now = Date.now();
+    const drawn: { tokens: number; atMs: number }[] = [];
+    limits.forEach((limit, i) => {
+      if (!limit.actions(action)) return;
+      const key = `${i}|${who.accessKeyId}|${who.region}`;
+      const b = buckets.get(key) ?? { tokens: limit.capacity, atMs: now };
+      buckets.set(key, b);
+      b.tokens = Math.min(limit.capacity, b.tokens + ((now - b.atMs) / 1000) * limit.refillPerSecond);
+      b.atMs = now;
+      drawn.push(b);
+    });
+    if (drawn.some((b) => b.tokens < 1)) return false;
+    for (const b of drawn) b.tokens -= 1;
+    return true;
+  }
   const realism = opts.realism;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -329,6 +374,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         const key = `${IAM_PREFIX[call.service] ?? (call.service || 'unknown')}:${call.action}`;
         perCaller[key] = (perCaller[key] ?? 0) + 1;
       }
+      if (call.action !== 'moto-api' && !withinLimits(req, call.action)) {
+        stats.limited[call.action] = (stats.limited[call.action] ?? 0) + 1;
+        // Not from the PRNG: a limit must not shift the fault sequence a seed gives.
+        return sendError(res, call, { status: 400, code: 'Throttling', type: 'Sender', message: 'Rate exceeded' }, randomUUID());
+      }
       const kind = decide(call.action);
       if (kind) {
         budgetUsed++;
@@ -421,5 +471,6 @@ export function formatFaultStats(s: FaultStats, actions?: readonly string[]): st
       const f = KINDS.filter((k) => (v[k] ?? 0) > 0).map((k) => `${k} ${v[k]}`);
       return `${a} ${v.requests}${f.length ? ` (${f.join(', ')})` : ''}`;
     });
-  return `requests ${s.requests}, forwarded ${s.forwarded}, faults: ${kinds.join(', ') || 'none'}; per action: ${per.join('; ')}`;
+  const limited = Object.values(s.limited ?? {}).reduce((a, b) => a + b, 0);
+  return `requests ${s.requests}, forwarded ${s.forwarded}, faults: ${kinds.join(', ') || 'none'}${limited ? `, over the account's limit: ${limited}` : ''}; per action: ${per.join('; ')}`;
 }

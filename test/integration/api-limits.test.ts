@@ -1,0 +1,82 @@
+/**
+ * ELB's account-level API limits in the local stack (dev/fault-proxy.ts `limits`): a token bucket per account and
+ * region, as the ELB user guide describes (`Describe*`: 40 at once, 10 per second). Requests over it get
+ * `Throttling` / `Rate exceeded`, which the SDK reads as a throttling error; mutations and other accounts are not
+ * charged to the bucket. Small numbers here; the scale bench runs with the documented ones.
+ */
+import { DeleteTargetGroupCommand, DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { isThrottlingError } from '@smithy/core/retry';
+import { createAwsClients, motoClients, type AwsClients } from '../../activities/aws-clients';
+import { ELB_DESCRIBE_LIMIT, formatFaultStats, startFaultProxy, type FaultProxy } from '../../dev/fault-proxy';
+import { testStack } from '../support/env';
+
+const CAPACITY = 5;
+const NO_LOAD_BALANCERS =
+  '<DescribeLoadBalancersResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">' +
+  '<DescribeLoadBalancersResult><LoadBalancers/></DescribeLoadBalancersResult>' +
+  '<ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>';
+const REFILL = 2;
+
+let proxy: FaultProxy;
+let account: AwsClients;
+let other: AwsClients;
+
+beforeAll(async () => {
+  proxy = await startFaultProxy({
+    target: testStack.motoEndpoint,
+    limits: [{ ...ELB_DESCRIBE_LIMIT, capacity: CAPACITY, refillPerSecond: REFILL }],
+    // The proxy answers the describes itself (after the limit), so moto's latency does not blur the bucket's timing.
+    respond: (action) => (action === 'DescribeLoadBalancers' ? { status: 200, headers: { 'content-type': 'text/xml' }, body: NO_LOAD_BALANCERS } : undefined),
+  });
+  account = motoClients(proxy.endpoint);
+  other = createAwsClients({ region: 'us-east-1', endpoint: proxy.endpoint, accessKeyId: 'other', secretAccessKey: 'other', maxAttempts: 1 });
+});
+
+afterAll(async () => {
+  account?.destroy();
+  other?.destroy();
+  await proxy?.stop();
+});
+
+/** How many of `n` concurrent DescribeLoadBalancers calls succeed; every failure must be a throttling error. */
+async function describes(clients: AwsClients, n: number): Promise<number> {
+  const outcomes = await Promise.all(
+    Array.from({ length: n }, () =>
+      clients.elbv2.send(new DescribeLoadBalancersCommand({})).then(
+        () => 'ok',
+        (err: unknown) => {
+          if (!isThrottlingError(err as Parameters<typeof isThrottlingError>[0])) throw err;
+          expect((err as Error).message).toBe('Rate exceeded');
+          return 'throttled';
+        },
+      ),
+    ),
+  );
+  return outcomes.filter((o) => o === 'ok').length;
+}
+
+it('throttles Describe calls beyond the bucket, per account, and refills it over time', async () => {
+  expect(ELB_DESCRIBE_LIMIT).toMatchObject({ capacity: 40, refillPerSecond: 10 });
+  const t0 = Date.now();
+  expect(await describes(account, CAPACITY + 3)).toBe(CAPACITY);
+  // Another account has its own bucket; a mutation draws on none of them.
+  expect(await describes(other, 1)).toBe(1);
+  const deleted = await account.elbv2
+    .send(new DeleteTargetGroupCommand({ TargetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0123456789abcdef' }))
+    .then(
+      () => 'answered',
+      (err: Error) => (isThrottlingError(err as Parameters<typeof isThrottlingError>[0]) ? 'throttled' : 'answered'),
+    );
+  expect(deleted).toBe('answered');
+
+  await new Promise((r) => setTimeout(r, 1_000));
+  const ok = await describes(account, 8);
+  const seconds = (Date.now() - t0) / 1000;
+  // About REFILL tokens came back in that second (more if the timer ran late, never the whole bucket at once).
+  expect(ok).toBeGreaterThanOrEqual(REFILL);
+  expect(ok).toBeLessThanOrEqual(Math.min(CAPACITY, Math.floor(REFILL * seconds) + 1));
+  const s = proxy.stats();
+  expect(s.limited.DescribeLoadBalancers).toBe(3 + 8 - ok);
+  expect(s.faults).toMatchObject({ throttle: 0 });
+  expect(formatFaultStats(s)).toContain(`over the account's limit: ${3 + 8 - ok}`);
+});
