@@ -8,6 +8,7 @@
  *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake
  *   npm run bench -- --only longbake       a 7-day bake under continue-as-new on the time-skipping server (no stack)
  *   npm run bench -- --sizes 10,50         scale phase sizes
+ *   npm run bench -- --elb-limits          scale under ELB's account limit on Describe* (40 at once, 10/s)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -40,6 +41,7 @@ interface CliOptions {
   only?: string;
   sizes?: string;
   deadline?: string;
+  elbLimits: boolean;
   out: string;
 }
 
@@ -52,7 +54,15 @@ function parseList(text: string, what: string): string[] {
   return items;
 }
 
-function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadlineMs: (n: number) => number; out: string; bakeDays: number } {
+function parseArgs(): {
+  quick: boolean;
+  parts: Part[];
+  sizes: number[];
+  deadlineMs: (n: number) => number;
+  elbLimits: boolean;
+  out: string;
+  bakeDays: number;
+} {
   const opts = new Command('bench')
     .description('Benchmarks of canary on the embedded local stack')
     .option('--quick', 'fewer repetitions; scale 10 and 100 only', false)
@@ -60,6 +70,7 @@ function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadline
     .option('--bake-days <days>', 'longbake: days of the bake (default 7; 1 with --quick)')
     .option('--sizes <list>', 'scale phase sizes, e.g. 10,100,500')
     .option('--deadline <seconds>', 'scale: deadline per phase (default 60 s up to 100 releases, 240 s above)')
+    .option('--elb-limits', "scale: the worker's AWS calls under ELB's account limit on Describe* (40 at once, 10/s), with SDK retries", false)
     .option('--out <file>', 'JSON results file', path.join(__dirname, 'results', 'latest.json'))
     .parse()
     .opts<CliOptions>();
@@ -77,6 +88,7 @@ function parseArgs(): { quick: boolean; parts: Part[]; sizes: number[]; deadline
     parts: PARTS.filter((p) => parts.includes(p)),
     sizes,
     deadlineMs: (n) => fixed ?? (n <= 100 ? 60_000 : 240_000),
+    elbLimits: opts.elbLimits,
     out: path.resolve(opts.out),
   };
 }
@@ -143,7 +155,13 @@ async function main(): Promise<number> {
       results.history = await measureHistory(stackCtx(), { bakeMs: args.quick ? 10_000 : 20_000 });
     });
     await runPart('scale', async () => {
-      results.scale = await measureScale(stackCtx(), { sizes: args.sizes, deadlineMs: args.deadlineMs, pauseMs: 2_000, startConcurrency: 20 });
+      results.scale = await measureScale(stackCtx(), {
+        sizes: args.sizes,
+        deadlineMs: args.deadlineMs,
+        pauseMs: 2_000,
+        startConcurrency: 20,
+        elbLimits: args.elbLimits,
+      });
     });
     await runPart('report', async () => {
       results.report = await measureReport({ reps: args.quick ? 3 : 7, log });

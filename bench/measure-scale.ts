@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { startRelease } from '../client/release-client';
+import { ELB_DESCRIBE_LIMIT, startFaultProxy, type FaultProxy } from '../dev/fault-proxy';
 import { ReleasePhase } from '../common/search-attributes';
 import { elapsed, mapLimit, sleep, type BenchContext } from './context';
 import {
@@ -34,6 +35,11 @@ export interface ScaleOptions {
   deadlineMs: (n: number) => number;
   pauseMs: number;
   startConcurrency: number;
+  /**
+   * The worker's AWS calls go through a proxy with ELB's documented account limit on Describe* (40 at once, 10/s)
+   * and use the SDK's retries, as on a real account; without it, straight to moto, one attempt per call.
+   */
+  elbLimits?: boolean;
 }
 
 export interface ScalePhase {
@@ -105,6 +111,8 @@ export interface ScaleResult {
   seedTotal: { services: number; ms: number; calls: number; perServiceMs: number; layout: string };
   phases: ScalePhase[];
   sdkSocketWarnings: number;
+  /** With ScaleOptions.elbLimits: the bucket, and the requests answered `Throttling` for it, per action. */
+  elbLimits?: { bucket: string; limited: Record<string, number>; requests: number };
 }
 
 const workerOptions: ScaleWorkerConfig['options'] = {
@@ -123,10 +131,11 @@ interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-async function startScaleWorker(ctx: BenchContext, taskQueue: string): Promise<WorkerProcess> {
+async function startScaleWorker(ctx: BenchContext, taskQueue: string, limited?: FaultProxy): Promise<WorkerProcess> {
   const cfg: ScaleWorkerConfig = {
     address: ctx.stack.temporal.address,
-    motoEndpoint: ctx.stack.moto.endpoint,
+    motoEndpoint: limited?.endpoint ?? ctx.stack.moto.endpoint,
+    sdkRetries: limited !== undefined,
     taskQueue,
     bundlePath: ctx.bundlePath,
     sampleMs: 500,
@@ -460,8 +469,11 @@ async function runPhase(ctx: BenchContext, pool: ScalePool, worker: WorkerProces
 export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promise<ScaleResult> {
   const taskQueue = `bench-scale-${process.pid}`;
   const pool = new ScalePool(ctx.aws, ctx.log);
-  ctx.log(`[scale] starting the scale worker process (${JSON.stringify(workerOptions)})`);
-  const worker = await startScaleWorker(ctx, taskQueue);
+  const limited = opts.elbLimits ? await startFaultProxy({ target: ctx.stack.moto.endpoint, limits: [ELB_DESCRIBE_LIMIT] }) : undefined;
+  ctx.log(
+    `[scale] starting the scale worker process (${JSON.stringify(workerOptions)})${limited ? `; its AWS calls limited like an account's: Describe* ${ELB_DESCRIBE_LIMIT.capacity} at once, ${ELB_DESCRIBE_LIMIT.refillPerSecond}/s, SDK retries on` : ''}`,
+  );
+  const worker = await startScaleWorker(ctx, taskQueue, limited);
   while (worker.samples.length === 0) await sleep(100);
   const phases: ScalePhase[] = [];
   try {
@@ -469,6 +481,8 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
   } finally {
     await worker.stop();
   }
+  const limits = limited?.stats();
+  await limited?.stop();
   const services = pool.services.length;
   return {
     workerOptions,
@@ -482,5 +496,14 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
     },
     phases,
     sdkSocketWarnings: worker.socketWarnings(),
+    ...(limits
+      ? {
+          elbLimits: {
+            bucket: `Describe* ${ELB_DESCRIBE_LIMIT.capacity} at once, ${ELB_DESCRIBE_LIMIT.refillPerSecond}/s per account`,
+            limited: limits.limited,
+            requests: limits.requests,
+          },
+        }
+      : {}),
   };
 }

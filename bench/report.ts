@@ -282,6 +282,14 @@ export function renderReport(r: BenchResults): string {
       `scale worker options: ${JSON.stringify(r.scale.workerOptions)}; AWS SDK sockets per host ${r.scale.sdkMaxSockets} (socket-capacity warnings: ${r.scale.sdkSocketWarnings})`,
     );
     out.push(`seeding: ${r.scale.seedTotal.layout}`);
+    const lim = r.scale.elbLimits;
+    if (lim) {
+      const over = Object.entries(lim.limited).sort((a, b) => b[1] - a[1]);
+      const total = over.reduce((a, [, n]) => a + n, 0);
+      out.push(
+        `AWS limits: ${lim.bucket}; ${total} of ${lim.requests} worker requests answered Throttling${over.length ? ` (${over.map(([a, n]) => `${a} ${n}`).join(', ')})` : ''}`,
+      );
+    }
     for (const p of r.scale.phases) {
       out.push(
         `  ${p.releases}: outcomes ${Object.entries(p.outcomes)

@@ -4,11 +4,13 @@
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { motoClients } from '../activities/aws-clients';
+import { createAwsClients, motoClients } from '../activities/aws-clients';
 
 export interface ScaleWorkerConfig {
   address: string;
   motoEndpoint: string;
+  /** The SDK's own retries (3 attempts, as a production worker has) instead of one attempt per call. */
+  sdkRetries?: boolean;
   taskQueue: string;
   bundlePath: string;
   sampleMs: number;
@@ -42,7 +44,9 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as ScaleWorkerConfig;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: cfg.address });
-  const aws = motoClients(cfg.motoEndpoint);
+  const aws = cfg.sdkRetries
+    ? createAwsClients({ region: 'us-east-1', endpoint: cfg.motoEndpoint, accessKeyId: 'testing', secretAccessKey: 'testing' })
+    : motoClients(cfg.motoEndpoint);
   const worker = await Worker.create({
     connection,
     taskQueue: cfg.taskQueue,
