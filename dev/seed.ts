@@ -38,6 +38,24 @@ export interface SeedOptions {
   deregistrationDelaySeconds?: number;
 }
 
+/**
+ * moto's ELBv2 backend is not thread-safe: two creates at once can answer a 500 (CreateTargetGroup iterates the
+ * groups while another request adds one: `OrderedDict mutated during iteration`), before anything was created. The
+ * seed is the harness's, not the product's (whose activities Temporal retries), so it tries such a call again.
+ */
+async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const e = err as { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } };
+      const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode ?? 0;
+      if (status < 500 || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
 function required<T>(value: T | undefined, what: string): T {
   if (value === undefined || value === null) throw new Error(`seed: AWS answered without ${what}`);
   return value;
@@ -51,63 +69,73 @@ export async function seedAlb(aws: AwsClients, opts: SeedOptions): Promise<Seede
     const s = await aws.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i}.0/24`, AvailabilityZone: `${aws.config.region}${az}` }));
     subnets.push(required(s.Subnet?.SubnetId, 'SubnetId'));
   }
-  const lb = await aws.elbv2.send(
-    new CreateLoadBalancerCommand({ Name: `${opts.name}-alb`.slice(0, 32), Subnets: subnets, Type: 'application', Scheme: 'internal' }),
+  const lb = await again(() =>
+    aws.elbv2.send(new CreateLoadBalancerCommand({ Name: `${opts.name}-alb`.slice(0, 32), Subnets: subnets, Type: 'application', Scheme: 'internal' })),
   );
   const loadBalancerArn = required(lb.LoadBalancers?.[0]?.LoadBalancerArn, 'LoadBalancerArn');
   const stableTargetGroupName = `${opts.name}-v1`.slice(0, 32);
-  const tg = await aws.elbv2.send(
-    new CreateTargetGroupCommand({
-      Name: stableTargetGroupName,
-      Protocol: 'HTTP',
-      Port: 8080,
-      VpcId: vpcId,
-      TargetType: 'ip',
-      HealthCheckPath: '/healthz',
-      HealthCheckIntervalSeconds: 10,
-      HealthyThresholdCount: 2,
-      Matcher: { HttpCode: '200-299' },
-      Tags: [
-        { Key: 'service', Value: opts.name },
-        { Key: 'version', Value: 'v1' },
-      ],
-    }),
+  const tg = await again(() =>
+    aws.elbv2.send(
+      new CreateTargetGroupCommand({
+        Name: stableTargetGroupName,
+        Protocol: 'HTTP',
+        Port: 8080,
+        VpcId: vpcId,
+        TargetType: 'ip',
+        HealthCheckPath: '/healthz',
+        HealthCheckIntervalSeconds: 10,
+        HealthyThresholdCount: 2,
+        Matcher: { HttpCode: '200-299' },
+        Tags: [
+          { Key: 'service', Value: opts.name },
+          { Key: 'version', Value: 'v1' },
+        ],
+      }),
+    ),
   );
   const stableTargetGroupArn = required(tg.TargetGroups?.[0]?.TargetGroupArn, 'TargetGroupArn');
-  await aws.elbv2.send(
-    new ModifyTargetGroupAttributesCommand({
-      TargetGroupArn: stableTargetGroupArn,
-      Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(opts.deregistrationDelaySeconds ?? 2) }],
-    }),
+  await again(() =>
+    aws.elbv2.send(
+      new ModifyTargetGroupAttributesCommand({
+        TargetGroupArn: stableTargetGroupArn,
+        Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(opts.deregistrationDelaySeconds ?? 2) }],
+      }),
+    ),
   );
   const targets = opts.stableTargets ?? [
     { id: '10.0.0.11', port: 8080 },
     { id: '10.0.1.12', port: 8080 },
   ];
-  await aws.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: stableTargetGroupArn, Targets: targets.map((t) => ({ Id: t.id, Port: t.port })) }));
+  await again(() =>
+    aws.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: stableTargetGroupArn, Targets: targets.map((t) => ({ Id: t.id, Port: t.port })) })),
+  );
   const forward = opts.forwardConfig
     ? { Type: 'forward' as const, ForwardConfig: { TargetGroups: [{ TargetGroupArn: stableTargetGroupArn, Weight: 1 }] } }
     : { Type: 'forward' as const, TargetGroupArn: stableTargetGroupArn };
-  const listener = await aws.elbv2.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: loadBalancerArn,
-      Protocol: 'HTTP',
-      Port: 80,
-      DefaultActions: opts.withRule
-        ? [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain', MessageBody: 'not found' } }]
-        : [forward],
-    }),
+  const listener = await again(() =>
+    aws.elbv2.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: loadBalancerArn,
+        Protocol: 'HTTP',
+        Port: 80,
+        DefaultActions: opts.withRule
+          ? [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain', MessageBody: 'not found' } }]
+          : [forward],
+      }),
+    ),
   );
   const listenerArn = required(listener.Listeners?.[0]?.ListenerArn, 'ListenerArn');
   let ruleArn: string | undefined;
   if (opts.withRule) {
-    const rule = await aws.elbv2.send(
-      new CreateRuleCommand({
-        ListenerArn: listenerArn,
-        Priority: 10,
-        Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/${opts.name}/*`] } }],
-        Actions: [forward],
-      }),
+    const rule = await again(() =>
+      aws.elbv2.send(
+        new CreateRuleCommand({
+          ListenerArn: listenerArn,
+          Priority: 10,
+          Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/${opts.name}/*`] } }],
+          Actions: [forward],
+        }),
+      ),
     );
     ruleArn = required(rule.Rules?.[0]?.RuleArn, 'RuleArn');
   }
