@@ -470,9 +470,8 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
   const taskQueue = `bench-scale-${process.pid}`;
   const pool = new ScalePool(ctx.aws, ctx.log);
   const limited = opts.elbLimits ? await startFaultProxy({ target: ctx.stack.moto.endpoint, limits: [ELB_DESCRIBE_LIMIT] }) : undefined;
-  ctx.log(
-    `[scale] starting the scale worker process (${JSON.stringify(workerOptions)})${limited ? `; its AWS calls limited like an account's: Describe* ${ELB_DESCRIBE_LIMIT.capacity} at once, ${ELB_DESCRIBE_LIMIT.refillPerSecond}/s, SDK retries on` : ''}`,
-  );
+  const bucket = `Describe* ${ELB_DESCRIBE_LIMIT.capacity} at once, ${ELB_DESCRIBE_LIMIT.refillPerSecond}/s per account`;
+  ctx.log(`[scale] starting the scale worker process (${JSON.stringify(workerOptions)})${limited ? `; its AWS calls limited: ${bucket}, SDK retries on` : ''}`);
   const worker = await startScaleWorker(ctx, taskQueue, limited);
   while (worker.samples.length === 0) await sleep(100);
   const phases: ScalePhase[] = [];
@@ -499,7 +498,7 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
     ...(limits
       ? {
           elbLimits: {
-            bucket: `Describe* ${ELB_DESCRIBE_LIMIT.capacity} at once, ${ELB_DESCRIBE_LIMIT.refillPerSecond}/s per account`,
+            bucket,
             limited: limits.limited,
             requests: limits.requests,
           },
