@@ -3,6 +3,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
+import { DescribeBudgets, paceDescribes, roleAccount } from './api-pacer';
 import type { AwsScope } from './contract';
 import { aws } from './errors';
 
@@ -16,6 +17,11 @@ export const AwsConfigSchema = z.object({
   sessionToken: z.string().min(1).optional(),
   /** SDK attempts per call; the emulator uses 1 so that an unimplemented call fails fast. */
   maxAttempts: z.number().int().min(1).max(10).optional(),
+  /**
+   * ELB Describe calls per second this process allows itself per account and region (api-pacer.ts), bursting to
+   * twice that; absent or 0: not paced. The worker sets it from CANARY_ELB_DESCRIBE_RATE.
+   */
+  elbDescribeRate: z.number().min(0).max(1000).optional(),
 });
 export type AwsConfig = z.infer<typeof AwsConfigSchema>;
 
@@ -126,6 +132,12 @@ export function createAwsClients(config: AwsConfig): AwsClients {
         : undefined,
   };
   const elbv2 = new ElasticLoadBalancingV2Client(common);
+  const budgets = config.elbDescribeRate
+    ? new DescribeBudgets({ perSecond: config.elbDescribeRate, burst: Math.max(1, Math.round(2 * config.elbDescribeRate)) })
+    : undefined;
+  // The worker's own credentials: its account, whichever it is. A role names its account, so releases that
+  // assume roles in one account share its budget (the worker's own account, if a role is in it, gets two).
+  if (budgets) paceDescribes(elbv2, budgets.for('worker', config.region));
   const cloudwatch = new CloudWatchClient(common);
   const ec2 = new EC2Client(common);
   const scoped = new Map<string, ScopedClients>();
@@ -155,6 +167,7 @@ export function createAwsClients(config: AwsConfig): AwsClients {
           : common.credentials;
         const options = { ...common, region: scope.region, credentials };
         clients = { elbv2: new ElasticLoadBalancingV2Client(options), cloudwatch: new CloudWatchClient(options) };
+        if (budgets) paceDescribes(clients.elbv2, budgets.for(roleAccount(scope.roleArn) ?? 'worker', scope.region));
         scoped.set(key, clients);
       }
       return { elbv2: clients.elbv2, cloudwatch: clients.cloudwatch };

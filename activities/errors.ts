@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { PacedOut } from './api-pacer';
 import { ErrorTypes } from './contract';
 
 /**
@@ -47,6 +48,10 @@ export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (err) {
     if (err instanceof ApplicationFailure) throw err;
+    if (err instanceof PacedOut) {
+      // Never sent: retried when the account's budget would have had a token for it (its place is kept).
+      throw ApplicationFailure.create({ type: err.name, message: `${what}: ${err.message}`, nextRetryDelay: err.waitMs, cause: err });
+    }
     const name = awsErrorName(err) ?? 'Error';
     const message = `${what}: ${name}: ${(err as Error)?.message ?? String(err)}`;
     if (NON_RETRYABLE.has(name)) {

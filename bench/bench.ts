@@ -9,6 +9,7 @@
  *   npm run bench -- --only longbake       a 7-day bake under continue-as-new on the time-skipping server (no stack)
  *   npm run bench -- --sizes 10,50         scale phase sizes
  *   npm run bench -- --elb-limits          scale under ELB's account limit on Describe* (40 at once, 10/s)
+ *   npm run bench -- --elb-limits --elb-pace 0   ... with the worker not pacing its own Describe calls (default: 8/s)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -42,6 +43,7 @@ interface CliOptions {
   sizes?: string;
   deadline?: string;
   elbLimits: boolean;
+  elbPace: string;
   out: string;
 }
 
@@ -60,6 +62,7 @@ function parseArgs(): {
   sizes: number[];
   deadlineMs: (n: number) => number;
   elbLimits: boolean;
+  elbPace: number;
   out: string;
   bakeDays: number;
 } {
@@ -71,6 +74,7 @@ function parseArgs(): {
     .option('--sizes <list>', 'scale phase sizes, e.g. 10,100,500')
     .option('--deadline <seconds>', 'scale: deadline per phase (default 60 s up to 100 releases, 240 s above)')
     .option('--elb-limits', "scale: the worker's AWS calls under ELB's account limit on Describe* (40 at once, 10/s), with SDK retries", false)
+    .option('--elb-pace <rate>', "with --elb-limits: the worker's own Describe calls per second (CANARY_ELB_DESCRIBE_RATE; 0: not paced)", '8')
     .option('--out <file>', 'JSON results file', path.join(__dirname, 'results', 'latest.json'))
     .parse()
     .opts<CliOptions>();
@@ -80,6 +84,8 @@ function parseArgs(): {
   for (const n of sizes) if (!Number.isInteger(n) || n < 1) throw new Error(`--sizes: ${n} is not a positive whole number`);
   const fixed = opts.deadline === undefined ? undefined : Number(opts.deadline) * 1000;
   if (fixed !== undefined && !(fixed > 0)) throw new Error(`--deadline: ${opts.deadline} is not a positive number of seconds`);
+  const elbPace = Number(opts.elbPace);
+  if (!(elbPace >= 0)) throw new Error(`--elb-pace: ${opts.elbPace} is not a number of calls per second (0 or more)`);
   const bakeDays = opts.bakeDays === undefined ? (opts.quick ? 1 : 7) : Number(opts.bakeDays);
   if (!Number.isInteger(bakeDays) || bakeDays < 1) throw new Error(`--bake-days: ${opts.bakeDays} is not a positive whole number`);
   return {
@@ -89,6 +95,7 @@ function parseArgs(): {
     sizes,
     deadlineMs: (n) => fixed ?? (n <= 100 ? 60_000 : 240_000),
     elbLimits: opts.elbLimits,
+    elbPace,
     out: path.resolve(opts.out),
   };
 }
@@ -161,6 +168,7 @@ async function main(): Promise<number> {
         pauseMs: 2_000,
         startConcurrency: 20,
         elbLimits: args.elbLimits,
+        elbPace: args.elbPace,
       });
     });
     await runPart('report', async () => {

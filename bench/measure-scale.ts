@@ -40,6 +40,8 @@ export interface ScaleOptions {
    * and use the SDK's retries, as on a real account; without it, straight to moto, one attempt per call.
    */
   elbLimits?: boolean;
+  /** With elbLimits: the worker's own pacing of its Describe calls per second (CANARY_ELB_DESCRIBE_RATE); 0: none. */
+  elbPace?: number;
 }
 
 export interface ScalePhase {
@@ -112,7 +114,7 @@ export interface ScaleResult {
   phases: ScalePhase[];
   sdkSocketWarnings: number;
   /** With ScaleOptions.elbLimits: the bucket, and the requests answered `Throttling` for it, per action. */
-  elbLimits?: { bucket: string; limited: Record<string, number>; requests: number };
+  elbLimits?: { bucket: string; limited: Record<string, number>; requests: number; pace: number };
 }
 
 const workerOptions: ScaleWorkerConfig['options'] = {
@@ -131,11 +133,12 @@ interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-async function startScaleWorker(ctx: BenchContext, taskQueue: string, limited?: FaultProxy): Promise<WorkerProcess> {
+async function startScaleWorker(ctx: BenchContext, taskQueue: string, limited?: FaultProxy, pace?: number): Promise<WorkerProcess> {
   const cfg: ScaleWorkerConfig = {
     address: ctx.stack.temporal.address,
     motoEndpoint: limited?.endpoint ?? ctx.stack.moto.endpoint,
     sdkRetries: limited !== undefined,
+    elbDescribeRate: pace,
     taskQueue,
     bundlePath: ctx.bundlePath,
     sampleMs: 500,
@@ -471,8 +474,12 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
   const pool = new ScalePool(ctx.aws, ctx.log);
   const limited = opts.elbLimits ? await startFaultProxy({ target: ctx.stack.moto.endpoint, limits: [ELB_DESCRIBE_LIMIT] }) : undefined;
   const bucket = `Describe* ${ELB_DESCRIBE_LIMIT.capacity} at once, ${ELB_DESCRIBE_LIMIT.refillPerSecond}/s per account`;
-  ctx.log(`[scale] starting the scale worker process (${JSON.stringify(workerOptions)})${limited ? `; its AWS calls limited: ${bucket}, SDK retries on` : ''}`);
-  const worker = await startScaleWorker(ctx, taskQueue, limited);
+  const pace = limited ? (opts.elbPace ?? 0) : undefined;
+  const paced = pace ? `, the worker pacing its Describe calls at ${pace}/s` : ', the worker not pacing itself';
+  ctx.log(
+    `[scale] starting the scale worker process (${JSON.stringify(workerOptions)})${limited ? `; its AWS calls limited: ${bucket}, SDK retries on${paced}` : ''}`,
+  );
+  const worker = await startScaleWorker(ctx, taskQueue, limited, pace);
   while (worker.samples.length === 0) await sleep(100);
   const phases: ScalePhase[] = [];
   try {
@@ -501,6 +508,7 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
             bucket,
             limited: limits.limited,
             requests: limits.requests,
+            pace: pace ?? 0,
           },
         }
       : {}),

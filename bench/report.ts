@@ -287,7 +287,7 @@ export function renderReport(r: BenchResults): string {
       const over = Object.entries(lim.limited).sort((a, b) => b[1] - a[1]);
       const total = over.reduce((a, [, n]) => a + n, 0);
       out.push(
-        `AWS limits: ${lim.bucket}; ${total} of ${lim.requests} worker requests answered Throttling${over.length ? ` (${over.map(([a, n]) => `${a} ${n}`).join(', ')})` : ''}`,
+        `AWS limits: ${lim.bucket}; ${total} of ${lim.requests} worker requests answered Throttling${over.length ? ` (${over.map(([a, n]) => `${a} ${n}`).join(', ')})` : ''}; ${lim.pace ? `the worker paced its Describe calls at ${lim.pace}/s` : 'the worker did not pace itself'}`,
       );
     }
     for (const p of r.scale.phases) {

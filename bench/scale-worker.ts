@@ -11,6 +11,8 @@ export interface ScaleWorkerConfig {
   motoEndpoint: string;
   /** The SDK's own retries (3 attempts, as a production worker has) instead of one attempt per call. */
   sdkRetries?: boolean;
+  /** ELB Describe calls per second the worker allows itself (CANARY_ELB_DESCRIBE_RATE); absent or 0: not paced. */
+  elbDescribeRate?: number;
   taskQueue: string;
   bundlePath: string;
   sampleMs: number;
@@ -45,7 +47,13 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: cfg.address });
   const aws = cfg.sdkRetries
-    ? createAwsClients({ region: 'us-east-1', endpoint: cfg.motoEndpoint, accessKeyId: 'testing', secretAccessKey: 'testing' })
+    ? createAwsClients({
+        region: 'us-east-1',
+        endpoint: cfg.motoEndpoint,
+        accessKeyId: 'testing',
+        secretAccessKey: 'testing',
+        elbDescribeRate: cfg.elbDescribeRate,
+      })
     : motoClients(cfg.motoEndpoint);
   const worker = await Worker.create({
     connection,

@@ -47,6 +47,7 @@ export const CANARY_ENV_VARS = [
   'CANARY_WORKFLOW_BUNDLE',
   'CANARY_LOG_LEVEL',
   'CANARY_STICKY_QUEUE_TIMEOUT',
+  'CANARY_ELB_DESCRIBE_RATE',
 ] as const;
 
 /** Every environment variable the worker reads, for deployment files and their tests. */
@@ -124,6 +125,12 @@ export const CanaryEnvSchema = z
         }
         return ms;
       }),
+    // ELB refills an account's Describe budget at 10 per second for every tool in it; the worker keeps to 8.
+    CANARY_ELB_DESCRIBE_RATE: z.coerce
+      .number({ error: 'expected a number of calls per second' })
+      .min(0, 'expected 0 (not paced) or more calls per second')
+      .max(1000, 'expected at most 1000 calls per second')
+      .default(8),
   })
   .transform((v) => ({
     taskQueue: v.CANARY_TASK_QUEUE,
@@ -147,6 +154,8 @@ export const CanaryEnvSchema = z
      * the task queue: after a crash, the delay before a replacement worker continues the crashed worker's releases.
      */
     stickyQueueTimeoutMs: v.CANARY_STICKY_QUEUE_TIMEOUT,
+    /** ELB Describe calls per second per account and region this worker allows itself; 0: not paced. */
+    elbDescribeRate: v.CANARY_ELB_DESCRIBE_RATE,
   }));
 
 /** The worker's own settings (from CANARY_* variables). */

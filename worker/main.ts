@@ -94,7 +94,7 @@ export async function runWorker(config: WorkerConfig, hooks: RunWorkerHooks = {}
   const connection = await NativeConnection.connect(config.temporal.connection).catch((err: unknown) => {
     throw new Error(`cannot connect to ${where}: ${oneLine(err)}`, { cause: err });
   });
-  const aws = createAwsClients(config.aws);
+  const aws = createAwsClients({ ...config.aws, elbDescribeRate: config.elbDescribeRate });
   try {
     const worker = await Worker.create({
       connection,

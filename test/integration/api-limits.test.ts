@@ -80,3 +80,31 @@ it('throttles Describe calls beyond the bucket, per account, and refills it over
   expect(s.faults).toMatchObject({ throttle: 0 });
   expect(formatFaultStats(s)).toContain(`over the account's limit: ${3 + 8 - ok}`);
 });
+
+it("keeps a worker's clients under ELB's documented limit when they pace themselves (CANARY_ELB_DESCRIBE_RATE)", async () => {
+  // ELB's own numbers this time, and more calls at once than its bucket holds.
+  const elb = await startFaultProxy({
+    target: testStack.motoEndpoint,
+    limits: [ELB_DESCRIBE_LIMIT],
+    respond: (action) => (action === 'DescribeLoadBalancers' ? { status: 200, headers: { 'content-type': 'text/xml' }, body: NO_LOAD_BALANCERS } : undefined),
+  });
+  const calls = 60;
+  const unpaced = createAwsClients({ region: 'us-east-1', endpoint: elb.endpoint, accessKeyId: 'a', secretAccessKey: 'a', maxAttempts: 1 });
+  const paced = createAwsClients({ region: 'us-east-1', endpoint: elb.endpoint, accessKeyId: 'b', secretAccessKey: 'b', maxAttempts: 1, elbDescribeRate: 8 });
+  try {
+    // Not paced: whatever the bucket holds (and refills meanwhile) goes through, the rest is throttled.
+    const through = await describes(unpaced, calls);
+    expect(through).toBeLessThan(calls);
+    expect(elb.stats().limited.DescribeLoadBalancers).toBe(calls - through);
+
+    // Paced at 8 per second, bursting to 16: every call goes, none is throttled, and it takes the pace's time.
+    const t0 = Date.now();
+    expect(await describes(paced, calls)).toBe(calls);
+    expect(elb.stats().limited.DescribeLoadBalancers).toBe(calls - through);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(((calls - 16) / 8) * 1000 - 250);
+  } finally {
+    unpaced.destroy();
+    paced.destroy();
+    await elb.stop();
+  }
+});

@@ -373,6 +373,16 @@ describe('loadWorkerConfig', () => {
     expect([defaults.maxConcurrentWorkflowTasks, defaults.maxCachedWorkflows]).toEqual([undefined, undefined]);
   });
 
+  it('paces ELB Describe calls at 8 per second unless CANARY_ELB_DESCRIBE_RATE says otherwise (0: off)', () => {
+    expect(loadWorkerConfig({ ...noFile }).elbDescribeRate).toBe(8);
+    expect(loadWorkerConfig({ ...noFile, CANARY_ELB_DESCRIBE_RATE: '2.5' }).elbDescribeRate).toBe(2.5);
+    expect(loadWorkerConfig({ ...noFile, CANARY_ELB_DESCRIBE_RATE: '0' }).elbDescribeRate).toBe(0);
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_ELB_DESCRIBE_RATE: 'fast' })).toThrow(
+      /CANARY_ELB_DESCRIBE_RATE="fast": expected a number of calls per second/,
+    );
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_ELB_DESCRIBE_RATE: '-1' })).toThrow(/CANARY_ELB_DESCRIBE_RATE="-1": expected 0/);
+  });
+
   it('rejects a CANARY_WORKFLOW_BUNDLE that does not exist', () => {
     expect(() => loadWorkerConfig({ ...noFile, CANARY_WORKFLOW_BUNDLE: '/nonexistent/bundle.js' })).toThrow(
       /CANARY_WORKFLOW_BUNDLE="\/nonexistent\/bundle.js": no file/,
@@ -438,6 +448,7 @@ describe('loadWorkerConfig', () => {
         'CANARY_MAX_CACHED_WORKFLOWS',
         'CANARY_WORKFLOW_BUNDLE',
         'CANARY_LOG_LEVEL',
+        'CANARY_ELB_DESCRIBE_RATE',
         'AWS_REGION',
         'AWS_ENDPOINT_URL',
         'AWS_ACCESS_KEY_ID',
