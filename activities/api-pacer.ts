@@ -7,9 +7,10 @@
  * with a hundred releases at once, most requests were throttled, activities used up their retry budget on them and
  * releases rolled back for no fault of their canary (bench `--elb-limits`). A {@link DescribeBudget} keeps the
  * worker's own calls under a rate it is told (below AWS's, leaving room for the other tools) and hands its tokens
- * out oldest activity first, so work already started finishes before new work takes the account's budget. A call
- * that could not get a token before its activity's deadline is refused at once with {@link PacedOut}, which carries
- * the wait, instead of holding a place in the queue until its activity times out.
+ * out to activities part-way through their calls first, then oldest activity first, so work already started
+ * finishes before new work takes the account's budget. A call that could not get a token before its activity's
+ * deadline is refused at once with {@link PacedOut}, which carries the wait, instead of holding a place in the
+ * queue until its activity times out.
  */
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Context } from '@temporalio/activity';
@@ -27,6 +28,11 @@ export interface PaceOptions {
 export interface PaceRequest {
   /** Lower goes first: the activity's first schedule time, so a retried activity keeps its place. */
   priority: number;
+  /**
+   * The caller has had a token before (an activity attempt part-way through its calls): it goes before every caller
+   * that has not, so work already begun is finished rather than refused half done and started again.
+   */
+  underway?: boolean;
   /** Epoch ms by which the call must have been sent; later, the token is refused with {@link PacedOut}. */
   deadline: number;
 }
@@ -137,6 +143,7 @@ export class DescribeBudget {
 }
 
 function before(a: Waiter, b: Waiter): boolean {
+  if (!!a.underway !== !!b.underway) return !!a.underway;
   return a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
 }
 
@@ -150,18 +157,22 @@ const OUTSIDE_ACTIVITY_WAIT_MS = 30_000;
  * start-to-close limit counts from there (an early estimate refuses a little sooner, never too late); a heartbeat
  * timeout bounds a wait too, since a call waiting for a token does not heartbeat.
  */
-export function callerRequest(now: number = Date.now()): PaceRequest {
-  let info: Context['info'] | undefined;
+export function callerRequest(now: number = Date.now()): PaceRequest & { activity?: Context } {
+  let activity: Context;
   try {
-    info = Context.current().info;
+    activity = Context.current();
   } catch {
     return { priority: now, deadline: now + OUTSIDE_ACTIVITY_WAIT_MS };
   }
+  const info = activity.info;
   const limits = [info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs];
   if (info.scheduleToCloseTimeoutMs > 0) limits.push(info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
   if (info.heartbeatTimeoutMs) limits.push(now + info.heartbeatTimeoutMs / 2);
-  return { priority: info.scheduledTimestampMs, deadline: Math.min(...limits) - CALL_MARGIN_MS };
+  return { priority: info.scheduledTimestampMs, deadline: Math.min(...limits) - CALL_MARGIN_MS, underway: begun.has(activity), activity };
 }
+
+/** Activity attempts (their contexts) that have had a token. */
+const begun = new WeakSet<Context>();
 
 /** The account a role ARN belongs to (`arn:aws:iam::123456789012:role/x`), if it names one. */
 export function roleAccount(roleArn: string | undefined): string | undefined {
@@ -196,7 +207,11 @@ export class DescribeBudgets {
 export function paceDescribes(client: ElasticLoadBalancingV2Client, budget: DescribeBudget): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName?.startsWith('Describe')) await budget.take(callerRequest());
+      if (context.commandName?.startsWith('Describe')) {
+        const req = callerRequest();
+        await budget.take(req);
+        if (req.activity) begun.add(req.activity);
+      }
       return next(args);
     },
     { step: 'finalizeRequest', priority: 'low', name: 'canaryDescribePacing' },

@@ -3,11 +3,17 @@
  * whose queue serves the oldest activity first and refuses, at once, a call that could not go before its deadline.
  * A hand-driven clock here; test/integration/api-limits.test.ts runs it against ELB's documented limit.
  */
+import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ApplicationFailure } from '@temporalio/common';
+import { Readable } from 'node:stream';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { callerRequest, DescribeBudget, DescribeBudgets, PacedOut, roleAccount } from '../../activities/api-pacer';
+import { callerRequest, DescribeBudget, DescribeBudgets, PacedOut, paceDescribes, roleAccount } from '../../activities/api-pacer';
 import { aws } from '../../activities/errors';
 
+const NO_LOAD_BALANCERS =
+  '<DescribeLoadBalancersResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">' +
+  '<DescribeLoadBalancersResult><LoadBalancers/></DescribeLoadBalancersResult>' +
+  '<ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>';
 let now = 1_000_000;
 const clock = () => now;
 
@@ -80,6 +86,18 @@ it('refuses a call that would wait past its deadline, saying how long it would h
   expect(budget.stats.refused).toBe(2);
 });
 
+it('serves an activity part-way through its calls before any that has not begun, however old', async () => {
+  const budget = new DescribeBudget('account worker in us-east-1', { perSecond: 1, burst: 1, now: clock });
+  await budget.take({ priority: 0, deadline: now });
+  const far = now + 60_000;
+  const oldNotBegun = track(budget.take({ priority: 10, deadline: far }));
+  const youngUnderway = track(budget.take({ priority: 500, deadline: far, underway: true }));
+  await advance(1_000);
+  expect([youngUnderway.state, oldNotBegun.state]).toEqual(['sent', 'waiting']);
+  await advance(1_000);
+  expect(oldNotBegun.state).toBe('sent');
+});
+
 it('keeps one budget per account and region', () => {
   const budgets = new DescribeBudgets({ perSecond: 8, burst: 16 });
   expect(budgets.for('worker', 'us-east-1')).toBe(budgets.for('worker', 'us-east-1'));
@@ -100,7 +118,7 @@ describe('inside an activity', () => {
     });
     const req = await env.run(async () => callerRequest(now));
     // Started no earlier than its attempt was scheduled: 15 s from then, less 2 s for the call itself.
-    expect(req).toEqual({ priority: now - 60_000, deadline: now - 1_000 + 15_000 - 2_000 });
+    expect(req).toMatchObject({ priority: now - 60_000, deadline: now - 1_000 + 15_000 - 2_000, underway: false });
 
     const beating = new MockActivityEnvironment({
       scheduledTimestampMs: now,
@@ -113,6 +131,36 @@ describe('inside an activity', () => {
     expect(((await beating.run(async () => callerRequest(now))) as { deadline: number }).deadline).toBe(now + 15_000 - 2_000);
     // Outside an activity: 30 s.
     expect(callerRequest(now)).toEqual({ priority: now, deadline: now + 30_000 });
+  });
+
+  it('marks an activity attempt underway once it has had a token (its next calls go first), and only that attempt', async () => {
+    const client = new ElasticLoadBalancingV2Client({
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+      requestHandler: {
+        handle: async () => ({
+          response: { statusCode: 200, headers: { 'content-type': 'text/xml' }, body: Readable.from([NO_LOAD_BALANCERS]) },
+        }),
+      },
+    });
+    const budget = new DescribeBudget('account worker in us-east-1', { perSecond: 100, burst: 100 });
+    paceDescribes(client, budget);
+    const attempt = { scheduledTimestampMs: now, currentAttemptScheduledTimestampMs: now, startToCloseTimeoutMs: 15_000 };
+    jest.useRealTimers();
+    try {
+      const seen = await new MockActivityEnvironment(attempt).run(async () => {
+        const before = callerRequest().underway;
+        await client.send(new DescribeLoadBalancersCommand({}));
+        return [before, callerRequest().underway];
+      });
+      expect(seen).toEqual([false, true]);
+      expect(budget.stats.immediate).toBe(1);
+      // Another attempt (a retry is a new context) has not begun.
+      expect(await new MockActivityEnvironment(attempt).run(async () => callerRequest().underway)).toBe(false);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('turns a refused call into a retryable failure that asks to be retried when a call would have gone', async () => {
