@@ -114,7 +114,7 @@ export interface ScaleResult {
   phases: ScalePhase[];
   sdkSocketWarnings: number;
   /** With ScaleOptions.elbLimits: the bucket, and the requests answered `Throttling` for it, per action. */
-  elbLimits?: { bucket: string; limited: Record<string, number>; requests: number; pace: number };
+  elbLimits?: { bucket: string; limited: Record<string, number>; requests: number; pace: number; byAction: Record<string, number> };
 }
 
 const workerOptions: ScaleWorkerConfig['options'] = {
@@ -509,6 +509,7 @@ export async function measureScale(ctx: BenchContext, opts: ScaleOptions): Promi
             limited: limits.limited,
             requests: limits.requests,
             pace: pace ?? 0,
+            byAction: Object.fromEntries(Object.entries(limits.byAction).map(([a, v]) => [a, v.requests])),
           },
         }
       : {}),

@@ -289,6 +289,9 @@ export function renderReport(r: BenchResults): string {
       out.push(
         `AWS limits: ${lim.bucket}; ${total} of ${lim.requests} worker requests answered Throttling${over.length ? ` (${over.map(([a, n]) => `${a} ${n}`).join(', ')})` : ''}; ${lim.pace ? `the worker paced its Describe calls at ${lim.pace}/s` : 'the worker did not pace itself'}`,
       );
+      // Older result files have no per-action counts.
+      const asked = Object.entries(lim.byAction ?? {}).sort((a, b) => b[1] - a[1]);
+      if (asked.length) out.push(`  requests per action, every phase: ${asked.map(([a, n]) => `${a} ${n}`).join(', ')}`);
     }
     for (const p of r.scale.phases) {
       out.push(
