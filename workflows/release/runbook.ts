@@ -41,10 +41,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const state = new ReleaseState(input.spec, workflowInfo(), input.resume);
   const { spec, status } = state;
   const background = new BackgroundAnalysis(state);
-  installMessageHandlers(state);
   if (input.historyEventLimit) state.historyEventLimit = input.historyEventLimit;
+  // Before the handlers: installing them runs the signals that came with the run's start, and the handover comes
+  // first in the timeline. (Only the timeline's order changed here, no command: a release in flight replays.)
   if (input.resume) state.record('canary', 'continued as new', `run ${state.run}; history of the previous run was full`);
-  else {
+  installMessageHandlers(state);
+  if (!input.resume) {
     state.canContinueAsNew = patched(CONTINUE_AS_NEW_PATCH);
     state.realAlb = patched(REAL_ALB_PATCH);
     state.gateTimeouts = patched(GATE_TIMEOUTS_PATCH);
