@@ -136,8 +136,8 @@ export class DescribeBudget {
     this.timer = undefined;
     if (this.waiters.length > 0) {
       const nextMs = Math.max(1, Math.ceil((1 - this.tokens) / perMs));
+      // Not unref'd: a process whose only work is a paced call must not exit while the call waits for its token.
       this.timer = setTimeout(() => this.settle(), nextMs);
-      this.timer.unref();
     }
   }
 }

@@ -5,6 +5,8 @@
  */
 import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ApplicationFailure } from '@temporalio/common';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { callerRequest, DescribeBudget, DescribeBudgets, PacedOut, paceDescribes, roleAccount } from '../../activities/api-pacer';
@@ -96,6 +98,19 @@ it('serves an activity part-way through its calls before any that has not begun,
   expect([youngUnderway.state, oldNotBegun.state]).toEqual(['sent', 'waiting']);
   await advance(1_000);
   expect(oldNotBegun.state).toBe('sent');
+});
+
+it('keeps a process alive while a call waits for its token', () => {
+  jest.useRealTimers();
+  // A script whose only work is a second call on a budget of one per second: it must print after the wait.
+  const script = [
+    "require('ts-node/register/transpile-only');",
+    `const { DescribeBudget } = require(${JSON.stringify(path.join(__dirname, '../../activities/api-pacer.ts'))});`,
+    "const b = new DescribeBudget('account worker in us-east-1', { perSecond: 4, burst: 1 });",
+    "b.take({ priority: 0, deadline: Date.now() + 10000 }).then(() => b.take({ priority: 0, deadline: Date.now() + 10000 })).then(() => console.log('sent'));",
+  ].join('\n');
+  const out = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '../..'), encoding: 'utf8', timeout: 30_000 });
+  expect(out.stdout.trim()).toBe('sent');
 });
 
 it('keeps one budget per account and region', () => {
