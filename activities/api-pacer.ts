@@ -194,10 +194,6 @@ export class DescribeBudgets {
     }
     return b;
   }
-
-  get perSecond(): number {
-    return this.options.perSecond;
-  }
 }
 
 /**

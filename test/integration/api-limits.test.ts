@@ -8,13 +8,10 @@ import { DeleteTargetGroupCommand, DescribeLoadBalancersCommand } from '@aws-sdk
 import { isThrottlingError } from '@smithy/core/retry';
 import { createAwsClients, motoClients, type AwsClients } from '../../activities/aws-clients';
 import { ELB_DESCRIBE_LIMIT, formatFaultStats, startFaultProxy, type FaultProxy } from '../../dev/fault-proxy';
+import { answerDescribeLoadBalancers } from '../support/elb-answers';
 import { testStack } from '../support/env';
 
 const CAPACITY = 5;
-const NO_LOAD_BALANCERS =
-  '<DescribeLoadBalancersResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">' +
-  '<DescribeLoadBalancersResult><LoadBalancers/></DescribeLoadBalancersResult>' +
-  '<ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>';
 const REFILL = 2;
 
 let proxy: FaultProxy;
@@ -26,7 +23,7 @@ beforeAll(async () => {
     target: testStack.motoEndpoint,
     limits: [{ ...ELB_DESCRIBE_LIMIT, capacity: CAPACITY, refillPerSecond: REFILL }],
     // The proxy answers the describes itself (after the limit), so moto's latency does not blur the bucket's timing.
-    respond: (action) => (action === 'DescribeLoadBalancers' ? { status: 200, headers: { 'content-type': 'text/xml' }, body: NO_LOAD_BALANCERS } : undefined),
+    respond: answerDescribeLoadBalancers,
   });
   account = motoClients(proxy.endpoint);
   other = createAwsClients({ region: 'us-east-1', endpoint: proxy.endpoint, accessKeyId: 'other', secretAccessKey: 'other', maxAttempts: 1 });
@@ -86,7 +83,7 @@ it("keeps a worker's clients under ELB's documented limit when they pace themsel
   const elb = await startFaultProxy({
     target: testStack.motoEndpoint,
     limits: [ELB_DESCRIBE_LIMIT],
-    respond: (action) => (action === 'DescribeLoadBalancers' ? { status: 200, headers: { 'content-type': 'text/xml' }, body: NO_LOAD_BALANCERS } : undefined),
+    respond: answerDescribeLoadBalancers,
   });
   const calls = 60;
   const unpaced = createAwsClients({ region: 'us-east-1', endpoint: elb.endpoint, accessKeyId: 'a', secretAccessKey: 'a', maxAttempts: 1 });

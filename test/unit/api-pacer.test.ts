@@ -11,11 +11,8 @@ import { Readable } from 'node:stream';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { callerRequest, DescribeBudget, DescribeBudgets, PacedOut, paceDescribes, roleAccount } from '../../activities/api-pacer';
 import { aws } from '../../activities/errors';
+import { NO_LOAD_BALANCERS } from '../support/elb-answers';
 
-const NO_LOAD_BALANCERS =
-  '<DescribeLoadBalancersResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">' +
-  '<DescribeLoadBalancersResult><LoadBalancers/></DescribeLoadBalancersResult>' +
-  '<ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>';
 let now = 1_000_000;
 const clock = () => now;
 
