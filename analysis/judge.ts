@@ -17,10 +17,23 @@ export interface MetricJudgement {
   /** canaryMean / baselineMean, for information; null when the baseline mean is not positive. */
   ratioOfMeans: number | null;
   /**
-   * The robust ratio the effect-size tolerance is read against: 1 + Hodges-Lehmann shift / baseline median (Mann-Whitney),
-   * the rate ratio or 1 + relative mean paired difference (sequential); null where a ratio means nothing.
+   * The ratio the effect-size tolerance is read against (docs/JUDGE.md). Mann-Whitney: 1 + Hodges-Lehmann shift /
+   * baseline median, or the ratio of means where the shift says nothing ({@link effectMeasure}); sequential: the rate
+   * ratio, or 1 + mean paired difference / reference mean. null where no ratio means anything.
    */
   ratio?: number | null;
+  /**
+   * Mann-Whitney only: which effect `ratio` is. 'hodges-lehmann' where the shift is not 0 and the baseline median is
+   * positive; 'ratio-of-means' where the shift is 0 (tied, discrete data such as small error counts, which can move
+   * without moving the median pairwise difference) or the baseline median is 0 (mostly zero counts); null when
+   * neither exists (a baseline of zeros).
+   */
+  effectMeasure?: 'hodges-lehmann' | 'ratio-of-means' | null;
+  /**
+   * Sequential judge only: the paired test's evidence holds if the buckets are not very autocorrelated but not if they
+   * may be (see analysis/sequential-judge.ts). Set with 'high' / 'low' and `failed` false: a person decides.
+   */
+  inconclusive?: true;
   /** Sequential judge only: the evidence behind the verdict (see analysis/sequential.ts). */
   evidence?: SequentialView;
   /** P(canary > baseline) + 0.5 P(equal), see {@link commonLanguageEffectSize}. */
@@ -33,16 +46,6 @@ export interface MetricJudgement {
   reason: string;
 }
 
-/**
- * Judges one metric's canary sample against its baseline sample.
- *
- * Missing points (NaN, and ±Infinity from an upstream division by zero) are dropped or read as 0 per
- * `nanStrategy`, then outliers are dropped per `outliers`. With fewer than `minSamples` points left on either
- * side the verdict is 'nodata'. Otherwise the canary is 'high' when it is significantly larger
- * (Mann-Whitney p < 1 - confidence) and its mean exceeds the baseline's by more than `allowedIncrease`, 'low'
- * symmetrically with `allowedDecrease`, and 'pass' otherwise. Whether 'high' or 'low' fails depends on
- * `direction`.
- */
 /** What the sequential judge reports for one metric: its e-value against the boundary, the effect and its interval. */
 export interface SequentialView {
   /** 'counts': errors over requests (rate ratio); 'paired': per-bucket values (relative mean difference). */
@@ -58,6 +61,16 @@ export interface SequentialView {
   buckets: number;
 }
 
+/**
+ * Judges one metric's canary sample against its baseline sample (the rule in full: docs/JUDGE.md).
+ *
+ * Missing points (NaN, and ±Infinity from an upstream division by zero) are dropped or read as 0 per
+ * `nanStrategy`, then outliers are dropped per `outliers`. With fewer than `minSamples` points left on either
+ * side the verdict is 'nodata'. Otherwise the canary is 'high' when it is significantly larger
+ * (Mann-Whitney p < 1 - confidence) and, if `allowedIncrease` is above 1, its effect ratio ({@link effectRatio})
+ * is beyond it; 'low' symmetrically with `allowedDecrease`; 'pass' otherwise. Without a tolerance (1, the default)
+ * every significant difference counts. Whether 'high' or 'low' fails depends on `direction`.
+ */
 export function judgeMetric(canary: readonly number[], baseline: readonly number[], opts: JudgeMetricOptions, confidence: number): MetricJudgement {
   const canaryClean = clean(canary, opts);
   const baselineClean = clean(baseline, opts);
@@ -75,6 +88,7 @@ export function judgeMetric(canary: readonly number[], baseline: readonly number
       pValue: null,
       ratioOfMeans: null,
       ratio: null,
+      effectMeasure: null,
       cles: null,
       canaryMean,
       baselineMean,
@@ -91,18 +105,25 @@ export function judgeMetric(canary: readonly number[], baseline: readonly number
   const cm = canaryMean ?? 0;
   const bm = baselineMean ?? 0;
   const ratioOfMeans = bm > 0 ? cm / bm : null;
-  const baseMedian = median(baselineClean);
-  const ratio = baseMedian > 0 ? 1 + hodgesLehmannShift(canaryClean, baselineClean) / baseMedian : null;
+  const shift = hodgesLehmannShift(canaryClean, baselineClean);
+  const { ratio, measure } = effectRatio(shift, median(baselineClean), ratioOfMeans);
   const alpha = 1 - confidence;
   const significant = test.pValue < alpha;
   const higher = cles > 0.5;
   const { allowedIncrease, allowedDecrease } = opts.effectSize;
-  // Without a meaningful ratio the tolerance cannot excuse a significant change, so it counts as beyond it.
-  const beyondTolerance = ratio === null ? true : higher ? ratio > allowedIncrease : ratio < allowedDecrease;
+  const tolerance = higher ? allowedIncrease : allowedDecrease;
+  // No tolerance (1) excuses nothing: a ratio of exactly 1 beside a significant test is a measure that cannot see the
+  // change (issue 29), not a change of size 0. Without a ratio the tolerance cannot excuse a change either.
+  const beyondTolerance = tolerance === 1 || ratio === null || (higher ? ratio > allowedIncrease : ratio < allowedDecrease);
 
-  const means =
-    `canary mean ${fmt(cm)} vs baseline ${fmt(bm)} (${ratio === null ? 'no robust ratio' : `Hodges-Lehmann ratio ${fmt(ratio)}x`}, ` + `p=${fmtP(test.pValue)}`;
-  const base = { pValue: test.pValue, ratioOfMeans, ratio, cles, canaryMean, baselineMean, ...counts };
+  const effect =
+    measure === 'hodges-lehmann'
+      ? `Hodges-Lehmann ratio ${fmt(ratio ?? Number.NaN)}x`
+      : measure === 'ratio-of-means'
+        ? `ratio of means ${fmt(ratio ?? Number.NaN)}x (Hodges-Lehmann shift ${fmt(shift)})`
+        : 'no ratio';
+  const means = `canary mean ${fmt(cm)} vs baseline ${fmt(bm)} (${effect}, p=${fmtP(test.pValue)}`;
+  const base = { pValue: test.pValue, ratioOfMeans, ratio, effectMeasure: measure, cles, canaryMean, baselineMean, ...counts };
 
   if (!significant) {
     return { ...base, verdict: 'pass', failed: false, reason: `no significant difference: ${means} >= ${fmt(alpha)})` };
@@ -116,6 +137,22 @@ export function judgeMetric(canary: readonly number[], baseline: readonly number
   const failed = opts.direction === 'either' || (higher ? opts.direction === 'increase' : opts.direction === 'decrease');
   const note = failed ? '' : `; only ${opts.direction === 'increase' ? 'an increase' : 'a decrease'} is bad for this metric`;
   return { ...base, verdict, failed, reason: `significantly ${way}: ${means} < ${fmt(alpha)})${note}` };
+}
+
+/**
+ * The effect ratio a Mann-Whitney tolerance is read against. The Hodges-Lehmann shift relative to the baseline median
+ * where it exists and is not 0: one spike on either side cannot move it far. On tied, discrete data (small error
+ * counts) the shift is often exactly 0 while the distribution has clearly moved, and with a baseline median of 0
+ * there is nothing to divide by: there the ratio of means (null for a baseline mean of 0).
+ */
+export function effectRatio(
+  shift: number,
+  baselineMedian: number,
+  ratioOfMeans: number | null,
+): { ratio: number | null; measure: 'hodges-lehmann' | 'ratio-of-means' | null } {
+  if (shift !== 0 && baselineMedian > 0) return { ratio: 1 + shift / baselineMedian, measure: 'hodges-lehmann' };
+  if (ratioOfMeans !== null) return { ratio: ratioOfMeans, measure: 'ratio-of-means' };
+  return { ratio: null, measure: null };
 }
 
 function clean(values: readonly number[], opts: JudgeMetricOptions): number[] {

@@ -171,6 +171,15 @@ export function pairedInterval(s: PairedSummary, alpha: number): [number | null,
  */
 export const AR_RHO_GRID: readonly number[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
+/**
+ * The wide grid of the test that may fail a metric: {@link AR_RHO_GRID} and 0.95 and 0.975, so a healthy series that
+ * wanders as slowly as lag-1 correlation 0.95 (latency buckets under steady load often do) is explained by the null as
+ * well as by a shift. With it the false-positive rate stays at most alpha up to ρ = 0.95 (judge:sim), but a real shift at
+ * ρ = 0.8 also looks like such a wander for longer: the narrow grid's test still reads it, and where only the narrow one
+ * crosses the verdict is inconclusive (analysis/sequential-judge.ts), never a silent pass.
+ */
+export const AR_RHO_GRID_WIDE: readonly number[] = [...AR_RHO_GRID, 0.95, 0.975];
+
 /** Sufficient statistics of differences x_t = d_t - μ0 for the stationary Gaussian AR(1) likelihood. */
 export interface ArStats {
   n: number;
@@ -266,14 +275,14 @@ export function arLogMarginal(s: ArStats, rho: number, g: number | null, side: '
  * the null too, this is a test martingale under the ρ-averaged null, not under every fixed ρ: its false-positive
  * rate at fixed ρ is measured (test/unit/sequential.test.ts, judge:sim), not proven. Undefined for old evidence.
  */
-export function arPairedEValue(ev: PairedEvidence, mu0: number, side: 'up' | 'down' | 'both'): number | undefined {
+export function arPairedEValue(ev: PairedEvidence, mu0: number, side: 'up' | 'down' | 'both', grid: readonly number[] = AR_RHO_GRID): number | undefined {
   const raw = arStats(ev, mu0);
   if (!raw) return undefined;
   if (!(raw.s0 > 0)) return 1;
   const s = side === 'down' ? negated(raw) : raw;
   const num: number[] = [];
   const den: number[] = [];
-  for (const rho of AR_RHO_GRID) {
+  for (const rho of grid) {
     den.push(arLogMarginal(s, rho, null));
     for (const { g, weight } of PAIRED_PRIOR_MIXTURE) num.push(Math.log(weight) + arLogMarginal(s, rho, g, side === 'both' ? 'both' : 'up'));
   }
@@ -285,16 +294,16 @@ export function arPairedEValue(ev: PairedEvidence, mu0: number, side: 'up' | 'do
  * Confidence interval of the mean difference from {@link arPairedEValue}: the mu0 that neither one-sided test
  * rejects at `boundary` (the lower end from the 'up' test, the upper from the 'down' one), found outwards from the
  * sample mean (null ends: not bounded yet). With the boundary the judge applies at this look, the interval excludes
- * the tolerance exactly when the test on that side fails.
+ * the tolerance exactly when the test on that side (over the ρ `grid`) fails.
  */
-export function arPairedInterval(ev: PairedEvidence, boundary: number): [number | null, number | null] {
+export function arPairedInterval(ev: PairedEvidence, boundary: number, grid: readonly number[] = AR_RHO_GRID): [number | null, number | null] {
   if (!arStats(ev, 0)) return [null, null];
   const n = ev.buckets;
   const mean = ev.sum / n;
   const spread = Math.sqrt(Math.max(0, ev.sumSq - n * mean * mean) / (n - 1));
   if (!(spread > 0)) return [mean, mean];
   const end = (dir: 1 | -1): number | null => {
-    const rejects = (mu0: number): boolean => (arPairedEValue(ev, mu0, dir === -1 ? 'up' : 'down') ?? 1) >= boundary;
+    const rejects = (mu0: number): boolean => (arPairedEValue(ev, mu0, dir === -1 ? 'up' : 'down', grid) ?? 1) >= boundary;
     let inside = 0;
     let step = spread / Math.sqrt(n);
     while (!rejects(mean + dir * step)) {
@@ -313,43 +322,4 @@ export function arPairedInterval(ev: PairedEvidence, boundary: number): [number 
   return [end(-1), end(1)];
 }
 
-/** Buckets of the first look that can fail a paired metric (the default minimum, SEQUENTIAL_MIN_BUCKETS). */
-export const FIRST_LOOK_BUCKETS = 10;
-
-/**
- * Share of a one-sided paired metric's alpha spent on the fixed-sample test at the first look; the rest bounds the
- * e-process at every later look. Half: a 30% latency regression then fails at the first look in over half the runs
- * (as a 10-bucket Mann-Whitney window at the same false-positive rate does), while the later looks keep the
- * detection of smaller and slower-building regressions ahead of it (judge:sim).
- */
-export const FIRST_LOOK_SHARE = 0.5;
-
-/**
- * Critical values of the first look's test: the AR(1) 'up' e-value ({@link arPairedEValue}) of FIRST_LOOK_BUCKETS
- * healthy buckets reaches `critical` with probability at most `alpha` for every lag-1 correlation in [-0.5, 0.8]
- * (the largest quantile over -0.5, 0, 0.3, 0.5, 0.6, 0.7, 0.75 and 0.8, which grows with the correlation; 200,000
- * seeded simulations each, `npx ts-node --transpile-only bench/judge-calibrate.ts`). The e-value is invariant to the
- * scale of the differences, so the table holds for any noise level. Checked in test/unit/sequential.test.ts.
- */
-export const FIRST_LOOK_CRITICAL: readonly { alpha: number; critical: number }[] = [
-  { alpha: 0.001, critical: 22.75 },
-  { alpha: 0.002, critical: 19.71 },
-  { alpha: 0.004, critical: 16.6 },
-  { alpha: 0.007, critical: 14.07 },
-  { alpha: 0.01, critical: 12.49 },
-  { alpha: 0.015, critical: 10.71 },
-  { alpha: 0.02, critical: 9.454 },
-  { alpha: 0.025, critical: 8.539 },
-  { alpha: 0.03, critical: 7.831 },
-  { alpha: 0.04, critical: 6.714 },
-];
-
-/**
- * The first look's critical value at `alpha`: the table's value at the largest tabulated alpha not above it (the
- * critical value falls as alpha grows, so this errs on the safe side). null below the table: no first-look test.
- */
-export function firstLookCritical(alpha: number): number | null {
-  let best: number | null = null;
-  for (const row of FIRST_LOOK_CRITICAL) if (row.alpha <= alpha * (1 + 1e-12)) best = row.critical;
-  return best;
-}
+export { FIRST_LOOK_BUCKETS, FIRST_LOOK_CRITICAL, FIRST_LOOK_CRITICAL_WIDE, FIRST_LOOK_SHARE, firstLookCritical } from './first-look';

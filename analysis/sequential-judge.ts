@@ -22,6 +22,7 @@ import {
   type JudgeEvidence,
   type MetricEvidence,
   type PairedBucket,
+  type PairedEvidence,
 } from './sequential';
 import {
   pairedEValue,
@@ -29,7 +30,11 @@ import {
   pairedSummary,
   arPairedEValue,
   arPairedInterval,
+  AR_RHO_GRID,
+  AR_RHO_GRID_WIDE,
   FIRST_LOOK_BUCKETS,
+  FIRST_LOOK_CRITICAL,
+  FIRST_LOOK_CRITICAL_WIDE,
   firstLookCritical,
   FIRST_LOOK_SHARE,
 } from './paired';
@@ -44,14 +49,19 @@ export const SEQUENTIAL_MIN_BUCKETS = 10;
 /**
  * The boundaries of a paired metric's AR(1) test: alpha is spent in two parts, FIRST_LOOK_SHARE of it on a fixed-sample
  * test at the first look (exactly FIRST_LOOK_BUCKETS buckets; the e-value against a critical value calibrated by
- * simulation for lag-1 correlations up to 0.8, see FIRST_LOOK_CRITICAL) and the rest on the e-process at every later
- * look (Ville's boundary 1 / (the rest)); the chance of any false failure is at most the sum. Only for a one-sided
- * test whose minimum is the first look's bucket count, and only when the first look that can fail the metric comes
- * at exactly that count (a measurement whose window adds several buckets may pass it); otherwise there is no
- * first-look test and the e-process gets all of alpha (boundary 1 / alpha).
+ * simulation, `table`: FIRST_LOOK_CRITICAL for the narrow test, FIRST_LOOK_CRITICAL_WIDE for the wide one) and the rest
+ * on the e-process at every later look (Ville's boundary 1 / (the rest)); the chance of any false crossing is at most
+ * the sum. Only for a one-sided test whose minimum is the first look's bucket count, and only when the first look that
+ * can fail the metric comes at exactly that count (a measurement whose window adds several buckets may pass it);
+ * otherwise there is no first-look test and the e-process gets all of alpha (boundary 1 / alpha).
  */
-export function pairedBoundaries(alpha: number, side: 'up' | 'down' | 'both', minBuckets: number): { first: number | null; later: number } {
-  const first = side !== 'both' && minBuckets === FIRST_LOOK_BUCKETS ? firstLookCritical(alpha * FIRST_LOOK_SHARE) : null;
+export function pairedBoundaries(
+  alpha: number,
+  side: 'up' | 'down' | 'both',
+  minBuckets: number,
+  table: readonly { alpha: number; critical: number }[] = FIRST_LOOK_CRITICAL,
+): { first: number | null; later: number } {
+  const first = side !== 'both' && minBuckets === FIRST_LOOK_BUCKETS ? firstLookCritical(alpha * FIRST_LOOK_SHARE, table) : null;
   return { first, later: first === null ? 1 / alpha : 1 / (alpha * (1 - FIRST_LOOK_SHARE)) };
 }
 
@@ -139,11 +149,30 @@ function fmt(n: number | null): string {
   return n === null ? '∞' : String(Number(n.toPrecision(3)));
 }
 
+/** The e-value of a paired metric's AR(1) test at this look, and the boundary it is read against. */
+function arLook(
+  ev: PairedEvidence,
+  grid: readonly number[],
+  table: readonly { alpha: number; critical: number }[],
+  sides: { up: boolean; down: boolean; mu0Up: number; mu0Down: number; mean: number; side: 'up' | 'down' | 'both' },
+  alpha: number,
+  minBuckets: number,
+): { eUp: number; eDown: number; boundary: number } {
+  const eUp = sides.up && sides.mean > sides.mu0Up ? (arPairedEValue(ev, sides.mu0Up, sides.side, grid) ?? 1) : 0;
+  const eDown = sides.down && sides.mean < sides.mu0Down ? (arPairedEValue(ev, sides.mu0Down, sides.side, grid) ?? 1) : 0;
+  const plan = pairedBoundaries(alpha, sides.side, minBuckets, table);
+  const boundary = plan.first === null || ev.firstLook !== FIRST_LOOK_BUCKETS ? 1 / alpha : ev.buckets === FIRST_LOOK_BUCKETS ? plan.first : plan.later;
+  return { eUp, eDown, boundary };
+}
+
 /**
- * Judges one metric's accumulated evidence: 'high' / 'low' once the e-value of that side has reached 1 / alpha
- * (for good: a crossed boundary stays crossed), 'nodata' below `minSamples` paired buckets, else 'pass'.
- * Records the largest e-value so far in `ev.maxE` (the evidence object the caller just built by absorbing buckets).
- * `withInterval: false` skips the confidence interval (simulations that only need the decision).
+ * Judges one metric's accumulated evidence (the rule in full: docs/JUDGE.md): 'high' / 'low' and failed once the
+ * e-value of that side has reached its boundary (for good: a crossed boundary stays crossed), 'nodata' below
+ * `minSamples` paired buckets, else 'pass'. A paired metric fails on its wide test (ρ averaged up to 0.975,
+ * AR_RHO_GRID_WIDE); where only the narrow test (ρ up to 0.9) has crossed, the canary is higher if the buckets are
+ * not very autocorrelated and may be healthy if they are: 'high' / 'low' with `inconclusive` set and not failed, so a
+ * person decides. Records the largest e-value so far in `ev.maxE` (the evidence object the caller just built by
+ * absorbing buckets). `withInterval: false` skips the confidence interval (simulations that only need the decision).
  */
 export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alpha: number, grid: readonly number[], withInterval = true): MetricJudgement {
   const { allowedIncrease, allowedDecrease } = opts.effectSize;
@@ -159,6 +188,8 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
   let interval: [number | null, number | null];
   let canaryMean: number | null;
   let baselineMean: number | null;
+  /** The paired AR(1) test over the narrow ρ grid: where only it crosses, the verdict is inconclusive. */
+  let narrow: { eUp: number; eDown: number; boundary: number } | undefined;
   if (ev.test === 'counts') {
     if (up) eUp = countsEValue(ev.logLik, grid, allowedIncrease, 'up');
     if (down) eDown = countsEValue(ev.logLik, grid, allowedDecrease, 'down');
@@ -175,16 +206,15 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
     let lo: number | null = null;
     let hi: number | null = null;
     if (ev.first !== undefined) {
-      if (up && mean > mu0Up) eUp = arPairedEValue(ev, mu0Up, pairedSide) ?? 1;
-      if (down && mean < mu0Down) eDown = arPairedEValue(ev, mu0Down, pairedSide) ?? 1;
       const minBuckets = opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS;
       // Which look is the first depends on the measurement schedule (how many buckets each window adds), not on values.
       if (ev.firstLook === undefined && ev.buckets >= minBuckets) ev.firstLook = ev.buckets;
-      const plan = pairedBoundaries(alpha, pairedSide, minBuckets);
-      if (plan.first === null || ev.firstLook !== FIRST_LOOK_BUCKETS) boundary = 1 / alpha;
-      else boundary = ev.buckets === FIRST_LOOK_BUCKETS ? plan.first : plan.later;
-      // Each end from its one-sided test: at this look's boundary, or at half of alpha each for a two-sided metric.
-      if (withInterval) [lo, hi] = arPairedInterval(ev, pairedSide === 'both' ? 2 / alpha : boundary);
+      const sides = { up, down, mu0Up, mu0Down, mean, side: pairedSide } as const;
+      const wide = arLook(ev, AR_RHO_GRID_WIDE, FIRST_LOOK_CRITICAL_WIDE, sides, alpha, minBuckets);
+      ({ eUp, eDown, boundary } = wide);
+      narrow = arLook(ev, AR_RHO_GRID, FIRST_LOOK_CRITICAL, sides, alpha, minBuckets);
+      // Each end from its one-sided wide test: at this look's boundary, or at half of alpha each for a two-sided metric.
+      if (withInterval) [lo, hi] = arPairedInterval(ev, pairedSide === 'both' ? 2 / alpha : boundary, AR_RHO_GRID_WIDE);
     } else {
       // Evidence carried over from a release started before the AR(1) test: it goes on with the plug-in test it began with.
       const s = pairedSummary(ev);
@@ -202,9 +232,12 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
   const maxE = enough ? Math.max(ev.maxE, eValue) : ev.maxE;
   ev.maxE = maxE;
   const view: SequentialView = { test: ev.test, eValue, boundary, effect, interval, buckets: ev.buckets };
-  // A crossed boundary stays crossed; the paired test's first look has its own, lower boundary, hence the flag.
+  // A crossed boundary stays crossed; the paired test's first look has its own, lower boundary, hence the flags.
   const crossed = (ev.test === 'paired' && ev.crossed === true) || maxE >= boundary || (enough && eValue >= boundary);
   if (crossed && ev.test === 'paired') ev.crossed = true;
+  const narrowE = narrow ? Math.max(narrow.eUp, narrow.eDown) : 0;
+  const narrowCrossed = ev.test === 'paired' && (ev.narrowCrossed === true || (narrow !== undefined && enough && narrowE >= narrow.boundary));
+  if (narrowCrossed && ev.test === 'paired') ev.narrowCrossed = true;
   const base = {
     pValue: Math.min(1, 1 / maxE),
     ratioOfMeans: canaryMean !== null && baselineMean ? canaryMean / baselineMean : null,
@@ -224,6 +257,18 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
       verdict: 'nodata',
       failed: false,
       reason: `not enough data: ${ev.buckets} paired bucket(s), at least ${opts.minSamples ?? SEQUENTIAL_MIN_BUCKETS} needed`,
+    };
+  }
+  if (!crossed && narrowCrossed && narrow) {
+    const high = narrow.eUp >= narrow.eDown;
+    return {
+      ...base,
+      verdict: high ? 'high' : 'low',
+      failed: false,
+      inconclusive: true,
+      reason:
+        `inconclusive, a person decides: ${high ? 'higher' : 'lower'} if the buckets' lag-1 correlation is at most 0.9 ` +
+        `(e-value ${fmt(narrowE)} reached ${fmt(narrow.boundary)}), but a wander of correlation 0.95 could explain it: ${says}`,
     };
   }
   if (!crossed) return { ...base, verdict: 'pass', failed: false, reason: `no evidence of a regression yet: ${says}` };
@@ -266,13 +311,18 @@ export function judgeSequentially(
   });
   const withData = judged.filter((j) => j.judgement.verdict !== 'nodata');
   const failing = judged.filter((j) => j.judgement.failed);
+  const unsure = judged.filter((j) => j.judgement.inconclusive === true);
   const score = withData.length ? Math.round((1000 * (withData.length - failing.length)) / withData.length) / 10 : 0;
-  const verdict = failing.length ? 'fail' : withData.length ? 'pass' : 'nodata';
+  // 'marginal' makes the measurement inconclusive (measurementVerdict): the analysis stops for a person, as for a
+  // Mann-Whitney score between the thresholds.
+  const verdict = failing.length ? 'fail' : unsure.length ? 'marginal' : withData.length ? 'pass' : 'nodata';
   const reason = failing.length
     ? `sequential judge: ${failing.map((f) => `${f.name} ${f.judgement.reason}`).join('; ')}`
-    : withData.length
-      ? `sequential judge: no boundary crossed (${withData.length}/${judged.length} metric(s) with data, alpha ${fmt(alpha)} each)`
-      : 'sequential judge: no metric has enough paired buckets yet';
+    : unsure.length
+      ? `sequential judge: ${unsure.map((f) => `${f.name} ${f.judgement.reason}`).join('; ')}`
+      : withData.length
+        ? `sequential judge: no boundary crossed (${withData.length}/${judged.length} metric(s) with data, alpha ${fmt(alpha)} each)`
+        : 'sequential judge: no metric has enough paired buckets yet';
   return {
     metrics: results.map((r, i) => ({ ...r, stat: { ...(judged[i] as (typeof judged)[number]).judgement, against } })),
     score: { score, verdict, reason, criticalFailures: failing.map((f) => f.name) },

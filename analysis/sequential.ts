@@ -17,9 +17,12 @@
  *   bad), and the lag-1 correlation ρ averaged over a grid in both the effect's model and the null's, so the data say
  *   how much autocorrelation there is instead of a worst-case bound. Alpha is spent in two parts
  *   (FIRST_LOOK_SHARE): a fixed-sample test at the first look (10 buckets) against critical values calibrated
- *   by simulation for ρ up to 0.8 (FIRST_LOOK_CRITICAL), and Ville's boundary on the rest at every later
- *   look. The null averaged over ρ makes the e-process exact for that average, not for each fixed ρ: its rate at
- *   fixed ρ is measured (judge:sim, test/unit/sequential.test.ts). Evidence carried over from releases started before
+ *   by simulation, and Ville's boundary on the rest at every later look. The test runs twice: over the wide grid
+ *   (ρ up to 0.975, critical values for ρ up to 0.95, FIRST_LOOK_CRITICAL_WIDE), which fails the metric, and over the
+ *   narrow one (ρ up to 0.9, calibrated up to 0.8, FIRST_LOOK_CRITICAL), which alone makes the verdict inconclusive:
+ *   a regression if the buckets are not very autocorrelated, possibly a slow wander if they are, so a person decides.
+ *   The null averaged over ρ makes each e-process exact for that average, not for each fixed ρ: its rate at fixed ρ is
+ *   measured (judge:sim, test/long/sequential-validity.test.ts). Evidence carried over from releases started before
  *   this test (no first difference) goes on with the earlier plug-in t-mixture with an upper bound on ρ
  *   (pairedSummary).
  */
@@ -62,8 +65,13 @@ export interface PairedEvidence {
    * from releases started before it existed: those go on with the plug-in test (pairedSummary).
    */
   first?: number;
-  /** Set once the evidence crossed its boundary (the first look's boundary is lower than the later ones'). */
+  /**
+   * Set once the wide test (ρ averaged up to 0.975) crossed its boundary: the metric has failed (the first look's
+   * boundary is lower than the later ones', hence a flag rather than maxE alone).
+   */
   crossed?: true;
+  /** Set once the narrow test (ρ up to 0.9) crossed its boundary; without `crossed` the verdict is inconclusive. */
+  narrowCrossed?: true;
   /**
    * Buckets at the first look that could fail the metric (set by the judge). Only a first look at exactly
    * FIRST_LOOK_BUCKETS spends part of alpha on the first-look test; after any other the e-process has all of it.

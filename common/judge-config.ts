@@ -23,18 +23,23 @@ export const JudgeMetricOptions = z.strictObject({
    */
   outliers: z.enum(['none', 'iqr']).default('none'),
   /**
-   * Tolerance on a robust ratio (canary / reference): a statistically significant change fails only when the ratio
-   * is also beyond it, so a real but negligible shift (say 2% slower) does not roll a release back. Mann-Whitney:
-   * 1 + Hodges-Lehmann shift / reference median (one spike cannot cancel a shift); sequential: the rate ratio for
-   * counts, 1 + mean paired difference / reference mean for per-bucket values.
+   * Tolerance on the effect ratio canary / reference (docs/JUDGE.md): a statistically significant change fails only
+   * when the ratio is also beyond it, so a real but negligible shift (say 2% slower) does not roll a release back. 1
+   * (the default) tolerates nothing: every significant change in the bad direction fails. The ratio: Mann-Whitney,
+   * 1 + Hodges-Lehmann shift / reference median (one spike cannot cancel a shift), or the ratio of means where that
+   * shift is 0 or the reference median is 0 (tied, discrete data such as small error counts); sequential, the rate
+   * ratio for counts and 1 + mean paired difference / reference mean for per-bucket values.
    */
   effectSize: z
     .strictObject({
-      allowedIncrease: z.number().min(1, 'allowedIncrease is a ratio of means and must be >= 1 (1.1 allows a 10% increase)').default(1),
+      allowedIncrease: z
+        .number()
+        .min(1, 'allowedIncrease is the largest tolerated effect ratio canary / reference (docs/JUDGE.md) and must be >= 1 (1.1 allows a 10% increase)')
+        .default(1),
       allowedDecrease: z
         .number()
-        .gt(0, 'allowedDecrease is a ratio of means and must be in (0, 1] (0.9 allows a 10% decrease)')
-        .max(1, 'allowedDecrease is a ratio of means and must be in (0, 1] (0.9 allows a 10% decrease)')
+        .gt(0, 'allowedDecrease is the smallest tolerated effect ratio canary / reference (docs/JUDGE.md) and must be in (0, 1] (0.9 allows a 10% decrease)')
+        .max(1, 'allowedDecrease is the smallest tolerated effect ratio canary / reference (docs/JUDGE.md) and must be in (0, 1] (0.9 allows a 10% decrease)')
         .default(1),
     })
     .prefault({}),
@@ -65,7 +70,8 @@ const Confidence = z
  * boundary (`1 / alpha`; a paired metric spends half of its alpha on a calibrated first look at 10 buckets and then
  * crosses at `2 / alpha`), with alpha = (1 - confidence) split evenly over the judged metrics (the canary's
  * false-failure probability over the release stays at most 1 - confidence; for paired metrics as measured for lag-1
- * correlation up to 0.8, analysis/paired.ts).
+ * correlation up to 0.95, analysis/paired.ts). A paired metric whose regression holds only if its buckets are not very
+ * autocorrelated is inconclusive: a person decides (docs/JUDGE.md).
  */
 export const SequentialJudgeConfig = z.strictObject({
   kind: z.literal('sequential').default('sequential'),

@@ -19,8 +19,9 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
   // At most alpha, the issue's bound. The paired test averages the autocorrelation out of its null rather than
   // bounding it, so its rate at a fixed rho is measured, not proven: about 0.003, 0.01-0.02 and 0.036-0.041 at rho 0,
   // 0.5 and 0.8 over larger runs (judge:sim; binomial sd over 2,000 runs about 0.004).
-  it.each([0, 0.5, 0.8])('paired latency buckets with lag-1 correlation %s and a shared trend fail at most alpha (0.05) of the time', (rho) => {
-    const rand = mulberry32(rho === 0 ? 11 : rho === 0.5 ? 12 : 15);
+  // Judge v3 holds it up to rho 0.95 (its wide test allows for correlation up to 0.975; docs/JUDGE.md).
+  it.each([0, 0.5, 0.8, 0.9, 0.95])('paired latency buckets with lag-1 correlation %s and a shared trend fail at most alpha (0.05) of the time', (rho) => {
+    const rand = mulberry32(rho === 0 ? 11 : rho === 0.5 ? 12 : rho === 0.8 ? 15 : rho === 0.9 ? 16 : 17);
     let falseFailures = 0;
     for (let run = 0; run < RUNS; run++) {
       let ev = emptyPaired();
@@ -41,33 +42,44 @@ describe('anytime validity: healthy canaries checked at every bucket', () => {
   });
 
   // The other side of the same settings: a 30% slower canary (3 bucket sds), one-sided as by default. The first
-  // look's test (half of alpha at bucket 10) fails most of them at once, like a 10-bucket Mann-Whitney window at the
+  // look's test (half of alpha at bucket 10) stops most of them at once, like a 10-bucket Mann-Whitney window at the
   // same false-positive rate (the plug-in test with an upper bound on rho caught 0.39 of these); the large-g half of
-  // the prior mixture catches them early at correlation 0.8 too (seeded, so the shares are exact).
+  // the prior mixture stops them early at correlation 0.8 too (seeded, so the shares are exact). A stop is a fail
+  // or, where only the narrow test crosses, an inconclusive verdict that waits for a person (judge v3: the price
+  // of holding alpha at rho 0.95 is that at 0.8 most of these wait for a person instead of failing on their own;
+  // docs/JUDGE.md and the README state it).
   it.each([
-    [0, 10, 0.5],
-    [0.8, 30, 0.45],
-  ])('at lag-1 correlation %s a 30%% regression fails by bucket %s in at least %s of the runs', (rho, by, share) => {
-    const rand = mulberry32(rho === 0 ? 21 : 22);
-    const runs = 400;
-    let caught = 0;
-    for (let run = 0; run < runs; run++) {
-      let ev = emptyPaired();
-      let c = gaussian(rand);
-      let r = gaussian(rand);
-      for (let t = 0; t < by; t++) {
-        const trend = 100 + 30 * Math.sin(t / 20);
-        ev = absorbPaired(ev, [{ t, canary: 1.3 * trend + 10 * c, reference: trend + 10 * r }]);
-        if (judgeEvidence(ev, defaults, 0.05, [], false).failed) {
-          caught++;
-          break;
+    [0, 10, 0.5, 0.5],
+    [0.8, 30, 0.45, 0.1],
+  ])(
+    'at lag-1 correlation %s a 30%% regression stops the release by bucket %s in at least %s of the runs (fails on its own in at least %s)',
+    (rho, by, share, failShare) => {
+      const rand = mulberry32(rho === 0 ? 21 : 22);
+      const runs = 400;
+      let caught = 0;
+      let failed = 0;
+      for (let run = 0; run < runs; run++) {
+        let ev = emptyPaired();
+        let c = gaussian(rand);
+        let r = gaussian(rand);
+        for (let t = 0; t < by; t++) {
+          const trend = 100 + 30 * Math.sin(t / 20);
+          ev = absorbPaired(ev, [{ t, canary: 1.3 * trend + 10 * c, reference: trend + 10 * r }]);
+          const judged = judgeEvidence(ev, defaults, 0.05, [], false);
+          if (judged.failed || judged.inconclusive) {
+            caught++;
+            if (judged.failed) failed++;
+            break;
+          }
+          c = rho * c + Math.sqrt(1 - rho * rho) * gaussian(rand);
+          r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
         }
-        c = rho * c + Math.sqrt(1 - rho * rho) * gaussian(rand);
-        r = rho * r + Math.sqrt(1 - rho * rho) * gaussian(rand);
       }
-    }
-    expect(caught / runs).toBeGreaterThanOrEqual(share);
-  });
+      process.stdout.write(`[figure] rho ${rho}: a 30% regression stopped by bucket ${by} in ${caught / runs}, failed on its own in ${failed / runs}\n`);
+      expect(caught / runs).toBeGreaterThanOrEqual(share);
+      expect(failed / runs).toBeGreaterThanOrEqual(failShare);
+    },
+  );
 
   // The first look's critical values (bench/judge-calibrate.ts, 200,000 runs a correlation) checked on fresh seeds:
   // 20,000 runs, binomial sd about 0.0011 at 0.025, so 0.028 is about 3 sd above the nominal rate.

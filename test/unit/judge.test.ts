@@ -1,8 +1,9 @@
 import { JudgeConfig, JudgeMetricOptions, MannWhitneyJudgeConfig } from '../../common/judge-config';
 import type { JudgeMetricOptionsInput } from '../../common/judge-config';
 import type { JudgedMetric, MetricJudgement } from '../../analysis/judge';
-import { commonLanguageEffectSize, judgeMetric, mannWhitneyU, normalCdf, scoreCanary } from '../../analysis/judge';
+import { commonLanguageEffectSize, hodgesLehmannShift, judgeMetric, mannWhitneyU, normalCdf, scoreCanary } from '../../analysis/judge';
 import { mulberry32 } from '../../dev/simulator';
+import { poisson } from '../support/noise';
 
 function expectClose(actual: number, expected: number, relative = 1e-6): void {
   expect(Math.abs(actual - expected) / Math.abs(expected)).toBeLessThan(relative);
@@ -255,6 +256,76 @@ describe('judgeMetric', () => {
     it('cannot excuse a change from a zero baseline by a ratio', () => {
       const j = judgeMetric([1, 2, 1, 3, 2, 1], [0, 0, 0, 0, 0, 0], options({ effectSize: { allowedIncrease: 100 } }), 0.95);
       expect(j).toMatchObject({ verdict: 'high', failed: true, ratioOfMeans: null });
+    });
+  });
+
+  describe('discrete counts with many ties', () => {
+    // The example of issue 29: error counts per bucket, canary mean 1.48x the baseline's, Mann-Whitney p = 0.0039
+    // (scipy 1.17.1 mannwhitneyu(canary, baseline, method='asymptotic', use_continuity=True): 0.003937238783381922),
+    // yet the Hodges-Lehmann shift is exactly 0 (most pairwise differences are 0 or +-1).
+    const canary = [
+      0, 4, 1, 2, 2, 2, 0, 1, 2, 0, 2, 0, 2, 0, 1, 2, 2, 5, 2, 1, 1, 1, 5, 2, 3, 1, 1, 4, 1, 0, 3, 1, 2, 1, 1, 1, 1, 0, 5, 2, 1, 1, 1, 0, 1, 1, 1, 1, 1, 2, 1,
+      1, 2, 2, 0, 4, 0, 5, 2, 1, 2, 0, 0, 4, 0, 1, 2, 2, 2, 2, 1, 4, 1, 2, 2, 1, 0, 1, 2, 1, 1, 2, 2, 0, 4, 5, 1, 1, 1, 0, 1, 4, 0, 2, 2, 2, 1, 1, 0, 1, 5, 1,
+      0, 4, 1, 1, 1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 3, 1, 1, 3, 1, 0, 1, 2, 1,
+    ];
+    const baseline = [
+      2, 0, 0, 3, 1, 2, 4, 2, 2, 1, 2, 1, 3, 3, 0, 0, 0, 0, 0, 2, 1, 2, 1, 2, 0, 1, 1, 2, 0, 0, 1, 1, 0, 0, 0, 0, 3, 0, 0, 1, 1, 1, 2, 0, 1, 0, 1, 0, 3, 0, 0,
+      2, 2, 2, 0, 2, 3, 1, 2, 1, 0, 1, 0, 0, 1, 1, 2, 1, 0, 1, 1, 0, 0, 3, 1, 2, 2, 1, 0, 0, 0, 1, 0, 2, 0, 3, 0, 1,
+    ];
+
+    it('fails a significant increase whose Hodges-Lehmann shift is 0 when no tolerance is configured', () => {
+      expect([canary.length, baseline.length]).toEqual([125, 88]);
+      const j = judgeMetric(canary, baseline, options(), 0.95);
+      expectClose(j.pValue ?? NaN, 0.003937238783381922, 1e-9);
+      expect(j.ratioOfMeans).toBeCloseTo(1.4845, 4);
+      expect(j).toMatchObject({ verdict: 'high', failed: true });
+      expect(j.reason).toMatch(/^significantly higher: /);
+    });
+
+    it('reads a tolerance on the ratio of means when the Hodges-Lehmann shift is 0', () => {
+      const within = judgeMetric(canary, baseline, options({ effectSize: { allowedIncrease: 1.5 } }), 0.95);
+      expect(within).toMatchObject({ verdict: 'pass', failed: false, effectMeasure: 'ratio-of-means' });
+      expect(within.ratio).toBeCloseTo(1.4845, 4);
+      expect(within.reason).toMatch(/^significantly higher but within the allowed up to 1\.5x: .*ratio of means 1\.485x \(Hodges-Lehmann shift 0\)/);
+      const beyond = judgeMetric(canary, baseline, options({ effectSize: { allowedIncrease: 1.2 } }), 0.95);
+      expect(beyond).toMatchObject({ verdict: 'high', failed: true, effectMeasure: 'ratio-of-means' });
+    });
+
+    it('reads a tolerance on the ratio of means when the baseline median is 0 (mostly zero counts)', () => {
+      const base = [...range(34).map(() => 0), ...range(6).map(() => 1)];
+      const can = [...range(20).map(() => 0), ...range(14).map(() => 1), ...range(6).map(() => 2)];
+      const within = judgeMetric(can, base, options({ effectSize: { allowedIncrease: 5 } }), 0.95);
+      expect(within.pValue).toBeLessThan(0.001);
+      expect(within).toMatchObject({ verdict: 'pass', failed: false, effectMeasure: 'ratio-of-means' });
+      expect(within.ratio).toBeCloseTo(0.65 / 0.15, 12);
+      expect(judgeMetric(can, base, options({ effectSize: { allowedIncrease: 4 } }), 0.95)).toMatchObject({ verdict: 'high', failed: true });
+      // The Hodges-Lehmann shift where it says something: continuous data keep their robust ratio.
+      expect(
+        judgeMetric(
+          range(20).map((i) => 10 + i),
+          [...range(20), 10_000],
+          options(),
+          0.95,
+        ).effectMeasure,
+      ).toBe('hodges-lehmann');
+    });
+
+    it('fails every significant increase of seeded small error counts (Poisson 1 against 1.5 a bucket) when no tolerance is configured', () => {
+      let significant = 0;
+      let zeroShift = 0;
+      for (let seed = 0; seed < 60; seed++) {
+        const rand = mulberry32(2900 + seed);
+        const base = range(60).map(() => poisson(rand, 1));
+        const can = range(60).map(() => poisson(rand, 1.5));
+        const j = judgeMetric(can, base, options(), 0.95);
+        if (!(j.pValue !== null && j.pValue < 0.05 && (j.cles ?? 0) > 0.5)) continue;
+        significant++;
+        if (hodgesLehmannShift(can, base) === 0) zeroShift++;
+        expect({ seed, verdict: j.verdict, failed: j.failed }).toEqual({ seed, verdict: 'high', failed: true });
+      }
+      // Not vacuous: most draws are significant, and several of them have no Hodges-Lehmann shift at all.
+      expect(significant).toBeGreaterThanOrEqual(30);
+      expect(zeroShift).toBeGreaterThanOrEqual(5);
     });
   });
 

@@ -17,10 +17,12 @@ import {
   arPairedEValue,
   arStats,
   AR_RHO_GRID,
+  AR_RHO_GRID_WIDE,
+  FIRST_LOOK_CRITICAL_WIDE,
   studentTCdf,
 } from '../../analysis/paired';
 import { judgeEvidence, judgeSequentially, pairedBoundaries, type VariantSeries } from '../../analysis/sequential-judge';
-import { addMeasurement, carriedEvidence, judgeMetric, zeroCounters, type TimedSeries } from '../../analysis/analysis';
+import { addMeasurement, carriedEvidence, judgeMetric, measurementVerdict, zeroCounters, type TimedSeries } from '../../analysis/analysis';
 import { mulberry32 } from '../../dev/simulator';
 import { gaussian } from '../support/noise';
 
@@ -137,16 +139,16 @@ describe('statistical primitives against scipy (test/fixtures/judge/reference.js
     );
     expect(arStats(shifted, 0)).toEqual(expect.objectContaining({ n: s.n, x1: expect.closeTo(s.x1, 12), xn: expect.closeTo(s.xn, 12) }));
     relClose(arStats(shifted, 0)?.s1 ?? NaN, s.s1, 1e-12);
-    const mix = (side: 'up' | 'both'): number => {
-      const num = AR_RHO_GRID.reduce(
-        (t, r) => t + PAIRED_PRIOR_MIXTURE.reduce((u, { g, weight }) => u + weight * Math.exp(arLogMarginal(s, r, g, side)), 0),
-        0,
-      );
-      const den = AR_RHO_GRID.reduce((t, r) => t + Math.exp(arLogMarginal(s, r, null)), 0);
+    const mix = (side: 'up' | 'both', grid = AR_RHO_GRID): number => {
+      const num = grid.reduce((t, r) => t + PAIRED_PRIOR_MIXTURE.reduce((u, { g, weight }) => u + weight * Math.exp(arLogMarginal(s, r, g, side)), 0), 0);
+      const den = grid.reduce((t, r) => t + Math.exp(arLogMarginal(s, r, null)), 0);
       return num / den;
     };
     relClose(arPairedEValue(ev, 0.1, 'up') ?? NaN, mix('up'), 1e-10);
     relClose(arPairedEValue(ev, 0.1, 'both') ?? NaN, mix('both'), 1e-10);
+    // The wide test that may fail a metric: the same average over correlations up to 0.975.
+    expect(AR_RHO_GRID_WIDE).toEqual([...AR_RHO_GRID, 0.95, 0.975]);
+    relClose(arPairedEValue(ev, 0.1, 'up', AR_RHO_GRID_WIDE) ?? NaN, mix('up', AR_RHO_GRID_WIDE), 1e-10);
     const neg = absorbPaired(
       emptyPaired(),
       x.map((v, t) => ({ t, canary: -v, reference: -0.2 })),
@@ -258,7 +260,35 @@ describe('sequential judge over a template', () => {
     const [lo, hi] = stat?.evidence?.interval ?? [null, null];
     expect(lo).toBeGreaterThan(1);
     expect(hi).toBeGreaterThan(stat?.evidence?.effect ?? Infinity);
-    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary (12\.5|80)\)/);
+    // The boundary of the wide test, which fails a metric: 8.17 at the first look (alpha 0.0125 a metric), 80 after it.
+    expect(last?.score.reason).toMatch(/latency boundary crossed: ratio 1\.\d+ \[1\.\d+, 1\.\d+\], e-value [\d.]+ \(boundary (8\.17|80)\)/);
+  });
+
+  it('stops for a person, rather than failing, when a healthy canary wandering at lag-1 correlation 0.95 is higher only if the correlation is at most 0.9', () => {
+    // Seeded: the narrow test (correlation up to 0.9) crosses its first-look boundary at bucket 10 (e-value 17.8 against
+    // 12.5), the wide one does not (6.65 against 8.17).
+    const rand = mulberry32(9);
+    let x = gaussian(rand);
+    const xs: number[] = [];
+    for (let t = 0; t < 10; t++) {
+      xs.push(x);
+      x = 0.95 * x + Math.sqrt(1 - 0.95 * 0.95) * gaussian(rand);
+    }
+    const r = judgeSequentially(
+      template,
+      { kind: 'sequential', confidence: 0.95 },
+      thresholds,
+      { canary: window(10, 10, (t) => ({ requests: 500, rt: 100 + 10 * (xs[t] ?? 0) })), reference: window(10, 10, () => ({ requests: 500, rt: 100 })) },
+      'baseline',
+      undefined,
+    );
+    expect(r.metrics[1]?.stat).toMatchObject({ verdict: 'high', failed: false, inconclusive: true });
+    expect(r.metrics[1]?.stat?.reason).toMatch(/^inconclusive, a person decides: higher if the buckets' lag-1 correlation is at most 0\.9/);
+    expect(r.score).toMatchObject({ verdict: 'marginal', criticalFailures: [] });
+    expect(r.score.reason).toMatch(/^sequential judge: latency inconclusive/);
+    expect(measurementVerdict(r.metrics, r.score)).toBe('inconclusive');
+    expect(r.evidence.latency).toMatchObject({ narrowCrossed: true });
+    expect(r.evidence.latency).not.toHaveProperty('crossed');
   });
 
   it('fails five times the error rate on sparse counts, and never fails with no errors on either side', () => {
@@ -322,7 +352,9 @@ describe('evidence carried over from a release started before the AR(1) test', (
     expect(judgeEvidence(ev, defaults, 0.05, [], false).verdict).toBe('nodata');
     expect(ev.firstLook).toBeUndefined();
     ev = absorbPaired(ev, [bucket(9)]);
-    const plan = pairedBoundaries(0.05, 'up', 10);
+    // The boundary shown is the wide test's, the one that fails a metric; the narrow test has its own table.
+    const plan = pairedBoundaries(0.05, 'up', 10, FIRST_LOOK_CRITICAL_WIDE);
+    expect(plan.first).toBeLessThan(pairedBoundaries(0.05, 'up', 10).first ?? 0);
     expect(judgeEvidence(ev, defaults, 0.05, [], false).evidence?.boundary).toBe(plan.first);
     expect(ev.firstLook).toBe(10);
     ev = absorbPaired(ev, [bucket(10)]);
