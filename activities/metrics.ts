@@ -1,7 +1,7 @@
 /**
- * Analysis measurements: GetMetricData for the canary and its reference variant, judged by the pure helpers
- * in workflows/analysis.ts. One activity call takes a whole series of measurements and heartbeats between them,
- * so a long bake adds a few history events, not a few per measurement.
+ * Analysis measurements: GetMetricData for the canary and its reference variant, judged by the pure helpers of
+ * analysis/ (analysis/analysis.ts, analysis/sequential-judge.ts). One activity call takes a whole series of
+ * measurements and heartbeats between them, so a long bake adds a few history events, not a few per measurement.
  */
 import {
   DescribeAlarmsCommand,

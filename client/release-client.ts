@@ -6,6 +6,7 @@
  */
 import {
   type Client,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -167,10 +168,16 @@ export const STATUS_QUERY_TIMEOUT_MS = 15_000;
  * answers (no worker, a stuck task) would otherwise stay open after its caller has moved on.
  */
 export async function queryStatus(handle: ReleaseHandle, timeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
   try {
-    return await handle.client.withDeadline(Date.now() + timeoutMs, () => handle.query(msg.statusQuery));
+    return await handle.client.withDeadline(deadline, () => handle.query(msg.statusQuery));
   } catch (err) {
-    if (isGrpcDeadlineError(err)) throw new Error(`the status query got no answer in ${timeoutMs / 1000}s`);
+    // gRPC sends the deadline along and the server cancels the call when it passes. On a busy machine that cancel
+    // (CANCELLED, "Call cancelled") can be read before our own deadline timer runs: at or past the deadline, it is
+    // the same limit. A CANCELLED before it is something else and stays as it is.
+    if (isGrpcDeadlineError(err) || (isGrpcCancelledError(err) && Date.now() >= deadline)) {
+      throw new Error(`the status query got no answer in ${timeoutMs / 1000}s`, { cause: err });
+    }
     throw err;
   }
 }

@@ -4,7 +4,7 @@
  * deregistered one at once; a real ALB health-checks only target groups that a listener or rule forward action
  * references (weight 0 counts), keeps new targets `initial` until enough checks passed, fails them when the version
  * is broken, and drains deregistered targets for the group's deregistration delay. A release that passes against
- * moto alone can therefore fail on its first real ALB (../shared/AWS-EMULATOR.md, "What real AWS does that moto hides").
+ * moto alone can therefore fail on its first real ALB.
  *
  * The layer owns only DescribeTargetHealth. It builds the answer from moto's state, read on every call with its own
  * SDK clients straight to moto (target group, registered targets, tags, and the forward actions of every listener and

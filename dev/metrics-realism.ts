@@ -1,6 +1,6 @@
 /**
- * The metrics half of the realism layer: CloudWatch data the way an ALB delivers it (see
- * /work/shared/AWS-EMULATOR.md, "What real AWS does that moto hides"), built from the simulator's ticks.
+ * The metrics half of the realism layer (the ALB half is ./alb-realism.ts): CloudWatch data the way an ALB delivers
+ * it, built from the simulator's ticks.
  *
  * - One datapoint per bucket of a 60 s period, timestamped at the bucket's start. Under time compression a bucket
  *   lasts 60 / timeScale real seconds, rounded down to a period CloudWatch accepts (1, 5, 10, 30, 60 s), so a

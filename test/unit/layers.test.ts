@@ -1,5 +1,5 @@
 /**
- * The layers point one way (DESIGN.md): common/ and analysis/ are pure; workflows/ sees activities only as types;
+ * The layers point one way: common/ and analysis/ are pure; workflows/ sees activities only as types;
  * nothing but the worker (and tests, dev tools) imports workflow code. Also keeps the workflow files runbook-sized.
  */
 import * as fs from 'node:fs';
