@@ -1,9 +1,19 @@
 #!/usr/bin/env node
-/* The `canary` command (npx canary, npm run canary --): runs client/cli.ts through ts-node, types not checked. */
+/*
+ * The `canary` command. Installed from the package (npm install alb-canary), it runs the compiled JavaScript in
+ * dist/; in a checkout of the repository (where client/cli.ts exists) it runs the sources through ts-node, types not
+ * checked, so `npm run canary --` never runs a stale build.
+ */
 'use strict';
+const fs = require('node:fs');
 const path = require('node:path');
 
-// Compile with this repository's tsconfig whatever the caller's working directory is.
-process.env.TS_NODE_PROJECT = process.env.TS_NODE_PROJECT || path.join(__dirname, '..', 'tsconfig.json');
-require('ts-node/register/transpile-only');
-require('../client/cli').run(process.argv);
+const root = path.join(__dirname, '..');
+if (fs.existsSync(path.join(root, 'client', 'cli.ts'))) {
+  // Compile with this repository's tsconfig whatever the caller's working directory is.
+  process.env.TS_NODE_PROJECT = process.env.TS_NODE_PROJECT || path.join(root, 'tsconfig.json');
+  require('ts-node/register/transpile-only');
+  require('../client/cli').run(process.argv);
+} else {
+  require('../dist/client/cli.js').run(process.argv);
+}

@@ -15,6 +15,7 @@ import { startCommand, validateCommand } from './commands/start';
 import { historyCommand, statusCommand } from './commands/status';
 import { verbCommand, type VerbOption } from './commands/verbs';
 import { watchCommand } from './commands/watch';
+import { packageVersion } from './package-info';
 import { reportCommand } from './report';
 import { signCommand, signWithOption, signedPayload, type SignablePayload } from './signing';
 import type { SignedVerb } from '../common/signing';
@@ -34,7 +35,7 @@ const VERB_OPTIONS: { [V in Verb]?: readonly VerbOption[] } = { approve: [signWi
 export function buildProgram(): Command {
   const program = new Command('canary')
     .description('Durable canary releases behind an AWS Application Load Balancer, orchestrated by Temporal.')
-    .version('0.1.0', '-V, --cli-version', 'print the version of the canary CLI')
+    .version(packageVersion(), '-V, --cli-version', 'print the version of the canary CLI')
     .exitOverride()
     .showHelpAfterError('(canary --help lists the commands; canary COMMAND --help its options)')
     .addOption(new Option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the profile, localhost:7233)'))

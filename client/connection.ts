@@ -69,7 +69,9 @@ export function resolveConnection(flags: ConnectionFlags = {}, env: NodeJS.Proce
 
 /**
  * The Temporal UI's base URL: the explicit one (flag or CANARY_UI_URL) if given; for a local dev server the
- * default UI port on the same host; for Temporal Cloud the cloud UI; otherwise unknown.
+ * default UI port on the same host; for Temporal Cloud the cloud UI, whichever endpoint the client uses (the
+ * namespace endpoint `<namespace>.<account>.tmprl.cloud` of mTLS, or the regional `<region>.<cloud>.api.temporal.io`
+ * of API keys); otherwise unknown.
  */
 export function uiUrlFor(address: string, explicit?: string): string | undefined {
   if (explicit?.trim()) return explicit.trim().replace(/\/+$/, '');
@@ -77,7 +79,7 @@ export function uiUrlFor(address: string, explicit?: string): string | undefined
   if (host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host)) {
     return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${DEV_UI_PORT}`;
   }
-  if (/\.tmprl\.cloud$/.test(host)) return 'https://cloud.temporal.io';
+  if (/\.tmprl\.cloud$/.test(host) || /\.api\.temporal\.io$/.test(host)) return 'https://cloud.temporal.io';
   return undefined;
 }
 

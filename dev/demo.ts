@@ -193,7 +193,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
           out(
             `    the temporal CLI  ${temporalCli()} workflow update execute --address ${opts.temporalAddress} --workflow-id ${workflowId} --name approve --input '{"by":"alice","step":${st.gate.step}}'`,
           );
-          out(`    the canary CLI    TEMPORAL_ADDRESS=${opts.temporalAddress} npx canary approve ${workflowId} --by alice --step ${st.gate.step}\n`);
+          out(`    the canary CLI    TEMPORAL_ADDRESS=${opts.temporalAddress} npm run canary -- approve ${workflowId} --by alice --step ${st.gate.step}\n`);
           if (opts.autoApproveAfterMs !== undefined) {
             const step = st.gate.step;
             out(`  (non-interactive: approving as alice in ${formatDuration(opts.autoApproveAfterMs)})`);

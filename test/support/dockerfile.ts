@@ -5,8 +5,10 @@
  * Each stage gets a directory under `scratch` that stands for its root filesystem; WORKDIR, COPY (from the build
  * context, honouring .dockerignore, or `--from` an earlier stage) and ENV act on it as Docker would, and RUN runs the
  * instruction's shell command there with the stage's environment. What the base image would provide is the host's:
- * `FROM node:<major>...` is accepted only when the host runs Node <major>, and RUN finds node and npm on the host's
- * PATH (the npm cache is the host's too, so `npm ci` need not download what setup already fetched). USER, EXPOSE and
+ * `FROM node:<major>...` is accepted only when the Node that RUN finds first on the PATH it is given is Node <major>
+ * (this process's Node by default, or one from the npm registry's `node` package: test/support/node-runtime.ts), and
+ * RUN finds node and npm on that PATH (the npm cache is the host's too, so `npm ci` need not download what setup
+ * already fetched). USER, EXPOSE and
  * CMD are recorded for the caller, which starts the final stage's CMD itself. Any instruction or flag this executor
  * does not implement is an error, so a Dockerfile change can never be skipped silently.
  */
@@ -133,6 +135,11 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Limit for one RUN. */
   runTimeoutMs?: number;
+  /**
+   * The version of the Node that `hostEnv.PATH` puts first, which stands in for the `node:<major>` base images;
+   * default this process's.
+   */
+  nodeVersion?: string;
 }
 
 /** Runs every stage of the Dockerfile in `scratch` and describes the final stage. */
@@ -152,7 +159,7 @@ export async function buildDockerfile(opts: BuildOptions): Promise<BuiltImage> {
     if (previous) {
       await sh(`cp -a ${q(previous)} ${q(root)}`, opts.scratch, opts.hostEnv, 600_000);
     } else {
-      checkBaseImage(stage.base);
+      checkBaseImage(stage.base, opts.nodeVersion ?? process.versions.node);
       fs.mkdirSync(root, { recursive: true });
     }
     const state = {
@@ -266,12 +273,12 @@ export async function buildDockerfile(opts: BuildOptions): Promise<BuiltImage> {
   return last;
 }
 
-// Only Node images are stood in for by the host, and only the same major version.
-function checkBaseImage(base: string): void {
+// Only Node images are stood in for by the host, and only by the same major version.
+function checkBaseImage(base: string, nodeVersion: string): void {
   const m = /^(?:docker\.io\/)?(?:library\/)?node:(\d+)(?:[.-][\w.-]*)?(?:@sha256:[0-9a-f]+)?$/.exec(base);
   if (!m) throw new Error(`FROM ${base}: only node:<major> base images can be stood in for by the host here`);
-  const hostMajor = process.versions.node.split('.')[0];
-  if (m[1] !== hostMajor) throw new Error(`FROM ${base}: the host runs Node ${process.versions.node}, so it cannot stand in for Node ${m[1]}`);
+  const hostMajor = nodeVersion.split('.')[0];
+  if (m[1] !== hostMajor) throw new Error(`FROM ${base}: the host runs Node ${nodeVersion}, so it cannot stand in for Node ${m[1]}`);
 }
 
 function parseKeyValues(args: string, where: string): Record<string, string> {

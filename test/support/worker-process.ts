@@ -63,6 +63,8 @@ export interface WorkerProgram {
   /** Arguments to node. */
   nodeArgs: string[];
   cwd: string;
+  /** The node binary; default this process's (a test may run the worker under another Node, test/support/node-runtime.ts). */
+  node?: string;
 }
 
 const SOURCE_WORKER: WorkerProgram = { nodeArgs: ['-r', 'ts-node/register/transpile-only', 'worker/main.ts'], cwd: repoRoot };
@@ -77,12 +79,12 @@ export function spawnWorker(vars: Record<string, string>, program: WorkerProgram
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...vars,
   };
-  const child = spawn(process.execPath, program.nodeArgs, { cwd: program.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(program.node ?? process.execPath, program.nodeArgs, { cwd: program.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   // Like dev/guard.sh for the servers: if this test process dies without cleaning up (a SIGKILLed jest), the worker
   // must not poll on forever. The watchdog ends with the worker.
   if (child.pid !== undefined) {
-    const isWorker = `grep -qs worker/main /proc/${child.pid}/cmdline`;
+    const isWorker = `grep -qs -e worker/main -e canary-worker /proc/${child.pid}/cmdline`;
     const watchdog = `while kill -0 ${process.pid} 2>/dev/null && ${isWorker}; do sleep 1; done; ${isWorker} && kill -KILL ${child.pid}`;
     spawn('bash', ['-c', watchdog], {
       stdio: 'ignore',

@@ -9,20 +9,22 @@ import { buildDockerfile, dockerignoreMatcher, parseDockerfile } from '../suppor
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const nodeMajor = process.versions.node.split('.')[0];
+const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string };
 
 describe('parseDockerfile', () => {
-  it('reads the worker Dockerfile as a build stage and a runtime stage that copies from it', () => {
+  it('reads the worker Dockerfile as a build stage and a runtime stage that copies from it, both on a supported LTS', () => {
     const stages = parseDockerfile(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));
     expect(stages.map((s) => [s.name, s.base])).toEqual([
-      ['build', 'node:20-slim'],
-      ['runtime', 'node:20-slim'],
+      ['build', 'node:24-slim'],
+      ['runtime', 'node:24-slim'],
     ]);
     const runtime = stages[1]?.instructions ?? [];
     expect(runtime.filter((i) => i.keyword === 'COPY').every((i) => i.args.startsWith('--from=build '))).toBe(true);
     expect(runtime.some((i) => i.keyword === 'RUN')).toBe(false);
     expect(stages[0]?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args)).toEqual([
       expect.stringMatching(/^npm ci\b/),
-      expect.stringMatching(/^npm run build && node dist\/worker\/build-bundle\.js && npm prune --omit=dev/),
+      // The image runs what the npm package ships: the packed tarball, unpacked.
+      `npm pack --silent && tar -xzf ${manifest.name}-*.tgz && npm prune --omit=dev --no-audit --no-fund`,
       expect.stringMatching(/^node -e "const c = require\('@temporalio\/core-bridge\/common'\).*getPrebuiltPath\(\);"$/),
     ]);
   });
@@ -92,6 +94,14 @@ describe('buildDockerfile', () => {
     expect(fs.readFileSync(path.join(image.workdir, 'made.txt'), 'utf8')).toBe('hello there\n');
     expect(fs.readFileSync(path.join(image.workdir, 'listing.txt'), 'utf8')).toBe('a.txt\ndeep\n');
     expect(image).toMatchObject({ env: { NODE_ENV: 'production' }, user: 'node', cmd: ['node', 'main.js'] });
+  });
+
+  it('stands in for another Node major with the Node the PATH it is given runs (nodeVersion)', async () => {
+    fs.writeFileSync(path.join(dir, 'ctx', 'Dockerfile'), 'FROM node:99-slim\nWORKDIR /app\nRUN echo ok > ok.txt\n');
+    const opts = { context: path.join(dir, 'ctx'), scratch: path.join(dir, 'scratch'), hostEnv: { PATH: process.env.PATH ?? '' } };
+    await expect(buildDockerfile(opts)).rejects.toThrow(/the host runs Node .*cannot stand in for Node 99/);
+    const image = await buildDockerfile({ ...opts, nodeVersion: '99.1.0' });
+    expect(fs.readFileSync(path.join(image.workdir, 'ok.txt'), 'utf8')).toBe('ok\n');
   });
 
   it('fails on a failing RUN, naming the line', async () => {
