@@ -338,6 +338,12 @@ export interface ReleaseActivities {
 
   /** Posts a notification to a webhook configured on the worker. Non-retryable: WebhookNotConfigured. */
   notify(input: Notification): Promise<{ status: number }>;
+  /**
+   * The approver keys the worker holds (CANARY_APPROVER_KEYS): public keys by approver name, empty when it holds
+   * none. Asked once, at the start of a release, so the keys are fixed for it and its history replays. Public keys
+   * only; nothing secret.
+   */
+  workerApproverKeys(): Promise<{ keys: Record<string, string[]> }>;
 }
 
 export { ErrorTypes, Tags } from '../common/aws-names';

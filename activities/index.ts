@@ -19,6 +19,8 @@ export interface ActivityDeps {
   webhooks?: Record<string, string>;
   /** Where notifications link to: the Temporal UI and the release report (worker env, see notifyLinksFromEnv). */
   notifyLinks?: NotifyLinks;
+  /** The approver keys the worker holds (worker env CANARY_APPROVER_KEYS, see approverKeysFromEnv); none by default. */
+  approverKeys?: Record<string, string[]>;
 }
 
 function resolver(deps: ActivityDeps): ClientResolver {
@@ -45,6 +47,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createMetricsActivities(clients),
     ...createSegmentActivities(clients),
     ...createNotifyActivities(deps.webhooks ?? {}, fetch, deps.notifyLinks),
+    workerApproverKeys: async () => ({ keys: deps.approverKeys ?? {} }),
   };
 }
 

@@ -6,7 +6,8 @@
 import { ApplicationFailure, type QueryDefinition, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { CarriedRelease, ReleaseResult, ReleaseStatus } from './status';
+import type { CarriedRelease, Phase, ReleaseResult, ReleaseStatus } from './status';
+import { ActorName } from './names';
 import type { ParsedReleaseSpec } from './spec';
 import { AT_PATTERN, NONCE_PATTERN } from './signing';
 
@@ -16,14 +17,14 @@ const By = z
   })
   .trim()
   .min(1, 'say who you are: {"by": "alice"}')
-  .max(128);
+  .pipe(ActorName);
 const Text = z.string().max(2_000);
 
 /**
  * A signature over the action (common/signing.ts): what it claims (release, first run, step, nonce, time) and the
  * signature itself, as plain JSON so the Temporal UI and `temporal workflow update execute --input` can carry it.
- * `canary sign` prints the whole payload with it; approve, promote, abort and resume take it, and need it when `by`
- * has a key in the spec's approverKeys.
+ * `canary sign` prints the whole payload with it; approve, promote, abort and resume take it. In signed mode (the
+ * release has approver keys) approve, promote and resume need it; an abort's is checked when present.
  */
 export const Signature = z.strictObject({
   /** The workflow id, e.g. release-checkout. */
@@ -111,20 +112,49 @@ export function messageRejected(reason: string): ApplicationFailure {
   return failure;
 }
 
+/** Phases in which a person can still steer a release before its promotion begins. */
+const STEERABLE = ['Validating', 'CloningEnvironment', 'Progressing', 'Paused', 'AwaitingApproval'] as const satisfies readonly Phase[];
+
 /**
- * The message table: every verb a person can send, declared once. The workflow's handlers (signal + update with
- * validator), the client's `actions` and the CLI's verbs are all derived from it; a new verb is one row here plus its
- * check and effect in workflows/release/messages.ts.
+ * How signed mode (a release with approver keys) treats a verb:
+ * - `forward`: it moves the release on or ends a gate early, so it must carry a valid signature by a key of the release;
+ * - `stop`: it only makes the release safer; anyone may send it (anyone may stop the line) and it is recorded as
+ *   unverified, unless it carries a signature that verifies.
+ */
+export type VerbSigning = 'forward' | 'stop';
+
+/**
+ * The message table: every verb a person can send, declared once with its payload, how signed mode treats it and
+ * the phases that accept it. The workflow's handlers (signal + update with validator), the client's `actions`, the
+ * CLI's verbs and the docs' table are all derived from it; a new verb is one row here plus its check and effect in
+ * workflows/release/messages.ts (which does not compile without them).
  */
 export const VERBS = {
-  approve: { input: ApproveInput, summary: 'approve the open approval gate (or end a pause)' },
-  abort: { input: AbortInput, summary: 'stop the release and roll back to the pre-release state' },
-  pause: { input: PauseInput, summary: 'hold the release before its next step' },
-  resume: { input: ResumeInput, summary: 'end a manual pause, an indefinite pause or an inconclusive gate' },
-  promote: { input: PromoteInput, summary: 'end the current pause or gate; with full, skip every remaining step' },
-} as const;
+  approve: { input: ApproveInput, summary: 'approve the open approval gate (or end a pause)', signing: 'forward', phases: STEERABLE },
+  abort: {
+    input: AbortInput,
+    summary: 'stop the release and roll back to the pre-release state',
+    signing: 'stop',
+    phases: [...STEERABLE, 'Promoting'],
+  },
+  pause: { input: PauseInput, summary: 'hold the release before its next step', signing: 'stop', phases: STEERABLE },
+  resume: { input: ResumeInput, summary: 'end a manual pause, an indefinite pause or an inconclusive gate', signing: 'forward', phases: STEERABLE },
+  promote: {
+    input: PromoteInput,
+    summary: 'end the current pause or gate; with full, skip every remaining step',
+    signing: 'forward',
+    phases: ['Progressing', 'Paused', 'AwaitingApproval'],
+  },
+} as const satisfies Record<string, { input: z.ZodType; summary: string; signing: VerbSigning; phases: readonly Phase[] }>;
 export type Verb = keyof typeof VERBS;
 export const VERB_NAMES = Object.keys(VERBS) as Verb[];
+/** The verbs whose payload can carry a signature (common/signing.ts SignedVerb, checked below). */
+export type SignableVerb = { [V in Verb]: 'signature' extends keyof z.output<(typeof VERBS)[V]['input']> ? V : never }[Verb];
+export const SIGNABLE_VERBS = VERB_NAMES.filter((v): v is SignableVerb => 'signature' in VERBS[v].input.shape);
+/** Whether `phase` accepts `verb` (the table's phases). */
+export function acceptsIn(verb: Verb, phase: Phase): boolean {
+  return (VERBS[verb].phases as readonly Phase[]).includes(phase);
+}
 /** What a caller sends for a verb (before defaults). */
 export type VerbInput<V extends Verb> = z.input<(typeof VERBS)[V]['input']>;
 /** What the workflow sees for a verb (after parsing and defaults). */

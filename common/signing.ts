@@ -17,6 +17,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2';
+import type { SignableVerb } from './messages';
 
 /** The SSHSIG namespace signatures must carry (`ssh-keygen -Y sign -n canary`): a git commit signature is not an approval. */
 export const SIGNATURE_NAMESPACE = 'canary';
@@ -34,11 +35,10 @@ export const DEFAULT_SIGNATURE_MAX_AGE_MS = 10 * 60_000;
 export const MAX_REMEMBERED_SIGNATURES = 500;
 
 /**
- * The verbs that can be signed: those that move a release on or roll it back. resume is among them because it ends
- * an inconclusive-analysis gate; pause only holds a release and stays unsigned.
+ * The verbs that can be signed: those whose payload has a `signature` (common/messages.ts VERBS, where each verb
+ * also says whether signed mode requires it).
  */
-export type SignedVerb = 'approve' | 'promote' | 'abort' | 'resume';
-export const SIGNED_VERBS: readonly SignedVerb[] = ['approve', 'promote', 'abort', 'resume'];
+export type SignedVerb = SignableVerb;
 
 // ---------------------------------------------------------------- bytes
 
@@ -397,8 +397,13 @@ export interface SignedActionCheck {
   verb: SignedVerb;
   /** The parsed payload (its `by`, `comment` / `reason`, `full` and optional `signature`). */
   payload: { by: string; comment?: string; reason?: string; full?: boolean; signature?: SignatureObject };
-  /** The spec's keys for `payload.by` (`approverKeys[by]`), undefined or empty when that name has none. */
+  /** The release's keys for `payload.by`, undefined or empty when that name has none. */
   keys: readonly string[] | undefined;
+  /**
+   * Signed mode (the release has approver keys) for a verb that must be signed there: a name without a key is
+   * refused instead of accepted unsigned. Off for a release without keys and for verbs anyone may send (abort).
+   */
+  required?: boolean;
   /** `workflowInfo().workflowId`. */
   release: string;
   /** `workflowInfo().firstExecutionRunId`. */
@@ -425,8 +430,9 @@ function ago(ms: number): string {
 }
 
 /**
- * Decides whether an approve / promote / abort may be accepted as far as signatures go; deterministic (pure
+ * Decides whether an approve / promote / abort / resume may be accepted as far as signatures go; deterministic (pure
  * function of its input). Refusal reasons, in the order checked:
+ * - in signed mode (`required`), a name without a key;
  * - a signature from a name without a key; no signature from a name with a key (missing);
  * - a malformed signature, a signature by another key, or one that does not verify over the canonical message
  *   built from this payload and its claims (wrong key, or tampered verb / step / release / run / by / note / nonce / at);
@@ -440,6 +446,12 @@ export function verifySignedAction(check: SignedActionCheck): SignedActionVerdic
   const sig = payload.signature;
   const keyTexts = check.keys ?? [];
   if (keyTexts.length === 0) {
+    if (check.required) {
+      return {
+        ok: false,
+        reason: `this release is in signed mode: a ${verb} must be signed by a key of the release, and ${by} has none (names with keys are in approverKeys)`,
+      };
+    }
     if (sig)
       return { ok: false, reason: `${by} has no key in the spec's approverKeys, so a signature by ${by} cannot be checked; send it unsigned or add the key` };
     return { ok: true, verified: false };

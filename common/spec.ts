@@ -9,6 +9,7 @@ import { statisticError } from './statistic';
 import { JudgeConfig, JudgeMetricOptions, mannWhitneyMinSamples } from './judge-config';
 import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
 import { DEFAULT_SIGNATURE_MAX_AGE_MS, parsePublicKey, publicKeyProblem } from './signing';
+import { ActorName } from './names';
 
 /** Webhook payload formats (activities/notify.ts builds each). */
 export const NOTIFY_FORMATS = ['slack', 'teams', 'json'] as const;
@@ -79,11 +80,8 @@ export const Target = z
   });
 export type Target = z.infer<typeof Target>;
 
-const Name = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits, . _ @ -');
+/** A person's or bot's name (common/names.ts: one rule for every name a release records). */
+const Name = ActorName;
 
 /** One approver key: `ssh-ed25519 AAAA... comment` or a raw Ed25519 key (hex / base64); see common/signing.ts. */
 const ApproverKey = z
@@ -95,11 +93,12 @@ const ApproverKey = z
   });
 
 /**
- * `approverKeys: { bob: 'ssh-ed25519 AAAA...' }` (or a list, for a person with several machines): every approve,
- * promote and abort whose `by` is a name listed here must carry a valid signature by one of its keys. A key belongs
- * to a person, not to a gate, so it is declared once at the top and covers every step and verb.
+ * `approverKeys: { bob: 'ssh-ed25519 AAAA...' }` (or a list, for a person with several machines). With any key, the
+ * release is in signed mode: every approve, promote and resume must carry a valid signature by a key listed here
+ * (docs/APPROVALS.md). A key belongs to a person, not to a gate, so it is declared once and covers every step and
+ * verb. The same schema reads the worker's own keys (CANARY_APPROVER_KEYS).
  */
-const ApproverKeys = z
+export const ApproverKeys = z
   .record(Name, z.union([ApproverKey, z.array(ApproverKey).min(1).max(10)]))
   .transform((keys) => Object.fromEntries(Object.entries(keys).map(([name, k]) => [name, typeof k === 'string' ? [k] : k])))
   .superRefine((keys, ctx) => {
@@ -149,7 +148,7 @@ const AnalysisStep = z.strictObject({
 });
 const ApprovalStep = z.strictObject({
   approval: z.strictObject({
-    /** Who may approve; empty means anyone but the initiator (unless allowSelfApproval). */
+    /** Who may approve; empty means anyone but the initiator (unless allowSelfApproval). Signed mode needs a list. */
     approvers: z.array(Name).max(50).default([]),
     timeout: Duration,
     onTimeout: z.enum(['rollback', 'continue']).default('rollback'),
@@ -518,7 +517,7 @@ export const ReleaseSpec = z
     region: z.string().regex(REGION, 'an AWS region such as us-east-1'),
     /** Who started it (CI job, user); approvals by the same name are refused unless the gate allows self-approval. */
     initiator: Name.default('unknown'),
-    /** Names whose approve / promote / abort must be signed, with their Ed25519 public keys (common/signing.ts). */
+    /** Approvers' Ed25519 public keys (common/signing.ts); any key puts the release in signed mode. */
     approverKeys: ApproverKeys.optional(),
     /**
      * How long a signature stays valid after the time it names (default 10m, see DEFAULT_SIGNATURE_MAX_AGE_MS);
@@ -742,7 +741,10 @@ export function inconclusivePolicyOf(
 }
 
 /** Checks within the steps that must be reported even when another step is invalid, so one run names every mistake. */
-function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+function checkStepReferences(
+  spec: { steps: unknown[]; analysis?: Record<string, unknown>; approverKeys?: Record<string, unknown> },
+  ctx: z.RefinementCtx,
+): void {
   const templates = new Set(Object.keys(spec.analysis ?? {}));
   spec.steps.forEach((step, i) => {
     if (typeof step !== 'object' || step === null || !('kind' in step)) return;
@@ -759,15 +761,62 @@ function checkStepReferences(spec: { steps: unknown[]; analysis?: Record<string,
     }
   });
   const parsed = spec.steps.map((step) => (typeof step === 'object' && step !== null && 'kind' in step ? (step as ParsedStep) : undefined));
+  if (spec.approverKeys && typeof spec.approverKeys === 'object') {
+    for (const p of signedModeProblems(parsed, Object.keys(spec.approverKeys))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  }
   for (const p of segmentStepProblems(parsed.map((s) => (s && (s.kind === 'segment' || s.kind === 'endSegment') ? s : undefined)))) {
     ctx.addIssue({ code: 'custom', path: ['steps', p.index, ...p.path], message: p.message });
   }
 }
 
-/** The keys whose signature `name`'s approve / promote / abort must carry; undefined when `name` signs nothing. */
-export function approverKeysFor(spec: Pick<ParsedReleaseSpec, 'approverKeys'>, name: string): string[] | undefined {
-  const keys = spec.approverKeys;
+/** Approver name → Ed25519 public keys (one string each), as a spec or the worker gives them. */
+export type ApproverKeyMap = Record<string, string[]>;
+
+/** `name`'s keys in `keys`; undefined when `name` has none (never an Object.prototype member such as `constructor`). */
+export function approverKeysFor(keys: ApproverKeyMap | undefined, name: string): string[] | undefined {
   return keys && Object.prototype.hasOwnProperty.call(keys, name) ? keys[name] : undefined;
+}
+
+/**
+ * What signed mode requires of the steps, given the names that have keys: every approval step lists its approvers
+ * (an empty list would let anyone with a key approve, and nobody without one), and each approver has a key (one
+ * without could never approve: the gate could only time out). Run by the spec schema with the spec's keys and by
+ * the workflow at start with the keys it will verify against (the worker's, when it holds them).
+ */
+export function signedModeProblems(steps: readonly (ParsedStep | undefined)[], keyNames: readonly string[]): { path: (string | number)[]; message: string }[] {
+  if (keyNames.length === 0) return [];
+  const out: { path: (string | number)[]; message: string }[] = [];
+  steps.forEach((s, i) => {
+    if (s?.kind !== 'approval') return;
+    const path = ['steps', i, 'approval', 'approvers'];
+    if (s.approvers.length === 0) {
+      out.push({ path, message: `signed mode (approverKeys is set) needs the approvers listed; names with keys: ${keyNames.join(', ')}` });
+      return;
+    }
+    const keyless = s.approvers.filter((a) => !keyNames.includes(a));
+    if (keyless.length)
+      out.push({ path, message: `${keyless.join(', ')} ha${keyless.length > 1 ? 've' : 's'} no key in approverKeys: in signed mode every approver signs` });
+  });
+  return out;
+}
+
+/**
+ * The keys a release verifies against: the worker's own (CANARY_APPROVER_KEYS) when it holds any, else the spec's.
+ * When the worker holds keys, a spec may repeat them but not add a name or a key: the problem says which, and the
+ * release is refused before it changes anything (whoever starts a release must not choose who signs for it).
+ */
+export function releaseApproverKeys(specKeys: ApproverKeyMap | undefined, workerKeys: ApproverKeyMap | undefined): { keys?: ApproverKeyMap; problem?: string } {
+  if (!workerKeys || Object.keys(workerKeys).length === 0) return specKeys ? { keys: specKeys } : {};
+  for (const [name, keys] of Object.entries(specKeys ?? {})) {
+    const held = approverKeysFor(workerKeys, name);
+    if (!held)
+      return { problem: `approverKeys.${name}: the worker holds the approver keys (CANARY_APPROVER_KEYS) and has none for ${name}; a spec cannot add names` };
+    const fingerprints = new Set(held.map((k) => parsePublicKey(k).fingerprint));
+    const other = keys.find((k) => !fingerprints.has(parsePublicKey(k).fingerprint));
+    if (other !== undefined)
+      return { problem: `approverKeys.${name}: the worker holds ${name}'s keys (CANARY_APPROVER_KEYS); a spec cannot add or replace them` };
+  }
+  return { keys: workerKeys };
 }
 
 /** How long a signature of this release stays valid (spec `signatureMaxAge`, default 10m). */

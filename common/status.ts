@@ -60,6 +60,8 @@ export interface TimelineEntry {
 /** An open gate: what the release waits for. */
 export interface Gate {
   kind: 'approval' | 'pause' | 'inconclusive' | 'manual-pause' | 'drift';
+  /** Which gate of the release this is (1 for the first one opened): an answer ends only the gate it names. */
+  seq: number;
   step: number;
   approvers?: string[];
   allowSelfApproval?: boolean;
@@ -69,6 +71,13 @@ export interface Gate {
   onTimeout?: 'rollback' | 'continue';
   /** What the gate is about, in words (a drift gate: what changed). */
   detail?: string;
+}
+
+/** An approve, resume or promote accepted at a gate: it ends the gate whose seq it names, and no other. */
+export interface GateAnswer {
+  gate: number;
+  verb: 'approve' | 'resume' | 'promote';
+  by: string;
 }
 
 /** One planned compensation, in the order a rollback runs them. */
@@ -167,9 +176,14 @@ export interface CarriedRelease {
   saga: Compensation[];
   arns: Partial<Record<Role, string>>;
   dims: Partial<Record<Role, VariantDimensions>>;
-  approvedGate?: number;
-  resumedGate?: number;
-  promote?: { full: boolean; by: string };
+  /** Gates opened so far (the next gate's seq follows it). */
+  gatesOpened: number;
+  /** An answer accepted at the carried gate that its run could not act on before it handed over. */
+  answer?: GateAnswer;
+  /** A full promotion under way. */
+  fullPromotion?: { by: string };
+  /** The approver keys the release verifies against, fixed at its first run (empty: not in signed mode). */
+  approverKeys: Record<string, string[]>;
   stepsCompleted: number;
   backgroundCounters?: AnalysisCounters;
   /** Whether the release runs the real-ALB path (attach at 0, drift checks, drain); fixed at its first run. */

@@ -13,6 +13,8 @@ import { z } from 'zod';
 import { awsConfigFromEnv, type AwsConfig } from '../activities/aws-clients';
 import { loadTemporalConfig, TEMPORAL_ENV_VARS, TemporalConfigError } from '../client/temporal-config';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
+import { ApproverKeys, fieldErrors } from '../common/spec';
+import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../common/duration';
 
 /** Where Prometheus scrapes the worker unless CANARY_METRICS_ADDRESS says otherwise. */
@@ -48,6 +50,7 @@ export const CANARY_ENV_VARS = [
   'CANARY_LOG_LEVEL',
   'CANARY_STICKY_QUEUE_TIMEOUT',
   'CANARY_ELB_DESCRIBE_RATE',
+  'CANARY_APPROVER_KEYS',
 ] as const;
 
 /** Every environment variable the worker reads, for deployment files and their tests. */
@@ -131,6 +134,18 @@ export const CanaryEnvSchema = z
       .min(0, 'expected 0 (not paced) or more calls per second')
       .max(1000, 'expected at most 1000 calls per second')
       .default(8),
+    // A file (YAML or JSON) or inline JSON: approver name → ssh-ed25519 key or list of keys, as a spec's approverKeys.
+    CANARY_APPROVER_KEYS: z
+      .string()
+      .transform((text, ctx) => {
+        const parsed = readApproverKeys(text);
+        if ('problem' in parsed) {
+          ctx.addIssue({ code: 'custom', message: parsed.problem });
+          return z.NEVER;
+        }
+        return parsed.keys;
+      })
+      .optional(),
   })
   .transform((v) => ({
     taskQueue: v.CANARY_TASK_QUEUE,
@@ -156,7 +171,32 @@ export const CanaryEnvSchema = z
     stickyQueueTimeoutMs: v.CANARY_STICKY_QUEUE_TIMEOUT,
     /** ELB Describe calls per second per account and region this worker allows itself; 0: not paced. */
     elbDescribeRate: v.CANARY_ELB_DESCRIBE_RATE,
+    /**
+     * Approver name → public keys, held by the worker: every release it runs is in signed mode with these keys, and a
+     * spec cannot add or replace any (docs/APPROVALS.md). Undefined: releases use their spec's approverKeys.
+     */
+    approverKeys: v.CANARY_APPROVER_KEYS,
   }));
+
+/** CANARY_APPROVER_KEYS: inline JSON (`{"alice": "ssh-ed25519 ..."}`) or the path of a YAML / JSON file of the same. */
+function readApproverKeys(text: string): { keys: Record<string, string[]> } | { problem: string } {
+  let source: unknown;
+  try {
+    source = parseYaml(text.startsWith('{') ? text : fs.readFileSync(text, 'utf8'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return {
+      problem: e.code === 'ENOENT' ? 'no file at this path (a YAML or JSON file of approver name: key, or inline JSON)' : `not YAML or JSON: ${e.message}`,
+    };
+  }
+  const keys = ApproverKeys.safeParse(source);
+  if (keys.success) return { keys: keys.data };
+  return {
+    problem: fieldErrors(keys.error)
+      .map((e) => (e.field ? `${e.field}: ${e.message}` : e.message))
+      .join('; '),
+  };
+}
 
 /** The worker's own settings (from CANARY_* variables). */
 export type CanarySettings = z.output<typeof CanaryEnvSchema>;

@@ -71,7 +71,8 @@ export function startupLine(config: WorkerConfig, workflows: WorkflowSource): st
   const metrics = config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off';
   return (
     `canary worker ready: task queue ${config.taskQueue}, namespace ${config.temporal.namespace}, ` +
-    `server ${config.temporal.address}, metrics ${metrics}, workflows ${workflows.description}`
+    `server ${config.temporal.address}, metrics ${metrics}, workflows ${workflows.description}, ` +
+    `approver keys ${config.approverKeys ? `held for ${Object.keys(config.approverKeys).join(', ')} (every release signed)` : 'from each spec'}`
   );
 }
 
@@ -101,7 +102,12 @@ export async function runWorker(config: WorkerConfig, hooks: RunWorkerHooks = {}
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
       ...workflows.options,
-      activities: createActivities({ ...aws, webhooks: webhooksFromEnv(process.env), notifyLinks: notifyLinksFromEnv(process.env) }),
+      activities: createActivities({
+        ...aws,
+        webhooks: webhooksFromEnv(process.env),
+        notifyLinks: notifyLinksFromEnv(process.env),
+        approverKeys: config.approverKeys,
+      }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       ...(config.maxConcurrentWorkflowTasks !== undefined && { maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks }),
       ...(config.maxCachedWorkflows !== undefined && { maxCachedWorkflows: config.maxCachedWorkflows }),
@@ -131,7 +137,8 @@ export function oneLine(err: unknown): string {
   return parts.join(': ');
 }
 
-if (require.main === module) {
+/** The worker process (the `canary-worker` command, bin/canary-worker.js): runs until drained, then exits 0; exits 1 when it cannot start. */
+export function main(): void {
   (async () => {
     const config = loadWorkerConfig();
     installRuntime(config);
@@ -147,3 +154,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) main();

@@ -3,7 +3,7 @@
  * The workflow only sequences these with activities.
  */
 import type { ParsedStep } from '../common/spec';
-import type { Compensation, Gate, Phase, Role, RoleWeights, RollbackAction } from '../common/status';
+import type { Compensation, Gate, Role, RoleWeights, RollbackAction } from '../common/status';
 import type { WeightedTargetGroup } from '../activities/contract';
 
 /** FNV-1a, base 36: short, stable names from ids, without Node's crypto (workflow sandbox). */
@@ -114,16 +114,4 @@ export function approvalProblem(gate: Gate | undefined, by: string, initiator: s
   if (gate.approvers && gate.approvers.length > 0 && !gate.approvers.includes(by))
     return `${by} is not an approver of step ${gate.step} (approvers: ${gate.approvers.join(', ')})`;
   return undefined;
-}
-
-/** Phases in which a human can still steer the release (abort, pause, promote). */
-export function isSteerable(phase: Phase): boolean {
-  return (
-    phase === 'Validating' ||
-    phase === 'CloningEnvironment' ||
-    phase === 'Progressing' ||
-    phase === 'Paused' ||
-    phase === 'AwaitingApproval' ||
-    phase === 'Promoting'
-  );
 }

@@ -73,6 +73,8 @@ export interface FakeAlbOptions {
    * server's clock (see FakeAlb.clock), heartbeating between measurements, and passes, as a healthy bake does.
    */
   backgroundBatches?: 'hold' | 'pass';
+  /** The approver keys the worker holds (CANARY_APPROVER_KEYS); default none. */
+  approverKeys?: Record<string, string[]>;
 }
 
 /** The time-skipping test server's clock, as a background batch of `backgroundBatches: 'pass'` uses it. */
@@ -191,7 +193,11 @@ export class FakeAlb {
     this.originalActions = clone(this.actions);
     this.webhooks = opts.webhooks ?? ['ops'];
     this.backgroundBatches = opts.backgroundBatches ?? 'hold';
+    this.heldKeys = opts.approverKeys ?? {};
   }
+
+  /** The approver keys the fake worker holds. */
+  private readonly heldKeys: Record<string, string[]>;
 
   /**
    * A person's edit of the listener behind the release's back (the console, another tool): the next drift-checked
@@ -392,6 +398,8 @@ export class FakeAlb {
       checkSegmentRule: run('checkSegmentRule', () => notModelled('checkSegmentRule')),
       deleteSegmentRule: run('deleteSegmentRule', () => notModelled('deleteSegmentRule')),
       notify: run('notify', (n: Notification) => this.notify(n)),
+      // The worker's configuration, not AWS: not a call of the fake's (call lists stay about AWS).
+      workerApproverKeys: async () => ({ keys: this.heldKeys }),
     };
   }
 
@@ -871,6 +879,7 @@ export function routedActivities(fakes: Map<string, FakeAlb>): ReleaseActivities
     checkSegmentRule: true,
     deleteSegmentRule: true,
     notify: true,
+    workerApproverKeys: true,
   };
   return Object.fromEntries((Object.keys(all) as ActivityName[]).map((n) => [n, route(n)])) as unknown as ReleaseActivities;
 }

@@ -11,9 +11,9 @@
  * unless every requested scenario ran as intended and replays against the bundle it was recorded with. With
  * scenario names as arguments, only those are re-recorded; the other files stay as they are.
  *
- * When to run it: after a deliberate, versioned change to the workflow (behind `patched()`) add new recordings next
- * to the old ones rather than replacing them; old histories are what running releases look like. Re-record
- * everything only while no release in any environment runs the old code (e.g. before the first deployment).
+ * When to run it: before 1.0 is cut, after any change to the commands the workflow issues: re-record everything (no
+ * release runs anywhere outside our tests, so old histories protect nobody). From 1.0 on, a change goes through the
+ * version registry and gets new recordings next to the old ones, which keep replaying.
  *
  * The workflow id of a recording is `release-<service>`, where the service is read back from the history's start
  * input; the replay test derives it the same way.
@@ -28,6 +28,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import { createActivities } from '../../activities';
 import { motoClients, type AwsClients } from '../../activities/aws-clients';
 import { actions, startRelease } from '../../client/release-client';
+import { signedPayload } from '../../client/signing';
 import type { Outcome } from '../../common/status';
 import { seedAlb } from '../../dev/seed';
 import { startLocalStack } from '../../dev/stack';
@@ -37,6 +38,7 @@ import { shortHash } from '../../workflows/plan';
 import { dimensionOf, publishAfterTraffic, testSpec, waitForStatus } from './release-fixture';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'histories');
+const SIGNING_KEYS = path.resolve(__dirname, '..', 'fixtures', 'signing');
 
 interface Scenario {
   /** File name (without .json) and, prefixed, the service name: a fixed name keeps re-recordings comparable. */
@@ -118,15 +120,9 @@ const scenarios: Scenario[] = [
   },
 ];
 
-/**
- * The same scenarios as recorded on the real-ALB path (patches real-alb, continue-as-new, inconclusive-timeout:
- * attach at weight 0, drift-checked writes, settle and drain), next to the recordings of the code before it.
- */
-const realAlbScenarios: Scenario[] = scenarios.map((sc) => ({ ...sc, name: `${sc.name}-v2`, about: `${sc.about} (real-ALB path)` }));
-
 /** A person changes the listener by hand mid-release: the release stops at a drift gate and adopts the change on resume. */
 const driftScenario: Scenario = {
-  name: 'drift-adopted-v2',
+  name: 'drift-adopted',
   about: 'hand edit of the listener at a pause: drift gate instead of an overwrite, resumed (adopt), promotion',
   spec: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }, { setWeight: 100 }] },
   expect: 'promoted',
@@ -166,9 +162,9 @@ async function listenerOf(aws: AwsClients, targetGroupArn: string): Promise<stri
   throw new Error(`no listener forwards to ${targetGroupArn}`);
 }
 
-/** Staff first through a segment rule, then weights; the segment ends before full weight (patch `segments`). */
+/** Staff first through a segment rule, then weights; the segment ends before full weight. */
 const segmentScenario: Scenario = {
-  name: 'segment-staff-v2',
+  name: 'segment-staff',
   about: 'staff segment rule (source IP), analysis on its traffic, 50%, endSegment, 100%, promotion',
   spec: {
     steps: [
@@ -186,57 +182,77 @@ const segmentScenario: Scenario = {
   },
 };
 
-/**
- * The current code's recordings (patches window-after-traffic, step-evidence, and segment-scope with segment steps),
- * next to the earlier ones: the -v2 scenarios again, and a release that continues as new at an open pause and is
- * resumed in its next run (patch carried-gate-open, asked by the continued run).
- */
-const currentScenarios: Scenario[] = [
-  ...[...realAlbScenarios, driftScenario, segmentScenario].map((sc) => ({
-    ...sc,
-    name: sc.name.replace(/-v2$/, '-v3'),
-    about: sc.about.replace(' (real-ALB path)', ''),
-  })),
-  {
-    name: 'continued-at-pause-v3',
-    about: 'ignored messages fill the history at an open pause: the release continues as new, the next run takes the resume, promotion',
-    spec: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] },
-    historyEventLimit: 60,
-    expect: 'promoted',
-    async drive({ client, handle }) {
-      await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
-      const live = client.workflow.getHandle(handle.workflowId);
-      const first = (await live.describe()).runId;
-      for (let i = 0; i < 40 && (await live.describe()).runId === first; i++) {
-        await live.signal(approveSignal, { by: 'mallory', step: 9, comment: `noise ${i}` });
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      if ((await live.describe()).runId === first) throw new Error('continued-at-pause-v3: the release did not continue as new');
-      await waitForStatus(live, (s) => s.gate?.kind === 'pause');
-      await actions.resume(client, handle.workflowId, { by: 'alice', comment: 'after the handover' });
-    },
+/** A release that continues as new at an open pause and is resumed in its next run. */
+const continuedScenario: Scenario = {
+  name: 'continued-at-pause',
+  about: 'ignored messages fill the history at an open pause: the release continues as new, the next run takes the resume, promotion',
+  spec: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] },
+  historyEventLimit: 60,
+  expect: 'promoted',
+  async drive({ client, handle }) {
+    await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+    const live = client.workflow.getHandle(handle.workflowId);
+    const first = (await live.describe()).runId;
+    for (let i = 0; i < 40 && (await live.describe()).runId === first; i++) {
+      await live.signal(approveSignal, { by: 'mallory', step: 9, comment: `noise ${i}` });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if ((await live.describe()).runId === first) throw new Error('continued-at-pause: the release did not continue as new');
+    await waitForStatus(live, (s) => s.gate?.kind === 'pause');
+    await actions.resume(client, handle.workflowId, { by: 'alice', comment: 'after the handover' });
   },
-];
+};
 
-/** The background analysis's first batch on buckets after the canary got traffic (patch background-after-traffic). */
-const backgroundScenarios: Scenario[] = [
-  { ...realAlbScenarios[0], name: 'healthy-gated-v4', about: `${scenarios[0]?.about} (background analysis after traffic)` } as Scenario,
-];
+/** A promote that ends a manual pause ends only that pause: the approval gate after it still waits for alice. */
+const manualPauseScenario: Scenario = {
+  name: 'promote-ends-manual-pause',
+  about: 'paused during a timed pause, the manual pause ended by promote; the approval after it still waits for its approver',
+  spec: {
+    steps: [{ setWeight: 10 }, { pause: { duration: '5s' } }, { setWeight: 20 }, { approval: { approvers: ['alice'], timeout: '1h' } }, { setWeight: 100 }],
+  },
+  expect: 'promoted',
+  async drive({ client, handle }) {
+    await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
+    await actions.pause(client, handle.workflowId, { by: 'carol', reason: 'look first' });
+    await waitForStatus(handle, (s) => s.gate?.kind === 'manual-pause');
+    await actions.promote(client, handle.workflowId, { by: 'carol' });
+    await waitForStatus(handle, (s) => s.gate?.kind === 'approval');
+    await actions.approve(client, handle.workflowId, { by: 'alice' });
+  },
+};
 
-/** Deletions that heartbeat through their routing check (patch teardown-heartbeats): a rollback, and a promotion's clean-up. */
-const teardownScenarios: Scenario[] = [
-  { ...realAlbScenarios[1], name: 'analysis-fail-rollback-v4', about: `${scenarios[1]?.about} (teardown heartbeats)` } as Scenario,
-  { ...backgroundScenarios[0], name: 'healthy-gated-v5', about: `${scenarios[0]?.about} (teardown heartbeats)` } as Scenario,
-];
+/** Signed mode: alice's key in the spec; an unsigned approval is ignored, her signed one passes the gate. */
+const signedScenario: Scenario = {
+  name: 'signed-approval',
+  about: 'signed mode: an unsigned approve signal ignored, a signed approve by update accepted, promotion',
+  spec: {
+    approverKeys: { alice: fs.readFileSync(path.join(SIGNING_KEYS, 'alice_ed25519.pub'), 'utf8').trim() },
+    steps: [{ setWeight: 10 }, { approval: { approvers: ['alice'], timeout: '1h' } }, { setWeight: 100 }],
+  },
+  expect: 'promoted',
+  async drive({ client, handle }) {
+    await waitForStatus(handle, (s) => s.gate?.kind === 'approval');
+    await handle.signal(approveSignal, { by: 'alice' });
+    await waitForStatus(handle, (s) => s.timeline.some((e) => e.action === 'approve' && !e.accepted));
+    const payload = await signedPayload({
+      client,
+      release: handle.workflowId,
+      verb: 'approve',
+      payload: { by: 'alice' },
+      keyFile: path.join(SIGNING_KEYS, 'alice_ed25519'),
+    });
+    await actions.approve(client, handle.workflowId, payload);
+  },
+};
 
-const allScenarios = [...scenarios, ...realAlbScenarios, driftScenario, segmentScenario, ...currentScenarios, ...backgroundScenarios, ...teardownScenarios];
+/** Every recording the replay test holds: the workflow as it is today (before 1.0, a behaviour change re-records them). */
+const allScenarios = [...scenarios, driftScenario, segmentScenario, continuedScenario, manualPauseScenario, signedScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !allScenarios.some((s) => s.name === w));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${allScenarios.map((s) => s.name).join(', ')}`);
-  // Without names: the newest recordings (earlier ones cannot be made again by today's code).
-  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : teardownScenarios;
+  const chosen = wanted.length ? allScenarios.filter((s) => wanted.includes(s.name)) : allScenarios;
   // True, and said by every AWS client this script makes.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -473,7 +473,7 @@ const specRows: Row[] = [
   { name: 'service name of 21 characters', mutate: set('service', 'checkout-service-eu-1'), field: 'service', message: '1-20 characters' },
   { name: 'service name ending with -', mutate: set('service', 'checkout-'), field: 'service', message: 'does not end with -' },
   { name: 'version with spaces', mutate: set('version', 'v2.3.1 beta'), field: 'version', message: 'letters, digits, . _ + -' },
-  { name: 'initiator with a space', mutate: set('initiator', 'ci bot'), field: 'initiator', message: 'use letters, digits' },
+  { name: 'initiator with a space', mutate: set('initiator', 'ci bot'), field: 'initiator', message: 'it contains U+0020' },
   // approvals
   {
     name: 'approval with duplicate approvers',
@@ -485,7 +485,7 @@ const specRows: Row[] = [
     name: 'approver with a space',
     mutate: set('steps.3.approval.approvers.0', 'alice smith'),
     field: 'steps[3].approval.approvers[0]',
-    message: 'use letters, digits',
+    message: 'it contains U+0020',
   },
   {
     name: 'approval without a timeout',
@@ -519,7 +519,7 @@ const specRows: Row[] = [
   },
   { name: '1 MB version', mutate: set('version', 'v'.repeat(MB)), field: 'version', message: '1-64 characters', huge: true },
   { name: '1 MB service name', mutate: set('service', 's'.repeat(MB)), field: 'service', message: '1-20 characters', huge: true },
-  { name: '1 MB initiator', mutate: set('initiator', 'i'.repeat(MB)), field: 'initiator', message: '<=64 characters', huge: true },
+  { name: '1 MB initiator', mutate: set('initiator', 'i'.repeat(MB)), field: 'initiator', message: 'a name is 1-63 ASCII', huge: true },
   {
     name: '1 MB target id',
     mutate: set('environment.canaryTargets.0.id', 't'.repeat(MB)),
@@ -590,7 +590,7 @@ const payloadRows: PayloadRow[] = [
   { name: 'abort with an empty reason', schema: AbortInput, payload: { by: 'alice', reason: '' }, field: 'reason', message: 'give a reason' },
   { name: "promote full: 'yes'", schema: PromoteInput, payload: { by: 'alice', full: 'yes' }, field: 'full', message: 'expected boolean' },
   { name: 'pause with by a number', schema: PauseInput, payload: { by: 42 }, field: 'by', message: 'by is a name (a string)' },
-  { name: 'resume with a 1 MB by', schema: ResumeInput, payload: { by: 'b'.repeat(MB) }, field: 'by', message: '<=128 characters' },
+  { name: 'resume with a 1 MB by', schema: ResumeInput, payload: { by: 'b'.repeat(MB) }, field: 'by', message: 'a name is 1-63 ASCII' },
   { name: 'approve with a bare string', schema: ApproveInput, payload: 'alice', field: '(spec)', message: 'expected object' },
 ];
 
@@ -676,7 +676,7 @@ describe('invalid message payloads are rejected naming the field and the reason'
     expect(result.success).toBe(false);
     const error = (result as { error: z.ZodError }).error;
     expectFieldError(fieldErrors(error), row);
-    // What an update validator answers (workflows/release.ts): `field: reason` of the first problem.
+    // What an update validator answers (workflows/release/messages.ts): `field: reason` of the first problem.
     const problem = payloadProblem(error);
     expect(problem.length).toBeLessThan(400);
     if (row.field !== '(spec)') expect(problem).toMatch(new RegExp(`^${row.field}: `));

@@ -127,7 +127,7 @@ describe('step and weight wording', () => {
 describe('gates', () => {
   it('names the approvers, the deadline with a countdown, what happens on timeout and the command to approve', () => {
     const line = formatGate(
-      { kind: 'approval', step: 3, approvers: ['alice', 'bob'], openedAt: at(-60), deadline: at(270), onTimeout: 'rollback' },
+      { kind: 'approval', seq: 1, step: 3, approvers: ['alice', 'bob'], openedAt: at(-60), deadline: at(270), onTimeout: 'rollback' },
       NOW,
       'release-checkout',
     );
@@ -135,12 +135,14 @@ describe('gates', () => {
   });
 
   it('tells an indefinite pause from a timed one and from an inconclusive analysis', () => {
-    expect(formatGate({ kind: 'pause', step: 1, openedAt: at(-1) }, NOW, 'release-x')).toBe('pause at step #1 until resumed — canary resume|promote release-x');
-    expect(formatGate({ kind: 'pause', step: 1, openedAt: at(-1), deadline: at(30) }, NOW, 'release-x')).toMatch(
+    expect(formatGate({ kind: 'pause', seq: 1, step: 1, openedAt: at(-1) }, NOW, 'release-x')).toBe(
+      'pause at step #1 until resumed — canary resume|promote release-x',
+    );
+    expect(formatGate({ kind: 'pause', seq: 1, step: 1, openedAt: at(-1), deadline: at(30) }, NOW, 'release-x')).toMatch(
       /^timed pause at step #1, closes .* \(in 30s\)/,
     );
-    expect(formatGate({ kind: 'inconclusive', step: 2, openedAt: at(-1) }, NOW)).toMatch(/^inconclusive analysis at step #2: a person decides/);
-    expect(formatGate({ kind: 'manual-pause', step: 4, openedAt: at(-1) }, NOW)).toMatch(/^paused by hand before step #4/);
+    expect(formatGate({ kind: 'inconclusive', seq: 1, step: 2, openedAt: at(-1) }, NOW)).toMatch(/^inconclusive analysis at step #2: a person decides/);
+    expect(formatGate({ kind: 'manual-pause', seq: 1, step: 4, openedAt: at(-1) }, NOW)).toMatch(/^paused by hand before step #4/);
   });
 });
 
@@ -253,7 +255,7 @@ describe('status snapshot', () => {
           reason: 'ok so far',
           counters: { measurements: 12, failed: 0, inconclusive: 1, errors: 0, consecutiveErrors: 0 },
         },
-        gate: { kind: 'approval', step: 3, approvers: ['alice', 'bob'], openedAt: at(-60), deadline: at(3600), onTimeout: 'rollback' },
+        gate: { kind: 'approval', seq: 1, step: 3, approvers: ['alice', 'bob'], openedAt: at(-60), deadline: at(3600), onTimeout: 'rollback' },
       }),
       { now: NOW, uiUrl: 'http://localhost:8233/namespaces/default/workflows/release-checkout/run-1', execution: 'RUNNING' },
     );
@@ -324,7 +326,7 @@ describe('progress', () => {
     const gated = buildStatus({
       phase: 'AwaitingApproval',
       step: 3,
-      gate: { kind: 'approval', step: 3, approvers: ['alice'], openedAt: at(-1), deadline: at(600), onTimeout: 'rollback' },
+      gate: { kind: 'approval', seq: 1, step: 3, approvers: ['alice'], openedAt: at(-1), deadline: at(600), onTimeout: 'rollback' },
     });
     const a = progressLine(gated, NOW);
     const b = progressLine(gated, new Date(NOW.getTime() + 5_000));
@@ -504,5 +506,23 @@ describe('connection settings', () => {
       'http://localhost:8233/namespaces/default/workflows/release-checkout/abc',
     );
     expect(workflowUrl(undefined, 'default', 'release-checkout')).toBeUndefined();
+  });
+
+  it('links Temporal Cloud releases to cloud.temporal.io from both endpoint forms: mTLS (namespace) and API key (regional)', () => {
+    // mTLS (and API keys on a High Availability namespace): <namespace>.<account>.tmprl.cloud
+    expect(uiUrlFor('prod.a1b2c.tmprl.cloud:7233')).toBe('https://cloud.temporal.io');
+    // API keys: the regional endpoint <region>.<cloud provider>.api.temporal.io
+    expect(uiUrlFor('us-east-1.aws.api.temporal.io:7233')).toBe('https://cloud.temporal.io');
+    expect(uiUrlFor('europe-west3.gcp.api.temporal.io:7233')).toBe('https://cloud.temporal.io');
+    expect(
+      workflowUrl(
+        resolveConnection({}, env({ TEMPORAL_ADDRESS: 'eu-west-1.aws.api.temporal.io:7233', TEMPORAL_NAMESPACE: 'prod.a1b2c' })).uiUrl,
+        'prod.a1b2c',
+        'release-checkout',
+      ),
+    ).toBe('https://cloud.temporal.io/namespaces/prod.a1b2c/workflows/release-checkout');
+    // Lookalikes are not Temporal Cloud.
+    expect(uiUrlFor('api.temporal.io.example.com:7233')).toBeUndefined();
+    expect(uiUrlFor('tmprl.cloud.example.com:7233')).toBeUndefined();
   });
 });

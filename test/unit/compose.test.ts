@@ -230,15 +230,16 @@ describe('docker-compose.yml', () => {
     expect(containerPorts(service('temporal-ui'))).toContain(8080);
   });
 
-  it('builds the worker from a Dockerfile that exists and runs the compiled worker with node', () => {
+  it("builds the worker from a Dockerfile that exists and runs the npm package's compiled canary-worker with node", () => {
     const build = typeof worker.build === 'string' ? { context: worker.build } : (worker.build ?? {});
     const dockerfile = path.join(repoRoot, build.context ?? '.', build.dockerfile ?? 'Dockerfile');
     expect(fs.existsSync(dockerfile)).toBe(true);
     const text = fs.readFileSync(dockerfile, 'utf8');
-    expect(text).toMatch(/^FROM node:20/m);
-    expect(text).toMatch(/dist\/worker\/build-bundle\.js/);
+    expect(text).toMatch(/^FROM node:24/m);
+    // The package's own output: `npm pack` (prepack builds dist/ and the workflow bundle).
+    expect(text).toMatch(/^RUN npm pack\b/m);
     // node, not npm/npx, must be the process that receives SIGTERM; JavaScript, not ts-node, at run time.
-    expect(text).toMatch(/^CMD \["node", "dist\/worker\/main\.js"\]$/m);
+    expect(text).toMatch(/^CMD \["node", "bin\/canary-worker\.js"\]$/m);
   });
 
   it('gives the worker a configuration that loads, with its metrics port published', () => {
@@ -381,6 +382,33 @@ describe('loadWorkerConfig', () => {
       /CANARY_ELB_DESCRIBE_RATE="fast": expected a number of calls per second/,
     );
     expect(() => loadWorkerConfig({ ...noFile, CANARY_ELB_DESCRIBE_RATE: '-1' })).toThrow(/CANARY_ELB_DESCRIBE_RATE="-1": expected 0/);
+  });
+
+  it('reads the approver keys the worker holds from CANARY_APPROVER_KEYS, a YAML or JSON file or inline JSON, naming the variable and key when one is wrong', () => {
+    const alice = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'signing', 'alice_ed25519.pub'), 'utf8').trim();
+    const rsa = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'signing', 'rsa_key.pub'), 'utf8').trim();
+    expect(loadWorkerConfig({ ...noFile }).approverKeys).toBeUndefined();
+    expect(loadWorkerConfig({ ...noFile, CANARY_APPROVER_KEYS: JSON.stringify({ alice }) }).approverKeys).toEqual({ alice: [alice] });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'canary-keys-')), 'approvers.yaml');
+    try {
+      fs.writeFileSync(file, `alice:\n  - ${alice}\n"dependabot[bot]": ${alice.replace('AAAA', 'AAAA')}\n`);
+      expect(() => loadWorkerConfig({ ...noFile, CANARY_APPROVER_KEYS: file })).toThrow(
+        /CANARY_APPROVER_KEYS=".*": dependabot\[bot\]: the same key as approverKeys.alice/,
+      );
+      fs.writeFileSync(file, `alice:\n  - ${alice}\n`);
+      expect(loadWorkerConfig({ ...noFile, CANARY_APPROVER_KEYS: file }).approverKeys).toEqual({ alice: [alice] });
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_APPROVER_KEYS: '/nonexistent/keys.yaml' })).toThrow(
+      /CANARY_APPROVER_KEYS="\/nonexistent\/keys.yaml": no file at this path/,
+    );
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_APPROVER_KEYS: JSON.stringify({ bob: rsa }) })).toThrow(
+      /CANARY_APPROVER_KEYS=.*: bob: only ssh-ed25519 keys/,
+    );
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_APPROVER_KEYS: JSON.stringify({ аlice: alice }) })).toThrow(
+      /CANARY_APPROVER_KEYS=.*: аlice: a name is 1-63 ASCII .*U\+0430/,
+    );
   });
 
   it('rejects a CANARY_WORKFLOW_BUNDLE that does not exist', () => {

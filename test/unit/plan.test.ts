@@ -65,7 +65,7 @@ describe('release planning', () => {
   });
 
   it('binds approvals to the open gate, its approvers and not the initiator', () => {
-    const gate = { kind: 'approval' as const, step: 3, approvers: ['alice'], allowSelfApproval: false, openedAt: '' };
+    const gate = { kind: 'approval' as const, seq: 1, step: 3, approvers: ['alice'], allowSelfApproval: false, openedAt: '' };
     expect(approvalProblem(undefined, 'alice', 'ci')).toMatch(/no gate is open/);
     expect(approvalProblem(gate, 'alice', 'ci', 2)).toMatch(/stale approval/);
     expect(approvalProblem(gate, 'bob', 'ci')).toMatch(/bob is not an approver/);

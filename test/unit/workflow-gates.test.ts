@@ -238,7 +238,7 @@ describe('promote', () => {
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'promoted', stepsCompleted: 5 });
     const status = await handle.query(statusQuery);
-    expect(actionsOf(status, 'pause ended')).toEqual([expect.objectContaining({ detail: 'promoted' })]);
+    expect(actionsOf(status, 'pause ended')).toEqual([expect.objectContaining({ by: 'alice', detail: 'promoted by alice' })]);
     expect(actionsOf(status, 'setWeight').map((t) => t.detail)).toEqual([
       'canary 10%, stable 90% (verified)',
       'canary 50%, stable 50% (verified)',
@@ -390,7 +390,7 @@ describe('pause and resume', () => {
     await handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'promoted', stepsCompleted: 3 });
     const status = await handle.query(statusQuery);
-    expect(actionsOf(status, 'pause ended')).toEqual([expect.objectContaining({ detail: 'resumed' })]);
+    expect(actionsOf(status, 'pause ended')).toEqual([expect.objectContaining({ by: 'alice', detail: 'resumed by alice' })]);
   });
 
   it('ends an indefinite pause step on approve too', async () => {
@@ -398,7 +398,7 @@ describe('pause and resume', () => {
     await waitForStatus(handle, atGate('pause', 1), 'indefinite pause');
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'ci-bot', step: 1 }] });
     expect((await handle.result()).outcome).toBe('promoted');
-    expect(actionsOf(await handle.query(statusQuery), 'pause ended')).toEqual([expect.objectContaining({ detail: 'approved' })]);
+    expect(actionsOf(await handle.query(statusQuery), 'pause ended')).toEqual([expect.objectContaining({ by: 'ci-bot', detail: 'approved by ci-bot' })]);
   });
 
   it('refuses resume when nothing is paused', async () => {
@@ -458,7 +458,7 @@ describe('analysis gates', () => {
     ]);
     const shifts = actionsOf(status, 'setWeight').map((t) => t.at);
     expect(fake.callsOf('runAnalysis').map((c) => (c.input as { notBefore?: string }).notBefore)).toEqual([shifts[0], shifts[1]]);
-    expect(actionsOf(status, 'inconclusive analysis ended')[0]?.detail).toBe('resumed');
+    expect(actionsOf(status, 'inconclusive analysis ended')[0]?.detail).toBe('resumed by alice');
     expect(fake.callsOf('runAnalysis')).toHaveLength(2);
     const request = fake.callsOf('runAnalysis')[0]?.input as {
       templateName: string;

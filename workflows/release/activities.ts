@@ -1,5 +1,6 @@
 /**
- * The activity option profiles a release uses, named once (STYLE.md), and the failure-message helper.
+ * The activity option profiles a release uses, each defined once here and used by name, and the failure-message
+ * helper.
  */
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { ReleaseActivities } from '../../activities/contract';
@@ -53,6 +54,13 @@ export const teardown = proxyActivities<ReleaseActivities>({ ...rollbackCall, st
 export const notifier = proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: ['WebhookNotConfigured'] },
+});
+
+/** The worker's own settings (its approver keys): local and quick; a worker that cannot answer is retried briefly. */
+export const workerConfig = proxyActivities<ReleaseActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '5s' },
 });
 
 /** A wait for target health: as long as the spec allows, heartbeating. */

@@ -4,44 +4,57 @@
  * (samples' `expense`).
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
-import type { Gate } from '../../common/status';
+import type { Gate, GateAnswer } from '../../common/status';
 import { ContinueAsNewNeeded, type ReleaseState } from './state';
 
-export type GateOutcome = 'approved' | 'resumed' | 'promoted' | 'timeout';
+/** How a gate ended: by a message (its verb's outcome and sender), by a full promotion, or by its timeout. */
+export type GateEnd = { how: 'approved' | 'resumed' | 'promoted'; by: string; full?: true } | { how: 'timeout' };
+
+const ENDED_BY: Record<GateAnswer['verb'], 'approved' | 'resumed' | 'promoted'> = { approve: 'approved', resume: 'resumed', promote: 'promoted' };
+
+/** The timeline's name for a gate kind's end (`pause ended`, `approval ended`, ...). */
+const ENDS: Record<Gate['kind'], string> = {
+  approval: 'approval ended',
+  pause: 'pause ended',
+  inconclusive: 'inconclusive analysis ended',
+  'manual-pause': 'manual pause ended',
+  drift: 'drift gate ended',
+};
+
+/** Records who ended a gate with which verb (a timeout is recorded by the step, with its policy). */
+function recordEnd(state: ReleaseState, gate: Gate, end: GateEnd): void {
+  if (end.how === 'timeout') return;
+  state.record(end.by, ENDS[gate.kind], `${end.full ? 'full promotion' : end.how} by ${end.by}`);
+}
 
 /**
- * Waits on a gate until it is approved, resumed, promoted, the release stops (throws) or `timeoutMs` passes.
- * When the run's history is full, it throws ContinueAsNewNeeded with the gate still open: the next run re-opens it
- * (`resumed`, the carried gate) with its original deadline.
+ * Waits on a gate until a message accepted at this gate answers it (approve, resume, promote), a full promotion
+ * ends it, the release stops (throws) or `timeoutMs` passes. When the run's history is full, it throws
+ * ContinueAsNewNeeded with the gate still open: the next run re-opens it (`resumed`, the carried gate, with its
+ * seq and original deadline).
  */
-export async function waitGate(state: ReleaseState, gate: Gate, timeoutMs: number | null, resumed?: Gate): Promise<GateOutcome> {
+export async function waitGate(state: ReleaseState, gate: Omit<Gate, 'seq'>, timeoutMs: number | null, resumed?: Gate): Promise<GateEnd> {
   const { status } = state;
-  if (resumed) {
-    gate = resumed;
-    timeoutMs = resumed.deadline === undefined ? null : Math.max(0, Date.parse(resumed.deadline) - Date.now());
-  } else {
-    // A new gate at a step that had one before (a drift gate, then the step's pause) starts with no answer.
-    if (state.approvedGate === gate.step) state.approvedGate = undefined;
-    if (state.resumedGate === gate.step) state.resumedGate = undefined;
-  }
-  status.gate = gate;
+  const open = resumed ?? state.openGate(gate);
+  if (resumed) timeoutMs = resumed.deadline === undefined ? null : Math.max(0, Date.parse(resumed.deadline) - Date.now());
+  status.gate = open;
   state.details();
   state.touch();
-  const step = gate.step;
-  const ended = (): boolean =>
-    state.stop !== undefined || state.promote !== undefined || state.approvedGate === step || (state.resumedGate === step && gate.kind !== 'approval');
+  const ended = (): boolean => state.stop !== undefined || state.fullPromotion !== undefined || state.answer?.gate === open.seq;
   const wake = (): boolean => ended() || state.historyFull();
   const inTime = timeoutMs === null ? (await condition(wake), true) : await condition(wake, timeoutMs);
   if (inTime && !ended()) throw new ContinueAsNewNeeded();
   status.gate = undefined;
   state.details();
+  const answer = state.takeAnswer(open);
   state.throwIfStopped();
-  if (!inTime) return 'timeout';
-  if (state.promote) {
-    if (!state.promote.full) state.promote = undefined;
-    return 'promoted';
-  }
-  return state.approvedGate === step ? 'approved' : 'resumed';
+  const end: GateEnd = !inTime
+    ? { how: 'timeout' }
+    : answer
+      ? { how: ENDED_BY[answer.verb], by: answer.by }
+      : { how: 'promoted', by: (state.fullPromotion as { by: string }).by, full: true };
+  recordEnd(state, open, end);
+  return end;
 }
 
 /** Holds the release before its next step while someone has paused it (across runs, if it lasts). */
@@ -49,12 +62,16 @@ export async function holdWhilePaused(state: ReleaseState, mayContinueAsNew = tr
   const { status } = state;
   if (!status.paused) return;
   state.setPhase('Paused');
-  status.gate = { kind: 'manual-pause', step: status.step, openedAt: new Date().toISOString() };
+  const open = state.openGate({ kind: 'manual-pause', step: status.step, openedAt: new Date().toISOString() });
+  status.gate = open;
   state.details();
   await condition(() => !status.paused || state.stop !== undefined || (mayContinueAsNew && state.historyFull()));
   if (status.paused && state.stop === undefined) throw new ContinueAsNewNeeded();
   status.gate = undefined;
+  // Taken here, so a promote or resume that ended this pause ends nothing after it.
+  const answer = state.takeAnswer(open);
   state.throwIfStopped();
+  if (answer) recordEnd(state, open, { how: ENDED_BY[answer.verb], by: answer.by });
   state.setPhase('Progressing');
 }
 
@@ -65,7 +82,7 @@ export async function holdWhilePaused(state: ReleaseState, mayContinueAsNew = tr
 export async function interruptible<T>(state: ReleaseState, fn: () => Promise<T>, skippable = false): Promise<T | undefined> {
   const scope = new CancellationScope();
   const work = scope.run(fn);
-  const interrupted = condition(() => state.stop !== undefined || (skippable && state.promote?.full === true)).then(() => 'interrupted' as const);
+  const interrupted = condition(() => state.stop !== undefined || (skippable && state.fullPromotion !== undefined)).then(() => 'interrupted' as const);
   const first = await Promise.race([work.then(() => 'done' as const), interrupted]);
   if (first === 'done') return work;
   scope.cancel();

@@ -7,8 +7,10 @@
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { setHandler, workflowInfo } from '@temporalio/workflow';
 import {
+  SIGNABLE_VERBS,
   VERBS,
   VERB_NAMES,
+  acceptsIn,
   messageRejected,
   payloadProblem,
   signals,
@@ -18,10 +20,12 @@ import {
   type Verb,
   type VerbPayload,
 } from '../../common/messages';
-import { SIGNED_VERBS, rememberSignature, verifySignedAction, type SignedActionVerdict, type SignedVerb } from '../../common/signing';
+import { ACTOR_NAME_PATTERN } from '../../common/names';
+import { rememberSignature, verifySignedAction, type SignedActionCheck, type SignedActionVerdict, type SignedVerb } from '../../common/signing';
 import { approverKeysFor, signatureMaxAgeMs } from '../../common/spec';
 import type { Gate } from '../../common/status';
-import { approvalProblem, isSteerable } from '../plan';
+import { approvalProblem } from '../plan';
+import { signedMode } from './approvers';
 import { StopRelease, type ReleaseState } from './state';
 
 interface VerbRules<V extends Verb> {
@@ -33,6 +37,14 @@ interface VerbRules<V extends Verb> {
 
 const stopping = 'the release is already stopping';
 
+/** Gates a resume ends (an approval needs an approve; a manual pause ends by unpausing). */
+const RESUMABLE: readonly Gate['kind'][] = ['pause', 'inconclusive', 'drift', 'manual-pause'];
+
+/** Why `verb` is not taken in the release's phase (the verb table's phases), or undefined. */
+function phaseProblem(s: ReleaseState, verb: Verb, why: string): string | undefined {
+  return acceptsIn(verb, s.status.phase) ? undefined : `the release is ${s.status.phase}: ${why}`;
+}
+
 export const verbRules: { [V in Verb]: VerbRules<V> } = {
   approve: {
     check(s, p) {
@@ -42,7 +54,7 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
     },
     effect(s, p) {
       const gate = s.status.gate as Gate;
-      s.approvedGate = gate.step;
+      s.answer = { gate: gate.seq, verb: 'approve', by: p.by };
       s.record(p.by, 'approve', `step ${gate.step}${p.comment ? `: ${p.comment}` : ''}`);
       return `approved step ${gate.step}`;
     },
@@ -50,8 +62,7 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
   abort: {
     check(s) {
       if (s.stop) return `${stopping} (${s.stop.reason})`;
-      if (!isSteerable(s.status.phase)) return `the release is ${s.status.phase}: too late to abort`;
-      return undefined;
+      return phaseProblem(s, 'abort', 'too late to abort');
     },
     effect(s, p) {
       s.requestStop(new StopRelease('aborted', p.reason, p.by));
@@ -63,9 +74,7 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
     check(s) {
       if (s.stop) return stopping;
       if (s.status.paused) return 'already paused';
-      if (!['Validating', 'CloningEnvironment', 'Progressing', 'Paused', 'AwaitingApproval'].includes(s.status.phase))
-        return `the release is ${s.status.phase}: nothing to pause`;
-      return undefined;
+      return phaseProblem(s, 'pause', 'nothing to pause');
     },
     effect(s, p) {
       s.status.paused = true;
@@ -77,14 +86,13 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
     check(s) {
       if (s.stop) return stopping;
       const gate = s.status.gate;
-      if (!s.status.paused && !(gate && (gate.kind === 'pause' || gate.kind === 'inconclusive' || gate.kind === 'drift')))
-        return 'not paused: nothing to resume';
-      return undefined;
+      if (!s.status.paused && !(gate && RESUMABLE.includes(gate.kind))) return 'not paused: nothing to resume';
+      return phaseProblem(s, 'resume', 'nothing to resume');
     },
     effect(s, p) {
       s.status.paused = false;
       const gate = s.status.gate;
-      if (gate && (gate.kind === 'pause' || gate.kind === 'inconclusive' || gate.kind === 'drift')) s.resumedGate = gate.step;
+      if (gate && RESUMABLE.includes(gate.kind)) s.answer = { gate: gate.seq, verb: 'resume', by: p.by };
       s.record(p.by, 'resume', p.comment);
       return 'resumed';
     },
@@ -93,15 +101,16 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
     check(s, p) {
       if (s.stop) return stopping;
       const { status, spec } = s;
-      if (!['Progressing', 'Paused', 'AwaitingApproval'].includes(status.phase)) return `the release is ${status.phase}: nothing to promote`;
-      if (s.promote?.full) return 'a full promotion is already under way';
+      const phase = phaseProblem(s, 'promote', 'nothing to promote');
+      if (phase) return phase;
+      if (s.fullPromotion) return 'a full promotion is already under way';
       if (!p.full && !status.gate) return 'no pause or gate is open: use full to skip the remaining steps';
       // Promotion never skips an approval gate the caller could not approve.
       for (let i = status.step; i < spec.steps.length; i++) {
         const step = spec.steps[i];
         if (step?.kind !== 'approval' || (!p.full && i !== status.gate?.step)) continue;
         const problem = approvalProblem(
-          { kind: 'approval', step: i, approvers: step.approvers, allowSelfApproval: step.allowSelfApproval, openedAt: '' },
+          { kind: 'approval', seq: 0, step: i, approvers: step.approvers, allowSelfApproval: step.allowSelfApproval, openedAt: '' },
           p.by,
           spec.initiator,
         );
@@ -110,7 +119,9 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
       return undefined;
     },
     effect(s, p) {
-      s.promote = { full: p.full, by: p.by };
+      // A plain promote answers the open gate only (a manual pause included): it never reaches a later gate.
+      if (p.full) s.fullPromotion = { by: p.by };
+      else s.answer = { gate: (s.status.gate as Gate).seq, verb: 'promote', by: p.by };
       s.status.paused = false;
       s.record(p.by, p.full ? 'promote (full)' : 'promote', p.comment);
       return p.full ? 'promoting: skipping the remaining steps and analysis' : 'skipping the current pause';
@@ -118,25 +129,55 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
   },
 };
 
+/** The signature-related fields of a parsed payload (only signable verbs have `signature`). */
+type SignablePayload = Parameters<typeof verifySignedAction>[0]['payload'];
+
 /**
- * The signature rule, after the verb's own rules: a sender with a key in approverKeys must sign (approve, promote,
- * abort, resume), over this release, its first run and the step the action applies to; a nonce is accepted once.
+ * The signature rule, after the verb's own rules (docs/APPROVALS.md has it as a table):
+ * - signed mode (the release has approver keys): a `forward` verb (approve, promote, resume) must carry a valid
+ *   signature by a key of the release, over this release, its first run and the step it applies to; a nonce is
+ *   accepted once. Without keys, a name that has none may send it unsigned.
+ * - a `stop` verb (abort, pause) is open to everyone: accepted unverified, or verified when its signature checks out.
  */
 function signature(state: ReleaseState, verb: Verb, p: VerbPayload<Verb>): SignedActionVerdict {
-  if (!(SIGNED_VERBS as readonly string[]).includes(verb)) return { ok: true, verified: false };
+  if (!(SIGNABLE_VERBS as readonly Verb[]).includes(verb)) return { ok: true, verified: false };
+  if (state.approverKeys === undefined) return { ok: false, reason: 'the release is still reading its approver keys; send it again in a moment' };
+  const payload = p as SignablePayload;
+  const forward = VERBS[verb].signing === 'forward';
+  const verdict = verifySignedAction(signatureCheck(state, verb as SignedVerb, payload, forward && signedMode(state)));
+  // Anyone may stop the line: a stop verb whose signature does not check out still counts, as unverified.
+  return verdict.ok || forward ? verdict : { ok: true, verified: false };
+}
+
+function signatureCheck(state: ReleaseState, verb: SignedVerb, payload: SignablePayload, required: boolean): SignedActionCheck {
   const info = workflowInfo();
   const gate = state.status.gate;
-  return verifySignedAction({
-    verb: verb as SignedVerb,
-    payload: p as Parameters<typeof verifySignedAction>[0]['payload'],
-    keys: approverKeysFor(state.spec, p.by),
+  return {
+    verb,
+    payload,
+    keys: approverKeysFor(state.approverKeys, payload.by),
+    required,
     release: info.workflowId,
     run: info.firstExecutionRunId,
     step: verb === 'approve' && gate ? gate.step : state.status.step,
     nowMs: Date.now(),
     maxAgeMs: signatureMaxAgeMs(state.spec),
     used: state.usedSignatures,
-  });
+  };
+}
+
+/**
+ * A refused message that carries a genuine signature for this release (one that verifies for the step it claims,
+ * within its validity) burns its nonce like an accepted one: it is in history now, and whoever reads history must
+ * not be able to send it again when it would be accepted (say, once the gate it names opens).
+ */
+function burnRefusedSignature(state: ReleaseState, verb: Verb, payload: unknown): void {
+  if (!(SIGNABLE_VERBS as readonly Verb[]).includes(verb) || state.approverKeys === undefined) return;
+  const parsed = VERBS[verb].input.safeParse(payload);
+  const p = parsed.success ? (parsed.data as SignablePayload) : undefined;
+  if (!p?.signature) return;
+  const genuine = verifySignedAction({ ...signatureCheck(state, verb as SignedVerb, p, false), step: p.signature.step, used: [] });
+  if (genuine.ok && genuine.verified) state.usedSignatures = rememberSignature(state.usedSignatures, genuine, Date.now(), signatureMaxAgeMs(state.spec));
 }
 
 function judge<V extends Verb>(
@@ -172,8 +213,9 @@ function listen<V extends Verb>(state: ReleaseState, verb: V): void {
   setHandler(signal, (payload: unknown) => {
     const r = judge(state, verb, payload);
     if ('problem' in r) {
+      burnRefusedSignature(state, verb, payload);
       const by = typeof payload === 'object' && payload !== null && 'by' in payload ? String((payload as { by: unknown }).by) : 'unknown';
-      state.record(by, verb, `ignored: ${r.problem}`, false);
+      state.record(recordedName(by), verb, `ignored: ${r.problem}`, false);
     } else {
       apply(state, verb, r.payload, r.verdict);
     }
@@ -182,7 +224,11 @@ function listen<V extends Verb>(state: ReleaseState, verb: V): void {
     update,
     (payload: unknown): MessageAck => {
       const r = judge(state, verb, payload);
-      if ('problem' in r) throw messageRejected(r.problem);
+      if ('problem' in r) {
+        // Accepted by the validator, refused now (the state changed in between): the payload is in history.
+        burnRefusedSignature(state, verb, payload);
+        throw messageRejected(r.problem);
+      }
       const message = apply(state, verb, r.payload, r.verdict);
       return { accepted: true, phase: state.status.phase, step: state.status.step, message };
     },
@@ -194,6 +240,18 @@ function listen<V extends Verb>(state: ReleaseState, verb: V): void {
       },
     },
   );
+}
+
+/**
+ * The sender of an ignored signal as the timeline shows it: a name that breaks the name rule (a look-alike of an
+ * approver's, an invisible character) is shown escaped, so it never reads as the name it imitates.
+ */
+function recordedName(by: string): string {
+  return ACTOR_NAME_PATTERN.test(by)
+    ? by
+    : JSON.stringify(by)
+        .slice(1, -1)
+        .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Installs the signal and update of every verb, and the status query. */

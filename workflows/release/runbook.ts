@@ -10,12 +10,14 @@ import type { ParsedStep } from '../../common/spec';
 import type { ReleaseResult } from '../../common/status';
 import { causeMessage } from './activities';
 import { alert } from './alert';
+import { loadApproverKeys } from './approvers';
 import { BackgroundAnalysis } from './background';
 import { cloneEnvironment, discover } from './environment';
 import { holdWhilePaused } from './gates';
 import { installMessageHandlers } from './messages';
 import { finalize, rollback } from './saga';
 import { ContinueAsNewNeeded, ReleaseState, StopRelease } from './state';
+import { endRelease } from './result';
 import { runStep } from './steps';
 import { checkSegmentRoom, hasSegmentSteps } from './segments';
 import { fullWeights, shift } from './traffic';
@@ -60,6 +62,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
 
   try {
     if (!input.resume) {
+      await loadApproverKeys(state);
       const found = await discover(state);
       await checkSegmentRoom(state);
       state.throwIfStopped();
@@ -74,7 +77,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       status.step = i;
       state.throwIfStopped();
       await holdWhilePaused(state);
-      if (state.promote?.full) break;
+      if (state.fullPromotion) break;
       await runStep(state, background, spec.steps[i] as ParsedStep, i);
       state.stepsCompleted = i + 1;
       state.throwIfStopped();
@@ -85,7 +88,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     await background.stop();
     state.throwIfStopped();
     const full = fullWeights(state);
-    if (JSON.stringify(status.requestedWeights) !== JSON.stringify(full)) await shift(state, full, state.promote?.by ?? 'canary');
+    if (JSON.stringify(status.requestedWeights) !== JSON.stringify(full)) await shift(state, full, state.fullPromotion?.by ?? 'canary');
     if (spec.promotion.keepPreviousFor > 0) {
       state.record('canary', 'keep previous stable', `for ${formatDuration(spec.promotion.keepPreviousFor)} before removing it`);
       await condition(() => state.stop !== undefined, spec.promotion.keepPreviousFor);
@@ -99,7 +102,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   const warnings = await finalize(state);
   const done = `${spec.version} serves 100% of traffic`;
   await alert(state, 'promoted', warnings.length ? `${done}; left over: ${warnings.join('; ')}` : done);
-  const result = state.result('promoted', done, state.promote?.by);
+  const result = endRelease(state, 'promoted', done, state.fullPromotion?.by);
   return warnings.length ? { ...result, warnings } : result;
 }
 
@@ -124,12 +127,12 @@ async function stopped(state: ReleaseState, background: BackgroundAnalysis, err:
     await background.stop();
     await rollback(state, err.reason);
     await alert(state, err.outcome, `${err.reason}${err.by !== 'canary' ? ` (by ${err.by})` : ''}; traffic is back on the previous version`);
-    return state.result(err.outcome, err.reason, err.by);
+    return endRelease(state, err.outcome, err.reason, err.by);
   }
   if (isCancellation(err)) {
     await background.stop();
     await rollback(state, 'the workflow was cancelled');
-    state.result('aborted', 'the workflow was cancelled');
+    endRelease(state, 'aborted', 'the workflow was cancelled');
     throw err;
   }
   // Validation errors before anything changed in AWS fail the workflow as invalid input.
@@ -141,5 +144,5 @@ async function stopped(state: ReleaseState, background: BackgroundAnalysis, err:
   await background.stop();
   await rollback(state, why);
   await alert(state, 'rolled-back', `${why}; traffic is back on the previous version`);
-  return state.result('rolled-back', why, 'canary');
+  return endRelease(state, 'rolled-back', why, 'canary');
 }

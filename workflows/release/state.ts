@@ -4,9 +4,9 @@
  * the target groups per role, and what people asked for. Message handlers and steps change it only through here.
  */
 import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
-import type { VariantDimensions } from '../../analysis/analysis';
+import type { AnalysisCounters, VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
-import type { ParsedReleaseSpec } from '../../common/spec';
+import type { ApproverKeyMap, ParsedReleaseSpec } from '../../common/spec';
 import { trafficRefs, type ForwardState, type TrafficRef } from '../../common/forward';
 import type { AwsScope, EnsuredSegmentRule } from '../../activities/contract';
 import { DEFAULT_HISTORY_EVENT_LIMIT } from '../../common/messages';
@@ -15,13 +15,12 @@ import {
   TIMELINE_MAX,
   type CarriedRelease,
   type Gate,
+  type GateAnswer,
   type Outcome,
   type Phase,
-  type ReleaseResult,
   type ReleaseStatus,
   type Role,
 } from '../../common/status';
-import type { AnalysisCounters } from '../../analysis/analysis';
 import type { JudgeEvidence } from '../../analysis/sequential';
 import type { UsedSignatures } from '../../common/signing';
 import { describeCompensation, rollbackOrder, type Compensation } from '../plan';
@@ -37,10 +36,10 @@ export class StopRelease extends Error {
   }
 }
 
-/** Thrown at a safe point when the run's history is long enough to continue as new; the runbook carries the state over. */
 /** Marks runs (after a continue-as-new) whose carried gate is open to messages from their first workflow task on. */
 export const CARRIED_GATE_PATCH = 'carried-gate-open';
 
+/** Thrown at a safe point when the run's history is long enough to continue as new; the runbook carries the state over. */
 export class ContinueAsNewNeeded extends Error {
   constructor() {
     super('continue as new');
@@ -58,9 +57,20 @@ export class ReleaseState {
   readonly dims: Partial<Record<Role, VariantDimensions>> = {};
   /** Set once by abort, a failed analysis or a timed-out gate; the runbook throws it at its next check. */
   stop: StopRelease | undefined;
-  approvedGate: number | undefined;
-  resumedGate: number | undefined;
-  promote: { full: boolean; by: string } | undefined;
+  /** Gates opened so far: the next gate's `seq`. An answer names the seq of the gate it was accepted at. */
+  gatesOpened = 0;
+  /**
+   * The approve, resume or promote accepted at the open gate, bound to that gate's seq: it ends that gate and no
+   * other (a promote that ended a manual pause must not end the approval gate after it).
+   */
+  answer: GateAnswer | undefined;
+  /** A full promotion: the one answer that ends every gate, checked against every remaining approval when accepted. */
+  fullPromotion: { by: string } | undefined;
+  /**
+   * The keys this release verifies signatures with (the worker's when it holds any, else the spec's), fixed at the
+   * first run; until it has read them (undefined), nothing that must be signed is accepted.
+   */
+  approverKeys: ApproverKeyMap | undefined;
   stepsCompleted = 0;
 
   /** 1 for the first run of a release, +1 for each continue-as-new. */
@@ -131,9 +141,10 @@ export class ReleaseState {
       this.saga.push(...carried.saga);
       Object.assign(this.arns, carried.arns);
       Object.assign(this.dims, carried.dims);
-      this.approvedGate = carried.approvedGate;
-      this.resumedGate = carried.resumedGate;
-      this.promote = carried.promote;
+      this.gatesOpened = carried.gatesOpened;
+      this.answer = carried.answer;
+      this.fullPromotion = carried.fullPromotion;
+      this.approverKeys = carried.approverKeys;
       this.stepsCompleted = carried.stepsCompleted;
       this.carriedCounters = carried.backgroundCounters;
       this.resumable = carried.status.gate?.kind === 'manual-pause' ? undefined : carried.status.gate;
@@ -186,9 +197,11 @@ export class ReleaseState {
       saga: [...this.saga],
       arns: { ...this.arns },
       dims: { ...this.dims },
-      approvedGate: this.approvedGate,
-      resumedGate: this.resumedGate,
-      promote: this.promote,
+      gatesOpened: this.gatesOpened,
+      // Only an answer to the gate the next run re-opens goes over; any other ended its gate already.
+      ...(this.answer && gate && this.answer.gate === gate.seq ? { answer: this.answer } : {}),
+      ...(this.fullPromotion ? { fullPromotion: this.fullPromotion } : {}),
+      approverKeys: this.approverKeys ?? {},
       stepsCompleted: this.stepsCompleted,
       backgroundCounters,
       realAlb: this.realAlb,
@@ -224,6 +237,20 @@ export class ReleaseState {
     if (!this.canContinueAsNew || !this.atSafePoint) return false;
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= this.historyEventLimit;
+  }
+
+  /** Opens a new gate: the next seq, and no answer yet (an answer is only ever for the gate it was accepted at). */
+  openGate(gate: Omit<Gate, 'seq'>): Gate {
+    this.gatesOpened += 1;
+    this.answer = undefined;
+    return { ...gate, seq: this.gatesOpened };
+  }
+
+  /** The answer accepted at `gate`, taken once (undefined when the gate ended otherwise). */
+  takeAnswer(gate: Gate): GateAnswer | undefined {
+    const answer = this.answer?.gate === gate.seq ? this.answer : undefined;
+    this.answer = undefined;
+    return answer;
   }
 
   /** The carried gate of this kind and step, once: the step re-opens it with its original opening time and deadline. */
@@ -328,28 +355,5 @@ export class ReleaseState {
       stable: this.dims.stable as VariantDimensions,
       baseline: useBaseline ? this.dims.baseline : undefined,
     };
-  }
-
-  private finalForward(): { name: string; weight: number }[] {
-    const names = new Map(this.status.targetGroups.map((t) => [t.arn, t.name]));
-    const w = this.status.verifiedWeights;
-    return (Object.keys(w) as Role[]).map((role) => ({ name: names.get(this.arns[role] ?? '') ?? role, weight: w[role] ?? 0 }));
-  }
-
-  result(outcome: Outcome, reason: string, by?: string): ReleaseResult {
-    const r: ReleaseResult = {
-      outcome,
-      reason,
-      by,
-      service: this.spec.service,
-      version: this.spec.version,
-      durationMs: Date.now() - this.startedMs,
-      stepsCompleted: this.stepsCompleted,
-      steps: this.spec.steps.length,
-      finalForward: this.finalForward(),
-    };
-    this.status.result = r;
-    this.touch();
-    return r;
   }
 }

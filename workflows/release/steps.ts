@@ -32,15 +32,22 @@ export async function runStep(state: ReleaseState, background: BackgroundAnalysi
       return segmentStep(state, background, step, i);
     case 'endSegment':
       return endSegmentStep(state, step);
+    default:
+      return unhandledStep(step);
   }
+}
+
+/** A step kind without a case above does not compile (its step is not `never` here). */
+function unhandledStep(step: never): never {
+  throw ApplicationFailure.nonRetryable(`no handler for step ${JSON.stringify(step)}`, 'InvalidRelease');
 }
 
 async function pauseStep(state: ReleaseState, step: StepOf<'pause'>, i: number): Promise<void> {
   state.setPhase('Paused');
   const deadline = step.durationMs === null ? undefined : new Date(Date.now() + step.durationMs).toISOString();
   const resumed = state.takeResumable('pause', i);
-  const how = await waitGate(state, { kind: 'pause', step: i, openedAt: new Date().toISOString(), deadline }, step.durationMs, resumed);
-  state.record('canary', 'pause ended', how === 'timeout' ? `after ${formatDuration(step.durationMs ?? 0)}` : how);
+  const end = await waitGate(state, { kind: 'pause', step: i, openedAt: new Date().toISOString(), deadline }, step.durationMs, resumed);
+  if (end.how === 'timeout') state.record('canary', 'pause ended', `after ${formatDuration(step.durationMs ?? 0)}`);
   state.setPhase('Progressing');
 }
 
@@ -94,16 +101,13 @@ async function inconclusiveGate(
 ): Promise<void> {
   state.setPhase('Paused');
   const opened = new Date().toISOString();
-  const gate: Gate = policy
+  const gate: Omit<Gate, 'seq'> = policy
     ? { kind: 'inconclusive', step: i, openedAt: opened, deadline: new Date(Date.now() + policy.timeoutMs).toISOString(), onTimeout: policy.onTimeout }
     : { kind: 'inconclusive', step: i, openedAt: opened };
-  const how = await waitGate(state, gate, policy?.timeoutMs ?? null, resumed);
-  state.record(
-    'canary',
-    'inconclusive analysis ended',
-    how === 'timeout' && policy ? `timed out after ${formatDuration(policy.timeoutMs)}: ${policy.onTimeout}` : how,
-  );
-  if (how === 'timeout' && policy?.onTimeout === 'rollback')
+  const end = await waitGate(state, gate, policy?.timeoutMs ?? null, resumed);
+  if (end.how === 'timeout' && policy)
+    state.record('canary', 'inconclusive analysis ended', `timed out after ${formatDuration(policy.timeoutMs)}: ${policy.onTimeout}`);
+  if (end.how === 'timeout' && policy?.onTimeout === 'rollback')
     throw new StopRelease('rolled-back', `analysis at step ${i} stayed inconclusive for ${formatDuration(policy.timeoutMs)}`, 'canary');
   state.setPhase('Progressing');
 }
@@ -116,7 +120,7 @@ async function approvalStep(state: ReleaseState, step: StepOf<'approval'>, i: nu
   const notified = resumed
     ? Promise.resolve()
     : alert(state, 'approval-needed', `step ${i} waits for ${who} until ${new Date(Date.now() + step.timeoutMs).toISOString()}`);
-  const how = await waitGate(
+  const end = await waitGate(
     state,
     {
       kind: 'approval',
@@ -131,7 +135,7 @@ async function approvalStep(state: ReleaseState, step: StepOf<'approval'>, i: nu
     resumed,
   );
   await notified;
-  if (how === 'timeout') {
+  if (end.how === 'timeout') {
     state.record('canary', 'approval timed out', `after ${formatDuration(step.timeoutMs)}: ${step.onTimeout}`);
     if (step.onTimeout === 'rollback')
       throw new StopRelease('rolled-back', `approval at step ${i} timed out after ${formatDuration(step.timeoutMs)}`, 'canary');

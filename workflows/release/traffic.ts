@@ -130,14 +130,14 @@ async function driftGate(state: ReleaseState, what: string, subject: string, ado
     `someone else changed ${subject}: ${what}. Resume to adopt it and go on, abort to roll back (rolls back by itself in ${formatDuration(timeoutMs)})`,
   );
   const opened = new Date().toISOString();
-  const how = await waitGate(
+  const end = await waitGate(
     state,
     { kind: 'drift', step: status.step, openedAt: opened, deadline: new Date(Date.now() + timeoutMs).toISOString(), onTimeout: 'rollback', detail: what },
     timeoutMs,
     state.takeResumable('drift', status.step),
   );
   await notified;
-  if (how === 'timeout') throw new StopRelease('rolled-back', `nobody answered the drift gate within ${formatDuration(timeoutMs)}: ${what}`, 'canary');
+  if (end.how === 'timeout') throw new StopRelease('rolled-back', `nobody answered the drift gate within ${formatDuration(timeoutMs)}: ${what}`, 'canary');
   await adopt();
   state.setPhase(phase);
 }
