@@ -13,11 +13,11 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import type { Sinks, WorkflowInfo } from '@temporalio/workflow';
-import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
+import { WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type MessageAck, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
-import type { ReleaseStatus } from '../../common/status';
+import type { ReleaseStatus, TimelineEntry } from '../../common/status';
 import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
 import { openTimeSkippingServer, serverClock, TEST_SERVER_PATH } from './time-skipping-server';
 
@@ -364,3 +364,23 @@ export async function cancelRequested(handle: WorkflowHandle, activityType: stri
   const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType).map((e) => String(e.eventId)));
   return events.some((e) => scheduled.has(String(e.activityTaskCancelRequestedEventAttributes?.scheduledEventId)));
 }
+
+/** The reason an update was refused (the validator's message), or a failure when it was accepted. */
+export async function refusal(update: Promise<MessageAck>): Promise<string> {
+  try {
+    const ack = await update;
+    throw new Error(`expected the update to be refused, it was accepted: ${JSON.stringify(ack)}`);
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    return err.cause?.message ?? err.message;
+  }
+}
+
+/** The timeline entries of one action. */
+export const actionsOf = (s: ReleaseStatus, action: string): TimelineEntry[] => s.timeline.filter((t) => t.action === action);
+
+/** A status predicate: the release waits at a gate of this kind at this step. */
+export const atGate =
+  (kind: string, step: number) =>
+  (s: ReleaseStatus): boolean =>
+    s.gate?.kind === kind && s.gate.step === step;

@@ -6,26 +6,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { readSigningKey, signPayload, type SignablePayload } from '../../client/signing';
-import {
-  abortUpdate,
-  approveSignal,
-  approveUpdate,
-  pauseSignal,
-  pauseUpdate,
-  promoteUpdate,
-  resumeUpdate,
-  statusQuery,
-  type MessageAck,
-} from '../../common/messages';
+import { abortUpdate, approveSignal, approveUpdate, pauseSignal, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import type { SignedVerb } from '../../common/signing';
-import type { ReleaseStatus, TimelineEntry } from '../../common/status';
 import type { WeightedTargetGroup } from '../../activities/contract';
 import type { Hold } from '../support/fake-alb';
-import { timeSkippingRelease, waitForStatus } from '../support/time-skipping';
+import { actionsOf, atGate, refusal, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
 
@@ -33,18 +22,6 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures', 'signing');
 const pub = (name: string): string => fs.readFileSync(path.join(FIXTURES, `${name}_ed25519.pub`), 'utf8').trim();
 const keyOf = (name: string) => readSigningKey(path.join(FIXTURES, `${name}_ed25519`));
 
-async function refusal(update: Promise<MessageAck>): Promise<string> {
-  try {
-    const ack = await update;
-    throw new Error(`expected the update to be refused, it was accepted: ${JSON.stringify(ack)}`);
-  } catch (err) {
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    return err.cause?.message ?? err.message;
-  }
-}
-
-const actionsOf = (s: ReleaseStatus, action: string): TimelineEntry[] => s.timeline.filter((t) => t.action === action);
-const atGate = (kind: string, step: number) => (s: ReleaseStatus) => s.gate?.kind === kind && s.gate.step === step;
 const weightOf = (w: number) => (i: { weights: WeightedTargetGroup[] }) => i.weights.some((g) => g.weight === w && g.weight !== 100 - w);
 
 /** A payload signed by `who`'s fixture key for this release, at the release's own clock (its last status change). */

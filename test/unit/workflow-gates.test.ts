@@ -3,38 +3,13 @@
  * contract boundary (test/support/fake-alb.ts). Pins behaviour through the public interface only: workflow type
  * `release` with `{ spec }`, the verbs of common/messages.ts and the `status` query.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import {
-  abortUpdate,
-  approveSignal,
-  approveUpdate,
-  pauseUpdate,
-  promoteSignal,
-  promoteUpdate,
-  resumeUpdate,
-  statusQuery,
-  type MessageAck,
-} from '../../common/messages';
+import { abortUpdate, approveSignal, approveUpdate, pauseUpdate, promoteSignal, promoteUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import { ReleasePhase, CanaryWeight, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
-import type { ReleaseStatus, TimelineEntry } from '../../common/status';
-import { cancelRequested, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
+import { actionsOf, atGate, cancelRequested, refusal, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
 import type { Hold } from '../support/fake-alb';
 
 const releases = timeSkippingRelease();
 
-/** The reason an update was refused (the validator's message), or a failure when it was accepted. */
-async function refusal(update: Promise<MessageAck>): Promise<string> {
-  try {
-    const ack = await update;
-    throw new Error(`expected the update to be refused, it was accepted: ${JSON.stringify(ack)}`);
-  } catch (err) {
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    return err.cause?.message ?? err.message;
-  }
-}
-
-const actionsOf = (s: ReleaseStatus, action: string): TimelineEntry[] => s.timeline.filter((t) => t.action === action);
-const atGate = (kind: string, step: number) => (s: ReleaseStatus) => s.gate?.kind === kind && s.gate.step === step;
 const ms = (iso: string | undefined): number => Date.parse(iso ?? '');
 
 describe('approval gates', () => {

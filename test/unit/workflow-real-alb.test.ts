@@ -6,13 +6,11 @@
  */
 import { abortUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import type { WeightedTargetGroup } from '../../common/forward';
-import type { ReleaseStatus, TimelineEntry } from '../../common/status';
-import { timeSkippingRelease, waitForStatus } from '../support/time-skipping';
+import { actionsOf, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
 import type { FakeAlb } from '../support/fake-alb';
 
 const releases = timeSkippingRelease();
 
-const actionsOf = (s: ReleaseStatus, action: string): TimelineEntry[] => s.timeline.filter((t) => t.action === action);
 const ms = (iso: string | undefined): number => Date.parse(iso ?? '');
 const canaryName = (fake: FakeAlb): string => (fake.callsOf('ensureTargetGroup')[0]?.input as { name: string }).name;
 const target = { id: '10.0.1.17', port: 8080 };

@@ -7,13 +7,10 @@ import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { abortSignal, abortUpdate, resumeUpdate, statusQuery, type MessageAck } from '../../common/messages';
 import { ErrorTypes } from '../../activities/contract';
-import type { ReleaseStatus, TimelineEntry } from '../../common/status';
-import { cancelRequested, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
+import { actionsOf, cancelRequested, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
 import { analysisRun, type FakeAlb, type Hold } from '../support/fake-alb';
 
 const releases = timeSkippingRelease();
-
-const actionsOf = (s: ReleaseStatus, action: string): TimelineEntry[] => s.timeline.filter((t) => t.action === action);
 
 /** The pre-release state: the listener's actions exactly as before and only the stable target group. */
 function expectPreReleaseState(fake: FakeAlb): void {
