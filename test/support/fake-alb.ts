@@ -75,6 +75,8 @@ export interface FakeAlbOptions {
   backgroundBatches?: 'hold' | 'pass';
   /** The approver keys the worker holds (CANARY_APPROVER_KEYS); default none. */
   approverKeys?: Record<string, string[]>;
+  /** The worker answers the release's request for its keys only once this settles (default: at once). */
+  approverKeysAnswered?: Promise<unknown>;
 }
 
 /** The time-skipping test server's clock, as a background batch of `backgroundBatches: 'pass'` uses it. */
@@ -194,7 +196,10 @@ export class FakeAlb {
     this.webhooks = opts.webhooks ?? ['ops'];
     this.backgroundBatches = opts.backgroundBatches ?? 'hold';
     this.heldKeys = opts.approverKeys ?? {};
+    this.keysAnswered = opts.approverKeysAnswered ?? Promise.resolve();
   }
+
+  private readonly keysAnswered: Promise<unknown>;
 
   /** The approver keys the fake worker holds. */
   private readonly heldKeys: Record<string, string[]>;
@@ -399,7 +404,10 @@ export class FakeAlb {
       deleteSegmentRule: run('deleteSegmentRule', () => notModelled('deleteSegmentRule')),
       notify: run('notify', (n: Notification) => this.notify(n)),
       // The worker's configuration, not AWS: not a call of the fake's (call lists stay about AWS).
-      workerApproverKeys: async () => ({ keys: this.heldKeys }),
+      workerApproverKeys: async () => {
+        await this.keysAnswered;
+        return { keys: this.heldKeys };
+      },
     };
   }
 

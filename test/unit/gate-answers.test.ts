@@ -293,6 +293,24 @@ describe('keys held by the worker', () => {
     expect(fake.calls.map((c) => c.activity)).toEqual([]);
   });
 
+  it('takes an abort (and refuses what moves forward) while the release is still reading its keys', async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const { handle, fake } = await releases.start({ approverKeys: { alice: pub('alice') }, steps: GATED }, undefined, {
+      ...held,
+      approverKeysAnswered: answered,
+    });
+    await waitForStatus(handle, (s) => actionsOf(s, 'start').length > 0, 'started');
+    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'carol' }] });
+    expect(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice' }] }))).toBe(
+      'the release is still reading its approver keys; send it again in a moment',
+    );
+    expect(await handle.executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'wrong build' }] })).toMatchObject({ accepted: true });
+    answer();
+    expect(await handle.result()).toMatchObject({ outcome: 'aborted', by: 'carol' });
+    expect(fake.writes()).toEqual([]);
+  });
+
   it('accepts a spec that repeats a held key', async () => {
     const { handle } = await releases.start({ approverKeys: { alice: pub('alice') }, steps: GATED }, undefined, held);
     await waitForStatus(handle, atGate('approval', 1), 'gate');

@@ -141,9 +141,12 @@ type SignablePayload = Parameters<typeof verifySignedAction>[0]['payload'];
  */
 function signature(state: ReleaseState, verb: Verb, p: VerbPayload<Verb>): SignedActionVerdict {
   if (!(SIGNABLE_VERBS as readonly Verb[]).includes(verb)) return { ok: true, verified: false };
-  if (state.approverKeys === undefined) return { ok: false, reason: 'the release is still reading its approver keys; send it again in a moment' };
-  const payload = p as SignablePayload;
   const forward = VERBS[verb].signing === 'forward';
+  if (state.approverKeys === undefined) {
+    // Before the first run has read its keys: nothing moves forward, but anyone may still stop the line.
+    return forward ? { ok: false, reason: 'the release is still reading its approver keys; send it again in a moment' } : { ok: true, verified: false };
+  }
+  const payload = p as SignablePayload;
   const verdict = verifySignedAction(signatureCheck(state, verb as SignedVerb, payload, forward && signedMode(state)));
   // Anyone may stop the line: a stop verb whose signature does not check out still counts, as unverified.
   return verdict.ok || forward ? verdict : { ok: true, verified: false };
