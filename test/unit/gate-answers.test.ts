@@ -300,13 +300,16 @@ describe('keys held by the worker', () => {
       ...held,
       approverKeysAnswered: answered,
     });
-    await waitForStatus(handle, (s) => actionsOf(s, 'start').length > 0, 'started');
-    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'carol' }] });
-    expect(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice' }] }))).toBe(
-      'the release is still reading its approver keys; send it again in a moment',
-    );
-    expect(await handle.executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'wrong build' }] })).toMatchObject({ accepted: true });
-    answer();
+    try {
+      await waitForStatus(handle, (s) => actionsOf(s, 'start').length > 0, 'started');
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'carol' }] });
+      expect(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice' }] }))).toBe(
+        'the release is still reading its approver keys; send it again in a moment',
+      );
+      expect(await handle.executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'wrong build' }] })).toMatchObject({ accepted: true });
+    } finally {
+      answer();
+    }
     expect(await handle.result()).toMatchObject({ outcome: 'aborted', by: 'carol' });
     expect(fake.writes()).toEqual([]);
   });
