@@ -74,7 +74,8 @@ export interface GateRow {
   comment?: string;
 }
 
-const GATE_ENDS = /^(approve|resume|promote|promote \(full\)|abort|pause ended|approval ended|manual pause ended|drift gate ended|approval timed out|inconclusive analysis ended|drift adopted)$/;
+const GATE_ENDS =
+  /^(approve|resume|promote|promote \(full\)|abort|pause ended|approval ended|manual pause ended|drift gate ended|approval timed out|inconclusive analysis ended|drift adopted)$/;
 
 /** Gates from the phase changes: each stretch of Paused or AwaitingApproval, closed by the next gate-ending entry. */
 export function gateRows(data: Pick<ReportData, 'phases' | 'status'>): GateRow[] {
