@@ -15,7 +15,7 @@ import { readReleaseRuns, timelineByRun } from '../../client/report-data';
 import { abortUpdate, approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import { TIMELINE_MAX, type ReleaseStatus } from '../../common/status';
 import { runsOf } from '../support/release-runs';
-import { timeSkippingRelease, waitForStatus, type StartedRelease } from '../support/time-skipping';
+import { signalHandled, timeSkippingRelease, type StartedRelease, waitForStatus } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
 
@@ -288,12 +288,10 @@ describe('a 30-day release continues as new', () => {
     // More ignored messages than the live timeline keeps, each from its own sender so every entry is distinct.
     const live = env.client.workflow.getHandle(handle.workflowId);
     const sent = 330;
-    for (let i = 0; i < sent; i++) {
-      await live.signal(approveSignal, { by: `mallory-${i}`, step: 99 });
-      // Paced, as people send them: a run refuses to continue as new while messages keep arriving.
-      // (The newest ignored entry: a continue-as-new may have recorded its handover after it.)
-      if (i % 20 === 19) await waitForStatus(live, (s) => s.timeline.filter((e) => !e.accepted).at(-1)?.by === `mallory-${i}`, `message ${i} handled`);
-    }
+    // Paced, as people send them: a run refuses to continue as new while messages keep arriving. Each is waited for
+    // on describe, not on a status query (a query sent during a handover may never be answered: signalHandled).
+    for (let i = 0; i < sent; i++) await signalHandled(live, approveSignal, { by: `mallory-${i}`, step: 99 });
+    // (The newest ignored entry: a continue-as-new may have recorded its handover after it.)
     await waitForStatus(live, (s) => s.timeline.filter((e) => !e.accepted).at(-1)?.by === `mallory-${sent - 1}`, 'last message handled');
     // The status and the runs read while no run continues as new: a handover between the two reads would hand the
     // newest run a timeline newer than the status it is compared with.

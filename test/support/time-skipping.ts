@@ -14,6 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import type { Sinks, WorkflowInfo } from '@temporalio/workflow';
 import { WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type MessageAck, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
@@ -384,3 +385,22 @@ export const atGate =
   (kind: string, step: number) =>
   (s: ReleaseStatus): boolean =>
     s.gate?.kind === kind && s.gate.step === step;
+
+/**
+ * Sends a signal and waits until the release has handled it: its run answered a workflow task after it, or it
+ * continued as new and the new run answered its first task. Paced on describe (answered by the server, not the
+ * worker), never on a status query: on the time-skipping server a query sent while a run continues as new may
+ * never be answered, and a test that waits on it hangs (seen with messages that fill a run's history).
+ */
+export async function signalHandled<Args extends unknown[]>(handle: WorkflowHandle, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
+  const before = await handle.describe();
+  await handle.signal(signal, ...args);
+  for (;;) {
+    const now = await handle.describe();
+    const events = now.historyLength ?? 0;
+    // A handled signal adds at least: signaled, workflow task scheduled, started, completed. A new run has answered
+    // its first task at started, scheduled, started, completed.
+    if (now.runId === before.runId ? events >= (before.historyLength ?? 0) + 4 : events >= 4) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -14,7 +14,7 @@ import { abortUpdate, approveSignal, approveUpdate, pauseSignal, pauseUpdate, pr
 import type { SignedVerb } from '../../common/signing';
 import type { WeightedTargetGroup } from '../../activities/contract';
 import type { Hold } from '../support/fake-alb';
-import { actionsOf, atGate, refusal, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
+import { actionsOf, atGate, refusal, signalHandled, timeSkippingRelease, waitForStatus } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
 
@@ -31,23 +31,10 @@ async function signed<P extends SignablePayload>(handle: WorkflowHandle, who: st
   return signPayload(keyOf(who), verb, payload, { release: handle.workflowId, run, step, at: status.updatedAt });
 }
 
-/**
- * Until the release has continued as new: ignored messages, one at a time, fill the run's history. Paced on describe
- * (answered by the server, not the worker): a status query sent while the run hands over may never be answered.
- */
+/** Until the release has continued as new: ignored messages, one at a time, fill the run's history. */
 async function fillUntilContinued(handle: WorkflowHandle, firstRunId: string): Promise<void> {
   const live = releases.env.client.workflow.getHandle(handle.workflowId);
-  for (let k = 0; ; k++) {
-    const before = await live.describe();
-    if (before.runId !== firstRunId) return;
-    await live.signal(approveSignal, { by: `noise-${k}`, step: 99 });
-    // Handled once the run has answered a workflow task after the signal (or has handed over).
-    for (;;) {
-      const now = await live.describe();
-      if (now.runId !== firstRunId || (now.historyLength ?? 0) >= (before.historyLength ?? 0) + 4) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  for (let k = 0; (await live.describe()).runId === firstRunId; k++) await signalHandled(live, approveSignal, { by: `noise-${k}`, step: 99 });
 }
 
 const APPROVAL_AFTER_TWO_SHIFTS = [{ setWeight: 10 }, { setWeight: 20 }, { approval: { approvers: ['alice'], timeout: '1h' } }, { setWeight: 100 }];
