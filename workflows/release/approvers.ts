@@ -11,7 +11,7 @@ import type { ReleaseState } from './state';
 
 export async function loadApproverKeys(state: ReleaseState): Promise<void> {
   const { keys: held } = await workerConfig.workerApproverKeys();
-  const { keys, problem } = releaseApproverKeys(state.spec.approverKeys, Object.keys(held).length ? held : undefined);
+  const { keys, problem } = releaseApproverKeys(state.spec.approverKeys, held);
   const problems = problem ? [problem] : signedModeProblems(state.spec.steps, Object.keys(keys ?? {})).map((p) => `${p.path.join('.')}: ${p.message}`);
   if (problems.length) throw ApplicationFailure.create({ type: 'InvalidRelease', nonRetryable: true, message: problems.join('; ') });
   state.approverKeys = keys ?? {};
