@@ -1,5 +1,5 @@
 // Lint guards what the compiler cannot: the workflow sandbox (no Node built-ins, no AWS SDK, activities only
-// as types), floating promises, and type-only imports.
+// as types, the patch API only in the version registry), floating promises, and type-only imports.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
@@ -8,6 +8,25 @@ import { builtinModules } from 'node:module';
 // `node:test` are caught by the pattern below.
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
 const sandbox = 'workflow code runs in the deterministic sandbox: no Node built-ins';
+
+const sandboxPaths = nodeBuiltins.map((name) => ({ name, message: sandbox }));
+const sandboxPatterns = [
+  { regex: '^node:', message: sandbox },
+  { group: ['@aws-sdk/*'], message: 'workflow code does no I/O: call an activity' },
+  { group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client'], message: 'not for workflow code' },
+  // From any depth (`../activities`, `../../activities/traffic`): test/unit/lint-guard.test.ts plants one.
+  {
+    regex: '^(\\.\\./)+activities(/.*)?$',
+    allowTypeImports: true,
+    message: 'workflows see activities only as types (import type from activities/contract)',
+  },
+];
+// A change to the commands a release issues goes through the registry of version flags (workflows/release/versions.ts).
+const versionedOnly = {
+  name: '@temporalio/workflow',
+  importNames: ['patched', 'deprecatePatch'],
+  message: 'ask a version flag of workflows/release/versions.ts (hasFlag), never the patch API directly',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.venv/**', '.canary/**', 'bench/results/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -25,25 +44,14 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts', 'common/**/*.ts', 'analysis/**/*.ts'],
     rules: {
-      // no-restricted-imports below sees import declarations only; an import() would slip past it.
+      // no-restricted-syntax sees an import() that no-restricted-imports (import declarations only) would miss.
       'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'workflow code imports statically (no import())' }],
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: nodeBuiltins.map((name) => ({ name, message: sandbox })),
-          patterns: [
-            { regex: '^node:', message: sandbox },
-            { group: ['@aws-sdk/*'], message: 'workflow code does no I/O: call an activity' },
-            { group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client'], message: 'not for workflow code' },
-            // From any depth (`../activities`, `../../activities/traffic`): test/unit/lint-guard.test.ts plants one.
-            {
-              regex: '^(\\.\\./)+activities(/.*)?$',
-              allowTypeImports: true,
-              message: 'workflows see activities only as types (import type from activities/contract)',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { paths: [...sandboxPaths, versionedOnly], patterns: sandboxPatterns }],
     },
+  },
+  {
+    // The one registry of version flags asks the SDK's patch API; nothing else in workflow code may.
+    files: ['workflows/release/versions.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: sandboxPaths, patterns: sandboxPatterns }] },
   },
 );

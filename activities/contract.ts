@@ -192,9 +192,6 @@ export interface SegmentRuleDelete extends Scoped {
 }
 
 export interface ReleaseActivities {
-  /** Reads the forward action and the one target group it sends traffic to. Non-retryable: ListenerNotFound, UnsupportedListener. */
-  discoverTraffic(ref: TrafficRef & Scoped): Promise<DiscoveredTraffic>;
-
   /**
    * Reads every forward action of `forwards` (one per `traffic` entry of the spec) and checks that they all send
    * traffic to the same one stable target group. Pair mode (`pair` given): the stable must be one of the pair,

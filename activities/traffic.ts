@@ -31,7 +31,6 @@ import {
   type AwsScope,
   type DiscoveredForward,
   type DiscoveredForwards,
-  type DiscoveredTraffic,
   type ElbAction,
   type ForwardDrift,
   type RestoredForward,
@@ -230,30 +229,6 @@ export function createTrafficActivities(clients: ClientResolver) {
   }
 
   return {
-    async discoverTraffic(ref: TrafficRef & Scoped): Promise<DiscoveredTraffic> {
-      const elbv2 = await elbv2Of(ref.aws);
-      const actions = await readActions(elbv2, ref);
-      const targets = forwardTargets(theForward(ref, actions));
-      if (targets.length !== 1) {
-        throw ApplicationFailure.create({
-          type: ErrorTypes.UnsupportedListener,
-          nonRetryable: true,
-          message: `${describeRef(ref)} forwards to ${targets.length} target groups (${targets.map((t) => `${targetGroupDimension(t.targetGroupArn)}=${t.weight}`).join(', ')}); a release starts from one stable target group: is another release or a manual split in progress?`,
-        });
-      }
-      const stableArn = (targets[0] as WeightedTargetGroup).targetGroupArn;
-      const stable = await describeGroup(elbv2, stableArn, 'stable target group');
-      return {
-        originalActions: toElbActions(actions),
-        stableTargetGroupArn: stableArn,
-        stableTargetGroupName: stable.TargetGroupName as string,
-        stableDimension: targetGroupDimension(stableArn),
-        loadBalancerArn: loadBalancerArnOf(ref.listenerArn),
-        loadBalancerDimension: loadBalancerDimension(ref.listenerArn),
-        vpcId: stable.VpcId as string,
-      };
-    },
-
     async discoverForwards(input: Scoped & { forwards: TrafficRef[]; pair?: { blue: string; green: string } }): Promise<DiscoveredForwards> {
       const elbv2 = await elbv2Of(input.aws);
       if (input.forwards.length === 0) {

@@ -13,6 +13,7 @@ import { evaluate, parseExpression } from '../common/expression';
 import type { ReleaseInput } from '../common/messages';
 import type { AnalysisTemplate, ParsedReleaseSpec } from '../common/spec';
 import { TIMELINE_HEAD, type Phase, type ReleaseStatus, type TimelineEntry } from '../common/status';
+import { statusView } from '../common/status-view';
 import { recordedMessages, type RecordedMessage, type TimelineEntryWithCaller } from './callers';
 import { workflowUrl } from './connection';
 import { queryStatus, releaseHandle } from './release-client';
@@ -134,7 +135,7 @@ function readRun(runId: string, events: HistoryEvent[]) {
     messages: recordedMessages(events),
     input,
     /** The timeline the previous run handed over (its own at the continue-as-new); none for a first run. */
-    carried: input?.resume?.status.timeline,
+    carried: input?.resume?.timeline,
     phases,
     analyses,
     variants: variants?.variants,
@@ -319,7 +320,7 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
   const spec: ParsedReleaseSpec | undefined = first.input?.spec;
   let status: ReleaseStatus | undefined = await queryStatus(releaseHandle(opts.client, desc.workflowId, last.runId), QUERY_TIMEOUT_MS).catch(() => undefined);
   if (!status) {
-    const carried = last.input?.resume?.status;
+    const carried = last.input?.resume && last.input.spec ? statusView(last.input.spec, last.input.resume) : undefined;
     if (!carried) throw new Error(`${desc.workflowId}: the status query got no answer (is a worker polling its task queue?)`);
     status = carried;
   }

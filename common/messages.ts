@@ -6,7 +6,7 @@
 import { ApplicationFailure, type QueryDefinition, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { CarriedRelease, Phase, ReleaseResult, ReleaseStatus } from './status';
+import type { ReleaseData, Phase, ReleaseResult, ReleaseStatus } from './status';
 import { ActorName } from './names';
 import type { ParsedReleaseSpec } from './spec';
 import { AT_PATTERN, NONCE_PATTERN } from './signing';
@@ -186,7 +186,7 @@ export const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
 export interface ReleaseInput {
   spec: ParsedReleaseSpec;
   /** Set by the release itself when it continues as new: the state the next run picks up. Never set by a client. */
-  resume?: CarriedRelease;
+  resume?: ReleaseData;
   /**
    * Continue as new once a run's history has this many events (default 8,000, under Temporal's 10,240-event warning),
    * or earlier when the server suggests it.

@@ -164,48 +164,67 @@ export type Compensation =
   | { kind: 'deleteSegmentRule'; listenerArn: string; releaseId: string; name: string; ruleArn?: string };
 
 /**
- * Everything that defines a release in flight, carried from one run to the next when it continues as new: the
- * status (phase, step, weights, target groups, open gate with its original deadline, timeline, analysis results),
- * the saga, what people asked for, and the background analysis counters. Plain JSON.
+ * The release's data: one plain JSON value that the workflow owns (workflows/release/state.ts) and changes only
+ * through its state object. Continue-as-new hands it whole to the next run; the status query answers a view derived
+ * from it (`ReleaseState.view`); control flow reads the data, never the view.
  */
-export interface CarriedRelease {
+export interface ReleaseData {
+  releaseId: string;
   /** 1 for the first run; +1 at each continue-as-new. */
   run: number;
   startedMs: number;
-  status: ReleaseStatus;
-  saga: Compensation[];
-  arns: Partial<Record<Role, string>>;
-  dims: Partial<Record<Role, VariantDimensions>>;
+  /** The version flags this release runs with (workflows/release/versions.ts), asked once at its first run. */
+  versions: string[];
+  phase: Phase;
+  /** Index of the step being run (or next to run); equals the number of steps once all ran. */
+  step: number;
+  stepsCompleted: number;
+  /** A person paused the release (it holds before its next step). */
+  paused: boolean;
+  /** The open gate; after a continue-as-new, the gate the previous run was waiting at, open to messages at once. */
+  gate?: Gate;
   /** Gates opened so far (the next gate's seq follows it). */
   gatesOpened: number;
-  /** An answer accepted at the carried gate that its run could not act on before it handed over. */
+  /** The approve, resume or promote accepted at the open gate, bound to its seq. */
   answer?: GateAnswer;
-  /** A full promotion under way. */
+  /** A full promotion under way: it ends every remaining gate. */
   fullPromotion?: { by: string };
-  /** The approver keys the release verifies against, fixed at its first run (empty: not in signed mode). */
-  approverKeys: Record<string, string[]>;
-  stepsCompleted: number;
+  requestedWeights: RoleWeights;
+  /** The forward action as last read back from AWS. */
+  verifiedWeights: RoleWeights;
+  /** ISO time the canary's current traffic (weights and segment rules) was last verified. */
+  trafficSince?: string;
+  targetGroups: TargetGroupRef[];
+  arns: Partial<Record<Role, string>>;
+  dims: Partial<Record<Role, VariantDimensions>>;
+  /** Per forward action of the spec, the forward this release verified last (the `expected` of its next write). */
+  forwards: { ref: TrafficRef; verified: ForwardState }[];
+  /** Groups that reach the canary through segment rules now. */
+  segments: ActiveSegment[];
+  /** The segment rules active now, by segment name, as this release verified them last (what the drift check expects). */
+  activeRules: Record<string, EnsuredSegmentRule>;
+  /** Inverses of the mutations made so far, registered before each mutation runs. */
+  saga: Compensation[];
+  analysis?: AnalysisRun;
+  backgroundAnalysis?: AnalysisRun;
+  /** What the background analysis's batches so far have seen. */
   backgroundCounters?: AnalysisCounters;
-  /** Whether the release runs the real-ALB path (attach at 0, drift checks, drain); fixed at its first run. */
-  realAlb?: boolean;
-  /** Whether inconclusive gates time out (fixed at the first run). */
-  gateTimeouts?: boolean;
-  /** Whether analysis steps judge only windows after the canary's current traffic began (fixed at the first run). */
-  windowAfterTraffic?: boolean;
-  /** Whether the background analysis's first batch judges only windows after the canary got traffic (fixed at the first run). */
-  backgroundAfterTraffic?: boolean;
-  /** Nonces of accepted signatures still within their validity (replay protection). */
-  usedSignatures?: { nonce: string; atMs: number }[];
-  /** Per forward action, the forward this release verified last. */
-  forwards?: { ref: TrafficRef; verified: ForwardState }[];
-  /** Whether segment steps create listener rules (patch `segments`); fixed at the first run. */
-  segmentRules?: boolean;
-  /** Whether segment rule activities run in the release's region and role (patch `segment-scope`); fixed at the first run. */
-  scopedSegments?: boolean;
-  /** The segment rules active now, by segment name, as this release verified them last. */
-  activeRules?: Record<string, EnsuredSegmentRule>;
-  /** Whether step analyses carry the sequential judge's evidence (patch `step-evidence`); fixed at the first run. */
-  stepEvidence?: boolean;
   /** The sequential judge's evidence of the step analyses so far, by template name. */
-  evidenceByTemplate?: Record<string, JudgeEvidence>;
+  evidenceByTemplate: Record<string, JudgeEvidence>;
+  /**
+   * The keys this release verifies signatures with (the worker's when it holds any, else the spec's), fixed at the
+   * first run; until read (undefined), nothing that must be signed is accepted; empty: not in signed mode.
+   */
+  approverKeys?: Record<string, string[]>;
+  /** Nonces of accepted signatures still within their validity (replay protection). */
+  usedSignatures: { nonce: string; atMs: number }[];
+  timeline: TimelineEntry[];
+  updatedAt: string;
+  result?: ReleaseResult;
+  /** The last error a rollback hit (phase RollbackFailed). */
+  rollbackError?: string;
+  /** Each target's health as the last health wait saw it, per role. */
+  targetHealth?: Partial<Record<Role, TargetHealthReport[]>>;
+  /** What a rollback kept of changes someone else made to the forward actions during the release. */
+  keptOnRestore?: string[];
 }

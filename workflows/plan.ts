@@ -3,7 +3,7 @@
  * The workflow only sequences these with activities.
  */
 import type { ParsedStep } from '../common/spec';
-import type { Compensation, Gate, Role, RoleWeights, RollbackAction } from '../common/status';
+import type { Gate, Role, RoleWeights } from '../common/status';
 import type { WeightedTargetGroup } from '../activities/contract';
 
 /** FNV-1a, base 36: short, stable names from ids, without Node's crypto (workflow sandbox). */
@@ -72,38 +72,7 @@ export function lastWeightStep(steps: ParsedStep[]): number {
 
 export type { Compensation } from '../common/status';
 
-/**
- * Rollback order: segment rules first, newest first (a group routed to the canary whatever the weights), then traffic
- * back to the pre-release actions (every forward action), then the other inverses newest first.
- */
-export function rollbackOrder(saga: Compensation[]): Compensation[] {
-  const segments = saga.filter((c) => c.kind === 'deleteSegmentRule').reverse();
-  const restore = saga.filter((c) => c.kind === 'restoreActions');
-  const rest = saga.filter((c) => c.kind !== 'restoreActions' && c.kind !== 'deleteSegmentRule').reverse();
-  return [...segments, ...restore, ...rest];
-}
-
-export function describeCompensation(c: Compensation): RollbackAction {
-  switch (c.kind) {
-    case 'restoreActions':
-      return {
-        kind: c.kind,
-        description: `restore the pre-release ${c.ruleArn ? 'rule' : 'listener'} actions (${c.actions.map((a) => a.Type).join(', ')}) and verify them`,
-      };
-    case 'deleteTargetGroup':
-      return {
-        kind: c.kind,
-        description: `delete target group ${c.name} once no forward action references it${c.drain ? ' and its deregistration delay has passed' : ''}`,
-      };
-    case 'deregisterTargets':
-      return {
-        kind: c.kind,
-        description: `deregister ${c.targets ? `${c.targets.length} canary target(s)` : 'every target'} from ${c.name} once it gets no traffic and has drained`,
-      };
-    case 'deleteSegmentRule':
-      return { kind: c.kind, description: `remove segment rule ${c.name} and verify it is gone` };
-  }
-}
+export { describeCompensation, rollbackOrder } from '../common/status-view';
 
 /** Who may act on a gate, and why not: undefined when allowed. */
 export function approvalProblem(gate: Gate | undefined, by: string, initiator: string, step?: number): string | undefined {

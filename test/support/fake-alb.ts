@@ -376,7 +376,6 @@ export class FakeAlb {
     };
     type In<K extends ActivityName> = Parameters<ReleaseActivities[K]>[0];
     return {
-      discoverTraffic: run('discoverTraffic', (ref: TrafficRef) => this.discoverTraffic(ref)),
       discoverForwards: run('discoverForwards', (i: In<'discoverForwards'>) => this.discoverForwards(i)),
       readForward: run('readForward', (i: In<'readForward'>) => this.readForward(i)),
       checkDrift: run('checkDrift', (i: In<'checkDrift'>) => ({
@@ -408,30 +407,6 @@ export class FakeAlb {
         await this.keysAnswered;
         return { keys: this.heldKeys };
       },
-    };
-  }
-
-  private discoverTraffic(ref: TrafficRef): DiscoveredTraffic {
-    this.checkRef(ref);
-    const forwards = this.actions.filter((a) => a.Type === 'forward');
-    const targets = forwardOf(forwards[0]);
-    if (forwards.length !== 1 || targets.length !== 1) {
-      throw ApplicationFailure.create({
-        type: ErrorTypes.UnsupportedListener,
-        nonRetryable: true,
-        message: `forward action has ${targets.length} target groups`,
-      });
-    }
-    const stable = this.group((targets[0] as WeightedTargetGroup).targetGroupArn);
-    const lbArn = ref.listenerArn.replace(':listener/', ':loadbalancer/').replace(/\/[0-9a-f]+$/, '');
-    return {
-      originalActions: clone(this.actions),
-      stableTargetGroupArn: stable.arn,
-      stableTargetGroupName: stable.name,
-      stableDimension: dimensionOf(stable.arn),
-      loadBalancerArn: lbArn,
-      loadBalancerDimension: lbArn.slice(lbArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length),
-      vpcId: 'vpc-0fake',
     };
   }
 
@@ -866,7 +841,6 @@ export function routedActivities(fakes: Map<string, FakeAlb>): ReleaseActivities
     }) as ReleaseActivities[K];
   // Typed as a record so that an activity added to the contract and missing here fails the typecheck.
   const all: Record<ActivityName, true> = {
-    discoverTraffic: true,
     discoverForwards: true,
     readForward: true,
     checkDrift: true,

@@ -1,7 +1,7 @@
 /**
  * A deliberately incompatible version of the release workflow, for test/unit/replay.test.ts to prove that replaying
- * the recorded histories catches a change that is not behind `patched()`: this `release` starts a 1 ms timer before
- * doing what the real one does, so its first command no longer matches the first command of any recorded history.
+ * the recorded histories catches a change that is not behind a version flag (workflows/release/versions.ts): this
+ * `release` starts a 1 ms timer before doing what the real one does, so its first command no longer matches the first command of any recorded history.
  */
 import { sleep } from '@temporalio/workflow';
 import type { ReleaseResult } from '../../common/status';

@@ -50,10 +50,11 @@ const planted = [
   "import { pickTargetGroups } from '../../activities/traffic';",
   "import * as fs from 'fs';",
   "import { setTimeout as sleep } from 'node:timers/promises';",
-  "export const planted = [createActivities, pickTargetGroups, fs, sleep, import('vm')];",
+  "import { patched } from '@temporalio/workflow';",
+  "export const planted = [createActivities, pickTargetGroups, fs, sleep, patched, import('vm')];",
 ];
 
-it('fails lint on value imports of activities/ and on Node built-ins planted in a copy of a workflows/release/ file', async () => {
+it('fails lint on value imports of activities/, Node built-ins and the patch API planted in a copy of a workflows/release/ file', async () => {
   const source = fs.readFileSync(path.join(root, original), 'utf8');
   expect(source).toMatch(/^import type .* from '\.\.\/\.\.\/activities\//m);
   const copy = path.join(root, 'workflows', 'release', `lint-guard-plant-${process.pid}.ts`);
@@ -65,6 +66,7 @@ it('fails lint on value imports of activities/ and on Node built-ins planted in 
     expect.stringMatching(/^2 no-restricted-imports: '\.\.\/\.\.\/activities\/traffic' .*only as types/),
     expect.stringMatching(/^3 no-restricted-imports: 'fs' .*no Node built-ins/),
     expect.stringMatching(/^4 no-restricted-imports: 'node:timers\/promises' .*no Node built-ins/),
-    expect.stringMatching(/^5 no-restricted-syntax: .*no import\(\)/),
+    expect.stringMatching(/^5 no-restricted-imports: 'patched' import from '@temporalio\/workflow' .*version flag/),
+    expect.stringMatching(/^6 no-restricted-syntax: .*no import\(\)/),
   ]);
 }, 60_000);

@@ -1,5 +1,5 @@
 /**
- * The real-ALB path of the release workflow (`patched('real-alb')`, every new release) on the time-skipping test
+ * The release workflow's ALB semantics on the time-skipping test
  * server with the activities replaced at the contract boundary (test/support/fake-alb.ts): the canary is attached at
  * weight 0 before its health wait (ALB health-checks only attached groups), a forward action someone else changed is
  * never overwritten (the drift gate), and a rollback lets traffic settle and the groups drain before deleting them.
@@ -170,18 +170,13 @@ describe('rollback order', () => {
       'done deleteTargetGroup',
     ]);
     // The delete checks every listener of the load balancer first (behind a shared scan when many releases end at
-    // once): it heartbeats through that check instead of having 15 s for it (patch teardown-heartbeats).
+    // once): it heartbeats through that check instead of having 15 s for it.
     const deletes = events.flatMap((e) => {
       const a = e.activityTaskScheduledEventAttributes;
       if (a?.activityType?.name !== 'deleteTargetGroup') return [];
       return [{ heartbeatTimeout: Number(a.heartbeatTimeout?.seconds ?? 0), startToCloseTimeout: Number(a.startToCloseTimeout?.seconds ?? 0) }];
     });
     expect(deletes).toEqual([{ heartbeatTimeout: 30, startToCloseTimeout: 300 }]);
-    const patches = events.flatMap((e) => {
-      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
-      return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
-    });
-    expect(patches).toContain('teardown-heartbeats');
     expectPreReleaseState(fake);
   });
 });

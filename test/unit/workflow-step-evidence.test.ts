@@ -1,7 +1,6 @@
 /**
- * Issue 17: the sequential judge's evidence follows a release from one analysis step to the next of the same template
- * (patch `step-evidence`), across continue-as-new too, so every check of the release counts against one
- * false-failure bound. The fake's runAnalysis answers scripted runs; the evidence in them is built by the real
+ * Issue 17: the sequential judge's evidence follows a release from one analysis step to the next of the same template,
+ * across continue-as-new too, so every check of the release counts against one false-failure bound. The fake's runAnalysis answers scripted runs; the evidence in them is built by the real
  * sequential code (analysis/sequential.ts), and the test reads what the workflow passed to the next call.
  */
 import type { AnalysisCounters, AnalysisRequest } from '../../analysis/analysis';

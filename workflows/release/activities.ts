@@ -44,7 +44,7 @@ const rollbackCall = {
 export const aws = proxyActivities<ReleaseActivities>(awsCall);
 export const compensate = proxyActivities<ReleaseActivities>(rollbackCall);
 /**
- * Deleting a target group or deregistering targets (patch `teardown-heartbeats`): the check before it reads every
+ * Deleting a target group or deregistering targets: the check before it reads every
  * listener and rule of the load balancer, queued behind a shared scan when many releases finish at once, so it
  * heartbeats rather than fitting in 15 s (every attempt of a slow check timed out, and the rollback failed).
  */

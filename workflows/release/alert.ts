@@ -14,7 +14,7 @@ export async function alert(state: ReleaseState, event: NotifyEvent, message: st
       service: state.spec.service,
       version: state.spec.version,
       releaseId: state.releaseId,
-      phase: state.status.phase,
+      phase: state.data.phase,
       message,
     });
   } catch (err) {

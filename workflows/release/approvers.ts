@@ -14,8 +14,8 @@ export async function loadApproverKeys(state: ReleaseState): Promise<void> {
   const { keys, problem } = releaseApproverKeys(state.spec.approverKeys, held);
   const problems = problem ? [problem] : signedModeProblems(state.spec.steps, Object.keys(keys ?? {})).map((p) => `${p.path.join('.')}: ${p.message}`);
   if (problems.length) throw ApplicationFailure.create({ type: 'InvalidRelease', nonRetryable: true, message: problems.join('; ') });
-  state.approverKeys = keys ?? {};
-  const names = Object.keys(state.approverKeys);
+  state.data.approverKeys = keys ?? {};
+  const names = Object.keys(state.data.approverKeys);
   if (names.length)
     state.record(
       'canary',
@@ -26,5 +26,5 @@ export async function loadApproverKeys(state: ReleaseState): Promise<void> {
 
 /** Signed mode: the release has approver keys, so every verb that moves it forward must be signed by one of them. */
 export function signedMode(state: ReleaseState): boolean {
-  return Object.keys(state.approverKeys ?? {}).length > 0;
+  return Object.keys(state.data.approverKeys ?? {}).length > 0;
 }

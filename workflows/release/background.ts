@@ -11,11 +11,11 @@ import { StopRelease, type ReleaseState } from './state';
 export class BackgroundAnalysis {
   private scope: CancellationScope | undefined;
   private done: Promise<void> | undefined;
-  /** What the batches so far have seen; carried to the next run when the release continues as new. */
-  counters: AnalysisCounters | undefined;
+  constructor(private readonly state: ReleaseState) {}
 
-  constructor(private readonly state: ReleaseState) {
-    this.counters = state.carriedCounters;
+  /** What the batches so far have seen (in the release's data: carried to the next run at a continue-as-new). */
+  get counters(): AnalysisCounters | undefined {
+    return this.state.data.backgroundCounters;
   }
 
   get running(): boolean {
@@ -37,8 +37,8 @@ export class BackgroundAnalysis {
           // The first batch (none has reported, in this run or before it) measures first on the first whole window
           // of buckets after the canary got traffic, once ALB has delivered it, instead of one interval after start.
           // (A template of alarms only has no window to wait for.)
-          const first = state.backgroundAfterTraffic && !this.counters && template.metrics.length > 0;
-          const notBefore = first ? state.status.trafficSince : undefined;
+          const first = !this.counters && template.metrics.length > 0;
+          const notBefore = first ? state.data.trafficSince : undefined;
           const waitMs = firstWindowWait(state, `background analysis ${bg.template}`, template, notBefore);
           const run: AnalysisRun = await analysisCall(batch, bg.interval, waitMs).runAnalysis({
             templateName: bg.template,
@@ -49,10 +49,10 @@ export class BackgroundAnalysis {
             previous: this.counters ?? zeroCounters,
             delayFirst: true,
             ...(notBefore ? { notBefore } : {}),
-            ...(state.realAlb ? { aws: state.scope() } : {}),
+            aws: state.scope(),
           });
-          state.status.backgroundAnalysis = run;
-          this.counters = run.counters;
+          state.data.backgroundAnalysis = run;
+          state.data.backgroundCounters = run.counters;
           state.touch();
           if (run.verdict === 'fail') {
             state.record('canary', `background analysis ${bg.template}: fail`, run.reason);

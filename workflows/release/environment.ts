@@ -1,10 +1,10 @@
 /**
  * The release's environment: what it finds behind the listener(s), and the canary (and baseline) target groups
- * it prepares. On the real-ALB path a group is attached to the forward action at weight 0 before the health wait
- * (a load balancer health-checks only attached groups) and gets weight only once every target is healthy.
+ * it prepares. A group is attached to the forward action at weight 0 before the health wait (a load balancer
+ * health-checks only attached groups) and gets weight only once every target is healthy.
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
-import type { DiscoveredTraffic, ElbAction, HealthyTargets, TargetHealthReport } from '../../activities/contract';
+import type { ElbAction, HealthyTargets, TargetHealthReport } from '../../activities/contract';
 import { Tags } from '../../common/aws-names';
 import { formatDuration } from '../../common/duration';
 import type { ParsedReleaseSpec } from '../../common/spec';
@@ -30,36 +30,24 @@ export interface Found {
 export async function discover(state: ReleaseState): Promise<Found> {
   const { spec } = state;
   const refs = state.refs();
-  let traffic: DiscoveredTraffic;
-  let found: Found;
-  if (state.realAlb) {
-    const pair = spec.environment.mode === 'pair' ? spec.environment.pair : undefined;
-    const d = await aws.discoverForwards({ aws: state.scope(), forwards: refs, pair });
-    traffic = d;
-    state.forwards = d.forwards.map((f) => ({ ref: f.ref, verified: f.forward }));
-    found = { stableArn: d.stableTargetGroupArn, originals: d.forwards.map((f) => ({ ref: f.ref, actions: f.originalActions })), idle: d.idle };
-  } else {
-    const ref = refs[0] as { listenerArn: string; ruleArn?: string };
-    traffic = await aws.discoverTraffic(ref);
-    found = { stableArn: traffic.stableTargetGroupArn, originals: [{ ref, actions: traffic.originalActions }] };
-  }
-  state.arns.stable = traffic.stableTargetGroupArn;
-  state.dims.stable = { targetGroup: traffic.stableDimension, loadBalancer: traffic.loadBalancerDimension };
-  state.status.targetGroups.push({ role: 'stable', name: traffic.stableTargetGroupName, arn: traffic.stableTargetGroupArn });
-  state.status.verifiedWeights = { stable: 100 };
+  const pair = spec.environment.mode === 'pair' ? spec.environment.pair : undefined;
+  const traffic = await aws.discoverForwards({ aws: state.scope(), forwards: refs, pair });
+  state.data.forwards = traffic.forwards.map((f) => ({ ref: f.ref, verified: f.forward }));
+  const found = {
+    stableArn: traffic.stableTargetGroupArn,
+    originals: traffic.forwards.map((f) => ({ ref: f.ref, actions: f.originalActions })),
+    idle: traffic.idle,
+  };
+  const dims = { targetGroup: traffic.stableDimension, loadBalancer: traffic.loadBalancerDimension };
+  state.addGroup('stable', traffic.stableTargetGroupName, traffic.stableTargetGroupArn, dims);
+  state.setWeights({ verified: { stable: 100 } });
   return found;
 }
 
-/** Prepares canary (and baseline), attached and healthy on the real-ALB path, and registers the restore of the pre-release actions. */
+/** Prepares canary (and baseline), attached at weight 0 and healthy, and registers the restore of the pre-release actions. */
 export async function cloneEnvironment(state: ReleaseState, found: Found): Promise<void> {
   const { spec } = state;
   state.setPhase('CloningEnvironment');
-  if (!state.realAlb) {
-    await cloneRole(state, 'canary', spec.version, spec.environment.canaryTargets, found.stableArn);
-    if (spec.environment.baselineTargets?.length) await cloneRole(state, 'baseline', 'base', spec.environment.baselineTargets, found.stableArn);
-    registerRestores(state, found);
-    return;
-  }
   state.atSafePoint = false;
   const roles: { role: 'canary' | 'baseline'; targets: Targets }[] = [];
   if (found.idle) roles.push({ role: 'canary', targets: await prepareIdle(state, found.idle) });
@@ -80,18 +68,6 @@ export async function cloneEnvironment(state: ReleaseState, found: Found): Promi
 
 function registerRestores(state: ReleaseState, found: Found): void {
   for (const o of found.originals) state.register({ kind: 'restoreActions', listenerArn: o.ref.listenerArn, ruleArn: o.ref.ruleArn, actions: o.actions });
-}
-
-/** The pre-real-ALB clone: create, register, wait healthy (kept for releases started before; see state.realAlb). */
-async function cloneRole(state: ReleaseState, role: 'canary' | 'baseline', label: string, targets: Targets, stableArn: string): Promise<void> {
-  const { spec, releaseId } = state;
-  const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
-  const name = targetGroupName(spec.service, label, releaseId);
-  state.register({ kind: 'deleteTargetGroup', listenerArn: ref.listenerArn, ruleArn: ref.ruleArn, name });
-  const tg = await aws.ensureTargetGroup({ sourceTargetGroupArn: stableArn, name, tags: roleTags(state, role) });
-  recordGroup(state, role, name, tg.targetGroupArn, tg.dimension, tg.created);
-  await aws.registerTargets({ targetGroupArn: tg.targetGroupArn, targets });
-  await waitRoleHealthy(state, role, targets);
 }
 
 /** Creates a role's group as a copy of stable (version tags rewritten) and registers its targets. */
@@ -146,9 +122,7 @@ function roleTags(state: ReleaseState, role: 'canary' | 'baseline'): Record<stri
 }
 
 function recordGroup(state: ReleaseState, role: Role, name: string, arn: string, dimension: string, created: boolean): void {
-  state.arns[role] = arn;
-  state.dims[role] = { targetGroup: dimension, loadBalancer: state.dims.stable?.loadBalancer ?? '' };
-  state.status.targetGroups.push({ role, name, arn });
+  state.addGroup(role, name, arn, { targetGroup: dimension, loadBalancer: state.data.dims.stable?.loadBalancer ?? '' });
   if (state.spec.environment.mode !== 'pair' || role !== 'canary')
     state.record('canary', `create ${role} target group`, `${name}${created ? '' : ' (found from an earlier attempt)'}`);
 }
@@ -156,17 +130,17 @@ function recordGroup(state: ReleaseState, role: Role, name: string, arn: string,
 async function waitRoleHealthy(state: ReleaseState, role: 'canary' | 'baseline', targets: Targets): Promise<void> {
   const { spec } = state;
   const wait = healthWait(spec.environment.healthyTimeout);
-  const input = { targetGroupArn: state.arns[role] as string, targets, timeoutMs: spec.environment.healthyTimeout };
+  const input = { targetGroupArn: state.data.arns[role] as string, targets, timeoutMs: spec.environment.healthyTimeout };
   let healthy: HealthyTargets;
   try {
-    healthy = (await interruptible(state, () => wait.waitHealthy(state.realAlb ? { ...input, aws: state.scope() } : input))) as HealthyTargets;
+    healthy = (await interruptible(state, () => wait.waitHealthy({ ...input, aws: state.scope() }))) as HealthyTargets;
   } catch (err) {
     // TargetsUnhealthy carries every target's last state: the status shows which targets failed and why.
     const details = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
     const targets = (details as { targets?: TargetHealthReport[] } | undefined)?.targets;
-    if (targets) state.status.targetHealth = { ...state.status.targetHealth, [role]: targets };
+    if (targets) state.data.targetHealth = { ...state.data.targetHealth, [role]: targets };
     throw err;
   }
-  if (healthy.targets) state.status.targetHealth = { ...state.status.targetHealth, [role]: healthy.targets };
+  if (healthy.targets) state.data.targetHealth = { ...state.data.targetHealth, [role]: healthy.targets };
   state.record('canary', `${role} targets healthy`, `${healthy.healthy}/${targets.length} after ${formatDuration(healthy.waitedMs)}`);
 }

@@ -34,42 +34,33 @@ function recordEnd(state: ReleaseState, gate: Gate, end: GateEnd): void {
  * seq and original deadline).
  */
 export async function waitGate(state: ReleaseState, gate: Omit<Gate, 'seq'>, timeoutMs: number | null, resumed?: Gate): Promise<GateEnd> {
-  const { status } = state;
-  const open = resumed ?? state.openGate(gate);
+  const open = resumed ? state.showGate(resumed) : state.openGate(gate);
   if (resumed) timeoutMs = resumed.deadline === undefined ? null : Math.max(0, Date.parse(resumed.deadline) - Date.now());
-  status.gate = open;
-  state.details();
-  state.touch();
-  const ended = (): boolean => state.stop !== undefined || state.fullPromotion !== undefined || state.answer?.gate === open.seq;
+  const ended = (): boolean => state.stop !== undefined || state.data.fullPromotion !== undefined || state.data.answer?.gate === open.seq;
   const wake = (): boolean => ended() || state.historyFull();
   const inTime = timeoutMs === null ? (await condition(wake), true) : await condition(wake, timeoutMs);
   if (inTime && !ended()) throw new ContinueAsNewNeeded();
-  status.gate = undefined;
-  state.details();
-  const answer = state.takeAnswer(open);
+  const answer = state.closeGate(open);
   state.throwIfStopped();
   const end: GateEnd = !inTime
     ? { how: 'timeout' }
     : answer
       ? { how: ENDED_BY[answer.verb], by: answer.by }
-      : { how: 'promoted', by: (state.fullPromotion as { by: string }).by, full: true };
+      : { how: 'promoted', by: (state.data.fullPromotion as { by: string }).by, full: true };
   recordEnd(state, open, end);
   return end;
 }
 
 /** Holds the release before its next step while someone has paused it (across runs, if it lasts). */
 export async function holdWhilePaused(state: ReleaseState, mayContinueAsNew = true): Promise<void> {
-  const { status } = state;
-  if (!status.paused) return;
+  const { data } = state;
+  if (!data.paused) return;
   state.setPhase('Paused');
-  const open = state.openGate({ kind: 'manual-pause', step: status.step, openedAt: new Date().toISOString() });
-  status.gate = open;
-  state.details();
-  await condition(() => !status.paused || state.stop !== undefined || (mayContinueAsNew && state.historyFull()));
-  if (status.paused && state.stop === undefined) throw new ContinueAsNewNeeded();
-  status.gate = undefined;
+  const open = state.openGate({ kind: 'manual-pause', step: data.step, openedAt: new Date().toISOString() });
+  await condition(() => !data.paused || state.stop !== undefined || (mayContinueAsNew && state.historyFull()));
+  if (data.paused && state.stop === undefined) throw new ContinueAsNewNeeded();
   // Taken here, so a promote or resume that ended this pause ends nothing after it.
-  const answer = state.takeAnswer(open);
+  const answer = state.closeGate(open);
   state.throwIfStopped();
   if (answer) recordEnd(state, open, { how: ENDED_BY[answer.verb], by: answer.by });
   state.setPhase('Progressing');
@@ -82,7 +73,7 @@ export async function holdWhilePaused(state: ReleaseState, mayContinueAsNew = tr
 export async function interruptible<T>(state: ReleaseState, fn: () => Promise<T>, skippable = false): Promise<T | undefined> {
   const scope = new CancellationScope();
   const work = scope.run(fn);
-  const interrupted = condition(() => state.stop !== undefined || (skippable && state.fullPromotion !== undefined)).then(() => 'interrupted' as const);
+  const interrupted = condition(() => state.stop !== undefined || (skippable && state.data.fullPromotion !== undefined)).then(() => 'interrupted' as const);
   const first = await Promise.race([work.then(() => 'done' as const), interrupted]);
   if (first === 'done') return work;
   scope.cancel();

@@ -42,19 +42,19 @@ const RESUMABLE: readonly Gate['kind'][] = ['pause', 'inconclusive', 'drift', 'm
 
 /** Why `verb` is not taken in the release's phase (the verb table's phases), or undefined. */
 function phaseProblem(s: ReleaseState, verb: Verb, why: string): string | undefined {
-  return acceptsIn(verb, s.status.phase) ? undefined : `the release is ${s.status.phase}: ${why}`;
+  return acceptsIn(verb, s.data.phase) ? undefined : `the release is ${s.data.phase}: ${why}`;
 }
 
 export const verbRules: { [V in Verb]: VerbRules<V> } = {
   approve: {
     check(s, p) {
       if (s.stop) return stopping;
-      const gate = s.status.gate?.kind === 'manual-pause' ? undefined : s.status.gate;
+      const gate = s.data.gate?.kind === 'manual-pause' ? undefined : s.data.gate;
       return approvalProblem(gate, p.by, s.spec.initiator, p.step);
     },
     effect(s, p) {
-      const gate = s.status.gate as Gate;
-      s.answer = { gate: gate.seq, verb: 'approve', by: p.by };
+      const gate = s.data.gate as Gate;
+      s.answerGate('approve', p.by);
       s.record(p.by, 'approve', `step ${gate.step}${p.comment ? `: ${p.comment}` : ''}`);
       return `approved step ${gate.step}`;
     },
@@ -73,11 +73,11 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
   pause: {
     check(s) {
       if (s.stop) return stopping;
-      if (s.status.paused) return 'already paused';
+      if (s.data.paused) return 'already paused';
       return phaseProblem(s, 'pause', 'nothing to pause');
     },
     effect(s, p) {
-      s.status.paused = true;
+      s.data.paused = true;
       s.record(p.by, 'pause', p.reason);
       return 'paused: the release stops before its next step';
     },
@@ -85,14 +85,14 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
   resume: {
     check(s) {
       if (s.stop) return stopping;
-      const gate = s.status.gate;
-      if (!s.status.paused && !(gate && RESUMABLE.includes(gate.kind))) return 'not paused: nothing to resume';
+      const gate = s.data.gate;
+      if (!s.data.paused && !(gate && RESUMABLE.includes(gate.kind))) return 'not paused: nothing to resume';
       return phaseProblem(s, 'resume', 'nothing to resume');
     },
     effect(s, p) {
-      s.status.paused = false;
-      const gate = s.status.gate;
-      if (gate && RESUMABLE.includes(gate.kind)) s.answer = { gate: gate.seq, verb: 'resume', by: p.by };
+      s.data.paused = false;
+      const gate = s.data.gate;
+      if (gate && RESUMABLE.includes(gate.kind)) s.answerGate('resume', p.by);
       s.record(p.by, 'resume', p.comment);
       return 'resumed';
     },
@@ -100,15 +100,15 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
   promote: {
     check(s, p) {
       if (s.stop) return stopping;
-      const { status, spec } = s;
+      const { data, spec } = s;
       const phase = phaseProblem(s, 'promote', 'nothing to promote');
       if (phase) return phase;
-      if (s.fullPromotion) return 'a full promotion is already under way';
-      if (!p.full && !status.gate) return 'no pause or gate is open: use full to skip the remaining steps';
+      if (s.data.fullPromotion) return 'a full promotion is already under way';
+      if (!p.full && !data.gate) return 'no pause or gate is open: use full to skip the remaining steps';
       // Promotion never skips an approval gate the caller could not approve.
-      for (let i = status.step; i < spec.steps.length; i++) {
+      for (let i = data.step; i < spec.steps.length; i++) {
         const step = spec.steps[i];
-        if (step?.kind !== 'approval' || (!p.full && i !== status.gate?.step)) continue;
+        if (step?.kind !== 'approval' || (!p.full && i !== data.gate?.step)) continue;
         const problem = approvalProblem(
           { kind: 'approval', seq: 0, step: i, approvers: step.approvers, allowSelfApproval: step.allowSelfApproval, openedAt: '' },
           p.by,
@@ -120,9 +120,9 @@ export const verbRules: { [V in Verb]: VerbRules<V> } = {
     },
     effect(s, p) {
       // A plain promote answers the open gate only (a manual pause included): it never reaches a later gate.
-      if (p.full) s.fullPromotion = { by: p.by };
-      else s.answer = { gate: (s.status.gate as Gate).seq, verb: 'promote', by: p.by };
-      s.status.paused = false;
+      if (p.full) s.data.fullPromotion = { by: p.by };
+      else s.answerGate('promote', p.by);
+      s.data.paused = false;
       s.record(p.by, p.full ? 'promote (full)' : 'promote', p.comment);
       return p.full ? 'promoting: skipping the remaining steps and analysis' : 'skipping the current pause';
     },
@@ -142,7 +142,7 @@ type SignablePayload = Parameters<typeof verifySignedAction>[0]['payload'];
 function signature(state: ReleaseState, verb: Verb, p: VerbPayload<Verb>): SignedActionVerdict {
   if (!(SIGNABLE_VERBS as readonly Verb[]).includes(verb)) return { ok: true, verified: false };
   const forward = VERBS[verb].signing === 'forward';
-  if (state.approverKeys === undefined) {
+  if (state.data.approverKeys === undefined) {
     // Before the first run has read its keys: nothing moves forward, but anyone may still stop the line.
     return forward ? { ok: false, reason: 'the release is still reading its approver keys; send it again in a moment' } : { ok: true, verified: false };
   }
@@ -154,18 +154,18 @@ function signature(state: ReleaseState, verb: Verb, p: VerbPayload<Verb>): Signe
 
 function signatureCheck(state: ReleaseState, verb: SignedVerb, payload: SignablePayload, required: boolean): SignedActionCheck {
   const info = workflowInfo();
-  const gate = state.status.gate;
+  const gate = state.data.gate;
   return {
     verb,
     payload,
-    keys: approverKeysFor(state.approverKeys, payload.by),
+    keys: approverKeysFor(state.data.approverKeys, payload.by),
     required,
     release: info.workflowId,
     run: info.firstExecutionRunId,
-    step: verb === 'approve' && gate ? gate.step : state.status.step,
+    step: verb === 'approve' && gate ? gate.step : state.data.step,
     nowMs: Date.now(),
     maxAgeMs: signatureMaxAgeMs(state.spec),
-    used: state.usedSignatures,
+    used: state.data.usedSignatures,
   };
 }
 
@@ -175,12 +175,13 @@ function signatureCheck(state: ReleaseState, verb: SignedVerb, payload: Signable
  * not be able to send it again when it would be accepted (say, once the gate it names opens).
  */
 function burnRefusedSignature(state: ReleaseState, verb: Verb, payload: unknown): void {
-  if (!(SIGNABLE_VERBS as readonly Verb[]).includes(verb) || state.approverKeys === undefined) return;
+  if (!(SIGNABLE_VERBS as readonly Verb[]).includes(verb) || state.data.approverKeys === undefined) return;
   const parsed = VERBS[verb].input.safeParse(payload);
   const p = parsed.success ? (parsed.data as SignablePayload) : undefined;
   if (!p?.signature) return;
   const genuine = verifySignedAction({ ...signatureCheck(state, verb as SignedVerb, p, false), step: p.signature.step, used: [] });
-  if (genuine.ok && genuine.verified) state.usedSignatures = rememberSignature(state.usedSignatures, genuine, Date.now(), signatureMaxAgeMs(state.spec));
+  if (genuine.ok && genuine.verified)
+    state.data.usedSignatures = rememberSignature(state.data.usedSignatures, genuine, Date.now(), signatureMaxAgeMs(state.spec));
 }
 
 function judge<V extends Verb>(
@@ -199,11 +200,11 @@ function judge<V extends Verb>(
 
 /** Applies an accepted message: remembers its signature, marks its timeline entry as verified, runs the verb's effect. */
 function apply<V extends Verb>(state: ReleaseState, verb: V, p: VerbPayload<V>, verdict: SignedActionVerdict): string {
-  const before = state.status.timeline.length;
+  const before = state.data.timeline.length;
   const message = verbRules[verb].effect(state, p);
   if (!verdict.ok || !verdict.verified) return message;
-  state.usedSignatures = rememberSignature(state.usedSignatures, verdict, Date.now(), signatureMaxAgeMs(state.spec));
-  const entry = state.status.timeline[before] ?? state.status.timeline[state.status.timeline.length - 1];
+  state.data.usedSignatures = rememberSignature(state.data.usedSignatures, verdict, Date.now(), signatureMaxAgeMs(state.spec));
+  const entry = state.data.timeline[before] ?? state.data.timeline[state.data.timeline.length - 1];
   if (entry) entry.signed = { key: verdict.fingerprint };
   // The sender sees that their signature counted (and a missing mark tells them it did not matter).
   return `${message} (signature verified)`;
@@ -233,7 +234,7 @@ function listen<V extends Verb>(state: ReleaseState, verb: V): void {
         throw messageRejected(r.problem);
       }
       const message = apply(state, verb, r.payload, r.verdict);
-      return { accepted: true, phase: state.status.phase, step: state.status.step, message };
+      return { accepted: true, phase: state.data.phase, step: state.data.step, message };
     },
     {
       validator: (payload: unknown) => {
@@ -260,5 +261,5 @@ function recordedName(by: string): string {
 /** Installs the signal and update of every verb, and the status query. */
 export function installMessageHandlers(state: ReleaseState): void {
   for (const verb of VERB_NAMES) listen(state, verb);
-  setHandler(statusQuery, () => state.status);
+  setHandler(statusQuery, () => state.view());
 }

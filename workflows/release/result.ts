@@ -4,9 +4,9 @@ import type { ReleaseState } from './state';
 
 /** The forward action's groups (by name) and verified weights at the end. */
 function finalForward(state: ReleaseState): { name: string; weight: number }[] {
-  const names = new Map(state.status.targetGroups.map((t) => [t.arn, t.name]));
-  const w = state.status.verifiedWeights;
-  return (Object.keys(w) as Role[]).map((role) => ({ name: names.get(state.arns[role] ?? '') ?? role, weight: w[role] ?? 0 }));
+  const names = new Map(state.data.targetGroups.map((t) => [t.arn, t.name]));
+  const w = state.data.verifiedWeights;
+  return (Object.keys(w) as Role[]).map((role) => ({ name: names.get(state.data.arns[role] ?? '') ?? role, weight: w[role] ?? 0 }));
 }
 
 /** The release's result: recorded in its status (the query shows it) and returned by the workflow. */
@@ -17,12 +17,12 @@ export function endRelease(state: ReleaseState, outcome: Outcome, reason: string
     by,
     service: state.spec.service,
     version: state.spec.version,
-    durationMs: Date.now() - state.startedMs,
-    stepsCompleted: state.stepsCompleted,
+    durationMs: Date.now() - state.data.startedMs,
+    stepsCompleted: state.data.stepsCompleted,
     steps: state.spec.steps.length,
     finalForward: finalForward(state),
   };
-  state.status.result = r;
+  state.data.result = r;
   state.touch();
   return r;
 }

@@ -2,7 +2,7 @@
  * Undoing and finishing: rollback runs the registered inverses (traffic first) until they succeed; finalizing,
  * after the point of no return, detaches and deletes the previous groups and reports what it could not.
  */
-import { CancellationScope, log, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { CancellationScope, log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { ReleaseActivities, WeightedTargetGroup } from '../../activities/contract';
 import { formatDuration } from '../../common/duration';
 import type { Compensation, TargetGroupRef } from '../../common/status';
@@ -13,31 +13,22 @@ import { alert } from './alert';
 import type { ReleaseState } from './state';
 import { removeSegmentRule } from './segments';
 
-/**
- * Marks releases whose group deletions and target deregistrations heartbeat through their routing check (the
- * `teardown` profile) instead of running in 15 s without heartbeats. Asked at the first one, so a release started
- * before this change gets it too when it reaches its teardown on a new worker.
- */
-export const TEARDOWN_HEARTBEATS_PATCH = 'teardown-heartbeats';
-
 /** Runs the inverses; retries forever (phase RollbackFailed between rounds) and cannot be cancelled. */
 export async function rollback(state: ReleaseState, reason: string): Promise<void> {
-  const { spec, status } = state;
+  const { spec, data } = state;
   state.setPhase('RollingBack');
-  status.gate = undefined;
+  state.closeGate();
   state.record('canary', 'rollback', reason);
   await CancellationScope.nonCancellable(async () => {
     for (let round = 1; ; round++) {
       try {
         let settled = false;
-        for (const c of rollbackOrder(state.saga)) {
+        for (const c of rollbackOrder(state.data.saga)) {
           if (c.kind === 'restoreActions') {
-            const v = await compensate.restoreActions({ listenerArn: c.listenerArn, ruleArn: c.ruleArn, actions: c.actions, ...scoped(state) });
-            status.verifiedWeights = verifiedRoleWeights(v.weights, state.arns);
-            status.requestedWeights = { stable: 100 };
-            state.publishWeight();
+            const v = await compensate.restoreActions({ listenerArn: c.listenerArn, ruleArn: c.ruleArn, actions: c.actions, aws: state.scope() });
+            state.setWeights({ requested: { stable: 100 }, verified: verifiedRoleWeights(v.weights, state.data.arns) });
             const kept = 'kept' in v && Array.isArray(v.kept) ? (v.kept as string[]) : [];
-            if (kept.length) status.keptOnRestore = [...(status.keptOnRestore ?? []), ...kept];
+            if (kept.length) data.keptOnRestore = [...(data.keptOnRestore ?? []), ...kept];
             state.record('canary', 'restored pre-release traffic', `verified by describe${kept.length ? `; kept others' changes: ${kept.join('; ')}` : ''}`);
           } else {
             // Traffic has left the group (verified): let every load balancer node apply that before anything drains.
@@ -49,25 +40,21 @@ export async function rollback(state: ReleaseState, reason: string): Promise<voi
           }
           state.completed(c);
         }
-        status.rollbackError = undefined;
+        data.rollbackError = undefined;
         return;
       } catch (err) {
-        status.rollbackError = causeMessage(err);
+        data.rollbackError = causeMessage(err);
         state.setPhase('RollbackFailed');
         const every = formatDuration(spec.rollback.retryInterval);
-        if (round === 1) await alert(state, 'rollback-failed', `${reason}; the rollback itself failed: ${status.rollbackError}; retrying every ${every}`);
-        state.record('canary', 'ALERT: rollback failed', `round ${round}: ${status.rollbackError}; retrying in ${every}`, false);
-        log.error('rollback failed; retrying', { releaseId: state.releaseId, round, error: status.rollbackError });
+        if (round === 1) await alert(state, 'rollback-failed', `${reason}; the rollback itself failed: ${data.rollbackError}; retrying every ${every}`);
+        state.record('canary', 'ALERT: rollback failed', `round ${round}: ${data.rollbackError}; retrying in ${every}`, false);
+        log.error('rollback failed; retrying', { releaseId: state.releaseId, round, error: data.rollbackError });
         await sleep(spec.rollback.retryInterval);
         state.setPhase('RollingBack');
       }
     }
   });
   state.setPhase('RolledBack');
-}
-
-function scoped(state: ReleaseState): { aws?: ReturnType<ReleaseState['scope']> } {
-  return state.realAlb ? { aws: state.scope() } : {};
 }
 
 /** Waits on a group's deregistration delay (capped by the spec): long, heartbeating, tried hard. */
@@ -87,23 +74,22 @@ async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'resto
   const { spec } = state;
   if (c.kind === 'deleteSegmentRule') return removeSegmentRule(state, c, compensate);
   const ref = { listenerArn: c.listenerArn, ruleArn: c.ruleArn };
-  const remove = patched(TEARDOWN_HEARTBEATS_PATCH) ? teardown : compensate;
   if (c.kind === 'deregisterTargets') {
     await drainer(spec.environment.drainCap).drainTargetGroup({
       ...ref,
-      ...scoped(state),
+      aws: state.scope(),
       targetGroupArn: c.targetGroupArn,
       capMs: spec.environment.drainCap,
       until: 'no-traffic',
     });
-    const d = await remove.deregisterTargets({ ...ref, ...scoped(state), targetGroupArn: c.targetGroupArn, targets: c.targets });
+    const d = await teardown.deregisterTargets({ ...ref, aws: state.scope(), targetGroupArn: c.targetGroupArn, targets: c.targets });
     state.record('canary', 'deregister canary targets', `${d.deregistered.length} from ${c.name}`);
     return;
   }
   if (c.drain && c.targetGroupArn) {
     const drained = await drainer(spec.environment.drainCap).drainTargetGroup({
       ...ref,
-      ...scoped(state),
+      aws: state.scope(),
       targetGroupArn: c.targetGroupArn,
       capMs: spec.environment.drainCap,
     });
@@ -113,7 +99,7 @@ async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'resto
       `${c.name}: ${formatDuration(drained.waitedMs)}${drained.capped ? ` (deregistration delay ${formatDuration(drained.delayMs)}, capped)` : ''}`,
     );
   }
-  const d = await remove.deleteTargetGroup({ ...ref, ...scoped(state), name: c.name });
+  const d = await teardown.deleteTargetGroup({ ...ref, aws: state.scope(), name: c.name });
   state.record('canary', 'delete target group', `${c.name}${d.deleted ? '' : ' (already gone)'}`);
 }
 
@@ -137,9 +123,10 @@ async function persist(state: ReleaseState, what: string, fn: () => Promise<void
  * if AWS keeps refusing, the release still ends promoted, with what is left over returned as warnings.
  */
 export async function finalize(state: ReleaseState): Promise<string[]> {
-  const { spec, status, arns } = state;
+  const { spec, data } = state;
+  const { arns } = data;
   state.setPhase('Finalizing');
-  const segmentRules = state.saga.filter((c): c is Extract<Compensation, { kind: 'deleteSegmentRule' }> => c.kind === 'deleteSegmentRule').reverse();
+  const segmentRules = state.data.saga.filter((c): c is Extract<Compensation, { kind: 'deleteSegmentRule' }> => c.kind === 'deleteSegmentRule').reverse();
   state.forgetSaga();
   const warnings: string[] = [];
   await CancellationScope.nonCancellable(async () => {
@@ -149,39 +136,30 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
       if (!removed.ok)
         warnings.push(`segment rule ${c.name}${c.ruleArn ? ` (${c.ruleArn})` : ''} is still on the listener (${removed.error}); delete it by hand`);
     }
-    const canaryRef = status.targetGroups.find((t) => t.role === 'canary') as TargetGroupRef;
-    const pair = state.realAlb && spec.environment.mode === 'pair';
+    const canaryRef = data.targetGroups.find((t) => t.role === 'canary') as TargetGroupRef;
+    const pair = spec.environment.mode === 'pair';
     // Pair mode keeps the previous group attached at weight 0, ready for the next release; clone mode detaches it.
     const finalWeights: WeightedTargetGroup[] = [{ targetGroupArn: arns.canary as string, weight: 100 }];
     if (pair) finalWeights.push({ targetGroupArn: arns.stable as string, weight: 0 });
     const detached = await persist(state, pair ? 'move all traffic to the new group' : 'detach the previous target groups', async () => {
-      if (state.realAlb) {
-        let verified: WeightedTargetGroup[] = [];
-        for (const f of state.forwards) verified = await writeForward(state, f, finalWeights);
-        status.verifiedWeights = verifiedRoleWeights(verified, arns);
-      } else {
-        const verified = await aws.setForwardWeights({ ...(state.refs()[0] as { listenerArn: string }), weights: finalWeights });
-        status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
-      }
+      let verified: WeightedTargetGroup[] = [];
+      for (const f of state.data.forwards) verified = await writeForward(state, f, finalWeights);
+      state.setWeights({ verified: verifiedRoleWeights(verified, arns) });
     });
     state.record('canary', 'promoted', `${canaryRef.name} is the stable target group`);
-    const old = status.targetGroups.filter((g) => g.role !== 'canary');
+    const old = data.targetGroups.filter((g) => g.role !== 'canary');
     if (!detached.ok) {
       warnings.push(`${old.map((g) => g.name).join(', ')} still attached at weight 0 (${detached.error}); detach and delete by hand`);
       return;
     }
-    if (state.realAlb) await sleep(spec.environment.settle);
+    await sleep(spec.environment.settle);
     const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
     for (const t of old) {
       const inverse: Exclude<Compensation, { kind: 'restoreActions' }> = pair
         ? { kind: 'deregisterTargets', ...ref, targetGroupArn: t.arn, name: t.name }
-        : { kind: 'deleteTargetGroup', ...ref, name: t.name, drain: state.realAlb, targetGroupArn: t.arn };
+        : { kind: 'deleteTargetGroup', ...ref, name: t.name, drain: true, targetGroupArn: t.arn };
       const what = pair ? `deregister the previous targets from ${t.name}` : `delete ${t.role} target group ${t.name}`;
-      const done = await persist(state, what, async () => {
-        if (state.realAlb) return undo(state, inverse);
-        const d = await aws.deleteTargetGroup({ ...ref, name: t.name });
-        state.record('canary', `delete ${t.role} target group`, `${t.name}${d.deleted ? '' : ' (already gone)'}`);
-      });
+      const done = await persist(state, what, () => undo(state, inverse));
       if (!done.ok)
         warnings.push(
           pair

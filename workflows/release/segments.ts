@@ -35,25 +35,24 @@ function serviceRef(state: ReleaseState): { listenerArn: string; ruleArn?: strin
 export async function checkSegmentRoom(state: ReleaseState): Promise<void> {
   const steps = state.spec.steps;
   const concurrent = maxConcurrentSegments(steps);
-  if (!state.segmentRules || concurrent === 0) return;
+  if (concurrent === 0) return;
   const segments = steps.flatMap((s) => (s.kind === 'segment' ? [{ name: s.name, match: s.match }] : []));
-  const room = await aws.checkSegmentRoom({ ...serviceRef(state), ...state.segmentScope(), releaseId: state.releaseId, segments, concurrent });
+  const room = await aws.checkSegmentRoom({ ...serviceRef(state), aws: state.scope(), releaseId: state.releaseId, segments, concurrent });
   state.record('canary', 'room for segment rules', `${room.needed} needed at once; the load balancer has ${room.rulesOnLoadBalancer} of ${room.limit} rules`);
 }
 
 /** Step `segment`: plan a free priority, register the inverse, create and verify the rule, then analysis may judge it. */
 export async function segmentStep(state: ReleaseState, background: BackgroundAnalysis, step: StepOf<'segment'>, i: number): Promise<void> {
-  if (!state.segmentRules) return;
   await checkSegmentRules(state);
-  const { spec, status } = state;
+  const { spec, data } = state;
   const ref = serviceRef(state);
   const request = {
     ...ref,
-    ...state.segmentScope(),
+    aws: state.scope(),
     releaseId: state.releaseId,
     name: step.name,
     match: step.match,
-    canaryTargetGroupArn: state.arns.canary as string,
+    canaryTargetGroupArn: state.data.arns.canary as string,
     tags: { [Tags.service]: spec.service, [Tags.version]: spec.version },
   };
   const plan = await aws.planSegmentRule(request);
@@ -63,12 +62,12 @@ export async function segmentStep(state: ReleaseState, background: BackgroundAna
   state.register(inverse);
   const rule = await aws.ensureSegmentRule({ ...request, priority: plan.priority });
   inverse.ruleArn = rule.ruleArn;
-  state.activeRules[step.name] = rule;
-  status.segments = [
-    ...(status.segments ?? []).filter((s) => s.name !== step.name),
+  state.data.activeRules[step.name] = rule;
+  data.segments = [
+    ...(data.segments ?? []).filter((s) => s.name !== step.name),
     { name: step.name, match: step.match, ruleArn: rule.ruleArn, priority: rule.priority, since: new Date().toISOString(), step: i },
   ];
-  state.status.trafficSince = new Date().toISOString();
+  state.setWeights({ since: true });
   state.record(
     'canary',
     'segment',
@@ -80,15 +79,14 @@ export async function segmentStep(state: ReleaseState, background: BackgroundAna
 
 /** Step `endSegment`: the group's rule is deleted (verified gone) and leaves the saga and the status. */
 export async function endSegmentStep(state: ReleaseState, step: StepOf<'endSegment'>): Promise<void> {
-  if (!state.segmentRules) return;
   await checkSegmentRules(state);
-  const inverse = state.saga.find((c): c is SegmentCompensation => c.kind === 'deleteSegmentRule' && c.name === step.name);
-  const ruleArn = state.activeRules[step.name]?.ruleArn ?? inverse?.ruleArn;
+  const inverse = state.data.saga.find((c): c is SegmentCompensation => c.kind === 'deleteSegmentRule' && c.name === step.name);
+  const ruleArn = state.data.activeRules[step.name]?.ruleArn ?? inverse?.ruleArn;
   const listenerArn = serviceRef(state).listenerArn;
-  const d = await aws.deleteSegmentRule({ listenerArn, ...state.segmentScope(), releaseId: state.releaseId, name: step.name, ...(ruleArn ? { ruleArn } : {}) });
+  const d = await aws.deleteSegmentRule({ listenerArn, aws: state.scope(), releaseId: state.releaseId, name: step.name, ...(ruleArn ? { ruleArn } : {}) });
   if (inverse) state.completed(inverse);
   state.dropSegment(step.name);
-  state.status.trafficSince = new Date().toISOString();
+  state.setWeights({ since: true });
   state.record('canary', 'endSegment', `${step.name}: ${d.deleted ? 'rule removed (verified)' : 'rule already gone'}`);
 }
 
@@ -100,7 +98,7 @@ export async function removeSegmentRule(
 ): Promise<void> {
   const d = await act.deleteSegmentRule({
     listenerArn: c.listenerArn,
-    ...state.segmentScope(),
+    aws: state.scope(),
     releaseId: c.releaseId,
     name: c.name,
     ...(c.ruleArn ? { ruleArn: c.ruleArn } : {}),

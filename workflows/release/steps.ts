@@ -54,14 +54,14 @@ async function pauseStep(state: ReleaseState, step: StepOf<'pause'>, i: number):
 async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: number): Promise<void> {
   const template = state.spec.analysis[step.template];
   if (!template) throw ApplicationFailure.nonRetryable(`unknown analysis template ${step.template}`, 'InvalidRelease');
-  const policy = state.gateTimeouts ? inconclusivePolicyOf(step, template) : undefined;
+  const policy = inconclusivePolicyOf(step, template);
   const resumed = state.takeResumable('inconclusive', i);
   if (resumed) return inconclusiveGate(state, i, policy, resumed);
   // Judge only buckets from after the canary got its current traffic: the first window may have to wait for them.
-  const notBefore = state.windowAfterTraffic ? state.status.trafficSince : undefined;
+  const notBefore = state.data.trafficSince;
   const waitMs = firstWindowWait(state, `analysis ${step.template}`, template, notBefore);
   const act = analysisCall(template.count, template.interval, waitMs);
-  const evidence = state.evidenceByTemplate[step.template];
+  const evidence = state.data.evidenceByTemplate[step.template];
   const run = await interruptible(
     state,
     () =>
@@ -73,8 +73,8 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
         intervalMs: template.interval,
         ...(notBefore ? { notBefore } : {}),
         // A fresh failure count for this step, the evidence of the template's earlier steps (sequential judge).
-        ...(state.stepEvidence ? { previous: carriedEvidence(evidence ? { ...zeroCounters, evidence } : undefined) } : {}),
-        ...(state.realAlb ? { aws: state.scope() } : {}),
+        previous: carriedEvidence(evidence ? { ...zeroCounters, evidence } : undefined),
+        aws: state.scope(),
       }),
     true,
   );
@@ -82,33 +82,32 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
     state.record('canary', `analysis ${step.template}: skipped`, 'full promotion');
     return;
   }
-  state.status.analysis = run;
-  if (state.stepEvidence && run.counters.evidence) state.evidenceByTemplate[step.template] = run.counters.evidence;
+  state.data.analysis = run;
+  if (run.counters.evidence) state.data.evidenceByTemplate[step.template] = run.counters.evidence;
   state.record('canary', `analysis ${step.template}: ${run.verdict}`, run.reason);
   if (run.verdict === 'fail') throw new StopRelease('rolled-back', `analysis ${step.template} failed at step ${i}: ${run.reason}`, 'canary');
   if (run.verdict === 'inconclusive') await inconclusiveGate(state, i, policy);
 }
 
 /**
- * An inconclusive analysis waits for a person (resume, promote, abort); on releases with gate timeouts, for at most
- * the policy's timeout, then rolls back or continues as the policy says.
+ * An inconclusive analysis waits for a person (resume, promote, abort) for at most the policy's timeout, then rolls
+ * back or continues as the policy says.
  */
 async function inconclusiveGate(
   state: ReleaseState,
   i: number,
-  policy: { timeoutMs: number; onTimeout: 'rollback' | 'continue' } | undefined,
+  policy: { timeoutMs: number; onTimeout: 'rollback' | 'continue' },
   resumed?: Gate,
 ): Promise<void> {
   state.setPhase('Paused');
   const opened = new Date().toISOString();
-  const gate: Omit<Gate, 'seq'> = policy
-    ? { kind: 'inconclusive', step: i, openedAt: opened, deadline: new Date(Date.now() + policy.timeoutMs).toISOString(), onTimeout: policy.onTimeout }
-    : { kind: 'inconclusive', step: i, openedAt: opened };
-  const end = await waitGate(state, gate, policy?.timeoutMs ?? null, resumed);
-  if (end.how === 'timeout' && policy)
+  const deadline = new Date(Date.now() + policy.timeoutMs).toISOString();
+  const end = await waitGate(state, { kind: 'inconclusive', step: i, openedAt: opened, deadline, onTimeout: policy.onTimeout }, policy.timeoutMs, resumed);
+  if (end.how === 'timeout') {
     state.record('canary', 'inconclusive analysis ended', `timed out after ${formatDuration(policy.timeoutMs)}: ${policy.onTimeout}`);
-  if (end.how === 'timeout' && policy?.onTimeout === 'rollback')
-    throw new StopRelease('rolled-back', `analysis at step ${i} stayed inconclusive for ${formatDuration(policy.timeoutMs)}`, 'canary');
+    if (policy.onTimeout === 'rollback')
+      throw new StopRelease('rolled-back', `analysis at step ${i} stayed inconclusive for ${formatDuration(policy.timeoutMs)}`, 'canary');
+  }
   state.setPhase('Progressing');
 }
 

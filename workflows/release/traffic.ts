@@ -1,6 +1,6 @@
 /**
  * Traffic changes of a release: every weight change is written, then read back, and what AWS says is what the
- * status shows. On the real-ALB path each write names the forward this release verified last; a forward action
+ * status shows. Each write names the forward this release verified last; a forward action
  * someone else changed is never overwritten: the release stops at a drift gate (resume adopts, abort rolls back).
  * Segment rules the release holds are checked the same way before every traffic change.
  */
@@ -18,22 +18,14 @@ import { StopRelease, type ReleaseState } from './state';
 
 /** Shifts every forward action to `weights` (percent per role) and records the verified result. */
 export async function shift(state: ReleaseState, weights: RoleWeights, by: string, action = 'setWeight'): Promise<void> {
-  const { status, arns } = state;
+  const { data } = state;
+  const { arns } = data;
   await checkSegmentRules(state);
-  status.requestedWeights = weights;
-  state.touch();
+  state.setWeights({ requested: weights });
   const targets = forwardFor(weights, arns);
-  if (state.realAlb) {
-    let verified: WeightedTargetGroup[] = [];
-    for (const f of state.forwards) verified = await writeForward(state, f, targets);
-    status.verifiedWeights = verifiedRoleWeights(verified, arns);
-  } else {
-    const ref = state.refs()[0] as TrafficRef;
-    const verified = await aws.setForwardWeights({ ...ref, weights: targets });
-    status.verifiedWeights = verifiedRoleWeights(verified.weights, arns);
-  }
-  state.publishWeight();
-  status.trafficSince = new Date().toISOString();
+  let verified: WeightedTargetGroup[] = [];
+  for (const f of state.data.forwards) verified = await writeForward(state, f, targets);
+  state.setWeights({ verified: verifiedRoleWeights(verified, arns), since: true });
   state.record(
     by,
     action,
@@ -79,14 +71,13 @@ function isDrift(err: unknown, type: string = ErrorTypes.ForwardActionDrifted): 
  * saga entry stays: deleting by tags is idempotent).
  */
 export async function checkSegmentRules(state: ReleaseState): Promise<void> {
-  if (!state.segmentRules) return;
   const listenerArn = (state.refs()[0] as TrafficRef).listenerArn;
-  for (const name of Object.keys(state.activeRules)) {
+  for (const name of Object.keys(state.data.activeRules)) {
     for (;;) {
-      const rule = state.activeRules[name];
+      const rule = state.data.activeRules[name];
       if (!rule) break;
       try {
-        await aws.checkSegmentRule({ listenerArn, ...state.segmentScope(), name, rule, canaryTargetGroupArn: state.arns.canary as string });
+        await aws.checkSegmentRule({ listenerArn, aws: state.scope(), name, rule, canaryTargetGroupArn: state.data.arns.canary as string });
         break;
       } catch (err) {
         if (!isDrift(err, ErrorTypes.SegmentRuleDrifted)) throw err;
@@ -97,8 +88,8 @@ export async function checkSegmentRules(state: ReleaseState): Promise<void> {
             state.record('canary', 'drift adopted', `segment ${name}: its rule is gone; the group no longer reaches the canary`);
             return;
           }
-          state.activeRules[name] = now;
-          const active = state.status.segments?.find((s) => s.name === name);
+          state.data.activeRules[name] = now;
+          const active = state.data.segments?.find((s) => s.name === name);
           if (active) Object.assign(active, { ruleArn: now.ruleArn, priority: now.priority });
           state.record('canary', 'drift adopted', `segment ${name}: rule ${now.ruleArn} at priority ${now.priority} as it is now`);
         });
@@ -119,8 +110,8 @@ async function forwardDriftGate(state: ReleaseState, f: { ref: TrafficRef; verif
 
 /** Someone changed what the release wrote (`subject`): alert, wait for a person, then `adopt` (or roll back). */
 async function driftGate(state: ReleaseState, what: string, subject: string, adopt: () => Promise<void>): Promise<void> {
-  const { spec, status } = state;
-  const phase = status.phase;
+  const { spec, data } = state;
+  const phase = data.phase;
   const timeoutMs = spec.environment.driftTimeout;
   state.record('canary', 'ALERT: drift', `${what}; traffic changes stop until someone resumes (adopt) or aborts (roll back)`, false);
   state.setPhase('Paused');
@@ -132,9 +123,9 @@ async function driftGate(state: ReleaseState, what: string, subject: string, ado
   const opened = new Date().toISOString();
   const end = await waitGate(
     state,
-    { kind: 'drift', step: status.step, openedAt: opened, deadline: new Date(Date.now() + timeoutMs).toISOString(), onTimeout: 'rollback', detail: what },
+    { kind: 'drift', step: data.step, openedAt: opened, deadline: new Date(Date.now() + timeoutMs).toISOString(), onTimeout: 'rollback', detail: what },
     timeoutMs,
-    state.takeResumable('drift', status.step),
+    state.takeResumable('drift', data.step),
   );
   await notified;
   if (end.how === 'timeout') throw new StopRelease('rolled-back', `nobody answered the drift gate within ${formatDuration(timeoutMs)}: ${what}`, 'canary');
