@@ -1,4 +1,6 @@
 /** @type {import('jest').Config} */
+// ts-jest transpiles each file alone (no type check) because tsconfig.json sets isolatedModules; `tsc --noEmit` in
+// `npm test` checks the types once.
 const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
 
@@ -8,6 +10,8 @@ module.exports = {
   // Integration tests run real releases (seconds each); unit tests finish far below this.
   testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/support/log-tail-reporter.js'],
+  // Slowest files first across projects, also on a fresh clone, which has no cached durations.
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     // Releases of days and weeks on the time-skipping server: minutes of wall time, kept apart from the fast unit tests.

@@ -14,6 +14,7 @@
  */
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Context } from '@temporalio/activity';
+import { emitMetric } from '../common/release-metrics';
 
 /** How fast and how bursty one account and region's Describe calls may be. */
 export interface PaceOptions {
@@ -22,6 +23,8 @@ export interface PaceOptions {
   /** Calls that may go at once after a quiet spell. */
   burst: number;
   now?: () => number;
+  /** What is paced and where its rate is set, for a refusal's message; ELB's Describe calls by default. */
+  calls?: { what: string; setting: string };
 }
 
 /** The caller's place in the queue and the last moment a token is still of use to it. */
@@ -44,9 +47,10 @@ export class PacedOut extends Error {
     readonly waitMs: number,
     readonly key: string,
     perSecond: number,
+    calls: { what: string; setting: string } = { what: 'ELB Describe calls', setting: 'CANARY_ELB_DESCRIBE_RATE' },
   ) {
     super(
-      `ELB Describe calls for ${key} are paced at ${perSecond}/s (CANARY_ELB_DESCRIBE_RATE) and this call would wait ` +
+      `${calls.what} for ${key} are paced at ${perSecond}/s (${calls.setting}) and this call would wait ` +
         `${(waitMs / 1000).toFixed(1)} s, past its activity's deadline`,
     );
   }
@@ -72,6 +76,8 @@ export class DescribeBudget {
   constructor(
     readonly key: string,
     private readonly options: PaceOptions,
+    /** The account (id, or `worker`) and region, for the release metrics (canary_pacer_*). */
+    readonly labels: { account: string; region: string } = { account: 'worker', region: 'unknown' },
   ) {
     if (!(options.perSecond > 0) || !(options.burst >= 1)) throw new Error(`pacing ${key}: perSecond must be > 0 and burst >= 1`);
     this.now = options.now ?? Date.now;
@@ -126,7 +132,7 @@ export class DescribeBudget {
       if (t + waitMs > w.deadline) {
         this.waiters.splice(i, 1);
         this.stats.refused++;
-        w.reject(new PacedOut(Math.ceil(waitMs), this.key, this.options.perSecond));
+        w.reject(new PacedOut(Math.ceil(waitMs), this.key, this.options.perSecond, this.options.calls));
         continue;
       }
       ahead++;
@@ -189,7 +195,7 @@ export class DescribeBudgets {
     const key = `account ${account} in ${region}`;
     let b = this.budgets.get(key);
     if (!b) {
-      b = new DescribeBudget(key, this.options);
+      b = new DescribeBudget(key, this.options, { account, region });
       this.budgets.set(key, b);
     }
     return b;
@@ -205,7 +211,18 @@ export function paceDescribes(client: ElasticLoadBalancingV2Client, budget: Desc
     (next, context) => async (args) => {
       if (context.commandName?.startsWith('Describe')) {
         const req = callerRequest();
-        await budget.take(req);
+        const queuedAt = Date.now();
+        const before = budget.stats.immediate;
+        const token = budget.take(req);
+        // take() counts a call that needs no wait before it returns.
+        const waited = budget.stats.immediate === before;
+        try {
+          await token;
+        } catch (err) {
+          if (req.activity && err instanceof PacedOut) emitMetric(req.activity.metricMeter, 'pacerRefusals', 1, budget.labels);
+          throw err;
+        }
+        if (req.activity && waited) emitMetric(req.activity.metricMeter, 'pacerWaitSeconds', (Date.now() - queuedAt) / 1000, budget.labels);
         if (req.activity) begun.add(req.activity);
       }
       return next(args);

@@ -5,9 +5,10 @@
  */
 import type { RuleCondition, SegmentMatch } from '../common/segments';
 import type { Target } from '../common/spec';
-import type { ForwardState, TrafficRef, WeightedTargetGroup } from '../common/forward';
+import type { ForwardState, ForwardStickiness, TrafficRef, WeightedTargetGroup } from '../common/forward';
 import type { AnalysisRequest, AnalysisRun } from '../analysis/analysis';
 import type { Notification } from './notify';
+import type { HookAnswer, HookContext, WorkerHooks } from '../common/hooks';
 
 export type { ForwardState, ForwardStickiness, TrafficRef, WeightedTargetGroup } from '../common/forward';
 
@@ -160,8 +161,23 @@ export interface EnsuredSegmentRule {
   conditions: RuleCondition[];
   /** Action types in order (authentication copied from the service, then forward). */
   actionTypes: string[];
+  /**
+   * The service rule's other fields the segment rule carries as they are (its `Transforms`: URL and host-header
+   * rewrite). Absent in rules recorded before segment rules copied them (then not compared).
+   */
+  copied?: Record<string, unknown>;
   /** False when an earlier attempt had already created it. */
   created: boolean;
+}
+
+/** The load balancer's target group budget, as checked before anything changed. */
+export interface TargetGroupRoom {
+  /** Unique target groups the forward actions of all its listeners and rules reference now. */
+  onLoadBalancer: number;
+  /** ALB's quota: 100 per load balancer, not adjustable. */
+  limit: number;
+  /** Groups the release attaches (canary, baseline, the idle group of a pair not attached yet). */
+  adding: number;
 }
 
 /** The load balancer's rule budget, as checked before anything changed. */
@@ -210,6 +226,14 @@ export interface ReleaseActivities {
   checkDrift(input: Scoped & { forwards: { ref: TrafficRef; expected: ForwardState }[] }): Promise<{ drifted: ForwardDrift[] }>;
 
   /**
+   * Read-only, before anything changes: the load balancer has room for the target groups the release attaches
+   * (`adding`, named for the message): ALB allows 100 unique target groups per load balancer across all its listeners
+   * and rules. Clone mode attaches the canary (and a baseline), and keeps the previous stable attached until finalizing.
+   * Non-retryable: NoRoomForTargetGroup, with the numbers.
+   */
+  checkTargetGroupRoom(input: TrafficRef & Scoped & { adding: string[] }): Promise<TargetGroupRoom>;
+
+  /**
    * Creates `name` as a copy of the source group (protocol, port, VPC, target type, health check, attributes, tags)
    * plus `tags`, or returns it when it exists with the same `canary:release-id` tag. Copied tags named in
    * `versionTags.keys` get `versionTags.version` (the copied `version: v1` would otherwise claim the old version).
@@ -237,12 +261,20 @@ export interface ReleaseActivities {
   registerTargets(input: Scoped & { targetGroupArn: string; targets: Target[] }): Promise<void>;
 
   /**
-   * Waits, heartbeating `{ startedAt, healthy, total, targets }`, until every target is healthy. Each target's state
+   * Waits, heartbeating `{ startedAt, pollMs, healthy, total, targets }`, until every target is healthy, asking AWS at
+   * the group's health check cadence (HealthCheckIntervalSeconds, read once, at most every 30 s, at least 1 s apart). Each target's state
    * and reason are in the heartbeat, the result and the failure (`10.0.1.17:8080 unhealthy (Target.FailedHealthChecks)`);
    * `unused` / `Target.NotInUse` means the group is not in a forward action yet (attach it at weight 0 first).
    * Non-retryable: TargetsUnhealthy after timeoutMs (counted from the first attempt), naming every target not healthy.
    */
   waitHealthy(input: Scoped & { targetGroupArn: string; targets: Target[]; timeoutMs: number }): Promise<HealthyTargets>;
+
+  /**
+   * Who owns a target group the release did not create, by its tags: `aws:cloudformation:stack-name` (CloudFormation,
+   * CDK) or a tag the worker is configured with (CANARY_OWNERSHIP_TAGS), in words (`tagged aws:cloudformation:stack-name=web`).
+   * No owner for a group a release created (`canary:release-id`), one without such a tag, or one that is gone.
+   */
+  targetGroupOwner(input: Scoped & { targetGroupArn: string }): Promise<{ owner?: string }>;
 
   /**
    * Points the forward action at exactly these target groups with these weights (keeping its stickiness config and
@@ -252,6 +284,21 @@ export interface ReleaseActivities {
    * Retryable: WeightsNotVerified.
    */
   setForwardWeights(input: TrafficRef & Scoped & { weights: WeightedTargetGroup[]; expected?: ForwardState }): Promise<VerifiedWeights>;
+
+  /**
+   * `traffic.stickiness`: sets the forward action's target group stickiness (TargetGroupStickinessConfig), keeping its
+   * target groups and weights and every other action, then describes it. With stickiness a user stays on the group
+   * they got, so weights count new sessions, not requests. A forward action that is not `expected` (and not already
+   * the requested one) is left alone: non-retryable ForwardActionDrifted. Retryable: WeightsNotVerified.
+   */
+  setForwardStickiness(input: TrafficRef & Scoped & { stickiness: ForwardStickiness; expected: ForwardState }): Promise<VerifiedWeights>;
+
+  /**
+   * Puts the forward action's stickiness back to `original` when it is still what the release `set`; a stickiness
+   * someone else set since is kept (and named in `kept`), and so are the target groups and weights as they are now.
+   * Verified by a describe. Retryable: WeightsNotVerified.
+   */
+  restoreStickiness(input: TrafficRef & Scoped & { original: ForwardStickiness; set: ForwardStickiness }): Promise<RestoredForward>;
 
   /**
    * Puts the pre-release forward back: the target groups and weights of the forward action in `actions` (recorded
@@ -341,6 +388,17 @@ export interface ReleaseActivities {
    * only; nothing secret.
    */
   workerApproverKeys(): Promise<{ keys: Record<string, string[]> }>;
+
+  /**
+   * One HTTP POST of the context to the URL the worker holds for `input.hook`, signed with its secret
+   * (docs/HOOKS.md). The answer is returned as it came (`fail` too: the workflow decides), never retried here.
+   * Retryable: HookUnavailable (connection error, request timeout, 429, 5xx). Non-retryable: HookRejected (another
+   * 4xx, a redirect, a body not JSON, over 64 KiB or with an unknown result), HookNotConfigured (an unknown name,
+   * no secret, a refused URL). Errors name the hook, its origin and the variable to fix; never the URL or the secret.
+   */
+  callHook(input: HookContext): Promise<HookAnswer>;
+  /** The hook names the worker holds (CANARY_HOOK_<NAME>) and why each cannot be used, if so. No URLs, no secrets. */
+  workerHooks(): Promise<{ hooks: WorkerHooks }>;
 }
 
 export { ErrorTypes, Tags } from '../common/aws-names';

@@ -37,10 +37,11 @@ import {
   type HealthyTargets,
   type PreparedIdleGroup,
   type Scoped,
+  type TargetGroupRoom,
   type TargetHealthReport,
   type TrafficRef,
 } from './contract';
-import { forwardTargets, loadBalancerArnOf, targetGroupDimension } from './traffic';
+import { forwardTargets, loadBalancerArnOf, loadBalancerDimension, targetGroupDimension } from './traffic';
 
 /** `10.0.1.17:8080`, or the id alone when the port is the group's. */
 export function targetLabel(t: { id: string; port?: number }): string {
@@ -69,7 +70,60 @@ async function keepAlive<T>(ctx: Context, details: unknown, work: () => Promise<
 /** How much of each waiting activity's state goes into a heartbeat (details stay small: they are stored per beat). */
 const MAX_REPORTED_TARGETS = 50;
 
-export function createEnvironmentActivities(clients: ClientResolver) {
+/**
+ * ALB's quota of unique target groups per load balancer, across all its listeners and rules (a group in several
+ * actions counts once). Not adjustable, so not read from DescribeAccountLimits.
+ */
+export const TARGET_GROUPS_PER_LOAD_BALANCER = 100;
+
+/**
+ * The tag CloudFormation (and CDK, which deploys through it) puts on every resource of a stack: a group carrying it
+ * belongs to the stack, always counted as owned by infrastructure code.
+ */
+export const CLOUDFORMATION_STACK_TAG = 'aws:cloudformation:stack-name';
+
+/** How often the health wait asks AWS at most: AWS's own checks are at least 5 s apart; never more than once a second. */
+const MIN_HEALTH_POLL_MS = 1_000;
+/** How long the health wait waits between two asks at most (AWS seconds): a 5-minute health check interval is not polled that rarely. */
+const MAX_HEALTH_POLL_SECONDS = 30;
+
+/**
+ * The health wait's cadence: the group's own health check interval (nothing changes between two checks), at most
+ * MAX_HEALTH_POLL_SECONDS, in real time at `timeScale` AWS seconds per real second, and not under MIN_HEALTH_POLL_MS.
+ */
+export function healthPollMs(intervalSeconds: number | undefined, timeScale = 1): number {
+  const seconds = Math.min(intervalSeconds && intervalSeconds > 0 ? intervalSeconds : 30, MAX_HEALTH_POLL_SECONDS);
+  return Math.max(MIN_HEALTH_POLL_MS, Math.round((seconds * 1000) / timeScale));
+}
+
+/** What the environment activities take from the worker's settings. */
+export interface EnvironmentOptions {
+  /**
+   * Tags that mark a target group as owned by infrastructure code, `key` (any value) or `key=value`, besides
+   * CLOUDFORMATION_STACK_TAG (worker variable CANARY_OWNERSHIP_TAGS). Finalizing does not delete such a group.
+   */
+  ownershipTags?: readonly string[];
+  /**
+   * AWS seconds per real second of the AWS endpoint: 1 against AWS; the local stack compresses time (its health
+   * checks run that much faster), and the health wait polls at the same pace.
+   */
+  timeScale?: number;
+}
+
+/** `key` or `key=value` entries as matchers; the CloudFormation stack tag always among them. */
+function ownershipMatchers(entries: readonly string[] = []): { key: string; value?: string }[] {
+  const out = [{ key: CLOUDFORMATION_STACK_TAG }] as { key: string; value?: string }[];
+  for (const e of entries) {
+    const i = e.indexOf('=');
+    const m = i < 0 ? { key: e.trim() } : { key: e.slice(0, i).trim(), value: e.slice(i + 1).trim() };
+    if (m.key && !out.some((o) => o.key === m.key && o.value === m.value)) out.push(m);
+  }
+  return out;
+}
+
+export function createEnvironmentActivities(clients: ClientResolver, options: EnvironmentOptions = {}) {
+  const owners = ownershipMatchers(options.ownershipTags);
+  const timeScale = options.timeScale && options.timeScale > 0 ? options.timeScale : 1;
   /** Forward-action scans in flight, per client (account, region, role) and load balancer. */
   const scans = new WeakMap<ElasticLoadBalancingV2Client, FreshReads<Map<string, number>>>();
   const elbv2Of = async (scope: AwsScope | undefined): Promise<ElasticLoadBalancingV2Client> => (await clients(scope)).elbv2;
@@ -232,6 +286,23 @@ export function createEnvironmentActivities(clients: ClientResolver) {
   }
 
   return {
+    async checkTargetGroupRoom(input: TrafficRef & Scoped & { adding: string[] }): Promise<TargetGroupRoom> {
+      const elbv2 = await elbv2Of(input.aws);
+      const onLoadBalancer = (await routedTargetGroups(elbv2, input.listenerArn)).size;
+      const room = { onLoadBalancer, limit: TARGET_GROUPS_PER_LOAD_BALANCER, adding: input.adding.length };
+      if (onLoadBalancer + input.adding.length > TARGET_GROUPS_PER_LOAD_BALANCER) {
+        throw ApplicationFailure.create({
+          type: ErrorTypes.NoRoomForTargetGroup,
+          nonRetryable: true,
+          message:
+            `load balancer ${loadBalancerDimension(input.listenerArn)} has ${onLoadBalancer} target groups in its listeners' forward actions and ALB allows ` +
+            `${TARGET_GROUPS_PER_LOAD_BALANCER} (not adjustable); the release would add ${input.adding.length} (${input.adding.join(', ')}): ` +
+            `detach unused target groups from its listener rules first, or use environment.mode: pair`,
+        });
+      }
+      return room;
+    },
+
     async ensureTargetGroup(
       input: Scoped & { sourceTargetGroupArn: string; name: string; tags: Record<string, string>; versionTags?: { keys: string[]; version: string } },
     ): Promise<EnsuredTargetGroup> {
@@ -305,8 +376,12 @@ export function createEnvironmentActivities(clients: ClientResolver) {
     async waitHealthy(input: Scoped & { targetGroupArn: string; targets: Target[]; timeoutMs: number }): Promise<HealthyTargets> {
       const elbv2 = await elbv2Of(input.aws);
       const ctx = Context.current();
-      // The deadline spans retries: the first attempt's start comes back in the heartbeat details.
-      const startedAt = (activityInfo().heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+      // The deadline spans retries: the first attempt's start (and the cadence it read) come back in the heartbeat details.
+      const resumed = activityInfo().heartbeatDetails as { startedAt?: number; pollMs?: number } | undefined;
+      const startedAt = resumed?.startedAt ?? Date.now();
+      // Read once: a target's state changes only at the group's health checks, and every ask spends the account's
+      // shared Describe budget (10 per second for every tool in it).
+      const pollMs = resumed?.pollMs ?? healthPollMs((await describeGroup(elbv2, input.targetGroupArn)).HealthCheckIntervalSeconds, timeScale);
       for (;;) {
         // Asking for each target by name makes AWS answer for missing ones too (Target.NotRegistered).
         const descriptions = await health(elbv2, input.targetGroupArn, input.targets);
@@ -322,7 +397,8 @@ export function createEnvironmentActivities(clients: ClientResolver) {
         });
         const healthy = reports.filter((r) => r.state === 'healthy').length;
         const bad = reports.filter((r) => r.state !== 'healthy');
-        ctx.heartbeat({ startedAt, healthy, total: reports.length, targets: bad.slice(0, MAX_REPORTED_TARGETS).map(describeTargetHealth) });
+        const details = { startedAt, pollMs, healthy, total: reports.length, targets: bad.slice(0, MAX_REPORTED_TARGETS).map(describeTargetHealth) };
+        ctx.heartbeat(details);
         if (bad.length === 0) return { healthy, waitedMs: Date.now() - startedAt, targets: reports };
         if (Date.now() - startedAt > input.timeoutMs) {
           const hint = notAttached(bad)
@@ -335,8 +411,28 @@ export function createEnvironmentActivities(clients: ClientResolver) {
             details: [{ targets: reports }],
           });
         }
-        await ctx.sleep(1_000);
+        // Until the next health check (the last ask at the deadline), heartbeating well inside the heartbeat timeout.
+        const nextAt = Date.now() + Math.min(pollMs, startedAt + input.timeoutMs + 1 - Date.now());
+        for (let left = nextAt - Date.now(); left > 0; left = nextAt - Date.now()) {
+          await ctx.sleep(Math.min(left, KEEP_ALIVE_MS));
+          ctx.heartbeat(details);
+        }
       }
+    },
+
+    async targetGroupOwner(input: Scoped & { targetGroupArn: string }): Promise<{ owner?: string }> {
+      const elbv2 = await elbv2Of(input.aws);
+      let tags: Record<string, string>;
+      try {
+        tags = await tagsOf(elbv2, input.targetGroupArn);
+      } catch (err) {
+        if (isNotFound(err)) return {};
+        throw err;
+      }
+      // A group a release created is canary's own, whatever tags it copied from the group it cloned.
+      if (tags[Tags.releaseId]) return {};
+      const hit = owners.find((o) => o.key in tags && (o.value === undefined || tags[o.key] === o.value));
+      return hit ? { owner: `tagged ${hit.key}=${tags[hit.key]}` } : {};
     },
 
     async drainTargetGroup(input: TrafficRef & Scoped & { targetGroupArn: string; capMs: number; until?: 'detached' | 'no-traffic' }): Promise<DrainResult> {

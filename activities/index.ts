@@ -4,9 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ClientResolver, ClientsFor, ScopedClients } from './aws-clients';
 import { ErrorTypes, type ReleaseActivities } from './contract';
 import { createEnvironmentActivities } from './environment';
+import { createHookActivities, type HookConfig } from './hooks';
 import { createMetricsActivities } from './metrics';
 import { createNotifyActivities, type NotifyLinks } from './notify';
 import { createSegmentActivities } from './segments';
+import type { SourceSettings } from './sources/settings';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
@@ -21,6 +23,14 @@ export interface ActivityDeps {
   notifyLinks?: NotifyLinks;
   /** The approver keys the worker holds (worker env CANARY_APPROVER_KEYS, see approverKeysFromEnv); none by default. */
   approverKeys?: Record<string, string[]>;
+  /** Hook name → URL, secret and limits (worker env CANARY_HOOK_<NAME>, see hooksFromEnv); none by default. */
+  hooks?: HookConfig;
+  /** Tags that mark a target group as owned by infrastructure code (worker env CANARY_OWNERSHIP_TAGS): never deleted by finalizing. */
+  ownershipTags?: readonly string[];
+  /** AWS seconds per real second: 1 against AWS (the default); the local stack's compressed time (worker env CANARY_TIME_SCALE). */
+  timeScale?: number;
+  /** The metric sources' Prometheus servers and web endpoints (worker env, see sourceSettingsFromEnv); none by default. */
+  sources?: SourceSettings;
 }
 
 function resolver(deps: ActivityDeps): ClientResolver {
@@ -43,11 +53,12 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
   const clients = resolver(deps);
   return {
     ...createTrafficActivities(clients),
-    ...createEnvironmentActivities(clients),
-    ...createMetricsActivities(clients),
+    ...createEnvironmentActivities(clients, { ownershipTags: deps.ownershipTags, timeScale: deps.timeScale }),
+    ...createMetricsActivities(clients, { sources: deps.sources }),
     ...createSegmentActivities(clients),
     ...createNotifyActivities(deps.webhooks ?? {}, fetch, deps.notifyLinks),
     workerApproverKeys: async () => ({ keys: deps.approverKeys ?? {} }),
+    ...createHookActivities(deps.hooks ?? {}),
   };
 }
 

@@ -1,24 +1,18 @@
 /**
- * Analysis measurements: GetMetricData for the canary and its reference variant, judged by the pure helpers of
- * analysis/ (analysis/analysis.ts, analysis/sequential-judge.ts). One activity call takes a whole series of
- * measurements and heartbeats between them, so a long bake adds a few history events, not a few per measurement.
+ * Analysis measurements: each metric's window fetched from its source (activities/sources/: CloudWatch today) for the
+ * canary and its reference variant, judged by the pure helpers of analysis/ (analysis/analysis.ts,
+ * analysis/sequential-judge.ts). One activity call takes a whole series of measurements and heartbeats between them,
+ * so a long bake adds a few history events, not a few per measurement.
  */
-import {
-  DescribeAlarmsCommand,
-  GetMetricDataCommand,
-  type CloudWatchClient,
-  type DescribeAlarmsCommandOutput,
-  type MetricDataQuery as CwQuery,
-} from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { activityInfo, CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { metricEvaluator, type AlarmGate, type AnalysisTemplate } from '../common/spec';
+import { requestsMetric } from '../common/sources/index';
 import {
   addMeasurement,
   analysisWindow,
   firstWindowAfter,
   failureReason,
-  fillPlaceholders,
   finalVerdict,
   judgeAlarms,
   judgeMetric,
@@ -26,9 +20,11 @@ import {
   measurementVerdict,
   metricSamples,
   metricValue,
+  minRequestsOf,
   prepareSeries,
   referenceVariant,
-  resultQuery,
+  templatePeriodSeconds,
+  thinTraffic,
   type TimedSeries,
   zeroCounters,
   type AnalysisCounters,
@@ -36,13 +32,19 @@ import {
   type AnalysisRun,
   type Measurement,
   type Variant,
-  type VariantDimensions,
+  type VariantTarget,
 } from '../analysis/analysis';
 import { judgeSequentially } from '../analysis/sequential-judge';
 import type { JudgeEvidence } from '../analysis/sequential';
-import { aws } from './errors';
+import { isCredentialError } from './errors';
 import type { Scoped } from './contract';
+import { roleAccount } from './api-pacer';
 import type { ClientResolver } from './aws-clients';
+import { CloudWatchBudgets } from './sources/cloudwatch';
+import { createSources, fetchMetrics } from './sources/index';
+import type { SourceSettings } from './sources/settings';
+import type { FetchedMetric, MetricFetch } from './sources/source';
+import type { AnalysisMetric } from '../common/spec';
 
 interface Progress {
   taken: number;
@@ -50,143 +52,36 @@ interface Progress {
   last?: Measurement;
 }
 
-/** The fetched series of each variant, by metric index and the template's query Id. */
+/** The window's series of each variant, by metric index and the metric's series ids. */
 type Series = Record<Variant, Record<number, Record<string, TimedSeries>>>;
-
-/** What one GetMetricData result feeds: a variant's metric, under the template's query Id. */
-type Destination = { variant: Variant; metric: number; id: string };
 
 function valuesOnly(byId: Record<string, TimedSeries> | undefined): Record<string, number[]> {
   return Object.fromEntries(Object.entries(byId ?? {}).map(([id, s]) => [id, s.v]));
 }
 
+/** Options of {@link createMetricsActivities}. */
+export interface MetricsOptions {
+  now?: () => number;
+  /** CloudWatch's call budgets of this process (one per account and region); the documented quotas' share by default. */
+  cloudwatchBudgets?: CloudWatchBudgets;
+  /** The Prometheus servers and web endpoints the worker holds (worker env, sourceSettingsFromEnv); none by default. */
+  sources?: SourceSettings;
+}
+
 /**
- * The analysis activity over CloudWatch: one client, or a resolver that picks the client of the request's scope
- * (`aws`: the release's region and role).
+ * The analysis activity over the metric sources: CloudWatch through one client, or a resolver that picks the client
+ * of the request's scope (`aws`: the release's region and role).
  */
-export function createMetricsActivities(clients: CloudWatchClient | ClientResolver, now: () => number = Date.now) {
-  const clientOf = async (req: Scoped): Promise<CloudWatchClient> => (typeof clients === 'function' ? (await clients(req.aws)).cloudwatch : clients);
-  /** One GetMetricData request (paged), its results stored by `index` into `series`. */
-  async function getMetricData(
-    cloudwatch: CloudWatchClient,
-    queries: CwQuery[],
-    index: Map<string, Destination>,
-    window: { startMs: number; endMs: number },
-    series: Series,
-  ): Promise<void> {
-    let nextToken: string | undefined;
-    do {
-      const out = await aws('GetMetricData', () =>
-        cloudwatch.send(
-          new GetMetricDataCommand({
-            MetricDataQueries: queries,
-            StartTime: new Date(window.startMs),
-            EndTime: new Date(window.endMs),
-            ScanBy: 'TimestampAscending',
-            NextToken: nextToken,
-          }),
-        ),
-      );
-      for (const r of out.MetricDataResults ?? []) {
-        const where = r.Id ? index.get(r.Id) : undefined;
-        if (!where) continue;
-        const byMetric = (series[where.variant][where.metric] ??= {});
-        const s = (byMetric[where.id] ??= { t: [], v: [] });
-        (r.Timestamps ?? []).forEach((t, i) => {
-          const v = r.Values?.[i];
-          const ms = new Date(t).getTime();
-          // A datapoint outside the asked window (a misaligned bucket) would be judged twice or too early.
-          if (v !== undefined && ms >= window.startMs && ms < window.endMs) {
-            s.t.push(ms);
-            s.v.push(v);
-          }
-        });
-      }
-      nextToken = out.NextToken;
-    } while (nextToken);
-  }
-
-  /**
-   * The window's series of every variant a metric compares. Plain-arithmetic metrics: their MetricStat queries,
-   * batched (ids renamed per variant and metric), combined by canary afterwards. Metrics with a metric math function:
-   * one request per variant with the metric's own queries and ids, so CloudWatch evaluates the expression (and
-   * METRICS() sees only this metric's queries); only the result series comes back.
-   */
-  async function fetchSeries(
-    cloudwatch: CloudWatchClient,
-    template: AnalysisTemplate,
-    variants: Partial<Record<Variant, VariantDimensions>>,
-    window: { startMs: number; endMs: number },
-  ): Promise<Series> {
-    const series: Series = { canary: {}, baseline: {}, stable: {} };
-    const batched: CwQuery[] = [];
-    const batchIndex = new Map<string, Destination>();
-    const separate: { queries: CwQuery[]; index: Map<string, Destination> }[] = [];
-    template.metrics.forEach((metric, mi) => {
-      const ref = referenceVariant(metric, template, !!variants.baseline);
-      const wanted: Variant[] = ['canary', ...(ref ? [ref] : [])];
-      const byCloudWatch = metricEvaluator(metric) === 'cloudwatch';
-      const result = resultQuery(metric);
-      for (const variant of wanted) {
-        const dims = variants[variant];
-        if (!dims) continue;
-        if (byCloudWatch) {
-          const queries = metric.query.map((q) => {
-            const filled = fillPlaceholders(q, dims);
-            const out: CwQuery = { Id: q.Id, ReturnData: q.Id === result.Id };
-            if (filled.Label) out.Label = filled.Label;
-            if (filled.MetricStat) out.MetricStat = filled.MetricStat as CwQuery['MetricStat'];
-            if (filled.Expression) out.Expression = filled.Expression;
-            return out;
-          });
-          separate.push({ queries, index: new Map([[result.Id, { variant, metric: mi, id: result.Id }]]) });
-          continue;
-        }
-        for (const q of metric.query) {
-          if (!q.MetricStat) continue;
-          const filled = fillPlaceholders(q, dims);
-          const id = `${variant[0]}${mi}_${q.Id}`;
-          batchIndex.set(id, { variant, metric: mi, id: q.Id });
-          batched.push({ Id: id, ReturnData: true, MetricStat: filled.MetricStat as CwQuery['MetricStat'] });
-        }
-      }
-    });
-    // GetMetricData takes at most 500 queries a call.
-    for (let i = 0; i < batched.length; i += 500) await getMetricData(cloudwatch, batched.slice(i, i + 500), batchIndex, window, series);
-    for (const one of separate) await getMetricData(cloudwatch, one.queries, one.index, window, series);
-    return series;
-  }
-
-  /** The states of the gate's alarms: listed names (each must exist) and every alarm under the prefix (at least one). */
-  async function describeAlarms(cloudwatch: CloudWatchClient, gate: AlarmGate): Promise<{ name: string; state: string; reason?: string }[]> {
-    const found = new Map<string, { name: string; state: string; reason?: string }>();
-    const collect = (out: DescribeAlarmsCommandOutput): void => {
-      for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
-        if (a.AlarmName) found.set(a.AlarmName, { name: a.AlarmName, state: a.StateValue ?? 'INSUFFICIENT_DATA', reason: a.StateReason });
-      }
-    };
-    const pages = async (input: { AlarmNames?: string[]; AlarmNamePrefix?: string }): Promise<void> => {
-      let NextToken: string | undefined;
-      do {
-        const out = await aws('DescribeAlarms', () =>
-          cloudwatch.send(new DescribeAlarmsCommand({ ...input, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken })),
-        );
-        collect(out);
-        NextToken = out.NextToken;
-      } while (NextToken);
-    };
-    if (gate.names.length) await pages({ AlarmNames: gate.names });
-    const missing = gate.names.filter((n) => !found.has(n));
-    if (missing.length) throw new Error(`alarm(s) ${missing.join(', ')} do not exist (DescribeAlarms)`);
-    if (gate.prefix !== undefined) {
-      const before = found.size;
-      await pages({ AlarmNamePrefix: gate.prefix });
-      if (found.size === before && ![...found.keys()].some((n) => n.startsWith(gate.prefix as string))) {
-        throw new Error(`no alarm's name starts with "${gate.prefix}" (DescribeAlarms)`);
-      }
-    }
-    return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
-  }
+export function createMetricsActivities(clients: CloudWatchClient | ClientResolver, options: (() => number) | MetricsOptions = {}) {
+  const opts: MetricsOptions = typeof options === 'function' ? { now: options } : options;
+  const now = opts.now ?? Date.now;
+  const budgets = opts.cloudwatchBudgets ?? new CloudWatchBudgets();
+  /** The sources of the request's scope, CloudWatch's calls paced per account and region. */
+  const sourcesOf = async (req: Scoped) => {
+    const cloudwatch = typeof clients === 'function' ? (await clients(req.aws)).cloudwatch : clients;
+    const region = req.aws?.region ?? (await cloudwatch.config.region());
+    return createSources({ cloudwatch, cloudwatchPace: budgets.for(roleAccount(req.aws?.roleArn) ?? 'worker', region), settings: opts.sources });
+  };
 
   /**
    * The window's series, with transient AWS errors (throttling, 5xx, dropped connections) retried a few times inside
@@ -206,25 +101,55 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
     }
   }
 
+  /**
+   * The window's data: every metric for the canary and the variant it is compared with, and, when a metric has a
+   * `minRequests`, each of those variants' request count over the window (null: no datapoint).
+   */
+  async function fetchWindow(
+    sources: ReturnType<typeof createSources>,
+    req: AnalysisRequest,
+    w: { startMs: number; endMs: number },
+  ): Promise<{ fetched: FetchedMetric[]; requests?: Partial<Record<Variant, number | null>> }> {
+    const t = req.template;
+    const targets = (metric: AnalysisMetric): Partial<Record<Variant, VariantTarget>> => {
+      const ref = referenceVariant(metric, t, !!req.variants.baseline);
+      return ref && req.variants[ref] ? { canary: req.variants.canary, [ref]: req.variants[ref] } : { canary: req.variants.canary };
+    };
+    const items: MetricFetch<AnalysisMetric>[] = t.metrics.map((metric) => ({ metric, variants: targets(metric) }));
+    const counted = t.metrics.some((m) => minRequestsOf(m, t) > 0) ? requestsMetric(t.requests, templatePeriodSeconds(t)) : undefined;
+    if (counted) items.push({ metric: counted, variants: req.variants });
+    const fetched = await fetchMetrics(sources, items, w);
+    if (!counted) return { fetched };
+    const got = fetched[t.metrics.length] ?? {};
+    const requests: Partial<Record<Variant, number | null>> = {};
+    for (const v of ['canary', 'baseline', 'stable'] as const) {
+      if (req.variants[v]) requests[v] = metricValue(counted, valuesOnly(prepareSeries(counted, got[v] ?? {}, w)));
+    }
+    return { fetched, requests };
+  }
+
   async function measure(req: AnalysisRequest & Scoped, evidence: JudgeEvidence | undefined): Promise<Measurement> {
     const nowMs = now();
     const at = new Date(nowMs).toISOString();
     const w = analysisWindow(nowMs, req.template);
     const window = { start: new Date(w.startMs).toISOString(), end: new Date(w.endMs).toISOString(), periodSeconds: w.periodMs / 1000 };
     try {
-      const cloudwatch = await clientOf(req);
-      const raw = await retrying(() => fetchSeries(cloudwatch, req.template, req.variants, w));
-      const alarms = req.template.alarms
-        ? judgeAlarms(await retrying(() => describeAlarms(cloudwatch, req.template.alarms as AlarmGate)), req.template.noData)
-        : undefined;
+      const sources = await sourcesOf(req);
+      const { fetched, requests } = await retrying(() => fetchWindow(sources, req, w));
+      const gate = req.template.alarms;
+      const alarms = gate ? judgeAlarms(await retrying(() => sources.cloudwatch.alarms(gate)), req.template.noData) : undefined;
       // Missing buckets of a count are zero (fill), over the judged window only.
       const series: Series = { canary: {}, baseline: {}, stable: {} };
       for (const variant of ['canary', 'baseline', 'stable'] as const) {
         req.template.metrics.forEach((metric, mi) => {
-          const got = raw[variant][mi];
+          const got = fetched[mi]?.[variant];
           if (got || variant === 'canary' || req.variants[variant]) series[variant][mi] = prepareSeries(metric, got ?? {}, w);
         });
       }
+      const against = req.variants.baseline ? 'baseline' : 'stable';
+      const thin = req.template.metrics.map((metric) =>
+        requests ? thinTraffic(metric, req.template, requests, referenceVariant(metric, req.template, !!req.variants.baseline)) : undefined,
+      );
       const thresholds = req.template.metrics.map((metric, mi) =>
         judgeMetric(
           metric,
@@ -234,12 +159,12 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
             stable: metricValue(metric, valuesOnly(series.stable[mi])),
           },
           req.template.noData,
+          thin[mi],
         ),
       );
-      const against = req.variants.baseline ? 'baseline' : 'stable';
       const judge = req.template.judge;
       if (judge?.kind === 'sequential') {
-        const seq = judgeSequentially(req.template, judge, thresholds, { canary: series.canary, reference: series[against] }, against, evidence);
+        const seq = judgeSequentially(req.template, judge, thresholds, { canary: series.canary, reference: series[against] }, against, evidence, thin);
         const m: Measurement = {
           at,
           verdict: measurementVerdict(seq.metrics, seq.score, alarms),
@@ -260,8 +185,9 @@ export function createMetricsActivities(clients: CloudWatchClient | ClientResolv
       if (alarms) m.alarms = alarms;
       return m;
     } catch (err) {
-      // Cancellation (a stop request, the step's end) is not a failed measurement.
-      if (err instanceof CancelledFailure) throw err;
+      // Cancellation (a stop request, the step's end) is not a failed measurement; nor are missing or expired
+      // credentials: the analysis fails at once with the cause (activities/errors.ts) and the release rolls back.
+      if (err instanceof CancelledFailure || isCredentialError(err)) throw err;
       return { at, verdict: 'error', window, metrics: [], error: (err as Error).message };
     }
   }

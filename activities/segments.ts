@@ -43,7 +43,12 @@ interface ServiceRoute {
   conditions: RuleCondition[];
   actions: Action[];
   isDefault: boolean;
+  /** Every other field of the rule the SDK models (its `Transforms`: URL and host-header rewrite), copied as it is. */
+  copied: CopiedRuleFields;
 }
+
+/** The fields of a rule a segment rule copies unchanged: all but the ones it writes itself. */
+type CopiedRuleFields = Omit<Rule, 'RuleArn' | 'Priority' | 'IsDefault' | 'Conditions' | 'Actions'>;
 
 interface ListenerRules {
   /** Non-default rules with their numeric priorities. */
@@ -63,6 +68,28 @@ function awsName(err: unknown): string {
 /** JSON copy, undefined dropped: conditions as AWS returned them, for comparing and for writing back. */
 function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value ?? null)) as T;
+}
+
+/**
+ * Every field of a rule that a segment rule copies as it is: whatever the SDK models besides the ARN, priority,
+ * conditions and actions the segment rule writes itself. Today that is `Transforms`: a copy without them would reach
+ * the canary un-rewritten. Empty lists count as absent (AWS may answer either for a rule without transforms).
+ */
+export function copiedRuleFields(rule: Rule): CopiedRuleFields {
+  const { RuleArn: _arn, Priority: _priority, IsDefault: _isDefault, Conditions: _conditions, Actions: _actions, ...rest } = rule;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(plain(rest) as Record<string, unknown>)) {
+    if (k === 'priorityNumber' || v === null || (Array.isArray(v) && v.length === 0)) continue;
+    out[k] = v;
+  }
+  return out as CopiedRuleFields;
+}
+
+/** A value as text with object keys sorted: the same fields compare equal whatever order a parser gave them. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
 }
 
 /**
@@ -116,12 +143,25 @@ function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
     if (ref.ruleArn) {
       const rule = rules.find((r) => r.RuleArn === ref.ruleArn);
       if (!rule) throw fail(ErrorTypes.ListenerNotFound, `rule ${ref.ruleArn} is not a rule of listener ${ref.listenerArn}`);
-      service = { priority: rule.priorityNumber, conditions: plain((rule.Conditions ?? []) as RuleCondition[]), actions: rule.Actions ?? [], isDefault: false };
+      service = {
+        priority: rule.priorityNumber,
+        conditions: plain((rule.Conditions ?? []) as RuleCondition[]),
+        actions: rule.Actions ?? [],
+        isDefault: false,
+        copied: copiedRuleFields(rule),
+      };
     } else {
       const out = await aws('DescribeListeners', () => elbv2.send(new DescribeListenersCommand({ ListenerArns: [ref.listenerArn] })));
       const listener = out.Listeners?.[0];
       if (!listener) throw fail(ErrorTypes.ListenerNotFound, `listener ${ref.listenerArn} not found`);
-      service = { priority: AlbRuleLimits.maxPriority + 1, conditions: [], actions: listener.DefaultActions ?? [], isDefault: true };
+      const defaultRule = all.find((r) => r.IsDefault || r.Priority === 'default');
+      service = {
+        priority: AlbRuleLimits.maxPriority + 1,
+        conditions: [],
+        actions: listener.DefaultActions ?? [],
+        isDefault: true,
+        copied: defaultRule ? copiedRuleFields(defaultRule) : {},
+      };
     }
     return { rules, service };
   }
@@ -214,17 +254,21 @@ function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
         ? { Type: 'forward', Order: a.Order, ForwardConfig: { TargetGroups: [{ TargetGroupArn: input.canaryTargetGroupArn, Weight: 100 }] } }
         : plain(a),
     );
-    return { conditions: combined.conditions, actions };
+    return { conditions: combined.conditions, actions, copied: service.copied };
   }
 
   /** Compares a described rule with what the release wrote; the difference in words, or undefined. */
   function difference(
     rule: Rule,
-    expected: { priority: number; conditions: RuleCondition[]; canaryTargetGroupArn: string; actionTypes: string[] },
+    expected: { priority: number; conditions: RuleCondition[]; canaryTargetGroupArn: string; actionTypes: string[]; copied?: Record<string, unknown> },
   ): string | undefined {
     if (Number(rule.Priority) !== expected.priority) return `its priority is ${rule.Priority}, the release wrote ${expected.priority}`;
     if (conditionsKey(plain((rule.Conditions ?? []) as RuleCondition[])) !== conditionsKey(expected.conditions)) {
       return `its conditions are ${JSON.stringify(plain(rule.Conditions))}, the release wrote ${JSON.stringify(expected.conditions)}`;
+    }
+    // Absent in a rule recorded before the release copied the service rule's other fields: nothing to compare.
+    if (expected.copied && canonical(copiedRuleFields(rule)) !== canonical(expected.copied)) {
+      return `its ${Object.keys({ ...copiedRuleFields(rule), ...expected.copied }).join(', ') || 'other fields'} are ${JSON.stringify(copiedRuleFields(rule))}, the release wrote ${JSON.stringify(expected.copied)}`;
     }
     const types = (rule.Actions ?? []).map((a) => a.Type ?? '');
     if (types.join(',') !== expected.actionTypes.join(','))
@@ -243,6 +287,7 @@ function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
       priority: Number(rule.Priority),
       conditions: plain(conditions),
       actionTypes: (rule.Actions ?? []).map((a) => a.Type ?? ''),
+      copied: copiedRuleFields(rule),
       created,
     };
   }
@@ -314,6 +359,7 @@ function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
         conditions: body.conditions,
         canaryTargetGroupArn: input.canaryTargetGroupArn,
         actionTypes: body.actions.map((a) => a.Type ?? ''),
+        copied: body.copied,
       };
 
       const verify = async (ruleArn: string, created: boolean): Promise<EnsuredSegmentRule> => {
@@ -353,6 +399,8 @@ function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
         const out = await aws('CreateRule', () =>
           elbv2.send(
             new CreateRuleCommand({
+              // The service rule's other fields first (Transforms): the segment's requests are rewritten as the service's are.
+              ...body.copied,
               ListenerArn: input.listenerArn,
               Priority: input.priority,
               Conditions: body.conditions,
@@ -394,6 +442,7 @@ function segmentRulesVia(elbv2: ElasticLoadBalancingV2Client) {
             conditions: input.rule.conditions,
             canaryTargetGroupArn: input.canaryTargetGroupArn,
             actionTypes: input.rule.actionTypes,
+            copied: input.rule.copied,
           })
         : 'it no longer exists';
       if (diff) {

@@ -23,6 +23,7 @@ import {
   sameTargetGroups,
   withWeights,
   type ForwardState,
+  type ForwardStickiness,
 } from '../common/forward';
 import type { ClientResolver } from './aws-clients';
 import { aws, isNotFound } from './errors';
@@ -106,6 +107,18 @@ export function forwardState(action: Action | ElbAction): ForwardState {
 
 function stickinessConfig(state: ForwardState): NonNullable<Action['ForwardConfig']>['TargetGroupStickinessConfig'] {
   return state.stickiness.enabled ? { Enabled: true, DurationSeconds: state.stickiness.durationSeconds } : { Enabled: false };
+}
+
+/** The forward action with these target groups and weights and this stickiness, in the same place among the actions. */
+function withStickiness(forward: Action, state: ForwardState): Action {
+  return {
+    Type: 'forward',
+    Order: forward.Order,
+    ForwardConfig: {
+      TargetGroups: state.targetGroups.map((g) => ({ TargetGroupArn: g.targetGroupArn, Weight: g.weight })),
+      TargetGroupStickinessConfig: stickinessConfig(state),
+    },
+  };
 }
 
 /** The single forward action of a list, undefined when there is none; more than one is not something ALB allows. */
@@ -358,6 +371,65 @@ export function createTrafficActivities(clients: ClientResolver) {
       );
       const verified = await verify(elbv2, input, input.weights);
       return { weights: verified.targetGroups, unchanged: false, forward: verified };
+    },
+
+    async setForwardStickiness(input: TrafficRef & Scoped & { stickiness: ForwardStickiness; expected: ForwardState }): Promise<VerifiedWeights> {
+      const elbv2 = await elbv2Of(input.aws);
+      const actions = await readActions(elbv2, input);
+      const found = forwardOf(actions);
+      if (!found) throw drifted(input, input.expected, undefined);
+      const current = forwardState(found);
+      const requested: ForwardState = { targetGroups: current.targetGroups, stickiness: input.stickiness };
+      // A retry after a write that took effect finds the requested stickiness on the expected groups: done, not drift.
+      const done = sameTargetGroups(current.targetGroups, input.expected.targetGroups) && sameStickiness(current.stickiness, input.stickiness);
+      if (!done) {
+        if (!sameForward(current, input.expected)) throw drifted(input, input.expected, current);
+        await writeActions(
+          elbv2,
+          input,
+          actions.map((a) => (a === found ? withStickiness(found, requested) : a)),
+        );
+      }
+      const verified = await verify(elbv2, input, current.targetGroups);
+      if (!sameStickiness(verified.stickiness, input.stickiness)) {
+        throw ApplicationFailure.create({
+          type: ErrorTypes.WeightsNotVerified,
+          message: `${describeRef(input)} has ${describeStickiness(verified.stickiness)} after the change, expected ${describeStickiness(input.stickiness)}`,
+        });
+      }
+      return { weights: verified.targetGroups, unchanged: done, forward: verified };
+    },
+
+    async restoreStickiness(input: TrafficRef & Scoped & { original: ForwardStickiness; set: ForwardStickiness }): Promise<RestoredForward> {
+      const elbv2 = await elbv2Of(input.aws);
+      const actions = await readActions(elbv2, input);
+      const found = forwardOf(actions);
+      if (!found) return { weights: [], unchanged: true, kept: [`no forward action (someone replaced it): no stickiness to restore`] };
+      const current = forwardState(found);
+      if (sameStickiness(current.stickiness, input.original)) return { weights: current.targetGroups, unchanged: true, kept: [], forward: current };
+      if (!sameStickiness(current.stickiness, input.set)) {
+        // Not what the release set: someone changed it during the release, and their setting stays.
+        return {
+          weights: current.targetGroups,
+          unchanged: true,
+          kept: [`stickiness: ${describeStickiness(current.stickiness)} (the release set ${describeStickiness(input.set)}, was: ${describeStickiness(input.original)})`],
+          forward: current,
+        };
+      }
+      const restored: ForwardState = { targetGroups: current.targetGroups, stickiness: input.original };
+      await writeActions(
+        elbv2,
+        input,
+        actions.map((a) => (a === found ? withStickiness(found, restored) : a)),
+      );
+      const verified = await verify(elbv2, input, current.targetGroups);
+      if (!sameStickiness(verified.stickiness, input.original)) {
+        throw ApplicationFailure.create({
+          type: ErrorTypes.WeightsNotVerified,
+          message: `${describeRef(input)} has ${describeStickiness(verified.stickiness)} after the restore, expected ${describeStickiness(input.original)}`,
+        });
+      }
+      return { weights: verified.targetGroups, unchanged: false, kept: [], forward: verified };
     },
 
     async restoreActions(input: TrafficRef & Scoped & { actions: ElbAction[] }): Promise<RestoredForward> {

@@ -2,27 +2,34 @@
  * Judging a canary against thresholds: pure functions over fetched metric series, used by the runAnalysis
  * activity (which fetches) and by the workflow (which reads the verdicts). No I/O.
  */
-import type { AnalysisMetric, AnalysisTemplate, MetricDataQuery } from '../common/spec';
+import type { AnalysisMetric, AnalysisTemplate } from '../common/spec';
 import { JudgeMetricOptions } from '../common/judge-config';
 import { judgeMetric as judgeSamples, scoreCanary, type CanaryScore, type MetricJudgement } from './judge';
 import type { JudgeEvidence } from './sequential';
 
 export * from './series';
 
-/** CloudWatch dimension values of one variant. */
-export interface VariantDimensions {
+/**
+ * One variant as a release knows it: the target group that serves it and its load balancer, as their ARNs' resource
+ * parts. Each metric source selects the variant's data by them its own way (activities/sources/; CloudWatch: its
+ * TargetGroup and LoadBalancer dimensions).
+ */
+export interface VariantTarget {
   /** `targetgroup/NAME/ID` */
   targetGroup: string;
   /** `app/NAME/ID` */
   loadBalancer: string;
 }
 
+/** @deprecated the former name of {@link VariantTarget}. */
+export type VariantDimensions = VariantTarget;
+
 export type Variant = 'canary' | 'baseline' | 'stable';
 
 export interface AnalysisRequest {
   templateName: string;
   template: AnalysisTemplate;
-  variants: { canary: VariantDimensions; stable: VariantDimensions; baseline?: VariantDimensions };
+  variants: { canary: VariantTarget; stable: VariantTarget; baseline?: VariantTarget };
   /** Measurements to take in this call, `intervalMs` apart (the first one at once). */
   count: number;
   intervalMs: number;
@@ -54,6 +61,8 @@ export interface MetricResult {
   threshold: string;
   /** The statistical judge's view of this metric, when the template has a judge. */
   stat?: MetricJudgement & { against: 'baseline' | 'stable' };
+  /** Why the window was not judged: a variant served fewer requests than `minRequests` (then `noData` decides). */
+  thin?: string;
 }
 
 export type MeasurementVerdict = 'pass' | 'fail' | 'inconclusive' | 'error';
@@ -139,7 +148,9 @@ export function judgeStatistically(
   const judged = template.metrics.map((m, i) => {
     const opts = m.judge ?? JudgeMetricOptions.parse({});
     const s = samples[i] ?? { canary: [], reference: [] };
-    return { name: m.name, group: opts.group, critical: m.critical || opts.critical, judgement: judgeSamples(s.canary, s.reference, opts, judge.confidence) };
+    const thin = results[i]?.thin;
+    const judgement = thin !== undefined ? thinJudgement(thin) : judgeSamples(s.canary, s.reference, opts, judge.confidence);
+    return { name: m.name, group: opts.group, critical: m.critical || opts.critical, judgement };
   });
   const score = scoreCanary(judged, judge);
   return {
@@ -152,11 +163,15 @@ function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4)));
 }
 
-/** Judges one metric. With no data, the template's noData policy decides. */
+/**
+ * Judges one metric. With no data, or a window too thin to judge (`thin`: why, see {@link thinTraffic}), the
+ * template's noData policy decides.
+ */
 export function judgeMetric(
   metric: AnalysisMetric,
   values: { canary: number | null; baseline?: number | null; stable?: number | null },
   noData: AnalysisTemplate['noData'],
+  thin?: string,
 ): MetricResult {
   const p = metric.pass ?? {};
   const refVariant = p.relativeTo;
@@ -176,9 +191,9 @@ export function judgeMetric(
   };
   const c = values.canary;
   const needsRef = p.minRatio !== undefined || p.maxRatio !== undefined;
-  if (c === null || (needsRef && reference === null)) {
+  if (c === null || (needsRef && reference === null) || thin !== undefined) {
     const verdict: MetricVerdict = noData === 'pass' ? 'pass' : noData === 'fail' ? 'fail' : 'nodata';
-    return { ...base, verdict };
+    return thin === undefined ? { ...base, verdict } : { ...base, verdict, thin };
   }
   let ok = true;
   if (p.min !== undefined && c < p.min) ok = false;
@@ -261,16 +276,42 @@ export function finalVerdict(template: AnalysisTemplate, c: AnalysisCounters, la
   return { verdict: 'pass', reason: `${c.measurements - c.failed - c.errors} of ${c.measurements} measurement(s) passed` };
 }
 
-/** Replaces `${targetGroup}` and `${loadBalancer}` in a query's dimension values for one variant. */
-export function fillPlaceholders(query: MetricDataQuery, dims: VariantDimensions): MetricDataQuery {
-  if (!query.MetricStat) return query;
-  const fill = (v: string): string => v.replace(/\$\{targetGroup\}/g, dims.targetGroup).replace(/\$\{loadBalancer\}/g, dims.loadBalancer);
+/** A metric's `minRequests`: its own, else its template's; 0 when neither sets one. */
+export function minRequestsOf(metric: AnalysisMetric, template: AnalysisTemplate): number {
+  return metric.minRequests ?? template.minRequests ?? 0;
+}
+
+/**
+ * Why a window is too thin to judge a metric, or undefined: the canary, or the variant the metric is compared with
+ * (`reference`), served fewer requests in it than `minRequests` (`requests`: each variant's count over the window;
+ * null, no datapoint: none).
+ */
+export function thinTraffic(
+  metric: AnalysisMetric,
+  template: AnalysisTemplate,
+  requests: Partial<Record<Variant, number | null>>,
+  reference: 'baseline' | 'stable' | undefined,
+): string | undefined {
+  const min = minRequestsOf(metric, template);
+  if (min <= 0) return undefined;
+  const short = (['canary', ...(reference ? [reference] : [])] as Variant[]).filter((v) => (requests[v] ?? 0) < min);
+  if (short.length === 0) return undefined;
+  return `too few requests to judge: ${short.map((v) => `${v} ${fmt(requests[v] ?? 0)}`).join(', ')} in the window, minRequests ${min}`;
+}
+
+/** A statistical judge's verdict on a window too thin to judge (`reason`: {@link thinTraffic}'s): no data, never pass or fail. */
+export function thinJudgement(reason: string): MetricJudgement {
   return {
-    ...query,
-    MetricStat: {
-      ...query.MetricStat,
-      Metric: { ...query.MetricStat.Metric, Dimensions: query.MetricStat.Metric.Dimensions.map((d) => ({ Name: d.Name, Value: fill(d.Value) })) },
-    },
+    verdict: 'nodata',
+    failed: false,
+    pValue: null,
+    ratioOfMeans: null,
+    cles: null,
+    canaryMean: null,
+    baselineMean: null,
+    canaryCount: 0,
+    baselineCount: 0,
+    reason,
   };
 }
 

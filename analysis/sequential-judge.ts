@@ -6,9 +6,10 @@
 import type { AnalysisMetric, AnalysisTemplate } from '../common/spec';
 import type { SequentialJudgeConfig } from '../common/judge-config';
 import { JudgeMetricOptions } from '../common/judge-config';
-import { evaluate, parseExpression } from '../common/expression';
+import { parseExpression } from '../common/expression';
+import { metricShape } from '../common/sources/index';
 import type { Measurement, MetricResult, TimedSeries } from './analysis';
-import { resultQuery } from './analysis';
+import { metricBuckets, thinJudgement } from './analysis';
 import type { MetricJudgement, SequentialView } from './judge';
 import {
   absorbCounts,
@@ -69,18 +70,16 @@ export function pairedBoundaries(
 export type VariantSeries = Record<number, Record<string, TimedSeries>>;
 
 /**
- * The query Ids of a counts metric: its value is `errors / requests` of two Sum (or SampleCount) queries. Such a
+ * The series ids of a counts metric: its value is `errors / requests` of two counts (Sum or SampleCount). Such a
  * metric is judged on the counts themselves, not on per-bucket rates (sparse errors make rates meaningless).
  */
 export function countsQueries(metric: AnalysisMetric): { errors: string; requests: string } | undefined {
-  const q = resultQuery(metric);
-  if (!q.Expression) return undefined;
-  const e = parseExpression(q.Expression);
+  const shape = metricShape(metric);
+  const text = shape.bySource ? undefined : shape.expressions.find((x) => x.id === shape.result)?.expression;
+  if (!text) return undefined;
+  const e = parseExpression(text);
   if (e.op !== '/' || e.left.op !== 'ref' || e.right.op !== 'ref') return undefined;
-  const isCount = (id: string): boolean => {
-    const stat = metric.query.find((x) => x.Id === id)?.MetricStat?.Stat;
-    return stat === 'Sum' || stat === 'SampleCount';
-  };
+  const isCount = (id: string): boolean => shape.series.find((x) => x.id === id)?.combine === 'additive';
   return isCount(e.left.id) && isCount(e.right.id) ? { errors: e.left.id, requests: e.right.id } : undefined;
 }
 
@@ -95,19 +94,7 @@ function at(s: TimedSeries | undefined): Map<number, number> {
 
 /** The metric's value per bucket timestamp (expressions evaluated per timestamp where their inputs exist). */
 export function valuesByTime(metric: AnalysisMetric, byId: Record<string, TimedSeries> | undefined): Map<number, number> {
-  const rows = new Map<number, Record<string, number | undefined>>();
-  for (const q of metric.query) {
-    if (!q.MetricStat) continue;
-    for (const [t, v] of at(byId?.[q.Id])) rows.set(t, { ...(rows.get(t) ?? {}), [q.Id]: v });
-  }
-  const out = new Map<number, number>();
-  const id = resultQuery(metric).Id;
-  for (const [t, row] of rows) {
-    for (const q of metric.query) if (q.Expression) row[q.Id] = evaluate(parseExpression(q.Expression), row);
-    const v = row[id];
-    if (v !== undefined && Number.isFinite(v)) out.set(t, v);
-  }
-  return out;
+  return at(metricBuckets(metric, byId));
 }
 
 /** Buckets of a counts metric present on both sides; a missing error datapoint is 0 (ALBs emit no zero 5XX counts). */
@@ -280,6 +267,8 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
  * Adds a measurement's buckets to each metric's evidence and judges it (same order as the template's metrics).
  * alpha = 1 - confidence is split evenly over the metrics, so the canary's chance of failing while healthy stays at
  * most alpha over the whole release. Every failing metric is decisive (`criticalFailures`): the analysis fails at once.
+ * A metric whose window was too thin (`thin[i]`: why, see thinTraffic) absorbs none of its buckets: its
+ * evidence stays as it was and it has no verdict this time.
  */
 export function judgeSequentially(
   template: AnalysisTemplate,
@@ -288,6 +277,7 @@ export function judgeSequentially(
   series: { canary: VariantSeries; reference: VariantSeries },
   against: 'baseline' | 'stable',
   previous: JudgeEvidence | undefined,
+  thin: readonly (string | undefined)[] = [],
 ): { metrics: MetricResult[]; score: NonNullable<Measurement['score']>; evidence: JudgeEvidence } {
   const alpha = (1 - judge.confidence) / template.metrics.length;
   const evidence: JudgeEvidence = {};
@@ -295,6 +285,11 @@ export function judgeSequentially(
     const opts = m.judge ?? JudgeMetricOptions.parse({});
     const ids = countsQueries(m);
     const prev = previous?.[m.name];
+    const thinWindow = thin[i];
+    if (thinWindow !== undefined) {
+      if (prev) evidence[m.name] = prev;
+      return { name: m.name, judgement: thinJudgement(thinWindow) };
+    }
     let ev: MetricEvidence;
     let grid: number[] = [];
     if (ids) {

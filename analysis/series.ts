@@ -1,10 +1,12 @@
 /**
  * Series over an analysis window: the judged window (ending at the last complete bucket older than `delay`), fill with
- * CloudWatch's FILL semantics, reducing a series by its statistic, and a metric's value and samples. Pure.
+ * CloudWatch's FILL semantics, reducing a series by how its buckets combine, and a metric's value and samples. Reads
+ * a metric only through its shape (common/metric.ts), whatever its source. Pure.
  */
-import { metricEvaluator, type AnalysisMetric, type AnalysisTemplate, type MetricDataQuery } from '../common/spec';
+import type { AnalysisMetric, AnalysisTemplate } from '../common/spec';
 import { evaluate, parseExpression } from '../common/expression';
-import { statisticKind } from '../common/statistic';
+import type { StatisticKind } from '../common/statistic';
+import { metricShape } from '../common/sources/index';
 
 /**
  * Which end of a per-bucket series is the worst for a metric: the highest value when it has an upper bound
@@ -17,14 +19,15 @@ export function worstEnd(metric: AnalysisMetric): 'highest' | 'lowest' {
 }
 
 /**
- * Reduces one series over the window the way its statistic combines: Sum and SampleCount add up, Average is the
- * mean of the buckets, Minimum/Maximum the extreme. An extended statistic (p99, tm90, ...) cannot be combined
- * exactly; the window's value lies between its buckets' values, so the worst bucket is taken (`worst`).
+ * Reduces one series over the window the way its buckets combine (common/statistic.ts statisticKind): Sum and
+ * SampleCount add up, Average is the mean of the buckets, Minimum/Maximum the extreme. An extended statistic (p99,
+ * tm90, ...) cannot be combined exactly; the window's value lies between its buckets' values, so the worst bucket is
+ * taken (`worst`).
  */
-export function reduceSeries(stat: string, values: number[], worst: 'highest' | 'lowest' = 'highest'): number | null {
+export function reduceSeries(combine: StatisticKind, values: number[], worst: 'highest' | 'lowest' = 'highest'): number | null {
   const finite = values.filter((v) => Number.isFinite(v));
   if (finite.length === 0) return null;
-  switch (statisticKind(stat)) {
+  switch (combine) {
     case 'additive':
       return finite.reduce((a, b) => a + b, 0);
     case 'average':
@@ -38,9 +41,9 @@ export function reduceSeries(stat: string, values: number[], worst: 'highest' | 
   }
 }
 
-/** The longest MetricStat Period of a template, in seconds (windows are aligned to it); 60 with none (alarms only). */
+/** The longest period of a template's series, in seconds (windows are aligned to it); 60 with none (alarms only). */
 export function templatePeriodSeconds(template: AnalysisTemplate): number {
-  const periods = template.metrics.flatMap((m) => m.query.flatMap((q) => (q.MetricStat ? [q.MetricStat.Period] : [])));
+  const periods = template.metrics.flatMap((m) => metricShape(m).series.map((s) => s.periodSeconds));
   return periods.length ? Math.max(...periods) : 60;
 }
 
@@ -103,8 +106,8 @@ export function fillSeries(series: TimedSeries, fill: number | 'repeat' | 'linea
 }
 
 /**
- * The series of a metric ready to judge: each MetricStat query's `fill` applied over the window (its own period's
- * buckets). Series of ids the metric does not declare (CloudWatch-evaluated results) pass through.
+ * The series of a metric ready to judge: each fetched series' `fill` applied over the window (its own period's
+ * buckets). Series the metric does not declare (results the source evaluated) pass through.
  */
 export function prepareSeries(
   metric: AnalysisMetric,
@@ -112,44 +115,33 @@ export function prepareSeries(
   window: { startMs: number; endMs: number },
 ): Record<string, TimedSeries> {
   const out: Record<string, TimedSeries> = { ...raw };
-  for (const q of metric.query) {
-    if (!q.MetricStat || q.fill === undefined) continue;
-    out[q.Id] = fillSeries(raw[q.Id] ?? { t: [], v: [] }, q.fill, window, q.MetricStat.Period * 1000);
+  for (const s of metricShape(metric).series) {
+    if (s.fill === undefined) continue;
+    out[s.id] = fillSeries(raw[s.id] ?? { t: [], v: [] }, s.fill, window, s.periodSeconds * 1000);
   }
   return out;
 }
 
-/** The query whose value is the metric: the one with ReturnData true when exactly one says so, else the last. */
-export function resultQuery(metric: AnalysisMetric): MetricDataQuery {
-  const marked = metric.query.filter((q) => q.ReturnData === true);
-  const q = marked.length === 1 ? marked[0] : metric.query[metric.query.length - 1];
-  if (!q) throw new Error(`metric ${metric.name} has no query`);
-  return q;
-}
-
 /**
- * The metric's value for one variant from its fetched series (by query Id): MetricStat series reduced over the
- * window, then Expression queries evaluated on those values. null when there is no data (or 0/0).
+ * The metric's value for one variant from its fetched series (by id): each series reduced over the window, then the
+ * expressions evaluated on those values. null when there is no data (or 0/0).
  */
 export function metricValue(metric: AnalysisMetric, series: Record<string, number[]>): number | null {
   const worst = worstEnd(metric);
-  if (metricEvaluator(metric) === 'cloudwatch') {
-    // CloudWatch returned the expression's per-bucket values; they do not combine exactly, so the worst bucket counts.
-    const v = reduceSeries('extended', series[resultQuery(metric).Id] ?? [], worst);
+  const shape = metricShape(metric);
+  if (shape.bySource) {
+    // The source returned the metric's per-bucket values; they do not combine exactly, so the worst bucket counts.
+    const v = reduceSeries('extended', series[shape.result] ?? [], worst);
     return v === null || !Number.isFinite(v) ? null : v;
   }
   const values: Record<string, number | undefined> = {};
-  for (const q of metric.query) {
-    if (q.MetricStat) values[q.Id] = reduceSeries(q.MetricStat.Stat, series[q.Id] ?? [], worst) ?? undefined;
-  }
+  for (const s of shape.series) values[s.id] = reduceSeries(s.combine, series[s.id] ?? [], worst) ?? undefined;
   // Expressions may reference expressions; evaluate in order, as CloudWatch users write them.
-  for (const q of metric.query) {
-    if (q.Expression) {
-      const v = evaluate(parseExpression(q.Expression), values);
-      values[q.Id] = Number.isFinite(v) ? v : undefined;
-    }
+  for (const e of shape.expressions) {
+    const v = evaluate(parseExpression(e.expression), values);
+    values[e.id] = Number.isFinite(v) ? v : undefined;
   }
-  const v = values[resultQuery(metric).Id];
+  const v = values[shape.result];
   return v === undefined || !Number.isFinite(v) ? null : v;
 }
 
@@ -160,27 +152,33 @@ export interface TimedSeries {
 }
 
 /**
- * The metric's datapoints over the window, one per bucket: MetricStat series as they are, Expression queries
- * evaluated per timestamp where every input has a datapoint (the samples a statistical judge compares).
+ * The metric's value in each bucket, oldest first: the source's per-bucket result as it is, or the expressions
+ * evaluated per timestamp where their inputs have a datapoint (what a statistical judge compares, what a report draws).
  */
-export function metricSamples(metric: AnalysisMetric, series: Record<string, TimedSeries>): number[] {
-  if (metricEvaluator(metric) === 'cloudwatch') return (series[resultQuery(metric).Id]?.v ?? []).filter((v) => Number.isFinite(v));
-  const byTime = new Map<number, Record<string, number | undefined>>();
-  for (const q of metric.query) {
-    const s = q.MetricStat ? series[q.Id] : undefined;
+export function metricBuckets(metric: AnalysisMetric, series: Record<string, TimedSeries> | undefined): TimedSeries {
+  const shape = metricShape(metric);
+  const rows = new Map<number, Record<string, number | undefined>>();
+  for (const id of shape.bySource ? [shape.result] : shape.series.map((s) => s.id)) {
+    const s = series?.[id];
     s?.t.forEach((t, i) => {
-      const row = byTime.get(t) ?? {};
-      row[q.Id] = s.v[i];
-      byTime.set(t, row);
+      const v = s.v[i];
+      if (v !== undefined && Number.isFinite(v)) rows.set(t, { ...(rows.get(t) ?? {}), [id]: v });
     });
   }
-  const result = resultQuery(metric);
-  const out: number[] = [];
-  for (const t of [...byTime.keys()].sort((a, b) => a - b)) {
-    const row = byTime.get(t) as Record<string, number | undefined>;
-    for (const q of metric.query) if (q.Expression) row[q.Id] = evaluate(parseExpression(q.Expression), row);
-    const v = row[result.Id];
-    if (v !== undefined && Number.isFinite(v)) out.push(v);
+  const out: TimedSeries = { t: [], v: [] };
+  for (const t of [...rows.keys()].sort((a, b) => a - b)) {
+    const row = rows.get(t) as Record<string, number | undefined>;
+    for (const e of shape.expressions) row[e.id] = evaluate(parseExpression(e.expression), row);
+    const v = row[shape.result];
+    if (v !== undefined && Number.isFinite(v)) {
+      out.t.push(t);
+      out.v.push(v);
+    }
   }
   return out;
+}
+
+/** The metric's datapoints over the window, one per bucket ({@link metricBuckets}' values). */
+export function metricSamples(metric: AnalysisMetric, series: Record<string, TimedSeries>): number[] {
+  return metricBuckets(metric, series).v;
 }

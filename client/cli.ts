@@ -10,6 +10,7 @@
 import { Command, Option } from 'commander';
 import { VERB_NAMES, type Verb } from '../common/messages';
 import { exitCodeOf } from './cli-kit';
+import { doctorCommand } from './commands/doctor';
 import { listCommand } from './commands/list';
 import { startCommand, validateCommand } from './commands/start';
 import { historyCommand, statusCommand } from './commands/status';
@@ -48,7 +49,7 @@ export function buildProgram(): Command {
     'after',
     [
       '',
-      'Exit codes: 0 ok / promoted, 1 rolled back, 2 invalid input or conflict (nothing started), 3 aborted,',
+      'Exit codes: 0 ok / promoted, 1 rolled back (doctor: a check failed), 2 invalid input or conflict (nothing started), 3 aborted,',
       '            4 action rejected by the release, 5 connection or other error,',
       '            6 still running: --timeout (default 6h) ended start --wait / watch, the release goes on.',
       'Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE,',
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   for (const verb of VERB_NAMES) program.addCommand(verbCommand(verb, VERB_OPTIONS[verb]));
   program.addCommand(signCommand());
   program.addCommand(reportCommand());
+  program.addCommand(doctorCommand());
 
   inheritSettings(program);
   return program;

@@ -10,6 +10,7 @@ import { ConnectionConfigError } from './connection';
 import type { FollowEnding } from './follow';
 import { formatSpecErrors } from './format';
 import { MessageRejectedError, ReleaseAlreadyRunningError, ReleaseNotFoundError, type ReleaseFailure } from './release-client';
+import { IncompatibleWorkerError } from './workers';
 
 export const ExitCode = {
   /** ok; for `start --wait` / `watch`: promoted. */
@@ -30,6 +31,9 @@ export const ExitCode = {
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** `canary doctor`: a check failed, its line says how to fix it (1, as a rollback: for CI, both mean "do not ship"). */
+export const CHECK_FAILED: ExitCode = ExitCode.rolledBack;
 
 /** An error the CLI reports as one message (and detail lines) with a chosen exit code. */
 export class CliError extends Error {
@@ -80,6 +84,7 @@ export function errorExit(e: unknown): { code: ExitCode; lines: string[] } {
   if (e instanceof SigningError) return { code: ExitCode.invalid, lines: [e.message] };
   if (e instanceof SpecValidationError) return { code: ExitCode.invalid, lines: ['invalid release spec, nothing was started:', ...formatSpecErrors(e.errors)] };
   if (e instanceof ReleaseAlreadyRunningError) return { code: ExitCode.invalid, lines: [e.message] };
+  if (e instanceof IncompatibleWorkerError) return { code: ExitCode.invalid, lines: [e.message] };
   if (e instanceof ReleaseNotFoundError) return { code: ExitCode.invalid, lines: [`${e.message} (canary list shows the releases there)`] };
   if (e instanceof MessageRejectedError) return { code: ExitCode.rejected, lines: [`rejected: ${e.reason}`] };
   if (e instanceof ConnectionConfigError) return { code: ExitCode.error, lines: [e.message] };

@@ -75,6 +75,8 @@ export function describeStep(step: ParsedStep): string {
       return `segment ${step.name}: ${describeMatch(step.match)} → canary`;
     case 'endSegment':
       return `end segment ${step.name}`;
+    case 'webhook':
+      return `webhook ${step.hook} (timeout ${formatDuration(step.timeoutMs)}, then ${step.onTimeout})`;
   }
 }
 
@@ -131,7 +133,7 @@ function value(v: number | null): string {
  * `; judge vs baseline: high (ratio 1.31 [1.12, 1.52], e-value 52.1 >= 40, 24 buckets) FAIL`.
  */
 export function formatMetric(m: MetricResult): string {
-  const line = `${m.metric}: canary ${value(m.canary)}, needs ${m.threshold} → ${m.verdict}${m.critical ? ' (critical)' : ''}`;
+  const line = `${m.metric}: canary ${value(m.canary)}, needs ${m.threshold} → ${m.verdict}${m.critical ? ' (critical)' : ''}${m.thin ? ` (${m.thin})` : ''}`;
   const j = m.stat;
   if (!j) return line;
   const e = j.evidence;
@@ -234,9 +236,10 @@ export function formatStatus(
  */
 export function formatFallbackStatus(s: ReleaseSummary & { result?: ReleaseResult; failure?: string; queryError: string }, opts: { uiUrl?: string }): string {
   const rows: [string, string][] = [
-    ['release', `${s.workflowId}  ${s.service ?? '?'} ${s.version ?? '?'}  (run ${s.runId})`],
+    ['release', `${s.workflowId}  ${s.service ?? s.workflowId.replace(/^release-/, '')} ${s.version ?? '?'}  (run ${s.runId})`],
     ['workflow', `${s.execution}${s.closeTime ? ` at ${formatTime(s.closeTime)}` : ''}`],
-    ['phase', `${s.phase ?? 'unknown'} (search attribute)`],
+    // A namespace without our search attributes (canary start warned): the server alone does not know the phase.
+    ['phase', s.phase ? `${s.phase} (search attribute)` : 'unknown (the release has no ReleasePhase search attribute)'],
     ['canary weight', s.canaryWeight === undefined ? 'unknown' : `${s.canaryWeight}%`],
     ['started', formatTime(s.startTime)],
   ];

@@ -31,6 +31,8 @@ import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../c
 import { parseReleaseSpec, type ParsedReleaseSpec, type Target } from '../common/spec';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import * as msg from '../common/messages';
+import { isUnregisteredSearchAttribute, unregisteredWarning } from './namespace';
+import { assertWorkersCanRun } from './workers';
 
 export class ReleaseAlreadyRunningError extends Error {
   constructor(
@@ -78,6 +80,11 @@ export interface StartOptions {
   initiator?: string;
   /** Continue as new once a run's history has this many events (default 8,000; tests use a small one). */
   historyEventLimit?: number;
+  /**
+   * Hears what the start did differently from what was asked (the namespace lacks the search attributes: started
+   * without them). Nothing is said when absent.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Parses `10.0.1.17:8080,10.0.1.18:8080` (port optional). */
@@ -112,7 +119,9 @@ export type ReleaseHandle = WorkflowHandle<msg.ReleaseWorkflow>;
 
 /**
  * Starts `release-<service>`. One live release per service: a second start fails with ReleaseAlreadyRunningError
- * naming the running one; a finished release's id can be used again.
+ * naming the running one; a finished release's id can be used again. Refused with IncompatibleWorkerError when
+ * every worker polling the task queue advertises spec versions without the spec's `apiVersion` (./workers.ts). On
+ * a namespace without the release search attributes the release starts without them (`onWarning` hears it).
  */
 export async function startRelease(
   client: Client,
@@ -121,21 +130,36 @@ export async function startRelease(
 ): Promise<WorkflowHandleWithFirstExecutionRunId<msg.ReleaseWorkflow>> {
   const spec = prepareSpec(specInput, opts);
   const workflowId = msg.releaseWorkflowId(spec.service);
-  try {
-    return await client.workflow.start<msg.ReleaseWorkflow>(msg.RELEASE_WORKFLOW, {
-      taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+  const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const older = await assertWorkersCanRun(client, taskQueue, spec.apiVersion);
+  if (older) opts.onWarning?.(older);
+  const start = (typedSearchAttributes?: TypedSearchAttributes): Promise<WorkflowHandleWithFirstExecutionRunId<msg.ReleaseWorkflow>> =>
+    client.workflow.start<msg.ReleaseWorkflow>(msg.RELEASE_WORKFLOW, {
+      taskQueue,
       workflowId,
       args: [{ spec, ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}) }],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: ReleaseService, value: spec.service },
-        { key: ReleaseVersion, value: spec.version },
-        { key: ReleasePhase, value: 'Validating' },
-        { key: CanaryWeight, value: 0 },
-      ]),
+      typedSearchAttributes,
       staticSummary: `${spec.service} ${spec.version}`,
     });
+  try {
+    try {
+      return await start(
+        new TypedSearchAttributes([
+          { key: ReleaseService, value: spec.service },
+          { key: ReleaseVersion, value: spec.version },
+          { key: ReleasePhase, value: 'Validating' },
+          { key: CanaryWeight, value: 0 },
+        ]),
+      );
+    } catch (err) {
+      // An existing cluster where nobody registered them: the release runs without (the workflow keeps only the
+      // attributes its start carried); list and status show less until `canary doctor --fix` registers them.
+      if (!isUnregisteredSearchAttribute(err)) throw err;
+      opts.onWarning?.(unregisteredWarning(client.options.namespace));
+      return await start();
+    }
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const running = client.workflow.getHandle(workflowId);

@@ -1,15 +1,21 @@
 /**
  * What a release report shows, gathered from where it lives: the status query, the workflow history of every run
- * of the release (following continue-as-new back to the first run) and CloudWatch (the release's target group
- * dimensions over its time range). Works for a live release and a finished one.
+ * of the release (following continue-as-new back to the first run) and the metric sources (activities/sources/:
+ * each metric's series for the release's target groups over its time range, from the release's own account and
+ * region). Works for a live release and a finished one.
  */
-import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery as CwQuery } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { AnalysisRun, Variant, VariantDimensions } from '../analysis/analysis';
-import { fillPlaceholders, referenceVariant, resultQuery } from '../analysis/analysis';
-import { evaluate, parseExpression } from '../common/expression';
+import type { AnalysisRun, Variant, VariantTarget } from '../analysis/analysis';
+import { metricBuckets, referenceVariant } from '../analysis/analysis';
+import { roleAccount } from '../activities/api-pacer';
+import type { AwsScope } from '../activities/contract';
+import { CloudWatchBudgets } from '../activities/sources/cloudwatch';
+import { createSources, fetchMetrics } from '../activities/sources/index';
+import type { SourceSettings } from '../activities/sources/settings';
+import { awsScope } from '../common/spec';
 import type { ReleaseInput } from '../common/messages';
 import type { AnalysisTemplate, ParsedReleaseSpec } from '../common/spec';
 import { TIMELINE_HEAD, type Phase, type ReleaseStatus, type TimelineEntry } from '../common/status';
@@ -36,8 +42,21 @@ export interface ReportMetric {
   max?: number;
   min?: number;
   series: Partial<Record<Variant, { t: number[]; v: number[] }>>;
-  /** Why a series is missing (a CloudWatch error), shown instead of a chart line. */
+  /** Why a series is missing (the source's error), shown instead of a chart line. */
   error?: string;
+}
+
+/** Where and how the report read the metrics. */
+export interface ReportMetricsSource {
+  /** The release's region and the role it assumes (none: the CLI's own credentials). */
+  region: string;
+  roleArn?: string;
+  /** The bucket length asked for (absent: each query's own period). */
+  minPeriodSeconds?: number;
+  /** What the data's age changed: coarser buckets than the analysis judged, or data CloudWatch no longer keeps. */
+  note?: string;
+  /** Every datapoint of the release is past CloudWatch's retention: nothing was asked. */
+  expired?: boolean;
 }
 
 export interface ReportData {
@@ -53,6 +72,8 @@ export interface ReportData {
   /** The start, signals and accepted updates of every run, with the client identity each request carried. */
   messages?: RecordedMessage[];
   metrics: ReportMetric[];
+  /** Where the metrics were read (absent: no source was given, or no spec). */
+  metricsSource?: ReportMetricsSource;
   range: { start: number; end: number };
   live: boolean;
   generatedAt: number;
@@ -64,8 +85,13 @@ export interface CollectOptions {
   release: string;
   namespace?: string;
   uiUrl?: string;
-  /** CloudWatch of the release's account and region; without it the report has no metric series. */
-  cloudwatch?: CloudWatchClient;
+  /**
+   * CloudWatch for the release's scope (its spec's region and role; `sessionName` the release id, what CloudTrail
+   * shows), or one client used as it is; without it the report has no metric series.
+   */
+  cloudwatch?: CloudWatchClient | ((scope: AwsScope, sessionName: string) => Promise<CloudWatchClient>);
+  /** The Prometheus servers and web endpoints metrics name (the CLI: its environment, as the worker's; none when absent). */
+  sources?: SourceSettings;
   now?: () => number;
 }
 
@@ -124,8 +150,7 @@ function readRun(runId: string, events: HistoryEvent[]) {
       status = closing[0];
     }
   }
-  const variants = [...scheduled.values()].find((s) => s.type === 'runAnalysis')?.input as
-    { variants?: Partial<Record<Variant, VariantDimensions>> } | undefined;
+  const variants = [...scheduled.values()].find((s) => s.type === 'runAnalysis')?.input as { variants?: Partial<Record<Variant, VariantTarget>> } | undefined;
   return {
     runId,
     startedAt: events[0] ? eventMs(events[0]) : 0,
@@ -143,9 +168,9 @@ function readRun(runId: string, events: HistoryEvent[]) {
 }
 
 /** `arn:...:targetgroup/NAME/ID` → `targetgroup/NAME/ID`; a listener ARN → its load balancer's `app/NAME/ID`. */
-function dimensionsFrom(status: ReleaseStatus, listenerArn: string): Partial<Record<Variant, VariantDimensions>> {
+function dimensionsFrom(status: ReleaseStatus, listenerArn: string): Partial<Record<Variant, VariantTarget>> {
   const lb = /:listener\/(app\/[^/]+\/[^/]+)\//.exec(listenerArn)?.[1] ?? '';
-  const out: Partial<Record<Variant, VariantDimensions>> = {};
+  const out: Partial<Record<Variant, VariantTarget>> = {};
   for (const tg of status.targetGroups) {
     const suffix = /:(targetgroup\/.+)$/.exec(tg.arn)?.[1];
     if (suffix) out[tg.role] = { targetGroup: suffix, loadBalancer: lb };
@@ -156,84 +181,95 @@ function dimensionsFrom(status: ReleaseStatus, listenerArn: string): Partial<Rec
 /** CloudWatch answers at most 100,800 datapoints per query; coarser buckets keep a long release in one answer. */
 const MAX_POINTS = 100_000;
 
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
 /**
- * Each metric's value per bucket for each variant: MetricStat series fetched with GetMetricData, Expression
- * queries evaluated per timestamp where every input has a datapoint (as the analysis does for its judge).
+ * How long CloudWatch keeps datapoints of each period, shortest first (GetMetricData: data older than 3 hours is
+ * asked in multiples of 60 s, older than 15 days of 300 s, older than 63 days of 3600 s; after 455 days it is gone).
  */
-async function fetchMetricSeries(
-  cloudwatch: CloudWatchClient,
-  templates: Record<string, AnalysisTemplate>,
-  dims: Partial<Record<Variant, VariantDimensions>>,
-  range: { start: number; end: number },
-): Promise<ReportMetric[]> {
+const RETENTION: { maxAgeMs: number; periodSeconds: number; kept: string }[] = [
+  { maxAgeMs: 3 * HOUR_MS, periodSeconds: 0, kept: 'high-resolution datapoints for 3 hours' },
+  { maxAgeMs: 15 * DAY_MS, periodSeconds: 60, kept: '1-minute datapoints for 15 days' },
+  { maxAgeMs: 63 * DAY_MS, periodSeconds: 300, kept: '5-minute datapoints for 63 days' },
+  { maxAgeMs: 455 * DAY_MS, periodSeconds: 3600, kept: '1-hour datapoints for 455 days' },
+];
+
+/**
+ * The buckets a report asks for over `range` at `nowMs`: the shortest period CloudWatch still keeps for the
+ * release's oldest datapoint, coarser when the release is too long for one answer; `expired` when CloudWatch keeps
+ * none of it. `note` says what the data's age changed.
+ */
+export function reportPeriod(range: { start: number; end: number }, nowMs: number): Pick<ReportMetricsSource, 'minPeriodSeconds' | 'note' | 'expired'> {
+  const days = (ms: number): string => `${Math.floor(ms / DAY_MS)} days`;
+  const last = RETENTION[RETENTION.length - 1] as (typeof RETENTION)[number];
+  if (nowMs - range.end > last.maxAgeMs) {
+    return { expired: true, note: `CloudWatch keeps metrics for 455 days: this release ended ${days(nowMs - range.end)} ago and its metrics have expired` };
+  }
+  const age = nowMs - range.start;
+  const tier = RETENTION.find((r) => age <= r.maxAgeMs) ?? last;
+  const perAnswer = (range.end - range.start) / 1000 / MAX_POINTS;
+  const forPoints = perAnswer > 1 ? Math.max(60, Math.ceil(perAnswer / 60) * 60) : 0;
+  const step = tier.periodSeconds || 60;
+  const min = Math.max(tier.periodSeconds, forPoints);
+  const minPeriodSeconds = min === 0 ? undefined : Math.ceil(min / step) * step;
+  const notes: string[] = [];
+  if (age > last.maxAgeMs)
+    notes.push(`CloudWatch keeps metrics for 455 days: the datapoints before ${new Date(nowMs - last.maxAgeMs).toISOString()} have expired`);
+  if (tier.periodSeconds > 60) {
+    const shorter = RETENTION[RETENTION.indexOf(tier) - 1] as (typeof RETENTION)[number];
+    notes.push(
+      `CloudWatch keeps ${shorter.kept}: this release began ${days(age)} ago, so its metrics are shown in ${(minPeriodSeconds ?? 0) / 60}-minute buckets`,
+    );
+  }
+  return { ...(minPeriodSeconds ? { minPeriodSeconds } : {}), ...(notes.length ? { note: notes.join('; ') } : {}) };
+}
+
+/** What {@link reportMetrics} reads: the templates, the variants' target groups, the release's range and CloudWatch of its scope. */
+export interface ReportMetricsOptions {
+  templates: Record<string, AnalysisTemplate>;
+  targets: Partial<Record<Variant, VariantTarget>>;
+  range: { start: number; end: number };
+  nowMs: number;
+  cloudwatch: CloudWatchClient;
+  scope: AwsScope;
+  /** The Prometheus servers and web endpoints metrics name. */
+  sources?: SourceSettings;
+}
+
+/**
+ * Each metric's value per bucket for the canary and its reference, over the release, from the metric's source (the
+ * analysis activity's fetch path): one request per metric, so one failing metric leaves the others' charts.
+ */
+export async function reportMetrics(opts: ReportMetricsOptions): Promise<{ metrics: ReportMetric[]; source: ReportMetricsSource }> {
+  const period = reportPeriod(opts.range, opts.nowMs);
+  const source: ReportMetricsSource = { region: opts.scope.region, ...(opts.scope.roleArn ? { roleArn: opts.scope.roleArn } : {}), ...period };
+  const budgets = new CloudWatchBudgets();
+  const sources = createSources({
+    cloudwatch: opts.cloudwatch,
+    cloudwatchPace: budgets.for(roleAccount(opts.scope.roleArn) ?? 'worker', opts.scope.region),
+    settings: opts.sources,
+  });
+  const window = { startMs: opts.range.start, endMs: opts.range.end + 1000, minPeriodSeconds: period.minPeriodSeconds };
   const out: ReportMetric[] = [];
-  for (const [name, template] of Object.entries(templates)) {
+  for (const [name, template] of Object.entries(opts.templates)) {
     for (const metric of template.metrics) {
-      const reference = referenceVariant(metric, template, !!dims.baseline) ?? (dims.baseline ? 'baseline' : 'stable');
+      const reference = referenceVariant(metric, template, !!opts.targets.baseline) ?? (opts.targets.baseline ? 'baseline' : 'stable');
       const entry: ReportMetric = { template: name, metric: metric.name, reference, max: metric.pass?.relativeTo ? undefined : metric.pass?.max, series: {} };
       if (!metric.pass?.relativeTo && metric.pass?.min !== undefined) entry.min = metric.pass.min;
-      const queries: CwQuery[] = [];
-      const variants = (['canary', reference] as Variant[]).filter((v) => dims[v]);
-      for (const variant of variants) {
-        for (const q of metric.query) {
-          if (!q.MetricStat) continue;
-          const filled = fillPlaceholders(q, dims[variant] as VariantDimensions);
-          const base = q.MetricStat.Period;
-          const buckets = (range.end - range.start) / 1000 / base;
-          const period = buckets > MAX_POINTS ? Math.ceil((base * buckets) / MAX_POINTS / 60) * 60 : base;
-          queries.push({
-            Id: `${variant[0]}_${q.Id}`,
-            ReturnData: true,
-            MetricStat: { ...(filled.MetricStat as CwQuery['MetricStat']), Period: period } as CwQuery['MetricStat'],
-          });
+      const variants = (['canary', reference] as Variant[]).filter((v) => opts.targets[v]);
+      if (!period.expired) {
+        try {
+          const [fetched = {}] = await fetchMetrics(sources, [{ metric, variants: Object.fromEntries(variants.map((v) => [v, opts.targets[v]])) }], window);
+          for (const variant of variants) entry.series[variant] = metricBuckets(metric, fetched[variant]);
+        } catch (err) {
+          entry.error = (err as Error).message;
         }
-      }
-      const raw: Record<string, Map<number, number>> = {};
-      try {
-        let nextToken: string | undefined;
-        do {
-          const res = await cloudwatch.send(
-            new GetMetricDataCommand({
-              MetricDataQueries: queries,
-              StartTime: new Date(range.start),
-              EndTime: new Date(range.end + 1000),
-              ScanBy: 'TimestampAscending',
-              NextToken: nextToken,
-            }),
-          );
-          for (const r of res.MetricDataResults ?? []) {
-            const m = (raw[r.Id ?? ''] ??= new Map());
-            (r.Timestamps ?? []).forEach((t, i) => {
-              const v = r.Values?.[i];
-              if (v !== undefined) m.set(new Date(t).getTime(), v);
-            });
-          }
-          nextToken = res.NextToken;
-        } while (nextToken);
-      } catch (err) {
-        entry.error = `GetMetricData: ${(err as Error).message}`;
-      }
-      const result = resultQuery(metric);
-      for (const variant of variants) {
-        const times = new Set<number>();
-        for (const q of metric.query) if (q.MetricStat) for (const t of raw[`${variant[0]}_${q.Id}`]?.keys() ?? []) times.add(t);
-        const series = { t: [] as number[], v: [] as number[] };
-        for (const t of [...times].sort((a, b) => a - b)) {
-          const row: Record<string, number | undefined> = {};
-          for (const q of metric.query) if (q.MetricStat) row[q.Id] = raw[`${variant[0]}_${q.Id}`]?.get(t);
-          for (const q of metric.query) if (q.Expression) row[q.Id] = evaluate(parseExpression(q.Expression), row);
-          const v = row[result.Id];
-          if (v !== undefined && Number.isFinite(v)) {
-            series.t.push(t);
-            series.v.push(v);
-          }
-        }
-        entry.series[variant] = series;
       }
       out.push(entry);
     }
   }
-  return out;
+  return { metrics: out, source };
 }
 
 /** One run of a release as its history tells it. */
@@ -327,9 +363,15 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
   const live = last.closedAt === undefined;
   const start = first.startedAt;
   const end = live ? now() : (last.closedAt ?? now());
-  const dims = runs.find((r) => r.variants)?.variants ?? (spec ? dimensionsFrom(status, spec.traffic[0]?.listenerArn ?? '') : {});
-  const templates = spec?.analysis ?? {};
-  const metrics = opts.cloudwatch ? await fetchMetricSeries(opts.cloudwatch, templates, dims, { start, end }) : [];
+  const targets = runs.find((r) => r.variants)?.variants ?? (spec ? dimensionsFrom(status, spec.traffic[0]?.listenerArn ?? '') : {});
+  let metrics: ReportMetric[] = [];
+  let metricsSource: ReportMetricsSource | undefined;
+  if (opts.cloudwatch && spec) {
+    // The release's account and region, as its activities used them (its role's session named for the release).
+    const scope = awsScope(spec);
+    const cloudwatch = typeof opts.cloudwatch === 'function' ? await opts.cloudwatch(scope, desc.workflowId) : opts.cloudwatch;
+    ({ metrics, source: metricsSource } = await reportMetrics({ templates: spec.analysis, targets, range: { start, end }, nowMs: now(), cloudwatch, scope, sources: opts.sources }));
+  }
   return {
     releaseId: desc.workflowId,
     namespace: opts.namespace ?? 'default',
@@ -340,6 +382,7 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
     analyses: runs.flatMap((r) => r.analyses),
     messages: runs.flatMap((r) => r.messages),
     metrics,
+    ...(metricsSource ? { metricsSource } : {}),
     range: { start, end },
     live,
     generatedAt: now(),

@@ -5,15 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { formatDuration } from '../common/duration';
 import type { Role, RoleWeights, TimelineEntry } from '../common/status';
 import { withCallers } from './callers';
 import { connect, resolveConnection, type ConnectionFlags } from './connection';
-import { collectReportData, type ReportData } from './report-data';
+import { collectReportData, type CollectOptions, type ReportData } from './report-data';
 import { createAwsClients, awsConfigFromEnv } from '../activities/aws-clients';
+import { sourceSettingsFromEnv } from '../activities/sources/settings';
 
 export { collectReportData, type ReportData } from './report-data';
 
@@ -297,6 +297,15 @@ th{background:#f4f4f4}.muted{color:#888}.badge{display:inline-block;padding:2px 
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{color:#666}dd{margin:0}.legend{font-size:12px;color:#555}
 .alert{color:#d62728}`;
 
+/** Where the metrics were read and, when the data's age changed what could be shown, how. */
+function metricsSourceLine(data: ReportData): string {
+  const src = data.metricsSource;
+  if (!src) return '';
+  const buckets = src.minPeriodSeconds ? `, buckets of at least ${formatDuration(src.minPeriodSeconds * 1000)}` : '';
+  const where = `<p class="legend">Metrics read in ${esc(src.region)}${src.roleArn ? ` as ${esc(src.roleArn)}` : ''}${buckets}.</p>`;
+  return src.note ? `${where}\n<p class="alert">${esc(src.note)}</p>` : where;
+}
+
 /** Renders the report page from its data (pure but for reading uPlot's files). */
 export function renderReport(data: ReportData): string {
   const { status } = data;
@@ -352,6 +361,7 @@ ${result?.warnings?.length ? `<dt>warnings</dt><dd class="alert">${esc(result.wa
 <div id="chart-weights"></div>
 <h2>Analysis</h2>
 <p class="legend">Markers: the last measurement of each analysis run, coloured by verdict (green pass, red fail, amber inconclusive / no data, purple error). Dashed line: the threshold.</p>
+${metricsSourceLine(data)}
 ${metricSections || '<p class="muted">no metric series (no analysis, or no CloudWatch access)</p>'}
 <h2>Gates</h2>
 ${table(
@@ -405,7 +415,8 @@ export interface WriteReportOptions {
   out: string;
   namespace?: string;
   uiUrl?: string;
-  cloudwatch?: CloudWatchClient;
+  cloudwatch?: CollectOptions['cloudwatch'];
+  sources?: CollectOptions['sources'];
 }
 
 /** Collects a release's data, renders the page and writes it; returns the file's absolute path. The demo calls this. */
@@ -419,8 +430,9 @@ export async function writeReport(opts: WriteReportOptions): Promise<string> {
 
 /**
  * `canary report <release> [--out report.html]`: the CLI command. Connection flags come from the parent program's
- * global options (`--address`, `--namespace`, `--profile`, `--ui-url`) when it has them; CloudWatch from the AWS
- * environment (AWS_REGION, AWS_ENDPOINT_URL, credentials), as the worker's.
+ * global options (`--address`, `--namespace`, `--profile`, `--ui-url`) when it has them; CloudWatch in the release's
+ * region, as the release's role when its spec names one (assumed, as the worker does, with the credentials of the AWS
+ * environment: AWS_ENDPOINT_URL, the SDK's credential chain).
  */
 export function reportCommand(): Command {
   return new Command('report')
@@ -439,7 +451,9 @@ export function reportCommand(): Command {
           out: opts.out,
           namespace: resolved.namespace,
           uiUrl: resolved.uiUrl,
-          cloudwatch: awsClients.cloudwatch,
+          cloudwatch: async (scope, sessionName) => (await awsClients.clientsFor(scope, sessionName)).cloudwatch,
+          // The same variables as the worker's: run the report where they are set to chart Prometheus and web metrics.
+          sources: sourceSettingsFromEnv(),
         });
         process.stdout.write(`report written to ${file}\n`);
       } finally {

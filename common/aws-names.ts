@@ -20,11 +20,18 @@ export const ErrorTypes = {
   /** Pair mode: no canary targets given and none registered by the deployer. */
   IdleGroupEmpty: 'IdleGroupEmpty',
   NoRoomForSegmentRule: 'NoRoomForSegmentRule',
+  /** The load balancer cannot take the release's target groups (ALB allows 100 per load balancer, not adjustable). */
+  NoRoomForTargetGroup: 'NoRoomForTargetGroup',
   SegmentRuleUnsupported: 'SegmentRuleUnsupported',
   SegmentPriorityTaken: 'SegmentPriorityTaken',
   SegmentRuleNotVerified: 'SegmentRuleNotVerified',
   SegmentRuleDrifted: 'SegmentRuleDrifted',
   SegmentRuleNotOurs: 'SegmentRuleNotOurs',
+  /**
+   * The worker's AWS credentials are missing, expired or rejected: non-retryable in a forward step, retryable in a
+   * compensation (activities/errors.ts), so a rollback completes once valid credentials are back.
+   */
+  AwsCredentials: 'AwsCredentials',
 } as const;
 
 /** Tags canary puts on what it creates, so a retried or crashed attempt finds its own resources. */

@@ -1,4 +1,6 @@
 /** Durations in the spec: a whole number and one unit, `500ms`, `30s`, `5m`, `2h`, `1d`. Workflow-safe. */
+import { z } from 'zod';
+
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
 
@@ -28,3 +30,22 @@ export function formatDuration(ms: number): string {
   }
   return parts.join('');
 }
+
+const MAX_DURATION_MS = 365 * 86_400_000;
+
+/** `30s`, `5m`, `2h` → milliseconds; at most 365d (a release is not meant to outlive a year, and timers need finite dates). */
+export const Duration = z
+  .string()
+  .max(20)
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: use a whole number and one unit, e.g. 30s, 5m, 2h, 1d` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: `duration "${text}" is longer than the 365d a release may wait` });
+      return z.NEVER;
+    }
+    return ms;
+  });

@@ -147,10 +147,14 @@ function valueProblem(value: string, escapable: boolean): string | undefined {
 
 // ---- the spec: segment and endSegment steps ----
 
+/** The name under which a release's test route (hooks.testRoute, common/hooks.ts) is a segment rule of its own. */
+export const TEST_ROUTE_SEGMENT = 'test-route';
+
 /** A segment's name: used in rule tags, the status and `endSegment`. */
 export const SegmentName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a segment name is 1-32 characters: lowercase letters, digits and -, starting with a letter');
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a segment name is 1-32 characters: lowercase letters, digits and -, starting with a letter')
+  .refine((n) => n !== TEST_ROUTE_SEGMENT, `"${TEST_ROUTE_SEGMENT}" is the release's own test route (hooks.testRoute)`);
 
 const conditionValue = (escapable = false) =>
   z.string().superRefine((v, ctx) => {

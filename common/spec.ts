@@ -3,13 +3,15 @@
  * the workflow receives the parsed form (durations in ms, steps tagged with their kind). Workflow-safe.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration';
-import { expressionEvaluator, parseCloudWatchExpression, parseExpression, referencedIds } from './expression';
-import { statisticError } from './statistic';
-import { JudgeConfig, JudgeMetricOptions, mannWhitneyMinSamples } from './judge-config';
+import { Duration } from './duration';
+import { JudgeConfig, mannWhitneyMinSamples } from './judge-config';
+import { MinRequests } from './metric';
+import { AnalysisMetric, metricShape, RequestsDefinition } from './sources/index';
 import { EndSegmentStep, SegmentStep, segmentStepProblems, type SegmentMatch } from './segments';
+import { HookUse, ReleaseHooks } from './hooks';
 import { DEFAULT_SIGNATURE_MAX_AGE_MS, parsePublicKey, publicKeyProblem } from './signing';
 import { ActorName } from './names';
+import { apiVersionProblem, SPEC_API_VERSION } from './versions';
 
 /** Webhook payload formats (activities/notify.ts builds each). */
 export const NOTIFY_FORMATS = ['slack', 'teams', 'json'] as const;
@@ -25,24 +27,7 @@ const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[
 const IPV6 = /^(?=.*:)[0-9a-fA-F:.]{2,45}$/;
 const AVAILABILITY_ZONE = /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/;
 
-const MAX_DURATION_MS = 365 * 86_400_000;
-
-/** `30s`, `5m`, `2h` → milliseconds; at most 365d (a release is not meant to outlive a year, and timers need finite dates). */
-export const Duration = z
-  .string()
-  .max(20)
-  .transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: use a whole number and one unit, e.g. 30s, 5m, 2h, 1d` });
-      return z.NEVER;
-    }
-    if (ms > MAX_DURATION_MS) {
-      ctx.addIssue({ code: 'custom', message: `duration "${text}" is longer than the 365d a release may wait` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export { Duration };
 
 /** Traffic share of a variant, in percent; ALB weights are integers, and we use 0..100 of ALB's 0..999. */
 export const Weight = z.number().int('must be a whole number of percent').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
@@ -156,6 +141,9 @@ const ApprovalStep = z.strictObject({
   }),
 });
 
+/** Calls a hook of the team's (common/hooks.ts) at this point of the steps; its answer decides whether the release goes on. */
+const WebhookStep = z.strictObject({ webhook: HookUse });
+
 const STEP_SCHEMAS = {
   setWeight: SetWeightStep,
   pause: PauseStep,
@@ -163,6 +151,7 @@ const STEP_SCHEMAS = {
   approval: ApprovalStep,
   segment: SegmentStep,
   endSegment: EndSegmentStep,
+  webhook: WebhookStep,
 } as const;
 const STEP_KINDS = Object.keys(STEP_SCHEMAS).join(', ');
 
@@ -178,7 +167,7 @@ function reportIssues(error: z.ZodError, ctx: z.RefinementCtx): void {
 }
 
 /**
- * One step; exactly one of setWeight / pause / analysis / approval / segment / endSegment, parsed to a tagged form.
+ * One step; exactly one of setWeight / pause / analysis / approval / segment / endSegment / webhook, parsed to a tagged form.
  * The schema is chosen by the step's key (not tried one by one), so an error names the field and the reason, e.g.
  * `steps[0].setWeight`.
  */
@@ -210,6 +199,7 @@ export const Step = z.unknown().transform((v, ctx): ParsedStep => {
   }
   if ('segment' in s) return { kind: 'segment', name: s.segment.name, match: s.segment.match };
   if ('endSegment' in s) return { kind: 'endSegment', name: s.endSegment };
+  if ('webhook' in s) return { kind: 'webhook', hook: s.webhook.hook, timeoutMs: s.webhook.timeout, onTimeout: s.webhook.onTimeout };
   const { approvers, timeout, onTimeout, allowSelfApproval } = s.approval;
   return { kind: 'approval', approvers, timeoutMs: timeout, onTimeout, allowSelfApproval };
 });
@@ -229,146 +219,17 @@ export type ParsedStep =
     }
   /** Routes the requests that match to the canary through a listener rule of their own, until `endSegment` or promotion. */
   | { kind: 'segment'; name: string; match: SegmentMatch }
-  | { kind: 'endSegment'; name: string };
+  | { kind: 'endSegment'; name: string }
+  /** Calls the named hook (the worker holds its URL and secret); `timeoutMs` bounds how long the release keeps asking. */
+  | { kind: 'webhook'; hook: string; timeoutMs: number; onTimeout: 'rollback' | 'continue' };
 
-const QueryId = z.string().regex(/^[a-z][a-zA-Z0-9_]{0,254}$/, 'a query Id starts with a lowercase letter, then letters, digits or _');
-const PERIODS = 'Period is 1, 5, 10 or 30 seconds, or a multiple of 60';
-/** CloudWatch's MetricDataQuery shape; `${targetGroup}` and `${loadBalancer}` are filled per variant. */
-export const MetricDataQuery = z
-  .strictObject({
-    Id: QueryId,
-    Label: z.string().max(255).optional(),
-    ReturnData: z.boolean().optional(),
-    MetricStat: z
-      .strictObject({
-        Metric: z.strictObject({
-          Namespace: z.string().min(1).max(255),
-          MetricName: z.string().min(1).max(255),
-          Dimensions: z
-            .array(z.strictObject({ Name: z.string().min(1).max(255), Value: z.string().min(1).max(1024) }))
-            .max(30)
-            .default([]),
-        }),
-        Period: z
-          .number()
-          .int()
-          .refine((p) => [1, 5, 10, 30].includes(p) || (p >= 60 && p % 60 === 0), PERIODS),
-        /** Any CloudWatch statistic: Sum, Average, Minimum, Maximum, SampleCount, p99, p99.9, tm90, IQM, TM(10%:90%), PR(:0.5), ... */
-        Stat: z
-          .string()
-          .min(1)
-          .max(64)
-          .superRefine((stat, ctx) => {
-            const error = statisticError(stat);
-            if (error) ctx.addIssue({ code: 'custom', message: error });
-          }),
-        Unit: z.string().max(64).optional(),
-      })
-      .optional(),
-    /**
-     * Metric math over other queries' ids: plain arithmetic (ids, numbers, + - * / and parentheses) is evaluated by
-     * canary over the window's values; anything with a function (FILL, IF, SUM, RATE, METRICS(), ...) by CloudWatch.
-     */
-    Expression: z.string().min(1).max(500).optional(),
-    /**
-     * canary's own field, not CloudWatch's: how the buckets of the window this MetricStat has no datapoint for are
-     * filled before the metric is computed, with CloudWatch's FILL semantics: a number (`0`: a missing count is
-     * zero), `repeat` (the most recent earlier value) or `linear` (interpolated between the values either side).
-     */
-    fill: z
-      .union([z.number().finite(), z.enum(['repeat', 'linear', 'REPEAT', 'LINEAR']).transform((f) => f.toLowerCase() as 'repeat' | 'linear')], {
-        message: 'fill is a number, repeat or linear',
-      })
-      .optional(),
-  })
-  .superRefine((q, ctx) => {
-    if (!!q.MetricStat === !!q.Expression) {
-      ctx.addIssue({ code: 'custom', message: `query ${q.Id} needs exactly one of MetricStat or Expression` });
-    }
-    if (q.Expression) {
-      try {
-        if (expressionEvaluator(q.Expression) === 'cloudwatch') parseCloudWatchExpression(q.Expression);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', path: ['Expression'], message: (err as Error).message });
-      }
-      if (q.fill !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['fill'], message: 'fill applies to a MetricStat query; in an expression write FILL(id, 0)' });
-      }
-    }
-  });
-export type MetricDataQuery = z.infer<typeof MetricDataQuery>;
-
-/** All given bounds must hold. Relative bounds compare the canary with the baseline (or stable) value. */
-export const PassCondition = z
-  .strictObject({
-    max: z.number().finite().optional(),
-    min: z.number().finite().optional(),
-    relativeTo: z.enum(['baseline', 'stable']).optional(),
-    maxRatio: z.number().positive().finite().optional(),
-    minRatio: z.number().nonnegative().finite().optional(),
-  })
-  .superRefine((p, ctx) => {
-    if (p.max === undefined && p.min === undefined && p.maxRatio === undefined && p.minRatio === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'give at least one of max, min, maxRatio, minRatio' });
-    }
-    if ((p.maxRatio !== undefined || p.minRatio !== undefined) && !p.relativeTo) {
-      ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'maxRatio/minRatio need relativeTo: baseline or stable' });
-    }
-    if (p.min !== undefined && p.max !== undefined && p.min > p.max) {
-      ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${p.min} is above max ${p.max}` });
-    }
-  });
-export type PassCondition = z.infer<typeof PassCondition>;
-
-export const AnalysisMetric = z
-  .strictObject({
-    name: z.string().min(1).max(64),
-    query: z.array(MetricDataQuery).min(1).max(10),
-    /** Bounds on the metric's value over the window; optional when the template has a statistical judge. */
-    pass: PassCondition.optional(),
-    /** How the statistical judge (template `judge`) compares this metric's datapoints with the reference's. */
-    judge: JudgeMetricOptions.optional(),
-    /** A failing critical metric fails the analysis at once, whatever failureLimit says. */
-    critical: z.boolean().default(false),
-  })
-  .superRefine((m, ctx) => {
-    const ids = new Set<string>();
-    m.query.forEach((q, i) => {
-      if (ids.has(q.Id)) ctx.addIssue({ code: 'custom', path: ['query', i, 'Id'], message: `duplicate query Id ${q.Id}` });
-      ids.add(q.Id);
-    });
-    const evaluator = metricEvaluator(m);
-    m.query.forEach((q, i) => {
-      if (evaluator === 'cloudwatch' && q.fill !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['query', i, 'fill'],
-          message: `this metric's expression is evaluated by CloudWatch, which does not see canary's fill: write FILL(${q.Id}, ${q.fill === 'repeat' || q.fill === 'linear' ? q.fill.toUpperCase() : q.fill}) in the expression`,
-        });
-      }
-      if (!q.Expression) return;
-      try {
-        const refs = expressionEvaluator(q.Expression) === 'local' ? referencedIds(parseExpression(q.Expression)) : parseCloudWatchExpression(q.Expression).ids;
-        for (const ref of refs) {
-          if (!ids.has(ref) || ref === q.Id) {
-            ctx.addIssue({ code: 'custom', path: ['query', i, 'Expression'], message: `"${ref}" is not the Id of another query of this metric` });
-          }
-        }
-      } catch {
-        // reported by MetricDataQuery
-      }
-    });
-  });
-export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
-
-/**
- * Who computes a metric's value: `local` when every expression is plain arithmetic (canary evaluates it over the
- * window's per-query values, after `fill`), `cloudwatch` when one uses a metric math function (GetMetricData
- * evaluates it per bucket).
+/*
+ * Analysis metrics: the fields every metric has (common/metric.ts) and each source's schema (common/sources/: the
+ * default `cloudwatch`'s MetricDataQuery list). Re-exported here, where the spec's readers have always found them.
  */
-export function metricEvaluator(metric: { query: readonly { Expression?: string }[] }): 'local' | 'cloudwatch' {
-  return metric.query.some((q) => q.Expression !== undefined && expressionEvaluator(q.Expression) === 'cloudwatch') ? 'cloudwatch' : 'local';
-}
+export { MetricDataQuery, metricEvaluator } from './sources/cloudwatch';
+export { PassCondition } from './metric';
+export { AnalysisMetric, RequestsDefinition };
 
 /** CloudWatch alarms whose state gates a measurement: ALARM fails it, INSUFFICIENT_DATA counts as no data. */
 export const AlarmGate = z
@@ -412,20 +273,31 @@ export const AnalysisTemplate = z
      * `{ kind: mann-whitney }` the Kayenta-style test of each measurement's window, scored by group.
      */
     judge: JudgeConfig.optional(),
+    /**
+     * Requests each variant a metric compares must have served in a measurement's window (metrics may set their
+     * own): a thinner window is not judged, `noData` decides (a p99 of a few requests is the slowest of those few).
+     */
+    minRequests: MinRequests.optional(),
+    /** How requests are counted for `minRequests`; absent: each variant's target group's ALB RequestCount. */
+    requests: RequestsDefinition.optional(),
   })
   .superRefine((t, ctx) => {
     if (t.metrics.length === 0 && !t.alarms) ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'a template needs at least one metric, or alarms' });
     // The window is aligned to the longest period; a shorter one must fit it a whole number of times.
-    const periods = t.metrics.flatMap((m, i) => m.query.flatMap((q, j) => (q.MetricStat ? [{ p: q.MetricStat.Period, i, j }] : [])));
+    const periods = t.metrics.flatMap((m, i) => metricShape(m).series.map((s) => ({ p: s.periodSeconds, at: ['metrics', i, ...(s.path ?? [])] })));
     const longest = Math.max(0, ...periods.map((x) => x.p));
-    for (const x of periods) {
+    const requests = t.requests ? metricShape({ ...t.requests, name: 'requests', critical: false }).series : [];
+    for (const x of [...periods, ...requests.map((s) => ({ p: s.periodSeconds, at: ['requests', ...(s.path ?? [])] }))]) {
       if (longest % x.p !== 0) {
         ctx.addIssue({
           code: 'custom',
-          path: ['metrics', x.i, 'query', x.j, 'MetricStat', 'Period'],
+          path: x.at,
           message: `Period ${x.p} does not divide the template's longest Period ${longest}: buckets would not line up`,
         });
       }
+    }
+    if (t.requests && t.minRequests === undefined && !t.metrics.some((m) => m.minRequests !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['requests'], message: 'requests are counted for minRequests: set minRequests (here or on a metric)' });
     }
     t.metrics.forEach((m, i) => {
       if (!m.pass && !t.judge) ctx.addIssue({ code: 'custom', path: ['metrics', i, 'pass'], message: 'a metric needs pass bounds (or the template a judge)' });
@@ -452,6 +324,12 @@ const TrafficRefSchema = z.strictObject({
     .max(512)
     .regex(LISTENER_ARN, 'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)'),
   ruleArn: z.string().max(512).regex(RULE_ARN, 'a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/NAME/ID/ID/ID)').optional(),
+  /**
+   * Sticky users: for the release, the forward action keeps each user on the target group (version) they got for
+   * this long (ALB's target group stickiness, 1s to 7d); the weights then count new sessions, not requests. The
+   * forward action's own stickiness is restored afterwards, on promotion and on rollback.
+   */
+  stickiness: Duration.refine((ms) => ms >= 1_000 && ms <= 604_800_000 && ms % 1_000 === 0, 'whole seconds from 1s to 7d (ALB target group stickiness)').optional(),
 });
 /** One forward action a release shifts: a listener's default action, or one rule of it. */
 export type TrafficRef = z.infer<typeof TrafficRefSchema>;
@@ -512,6 +390,15 @@ const ServiceName = z
 
 export const ReleaseSpec = z
   .strictObject({
+    /** The spec's format (common/versions.ts); absent reads as canary/v1, and the CLI warns (docs/COMPATIBILITY.md). */
+    apiVersion: z
+      .string()
+      .max(64)
+      .superRefine((v, ctx) => {
+        const problem = apiVersionProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .default(SPEC_API_VERSION),
     service: ServiceName,
     version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'a version is 1-64 characters: letters, digits, . _ + -'),
     region: z.string().regex(REGION, 'an AWS region such as us-east-1'),
@@ -559,6 +446,12 @@ export const ReleaseSpec = z
        * change and go on) or abort, before it rolls back by itself.
        */
       driftTimeout: Duration.default(86_400_000),
+      /**
+       * Clone mode: finalizing deletes the previous stable group unless infrastructure code owns it (tagged
+       * `aws:cloudformation:stack-name`, or with a tag of the worker's CANARY_OWNERSHIP_TAGS); such a group is detached
+       * and kept, and the release says so. `true` deletes it anyway.
+       */
+      deleteOwnedStable: z.boolean().default(false),
       /** Copied tags that describe the version; the canary group gets the new version in them ([] keeps tags as copied). */
       versionTags: z
         .array(z.string().min(1).max(128))
@@ -583,6 +476,11 @@ export const ReleaseSpec = z
         implicitFullWeight: z.boolean().default(false),
       })
       .default({ keepPreviousFor: 600_000, implicitFullWeight: false }),
+    /**
+     * The team's own checks at the points of a release (docs/HOOKS.md): hook names the worker maps to URLs and
+     * secrets (CANARY_HOOK_<NAME>), and a test route that only tests reach before any user does.
+     */
+    hooks: ReleaseHooks.optional(),
     /** Webhook alerts; the URL is the worker's CANARY_WEBHOOK_<NAME>, never in the spec (no secrets in history). */
     notifications: z
       .strictObject({

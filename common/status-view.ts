@@ -5,6 +5,8 @@
  */
 import type { ParsedReleaseSpec } from './spec';
 import type { Compensation, ReleaseData, ReleaseStatus, RollbackAction } from './status';
+import { formatDuration } from './duration';
+import { describeStickiness } from './forward';
 
 export function statusView(spec: Pick<ParsedReleaseSpec, 'service' | 'version' | 'initiator' | 'steps'>, data: ReleaseData): ReleaseStatus {
   return {
@@ -32,18 +34,26 @@ export function statusView(spec: Pick<ParsedReleaseSpec, 'service' | 'version' |
     ...(data.rollbackError ? { rollbackError: data.rollbackError } : {}),
     ...(data.targetHealth ? { targetHealth: data.targetHealth } : {}),
     ...(data.keptOnRestore ? { keptOnRestore: data.keptOnRestore } : {}),
+    ...(data.stickiness ? { stickiness: { ...data.stickiness, note: sessionsNote(data.stickiness.durationSeconds) } } : {}),
   };
 }
 
+/** What `traffic.stickiness` means for reading the weights, in words (status, report, CLI). */
+export function sessionsNote(durationSeconds: number): string {
+  return `weights count new sessions, not requests: a user stays on the version they got for ${formatDuration(durationSeconds * 1000)} (traffic.stickiness)`;
+}
+
 /**
- * Rollback order: segment rules first, newest first (a group routed to the canary whatever the weights), then traffic
- * back to the pre-release actions (every forward action), then the other inverses newest first.
+ * Rollback order: segment rules first, newest first (a group routed to the canary whatever the weights), then the
+ * forward actions' stickiness (while both groups are still in them), then traffic back to the pre-release actions
+ * (every forward action), then the other inverses newest first.
  */
 export function rollbackOrder(saga: Compensation[]): Compensation[] {
   const segments = saga.filter((c) => c.kind === 'deleteSegmentRule').reverse();
+  const stickiness = saga.filter((c) => c.kind === 'restoreStickiness');
   const restore = saga.filter((c) => c.kind === 'restoreActions');
-  const rest = saga.filter((c) => c.kind !== 'restoreActions' && c.kind !== 'deleteSegmentRule').reverse();
-  return [...segments, ...restore, ...rest];
+  const rest = saga.filter((c) => c.kind !== 'restoreActions' && c.kind !== 'deleteSegmentRule' && c.kind !== 'restoreStickiness').reverse();
+  return [...segments, ...stickiness, ...restore, ...rest];
 }
 
 export function describeCompensation(c: Compensation): RollbackAction {
@@ -65,5 +75,10 @@ export function describeCompensation(c: Compensation): RollbackAction {
       };
     case 'deleteSegmentRule':
       return { kind: c.kind, description: `remove segment rule ${c.name} and verify it is gone` };
+    case 'restoreStickiness':
+      return {
+        kind: c.kind,
+        description: `set the ${c.ruleArn ? 'rule' : 'listener'}'s forward stickiness back to ${describeStickiness(c.original)} (unless someone changed it from ${describeStickiness(c.set)}) and verify it`,
+      };
   }
 }

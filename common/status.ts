@@ -6,7 +6,7 @@ import type { AnalysisCounters, AnalysisRun, VariantDimensions } from '../analys
 import type { JudgeEvidence } from '../analysis/sequential';
 import type { ElbAction } from '../activities/contract';
 import type { ParsedStep, Target } from './spec';
-import type { ForwardState, TrafficRef } from './forward';
+import type { ForwardState, ForwardStickiness, TrafficRef } from './forward';
 import type { EnsuredSegmentRule, TargetHealthReport } from '../activities/contract';
 import type { SegmentMatch } from './segments';
 
@@ -151,6 +151,11 @@ export interface ReleaseStatus {
   targetHealth?: Partial<Record<Role, TargetHealthReport[]>>;
   /** What a rollback kept of changes someone else made to the forward actions during the release. */
   keptOnRestore?: string[];
+  /**
+   * While the release holds `traffic.stickiness` on its forward actions: a user stays on the version they got for
+   * `durationSeconds`, so the weights count new sessions, not requests (`note` says so in words).
+   */
+  stickiness?: { durationSeconds: number; note: string };
 }
 
 /** A registered inverse: recorded before the mutation it undoes runs. */
@@ -161,7 +166,9 @@ export type Compensation =
   /** Pair mode: targets leave a group after draining: the canary's on rollback, the previous version's (all: no `targets`) after promotion. */
   | { kind: 'deregisterTargets'; listenerArn: string; ruleArn?: string; targetGroupArn: string; name: string; targets?: Target[] }
   /** A segment's listener rule (tagged with the release id and name); `ruleArn` once created (found by its tags before that). */
-  | { kind: 'deleteSegmentRule'; listenerArn: string; releaseId: string; name: string; ruleArn?: string };
+  | { kind: 'deleteSegmentRule'; listenerArn: string; releaseId: string; name: string; ruleArn?: string }
+  /** `traffic.stickiness`: the forward action's stickiness back to `original` (unless someone changed it from `set` since). */
+  | { kind: 'restoreStickiness'; listenerArn: string; ruleArn?: string; original: ForwardStickiness; set: ForwardStickiness };
 
 /**
  * The release's data: one plain JSON value that the workflow owns (workflows/release/state.ts) and changes only
@@ -203,6 +210,8 @@ export interface ReleaseData {
   segments: ActiveSegment[];
   /** The segment rules active now, by segment name, as this release verified them last (what the drift check expects). */
   activeRules: Record<string, EnsuredSegmentRule>;
+  /** The test route while it is open (hooks.testRoute): the header and value that reach the canary before any user. */
+  testRoute?: { header: string; value: string };
   /** Inverses of the mutations made so far, registered before each mutation runs. */
   saga: Compensation[];
   analysis?: AnalysisRun;
@@ -227,4 +236,6 @@ export interface ReleaseData {
   targetHealth?: Partial<Record<Role, TargetHealthReport[]>>;
   /** What a rollback kept of changes someone else made to the forward actions during the release. */
   keptOnRestore?: string[];
+  /** Set while the release holds `traffic.stickiness` on its forward actions (restored at promotion and rollback). */
+  stickiness?: { durationSeconds: number };
 }

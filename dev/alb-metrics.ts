@@ -1,7 +1,8 @@
 /** CloudWatch queries of the metrics an ALB publishes per target group, as analysis templates write them. */
-import type { ReleaseSpecInput } from '../common/spec';
+import type { z } from 'zod';
+import type { MetricDataQuery } from '../common/sources/cloudwatch';
 
-type Query = NonNullable<NonNullable<ReleaseSpecInput['analysis']>[string]['metrics']>[number]['query'][number];
+type Query = z.input<typeof MetricDataQuery>;
 
 /**
  * One MetricStat query of an `AWS/ApplicationELB` metric of the variant's target group (placeholders filled per

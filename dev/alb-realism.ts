@@ -6,6 +6,9 @@
  * is broken, and drains deregistered targets for the group's deregistration delay. A release that passes against
  * moto alone can therefore fail on its first real ALB.
  *
+ * It also keeps what moto drops or does not check: rule `Transforms` (./alb-transforms.ts), and the quota of 100 unique
+ * target groups per load balancer (a write that would exceed it is refused as AWS refuses it, before moto sees it).
+ *
  * The layer owns only DescribeTargetHealth. It builds the answer from moto's state, read on every call with its own
  * SDK clients straight to moto (target group, registered targets, tags, and the forward actions of every listener and
  * rule of the load balancers in the group's VPC; never DescribeTargetGroups' LoadBalancerArns, which moto does not
@@ -28,6 +31,7 @@ import {
   type TargetDescription,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RuleTransforms } from './alb-transforms';
 
 /** What a version's health checks do; `healthy` when no rule names the version. */
 export type HealthVerdict = 'healthy' | 'unhealthy';
@@ -75,6 +79,14 @@ export interface AlbRealism {
   answers(action: string): boolean;
   /** The actions the layer must see succeed (after moto applied them) to keep its clock right. */
   observes(action: string): boolean;
+  /** The actions the layer may refuse before moto sees them (a quota moto does not enforce). */
+  checks(action: string): boolean;
+  /** AWS's refusal of the call (100 target groups per load balancer), or undefined to forward it to moto. */
+  refusal(action: string, params: URLSearchParams, caller: Caller): Promise<RealismError | undefined>;
+  /** The actions whose successful answer the layer completes (rule transforms moto drops). */
+  rewrites(action: string): boolean;
+  /** A successful answer as AWS would give it (call with moto's 2xx body, before the caller sees it). */
+  rewrite(action: string, params: URLSearchParams, body: string): string;
   /** The DescribeTargetHealth answer (awsQuery XML), or moto's error for the call. */
   describeTargetHealth(params: URLSearchParams, caller: Caller, requestId: string): Promise<{ xml: string } | { error: RealismError }>;
   /** Records what a successful mutating call changed (call after moto answered 2xx, before the caller sees it). */
@@ -97,6 +109,15 @@ export const healthReasons = {
   draining: { State: 'draining', Reason: 'Target.DeregistrationInProgress', Description: 'Target deregistration is in progress' },
   disabled: { State: 'unavailable', Reason: 'Target.HealthCheckDisabled', Description: 'Health checks disabled' },
 } as const satisfies Record<string, RealisticHealth>;
+
+/**
+ * ALB's quota of unique target groups per load balancer, across all its listeners and rules (a group used by several
+ * actions counts once; not adjustable). moto does not enforce it; AWS refuses the write that would exceed it.
+ */
+export const TARGET_GROUPS_PER_LOAD_BALANCER = 100;
+
+/** The writes that can add target groups to a load balancer's forward actions. */
+const QUOTA_CHECKED = new Set(['ModifyListener', 'CreateRule', 'ModifyRule']);
 
 const OBSERVED = new Set([
   'CreateListener',
@@ -137,6 +158,17 @@ export function targetsOfParams(params: URLSearchParams): TargetDescription[] {
     out.push({ Id: params.get(`Targets.member.${i}.Id`) ?? '', Port: port ? Number(port) : undefined, AvailabilityZone: az ?? undefined });
   }
   return out;
+}
+
+/**
+ * The target groups the forward actions of an awsQuery action list (`DefaultActions`, `Actions`) name; undefined when
+ * the request has no such list (a ModifyRule that leaves the actions as they are).
+ */
+export function forwardGroupsOfParams(params: URLSearchParams, list: string): string[] | undefined {
+  const keys = [...params.keys()].filter((k) => k.startsWith(`${list}.member.`));
+  if (keys.length === 0) return undefined;
+  const pattern = new RegExp(`^${list}\\.member\\.\\d+\\.(?:TargetGroupArn|ForwardConfig\\.TargetGroups\\.member\\.\\d+\\.TargetGroupArn)$`);
+  return [...new Set(keys.filter((k) => pattern.test(k)).map((k) => params.get(k) ?? ''))].filter(Boolean);
 }
 
 /** `arn:...:listener/app/N/ID/L` or `arn:...:listener-rule/app/N/ID/L/R` → `arn:...:loadbalancer/app/N/ID`. */
@@ -186,6 +218,7 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
   /** Target group → target → when it was registered (or first seen registered). */
   const registeredAt = new Map<string, Map<string, number>>();
   const draining = new Map<string, Map<string, Draining>>();
+  const transforms = new RuleTransforms();
 
   function client(c: Caller): ElasticLoadBalancingV2Client {
     const key = `${c.region}\n${c.accessKeyId}\n${c.sessionToken ?? ''}`;
@@ -203,9 +236,21 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
     return elbv2;
   }
 
-  /** Reads the forward actions of one load balancer from moto and updates which groups are attached since when. */
-  async function scanLoadBalancer(elbv2: ElasticLoadBalancingV2Client, lbArn: string): Promise<void> {
-    const groups = new Set<string>();
+  /**
+   * The target groups each forward action of one load balancer references, read from moto: per listener (its default
+   * actions, keyed by the listener ARN) and per rule (keyed by the rule ARN). A deleted load balancer has none.
+   */
+  async function referencesOf(elbv2: ElasticLoadBalancingV2Client, lbArn: string): Promise<Map<string, Set<string>>> {
+    const refs = new Map<string, Set<string>>();
+    const groupsOf = (actions: Action[]): Set<string> => {
+      const groups = new Set<string>();
+      for (const a of actions) {
+        if (a.Type !== 'forward') continue;
+        if (a.TargetGroupArn) groups.add(a.TargetGroupArn);
+        for (const t of a.ForwardConfig?.TargetGroups ?? []) if (t.TargetGroupArn) groups.add(t.TargetGroupArn);
+      }
+      return groups;
+    };
     try {
       let marker: string | undefined;
       const listeners = [];
@@ -214,26 +259,27 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
         listeners.push(...(page.Listeners ?? []));
         marker = page.NextMarker;
       } while (marker);
-      const actions: Action[] = listeners.flatMap((l) => l.DefaultActions ?? []);
+      for (const l of listeners) refs.set(l.ListenerArn ?? '', groupsOf(l.DefaultActions ?? []));
       await Promise.all(
         listeners.map(async (l) => {
           let ruleMarker: string | undefined;
           do {
             const page = await elbv2.send(new DescribeRulesCommand({ ListenerArn: l.ListenerArn, Marker: ruleMarker }));
-            actions.push(...(page.Rules ?? []).flatMap((r) => r.Actions ?? []));
+            for (const r of page.Rules ?? []) if (!r.IsDefault) refs.set(r.RuleArn ?? '', groupsOf(r.Actions ?? []));
             ruleMarker = page.NextMarker;
           } while (ruleMarker);
         }),
       );
-      for (const a of actions) {
-        if (a.Type !== 'forward') continue;
-        if (a.TargetGroupArn) groups.add(a.TargetGroupArn);
-        for (const t of a.ForwardConfig?.TargetGroups ?? []) if (t.TargetGroupArn) groups.add(t.TargetGroupArn);
-      }
     } catch (err) {
-      // A deleted load balancer references nothing.
       if (!/NotFound/.test(errorOf(err).code)) throw err;
     }
+    return refs;
+  }
+
+  /** Reads the forward actions of one load balancer from moto and updates which groups are attached since when. */
+  async function scanLoadBalancer(elbv2: ElasticLoadBalancingV2Client, lbArn: string): Promise<void> {
+    const groups = new Set<string>();
+    for (const s of (await referencesOf(elbv2, lbArn)).values()) for (const tg of s) groups.add(tg);
     const before = referencedBy.get(lbArn) ?? new Set<string>();
     referencedBy.set(lbArn, groups);
     const at = now();
@@ -396,10 +442,32 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
     }
   }
 
+  /** TooManyUniqueTargetGroupsPerLoadBalancer when the write would make its load balancer reference more than 100 groups. */
+  async function refusal(action: string, params: URLSearchParams, caller: Caller): Promise<RealismError | undefined> {
+    const arn = (action === 'ModifyRule' ? params.get('RuleArn') : params.get('ListenerArn')) ?? '';
+    const lb = loadBalancerOf(arn);
+    const wanted = forwardGroupsOfParams(params, action === 'ModifyListener' ? 'DefaultActions' : 'Actions');
+    if (!QUOTA_CHECKED.has(action) || !lb || !wanted) return undefined;
+    const refs = await referencesOf(client(caller), lb);
+    // The write replaces what its listener's default actions (or its rule) referenced; a new rule adds to the rest.
+    refs.set(action === 'CreateRule' ? '(the new rule)' : arn, new Set(wanted));
+    const unique = new Set([...refs.values()].flatMap((g) => [...g]));
+    if (unique.size <= TARGET_GROUPS_PER_LOAD_BALANCER) return undefined;
+    return {
+      status: 400,
+      code: 'TooManyUniqueTargetGroupsPerLoadBalancer',
+      message: `You've reached the limit on the number of unique target groups per load balancer across all listeners (${TARGET_GROUPS_PER_LOAD_BALANCER}); this change would make it ${unique.size}`,
+    };
+  }
+
   return {
     timeScale: opts.timeScale,
     answers: (action) => action === 'DescribeTargetHealth',
     observes: (action) => OBSERVED.has(action),
+    checks: (action) => QUOTA_CHECKED.has(action),
+    refusal,
+    rewrites: (action) => transforms.rewrites(action),
+    rewrite: (action, params, body) => transforms.rewrite(action, params, body),
     describeTargetHealth,
     observe,
     setHealth(rule) {
@@ -408,6 +476,7 @@ export function createAlbRealism(opts: AlbRealismOptions): AlbRealism {
       rules.push({ ...rule });
     },
     reset() {
+      transforms.reset();
       attachedSince.clear();
       referencedBy.clear();
       registeredAt.clear();

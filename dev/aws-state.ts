@@ -34,6 +34,24 @@ export function errorRateMetric(max: number, periodSeconds = 60): z.input<typeof
   };
 }
 
+/**
+ * The README's `connection-errors` metric: failed connections to the variant's targets (refused, reset, timed out)
+ * per request. A version that crashes answers no 5xx at all: the ALB answers 502/504 itself, counted in
+ * HTTPCode_ELB_5XX_Count, which has no TargetGroup dimension; only TargetConnectionErrorCount (which has one) says
+ * which group's targets failed. ALB leaves a zero count out, so a missing bucket is 0 (fill).
+ */
+export function connectionErrorMetric(max: number, periodSeconds = 60): z.input<typeof AnalysisMetric> {
+  return {
+    name: 'connection-errors',
+    query: [
+      albMetricQuery('failed', 'TargetConnectionErrorCount', 'Sum', periodSeconds, 0),
+      albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
+      { Id: 'rate', Expression: 'failed / requests' },
+    ],
+    pass: { max },
+  };
+}
+
 /** An `errors` template over ALB-shaped metrics: 5xx / requests of the variant's target group (default delay 2m). */
 export function errorRateTemplate(max = 0.05, extra: Record<string, unknown> = {}, periodSeconds = 60): Record<string, unknown> {
   return {

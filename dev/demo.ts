@@ -7,6 +7,9 @@
  *   npm run demo -- --scenario approval          stops at a gate until you approve (UI, temporal CLI or canary CLI)
  *   npm run demo -- --scenario subtle-regression 30% slower canary caught by the sequential judge
  *   npm run demo -- --scenario unhealthy         the new version fails its health checks: rolled back at weight 0
+ *   npm run demo -- --scenario crash             the new version drops connections (ALB 502s, no target 5xx): rolled back
+ *   npm run demo -- --scenario business-metric   HTTP fine, checkout conversion (Prometheus) broken: rolled back
+ *   npm run demo -- --scenario business-metric --healthy   the same metric passes: promoted
  *   npm run demo -- --keep                       leave the stack and the UI up afterwards
  */
 import * as path from 'node:path';
@@ -22,12 +25,13 @@ import { formatDuration } from '../common/duration';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import { statusQuery } from '../common/messages';
 import { tellRealismLayer } from './alb-realism';
-import { SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
+import { PROMETHEUS_SCENARIOS, SCENARIOS, buildScenario, type ScenarioName } from './scenarios';
 import { seedAlb } from './seed';
-import { startSimulator } from './simulator';
+import { startSimulator, type FaultProfile } from './simulator';
 import { realismFromEnv, startLocalStack, timeScaleFromEnv, type LocalStack } from './stack';
 import { repoRoot, temporalCli } from './paths';
 import { writeReport } from '../client/report';
+import { BUSINESS_METRICS, CHECKOUT_SHARE, DEFAULT_CONVERSION, startBusinessMetrics, type BusinessMetricsStack } from './business-metrics';
 
 export interface ScenarioRunOptions {
   client: Client;
@@ -52,6 +56,13 @@ export interface ScenarioRunOptions {
   signal?: AbortSignal;
   /** Where the release report goes (client/report.ts); default `.canary/reports/<scenario>-<service>.html`. */
   reportPath?: string;
+  /** business-metric: the new version converts as well as the old (`--healthy`). */
+  healthy?: boolean;
+  /**
+   * Scenarios that judge a Prometheus metric: the business metrics stack (dev/business-metrics.ts) the simulator feeds;
+   * its worker must hold the stack's `sources` (server `main`), and the report reads them too.
+   */
+  business?: Pick<BusinessMetricsStack, 'exporter' | 'sources'>;
 }
 
 export interface ScenarioRun {
@@ -96,7 +107,8 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
   out(`[seed] ALB for ${service}: VPC, subnets, load balancer, HTTP listener, stable target group ${service}-v1 with 2 targets`);
   const seeded = await seedAlb(opts.aws, { name: service });
   const timeScale = opts.timeScale ?? timeScaleFromEnv();
-  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale, timeScale });
+  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale, timeScale, healthy: opts.healthy });
+  if (scenario.prometheus && !opts.business) throw new Error(`scenario ${scenario.name} judges a Prometheus metric: start the business metrics stack (startBusinessMetrics) and pass it as business`);
   out(`[scenario] ${scenario.name}: ${scenario.summary}`);
   const version = String(scenario.spec.version);
   for (const [v, profile] of [
@@ -123,6 +135,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     seed: 42,
     onTick: (t) => {
       for (const s of t.split) if (s.version === version) maxCanaryWeight = Math.max(maxCanaryWeight, s.weight);
+      if (scenario.prometheus) opts.business?.exporter.record(t, (v) => (v === version ? scenario.canary : scenario.stable));
     },
     realism: (opts.realism ?? realismFromEnv()) ? { timeScale } : false,
     ...(scenario.population ? { population: scenario.population } : {}),
@@ -135,8 +148,17 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
   );
   out(
     `[simulator] ${opts.requestsPerSecond ?? 200} req/s split by the live listener ${scenario.population ? `rules (${scenario.population.groups.map((g) => `${g.name} ${Math.round(g.share * 100)}%`).join(', ')})` : 'weights'}; v1 ${Math.round(scenario.stable.errorRate * 1000) / 10}% 5xx ~${scenario.stable.latencyMs} ms, ` +
-      `${scenario.spec.version} ${Math.round(scenario.canary.errorRate * 1000) / 10}% 5xx ~${scenario.canary.latencyMs} ms`,
+      `${scenario.spec.version} ${Math.round(scenario.canary.errorRate * 1000) / 10}% 5xx ~${scenario.canary.latencyMs} ms` +
+      (scenario.canary.connectionErrorRate
+        ? `, ${Math.round(scenario.canary.connectionErrorRate * 1000) / 10}% of its connections fail (the ALB answers 502/504 itself)`
+        : ''),
   );
+  if (scenario.prometheus) {
+    const pct = (p: FaultProfile): string => `${Math.round((p.conversion ?? DEFAULT_CONVERSION) * 100)}%`;
+    out(
+      `[simulator] checkout: ${CHECKOUT_SHARE * 100}% of requests are checkout visits; v1 converts ${pct(scenario.stable)} of them, ${version} ${pct(scenario.canary)} (counters ${BUSINESS_METRICS.orders} / ${BUSINESS_METRICS.visits} per target group, scraped by Prometheus)`,
+    );
+  }
   // Let the stable version build up a little metric history before the canary appears.
   await new Promise((r) => setTimeout(r, 1500));
   try {
@@ -240,6 +262,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
         out: opts.reportPath ?? path.join(repoRoot, '.canary', 'reports', `${scenario.name}-${service}.html`),
         uiUrl: opts.uiUrl,
         cloudwatch: opts.aws.cloudwatch,
+        sources: opts.business?.sources,
       });
       out(`report        ${run.report}`);
     } catch (err) {
@@ -284,8 +307,9 @@ async function main(): Promise<void> {
     .addOption(new Option('--scenario <name>', 'what the new version does').choices(SCENARIOS).default('healthy'))
     .option('--keep', 'leave the Temporal dev server, its UI and moto running afterwards (Ctrl-C stops them)', false)
     .option('--auto-approve <seconds>', 'approval scenario: approve as alice after this many seconds (default: in CI, 5)')
+    .option('--healthy', 'business-metric: the new version converts as well as the old one, and is promoted', false)
     .parse();
-  const opts = program.opts<{ scenario: ScenarioName; keep: boolean; autoApprove?: string }>();
+  const opts = program.opts<{ scenario: ScenarioName; keep: boolean; autoApprove?: string; healthy: boolean }>();
 
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const t0 = Date.now();
@@ -299,13 +323,26 @@ async function main(): Promise<void> {
       ? `[stack] ALB realism layer ${stack.awsEndpoint} in front of moto: target health like a real ALB, AWS time ×${stack.timeScale} (CANARY_REALISM=off for plain moto)\n`
       : `[stack] ALB realism layer off (CANARY_REALISM=off): ${stack.awsEndpoint} forwards everything to moto\n`,
   );
+  let business: BusinessMetricsStack | undefined;
+  if (PROMETHEUS_SCENARIOS.includes(opts.scenario)) {
+    const t1 = Date.now();
+    try {
+      business = await startBusinessMetrics({ logDir: stack.logDir, timeScale: stack.timeScale });
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    process.stdout.write(
+      `[stack] Prometheus ${business.prometheus.url} (${formatDuration(Date.now() - t1)}) scraping the simulator's checkout counters at ${business.exporter.address}; the worker holds it as server "main" (CANARY_PROMETHEUS_MAIN_URL)\n`,
+    );
+  }
   const aws = motoClients(stack.awsEndpoint);
   const native = await NativeConnection.connect({ address: stack.temporal.address });
   const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection });
   const taskQueue = 'canary-demo';
   process.stdout.write('[worker] bundling the workflow code and starting a worker...\n');
-  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities(aws) });
+  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities({ ...aws, timeScale: stack.timeScale, sources: business?.sources }) });
   const running = worker.run();
   // Ctrl-C reaches the whole foreground process group: the SDK's own handler shuts the worker down and the Temporal
   // server and moto stop too. Stop following the release at once instead of retrying a stopped server.
@@ -327,6 +364,8 @@ async function main(): Promise<void> {
       realism: stack.realism,
       timeScale: stack.timeScale,
       signal: interrupt.signal,
+      healthy: opts.healthy,
+      business,
     });
     exitCode = run.ok ? 0 : 1;
     if (opts.keep) {
@@ -345,6 +384,7 @@ async function main(): Promise<void> {
       await connection.close();
       aws.destroy();
     });
+    await business?.stop();
     await stack.stop();
   }
   process.exit(exitCode);

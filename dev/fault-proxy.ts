@@ -7,8 +7,11 @@
  * action per caller (the `x-canary-caller` header, else `app/NAME` in the SDK's user agent), which is how the tests
  * check the worker's calls against the IAM policy (./iam-check.ts).
  *
+ * Like AWS, it refuses a request signed with an access key it was told has expired (`ExpiredToken`, HTTP 400, in the
+ * caller's protocol) before anything else: session credentials run out mid-release (./credentials-endpoint.ts).
+ *
  * Control endpoints (never forwarded to moto): `POST /canary-realism/health` with a HealthRule as JSON, `GET
- * /canary-realism/stats` (FaultStats as JSON).
+ * /canary-realism/stats` (FaultStats as JSON), `POST /canary-realism/expired-credentials` with `{ "accessKeyId": ... }`.
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -52,6 +55,8 @@ export interface FaultStats {
   realism: { answered: number; observeErrors: number; lastObserveError?: string };
   /** Requests answered `Throttling` because their account's bucket was empty (FaultProxyOptions.limits), per action. */
   limited: Record<string, number>;
+  /** Requests answered `ExpiredToken` because their access key had expired ({@link FaultProxy.expireCredentials}), per action. */
+  expiredToken: Record<string, number>;
 }
 
 /**
@@ -97,6 +102,8 @@ export interface FaultProxy {
    * replaces the current one (`null`: every action may be faulted again).
    */
   setRates(rates: FaultRates, match?: ((action: string) => boolean) | null): void;
+  /** From now on, requests signed with this access key are answered `ExpiredToken`, as AWS answers expired session credentials. */
+  expireCredentials(accessKeyId: string): void;
   /** The realism layer in use, if any. */
   readonly realism?: AlbRealism;
   stop(): Promise<void>;
@@ -124,6 +131,7 @@ const XMLNS: Record<string, string> = {
   elasticloadbalancing: 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/',
   ec2: 'http://ec2.amazonaws.com/doc/2016-11-15/',
   monitoring: 'http://monitoring.amazonaws.com/doc/2010-08-01/',
+  sts: 'https://sts.amazonaws.com/doc/2011-06-15/',
 };
 
 /** The AWS action and protocol of a request: `X-Amz-Target: Service.Action` (JSON), or `Action=...` in a form body (awsQuery). */
@@ -169,7 +177,18 @@ interface ErrorShape {
   code: string;
   type: 'Sender' | 'Receiver';
   message: string;
+  /** The JSON protocol's `__type` when it differs from the awsQuery code (CloudWatch's `ExpiredTokenException`). */
+  jsonType?: string;
 }
+
+/** What AWS answers a request signed with expired session credentials (ELBv2, EC2, STS, and CloudWatch by its query-compatible code). */
+const EXPIRED_TOKEN: ErrorShape = {
+  status: 400,
+  code: 'ExpiredToken',
+  type: 'Sender',
+  message: 'The security token included in the request is expired',
+  jsonType: 'com.amazon.coral.service#ExpiredTokenException',
+};
 
 function requestId(rand: () => number): string {
   const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
@@ -179,7 +198,7 @@ function requestId(rand: () => number): string {
 /** Writes an AWS error as the service would: awsQuery `<ErrorResponse>` XML, or AWS JSON 1.0 with `__type`. */
 function sendError(res: http.ServerResponse, call: Call, e: ErrorShape, id: string): void {
   if (call.protocol === 'json') {
-    const body = JSON.stringify({ __type: e.code, message: e.message });
+    const body = JSON.stringify({ __type: e.jsonType ?? e.code, message: e.message });
     res.writeHead(e.status, {
       'content-type': 'application/x-amz-json-1.0',
       'content-length': Buffer.byteLength(body),
@@ -213,7 +232,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     byCaller: {},
     realism: { answered: 0, observeErrors: 0 },
     limited: {},
+    expiredToken: {},
   };
+  /** Access keys AWS would refuse as expired. */
+  const expiredKeys = new Set<string>();
   /** Tokens left and when they were counted, per limit, account key and region. */
   const buckets = new Map<string, { tokens: number; atMs: number }>();
   /** Takes a token for the request from each bucket its action draws on; false when one of them is empty. */
@@ -276,12 +298,24 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       .catch((err: Error) => sendError(res, call, { status: 500, code: 'InternalFailure', type: 'Receiver', message: `realism layer: ${err.message}` }, id));
   }
 
-  function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropAnswer: boolean, call?: Call): void {
+  function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropAnswer: boolean, call?: Call, checked = false): void {
     if (realism && call?.protocol === 'query' && call.service === 'elasticloadbalancing' && realism.answers(call.action)) {
       return answerRealistically(realism, req, call, body, res, dropAnswer);
     }
+    if (!checked && realism && call?.protocol === 'query' && call.service === 'elasticloadbalancing' && realism.checks(call.action)) {
+      // A quota moto does not enforce: refused as AWS refuses it, before moto changes anything.
+      const send = (): void => forward(req, body, res, dropAnswer, call, true);
+      void realism.refusal(call.action, new URLSearchParams(body.toString('utf8')), identityOf(req)).then((refused) => {
+        if (!refused) return send();
+        stats.realism.answered++;
+        sendError(res, call, { ...refused, type: 'Sender' }, randomUUID());
+      }, send);
+      return;
+    }
     // A mutation the layer keeps time by is held until the layer has read its effect, so the caller's next describe sees it.
     const observe = realism && call?.service === 'elasticloadbalancing' && realism.observes(call.action) ? realism : undefined;
+    // An answer the layer completes (rule transforms moto drops) is held and rewritten.
+    const rewrite = realism && call?.protocol === 'query' && call.service === 'elasticloadbalancing' && realism.rewrites(call.action) ? realism : undefined;
     stats.forwarded++;
     const upstream = http.request(
       {
@@ -297,12 +331,16 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         const ok = (answer.statusCode ?? 500) < 300;
         const observed = observe && ok && call ? observeQuietly(observe, call.action, body, req) : Promise.resolve();
         if (dropAnswer) {
-          // Let the server finish the work, then lose the answer on the way back.
-          answer.resume();
-          answer.once('end', () => void observed.then(() => req.socket.destroy()));
+          // Let the server finish the work, then lose the answer on the way back (the layer still records what it did).
+          const lost: Buffer[] = [];
+          answer.on('data', (c: Buffer) => lost.push(c));
+          answer.once('end', () => {
+            if (rewrite && call && ok) rewrite.rewrite(call.action, new URLSearchParams(body.toString('utf8')), Buffer.concat(lost).toString('utf8'));
+            void observed.then(() => req.socket.destroy());
+          });
           return;
         }
-        if (!observe || !ok) {
+        if ((!observe && !rewrite) || !ok) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
           return;
@@ -311,8 +349,15 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         answer.on('data', (c: Buffer) => chunks.push(c));
         answer.once('end', () => {
           void observed.then(() => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            res.end(Buffer.concat(chunks));
+            let out = Buffer.concat(chunks);
+            const headers = { ...answer.headers };
+            if (rewrite && call) {
+              out = Buffer.from(rewrite.rewrite(call.action, new URLSearchParams(body.toString('utf8')), out.toString('utf8')), 'utf8');
+              delete headers['transfer-encoding'];
+              headers['content-length'] = String(out.length);
+            }
+            res.writeHead(answer.statusCode ?? 502, headers);
+            res.end(out);
           });
         });
       },
@@ -344,6 +389,17 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     };
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/canary-realism/stats') return reply(200, stats);
+    if (req.method === 'POST' && url.pathname === '/canary-realism/expired-credentials') {
+      let key: unknown;
+      try {
+        key = (JSON.parse(body.toString('utf8')) as { accessKeyId?: unknown }).accessKeyId;
+      } catch {
+        key = undefined;
+      }
+      if (typeof key !== 'string' || !key) return reply(400, { message: 'expected { "accessKeyId": "..." }' });
+      expiredKeys.add(key);
+      return reply(200, { ok: true });
+    }
     if (req.method === 'POST' && url.pathname === '/canary-realism/health') {
       if (!realism) return reply(409, { message: 'the realism layer is off on this proxy' });
       try {
@@ -373,6 +429,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         const perCaller = (stats.byCaller[callerOf(req)] ??= {});
         const key = `${IAM_PREFIX[call.service] ?? (call.service || 'unknown')}:${call.action}`;
         perCaller[key] = (perCaller[key] ?? 0) + 1;
+      }
+      if (call.action !== 'moto-api' && expiredKeys.has(identityOf(req).accessKeyId)) {
+        stats.expiredToken[call.action] = (stats.expiredToken[call.action] ?? 0) + 1;
+        // Not from the PRNG: like a limit, an expired key must not shift the fault sequence a seed gives.
+        return sendError(res, call, EXPIRED_TOKEN, randomUUID());
       }
       if (call.action !== 'moto-api' && !withinLimits(req, call.action)) {
         stats.limited[call.action] = (stats.limited[call.action] ?? 0) + 1;
@@ -450,6 +511,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       rates = next;
       budgetUsed = 0;
       if (nextMatch !== undefined) match = nextMatch ?? undefined;
+    },
+    expireCredentials(accessKeyId: string): void {
+      expiredKeys.add(accessKeyId);
     },
     async stop(): Promise<void> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

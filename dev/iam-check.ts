@@ -120,8 +120,8 @@ export function tagCaller(aws: AwsClients, caller: string): AwsClients {
   aws.ec2.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
   // Clients of another region or an assumed role (a spec's `region`, `aws.roleArn`) send the worker's calls too.
   const clientsFor = aws.clientsFor;
-  aws.clientsFor = async (scope) => {
-    const scoped = await clientsFor(scope);
+  aws.clientsFor = async (scope, sessionName) => {
+    const scoped = await clientsFor(scope, sessionName);
     scoped.elbv2.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
     scoped.cloudwatch.middlewareStack.add((next) => async (args) => (setHeader(args.request), next(args)), options);
     return scoped;

@@ -7,6 +7,8 @@
  *   template with that Period sees exactly one datapoint per bucket, as it would see per minute on AWS.
  * - Counts summed per bucket; no datapoint for a zero count (a healthy group has no HTTPCode_Target_5XX_Count);
  *   nothing at all for a group that served no request (no RequestCount while idle).
+ * - Connections a target never answered: TargetConnectionErrorCount per target group, and the ALB's own 502/504 as
+ *   HTTPCode_ELB_5XX_Count per load balancer only (no TargetGroup dimension), summed over its groups.
  * - TargetResponseTime as the bucket's statistics (SampleCount, Sum, Minimum, Maximum).
  * - A bucket is delivered only after it has closed and its delivery lag (90 simulated seconds by default: ALB's
  *   minute shows up one to two minutes late) has passed; a query for the newest minutes finds nothing.
@@ -53,6 +55,7 @@ interface OpenBucket {
   dims: { targetGroup: string; loadBalancer: string };
   requests: number;
   errors: number;
+  connectionErrors: number;
   latencyCount: number;
   latencySum: number;
   latencyMin: number;
@@ -62,22 +65,38 @@ interface OpenBucket {
 /** Per-bucket accumulation and delayed delivery of the simulator's draws. */
 export class BucketedMetrics {
   private readonly open = new Map<string, OpenBucket>();
+  /** Per bucket and load balancer: the ALB's own 5xx (HTTPCode_ELB_5XX_Count), which has no TargetGroup dimension. */
+  private readonly openElb = new Map<string, { start: number; loadBalancer: string; elb5xx: number }>();
   private pending: { dueAt: number; datum: MetricDatum }[] = [];
 
   constructor(private readonly realism: MetricsRealism) {}
 
   /** Adds one tick's draw of a target group to the bucket its time falls in. */
-  add(atMs: number, dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number, latenciesSec: number[]): void {
+  add(
+    atMs: number,
+    dims: { targetGroup: string; loadBalancer: string },
+    requests: number,
+    errors: number,
+    latenciesSec: number[],
+    connectionErrors = 0,
+  ): void {
     if (requests <= 0) return;
     const start = Math.floor(atMs / this.realism.bucketMs) * this.realism.bucketMs;
     const key = `${start} ${dims.targetGroup} ${dims.loadBalancer}`;
     let b = this.open.get(key);
     if (!b) {
-      b = { start, dims, requests: 0, errors: 0, latencyCount: 0, latencySum: 0, latencyMin: Infinity, latencyMax: -Infinity };
+      b = { start, dims, requests: 0, errors: 0, connectionErrors: 0, latencyCount: 0, latencySum: 0, latencyMin: Infinity, latencyMax: -Infinity };
       this.open.set(key, b);
     }
     b.requests += requests;
     b.errors += errors;
+    b.connectionErrors += connectionErrors;
+    if (connectionErrors > 0) {
+      const lbKey = `${start} ${dims.loadBalancer}`;
+      const lb = this.openElb.get(lbKey) ?? { start, loadBalancer: dims.loadBalancer, elb5xx: 0 };
+      lb.elb5xx += connectionErrors;
+      this.openElb.set(lbKey, lb);
+    }
     for (const l of latenciesSec) {
       b.latencyCount++;
       b.latencySum += l;
@@ -95,6 +114,22 @@ export class BucketedMetrics {
       const dueAt = end + this.realism.lagMs;
       for (const datum of this.datums(b)) this.pending.push({ dueAt, datum });
     }
+    for (const [key, lb] of this.openElb) {
+      const end = lb.start + this.realism.bucketMs;
+      if (end > nowMs) continue;
+      this.openElb.delete(key);
+      this.pending.push({
+        dueAt: end + this.realism.lagMs,
+        datum: {
+          MetricName: 'HTTPCode_ELB_5XX_Count',
+          Dimensions: [{ Name: 'LoadBalancer', Value: lb.loadBalancer }],
+          Timestamp: new Date(lb.start),
+          StorageResolution: this.realism.bucketMs < 60_000 ? 1 : 60,
+          Unit: 'Count',
+          Value: lb.elb5xx,
+        },
+      });
+    }
     return this.pending.filter((p) => p.dueAt <= nowMs).map((p) => p.datum);
   }
 
@@ -106,7 +141,7 @@ export class BucketedMetrics {
 
   /** Buckets not delivered yet (open or waiting for their lag). */
   backlog(): number {
-    return this.open.size + new Set(this.pending.map((p) => p.datum.Timestamp?.getTime())).size;
+    return this.open.size + this.openElb.size + new Set(this.pending.map((p) => p.datum.Timestamp?.getTime())).size;
   }
 
   private datums(b: OpenBucket): MetricDatum[] {
@@ -121,6 +156,7 @@ export class BucketedMetrics {
     const out: MetricDatum[] = [{ ...common, MetricName: 'RequestCount', Unit: 'Count', Value: b.requests }];
     // ALB publishes an HTTPCode_* count only when it is not zero.
     if (b.errors > 0) out.push({ ...common, MetricName: 'HTTPCode_Target_5XX_Count', Unit: 'Count', Value: b.errors });
+    if (b.connectionErrors > 0) out.push({ ...common, MetricName: 'TargetConnectionErrorCount', Unit: 'Count', Value: b.connectionErrors });
     if (b.latencyCount > 0) {
       const r = (x: number): number => Math.round(x * 1e6) / 1e6;
       out.push({

@@ -36,3 +36,16 @@ export function motoServer(): string {
   if (fs.existsSync(pinned)) return pinned;
   throw new Error('moto_server not found in .venv: run `npm run setup`');
 }
+
+/** Prometheus for the local stack's business metrics: $PROMETHEUS_BIN if set, else Debian's (scripts/setup.sh), else on PATH. */
+export function prometheusBinary(): string {
+  const fromEnv = process.env.PROMETHEUS_BIN;
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv)) throw new Error(`PROMETHEUS_BIN=${fromEnv} does not exist`);
+    return fromEnv;
+  }
+  if (fs.existsSync('/usr/bin/prometheus')) return '/usr/bin/prometheus';
+  const found = onPath('prometheus');
+  if (found) return found;
+  throw new Error('no prometheus found: run `npm run setup` as root (apt-get install prometheus) or set PROMETHEUS_BIN');
+}

@@ -5,14 +5,17 @@
 import type { ReleaseSpecInput } from '../common/spec';
 import type { Outcome } from '../common/status';
 import { albMetricQuery } from './alb-metrics';
-import { errorRateMetric } from './aws-state';
+import { connectionErrorMetric, errorRateMetric } from './aws-state';
 import { albBucketSeconds, metricsRealism } from './metrics-realism';
 import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
 import type { Population } from './alb-rules';
 
-export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression', 'unhealthy', 'staff-first'] as const;
+export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression', 'unhealthy', 'staff-first', 'crash', 'business-metric'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** The scenarios that judge a metric from Prometheus: the demo starts the business metrics stack for them. */
+export const PROMETHEUS_SCENARIOS: readonly ScenarioName[] = ['business-metric'];
 
 export interface Scenario {
   name: ScenarioName;
@@ -24,6 +27,11 @@ export interface Scenario {
   expected: Outcome;
   /** Simulated users with a segment's attributes (the rest are `everyone`); absent: all requests alike. */
   population?: Population;
+  /**
+   * The scenario judges a business metric from Prometheus (`server: main`): it needs the business metrics stack
+   * (dev/business-metrics.ts: the simulator's exporter and a Prometheus scraping it) and a worker that holds its URL.
+   */
+  prometheus?: boolean;
 }
 
 /** Time scale: 1 for the demo (about a minute), smaller in tests. */
@@ -34,6 +42,29 @@ export interface ScenarioOptions {
   scale?: number;
   /** Seconds of simulated AWS time per real second (the metrics' bucket and lag); CANARY_TIME_SCALE when absent. */
   timeScale?: number;
+  /** business-metric: the new version converts as well as the old one (`npm run demo -- --scenario business-metric --healthy`). */
+  healthy?: boolean;
+}
+
+/**
+ * Checkout conversion from Prometheus, per target group (`${targetGroupName}`): the orders and the checkout visits of
+ * each bucket (dev/business-metrics.ts exports them), the canary's rate at least `minRatio` of the stable's.
+ */
+export function conversionMetric(periodSeconds: number, minRatio: number) {
+  const count = (metric: string): string => `sum(increase(${metric}{target_group="\${targetGroupName}"}[\${period}]))`;
+  return {
+    name: 'checkout-conversion',
+    source: 'prometheus' as const,
+    server: 'main',
+    period: periodSeconds,
+    query: [
+      // No order in a bucket is zero orders; no visit is no data (noData decides), as ALB's RequestCount.
+      { id: 'orders', promql: count('checkout_orders_total'), combine: 'sum' as const, fill: 0 },
+      { id: 'visits', promql: count('checkout_visits_total'), combine: 'sum' as const },
+      { id: 'conversion', expression: 'orders / visits' },
+    ],
+    pass: { relativeTo: 'stable' as const, minRatio },
+  };
 }
 
 /**
@@ -62,6 +93,8 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         query: [albMetricQuery('rt', 'TargetResponseTime', 'Average', periodSeconds)],
         pass: { max: 0.5 },
       },
+      // A version that crashes answers no 5xx: the ALB's 502/504 show up only here (and per load balancer).
+      connectionErrorMetric(0.02, periodSeconds),
     ],
     count: 2,
     interval: seconds(3, scale),
@@ -69,6 +102,7 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
     delay,
   };
   const base: ReleaseSpecInput = {
+    apiVersion: 'canary/v1',
     service: opts.service,
     version,
     region: 'us-east-1',
@@ -109,6 +143,7 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         ...errors,
         window: '20s',
         judge: { kind: 'sequential', confidence: 0.99 },
+        // The two metrics the judge watches (its alpha is split over the template's metrics).
         metrics: [
           { ...(errors.metrics[0] as (typeof errors.metrics)[number]), judge: { direction: 'increase' } },
           { ...(errors.metrics[1] as (typeof errors.metrics)[number]), judge: { direction: 'increase', effectSize: { allowedIncrease: 1.1 } }, critical: true },
@@ -133,6 +168,16 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         spec: base,
         stable,
         canary: { errorRate: 0.15, latencyMs: 45, latencyJitter: 0.1 },
+        expected: 'rolled-back',
+      };
+    case 'crash':
+      return {
+        name,
+        summary:
+          'the new version crashes on a third of its requests: no 5xx from its targets at all, the ALB answers 502/504 itself; the connection errors trip the analysis and the release rolls back',
+        spec: base,
+        stable,
+        canary: { errorRate: 0, latencyMs: 40, latencyJitter: 0.1, connectionErrorRate: 0.3 },
         expected: 'rolled-back',
       };
     case 'approval': {
@@ -195,6 +240,21 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         canary: { ...stable },
         expected: 'promoted',
         population: { groups: [{ name: 'staff', share: 0.1, request: { sourceIp: '10.20.3.4' } }] },
+      };
+    }
+    case 'business-metric': {
+      // One template mixes sources: the ALB's view from CloudWatch, checkout conversion from Prometheus.
+      const healthy = opts.healthy === true;
+      return {
+        name,
+        summary: healthy
+          ? 'a good version: every HTTP metric and checkout conversion (from Prometheus) stay as they were, and it is promoted'
+          : 'the new version answers every request fine but breaks checkout: its conversion, from Prometheus, drops from 30% to 5% and the release rolls back',
+        spec: { ...base, analysis: { errors: { ...errors, metrics: [...errors.metrics, conversionMetric(periodSeconds, 0.5)] } } },
+        stable: { ...stable, conversion: 0.3 },
+        canary: { ...stable, conversion: healthy ? 0.3 : 0.05 },
+        expected: healthy ? 'promoted' : 'rolled-back',
+        prometheus: PROMETHEUS_SCENARIOS.includes(name),
       };
     }
   }

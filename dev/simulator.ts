@@ -18,7 +18,7 @@ import type { AwsClients } from '../activities/aws-clients';
 import { forwardTargets, loadBalancerDimension, targetGroupDimension } from '../activities/traffic';
 import { checkPopulation, routePopulation, type Population } from './alb-rules';
 import { BucketedMetrics, metricsRealism, type MetricsRealismOptions } from './metrics-realism';
-import { realismFromEnv } from './stack';
+import { realismFromEnv, timeScaleFromEnv } from './stack';
 
 /** How one version of the service behaves. */
 export interface FaultProfile {
@@ -30,6 +30,17 @@ export interface FaultProfile {
   latencyJitter?: number;
   /** What the ALB's health checks of this version find (the realism layer, dev/alb-realism.ts, reports it); healthy when absent. */
   health?: 'healthy' | 'unhealthy';
+  /**
+   * Share of requests the version never answers, 0..1: it crashed, reset or refused the connection, or timed out. The
+   * ALB then answers 502/504 itself: counted in TargetConnectionErrorCount (per target group) and HTTPCode_ELB_5XX_Count
+   * (per load balancer only), never in HTTPCode_Target_5XX_Count or TargetResponseTime; still in RequestCount. 0 when absent.
+   */
+  connectionErrorRate?: number;
+  /**
+   * Share of checkout visits that end in an order, 0..1 (a business metric: ./business-metrics.ts exports it to
+   * Prometheus; this simulator's ALB metrics ignore it); 0.3 when absent.
+   */
+  conversion?: number;
 }
 
 /** A version that never fails and answers in about 40 ms. */
@@ -43,8 +54,11 @@ export interface SimulatedSplit {
   /** The weight as the forward action states it (a plain TargetGroupArn counts as 1). */
   weight: number;
   requests: number;
+  /** Requests the version answered with a 5xx. */
   errors: number;
-  /** Mean of the drawn response times; 0 when the group received no requests. */
+  /** Requests the version never answered (connection refused, reset, timed out): the ALB's own 502/504. */
+  connectionErrors: number;
+  /** Mean of the drawn response times of the answered requests; 0 when none was answered. */
   meanLatencyMs: number;
   /** With `population`: the share of all traffic this group received, per traffic class (`everyone` for the rest). */
   classShares?: Record<string, number>;
@@ -57,6 +71,8 @@ export interface SimulatorTick {
   split: SimulatedSplit[];
   /** Set when the tick failed; a failed tick published nothing (its one PutMetricData is the last call). */
   error?: Error;
+  /** With `users`: per user (its index) who sent requests in this tick, the target groups that served them. */
+  users?: Record<string, string[]>;
 }
 
 export interface SimulatorOptions {
@@ -84,6 +100,13 @@ export interface SimulatorOptions {
    * canary's metrics are made of.
    */
   population?: Population;
+  /**
+   * Simulated users, each sending a share of the requests: with target group stickiness on the forward action
+   * (TargetGroupStickinessConfig), a user stays on the group it was first sent to for the stickiness duration (AWS
+   * seconds, compressed by the time scale), as ALB does with its AWSALBTG cookie, as long as that group still has weight
+   * in the action; without stickiness every request is routed by the weights alone. Not with `population`.
+   */
+  users?: number;
   /**
    * ALB-shaped delivery (buckets, sparse, late): on unless CANARY_REALISM=off; `false` publishes every tick at once.
    * The time scale comes from CANARY_TIME_SCALE unless given.
@@ -114,6 +137,10 @@ export const simulatedMetrics = {
   requestCount: 'RequestCount',
   target5xx: 'HTTPCode_Target_5XX_Count',
   targetResponseTime: 'TargetResponseTime',
+  /** Per target group: connections to a target that failed (refused, reset, timed out). */
+  targetConnectionErrors: 'TargetConnectionErrorCount',
+  /** Per load balancer only (no TargetGroup dimension): 5xx the ALB answered itself, e.g. 502/504 for a crashed target. */
+  elb5xx: 'HTTPCode_ELB_5XX_Count',
 } as const;
 
 /** Distinct TargetResponseTime values per target group and tick; the drawn latencies are binned down to this. */
@@ -135,10 +162,12 @@ export function mulberry32(seed: number): () => number {
 
 function checkProfile(version: string, p: FaultProfile): FaultProfile {
   const jitter = p.latencyJitter ?? 0.1;
+  const crash = p.connectionErrorRate ?? 0;
   if (!(p.errorRate >= 0 && p.errorRate <= 1)) throw new RangeError(`profile of ${version}: errorRate must be within 0..1, got ${p.errorRate}`);
   if (!(p.latencyMs >= 0 && Number.isFinite(p.latencyMs))) throw new RangeError(`profile of ${version}: latencyMs must be ≥ 0, got ${p.latencyMs}`);
   if (!(jitter >= 0 && Number.isFinite(jitter))) throw new RangeError(`profile of ${version}: latencyJitter must be ≥ 0, got ${p.latencyJitter}`);
-  return { errorRate: p.errorRate, latencyMs: p.latencyMs, latencyJitter: jitter };
+  if (!(crash >= 0 && crash <= 1)) throw new RangeError(`profile of ${version}: connectionErrorRate must be within 0..1, got ${p.connectionErrorRate}`);
+  return { errorRate: p.errorRate, latencyMs: p.latencyMs, latencyJitter: jitter, ...(crash > 0 ? { connectionErrorRate: crash } : {}) };
 }
 
 function checkOptions(opts: SimulatorOptions): void {
@@ -156,6 +185,10 @@ function checkOptions(opts: SimulatorOptions): void {
   }
   if (!(opts.tickMs > 0 && Number.isFinite(opts.tickMs))) throw new RangeError(`simulator: tickMs must be > 0, got ${opts.tickMs}`);
   if (opts.population) checkPopulation(opts.population);
+  if (opts.users !== undefined) {
+    if (!(Number.isInteger(opts.users) && opts.users > 0)) throw new RangeError(`simulator: users must be a whole number > 0, got ${opts.users}`);
+    if (opts.population) throw new Error('simulator: users and population do not go together (users follow one forward action)');
+  }
 }
 
 /** `arn:...:targetgroup/NAME/ID` → `NAME`. */
@@ -215,6 +248,10 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
   const versions = new Map<string, string>();
   // Fractions of a request left over per target group, so low rates and small weights still add up over time.
   const carry = new Map<string, number>();
+  /** With `users`: the fraction of a request left over in all, and each user's sticky group until a real time. */
+  let userCarry = 0;
+  const sessions = new Map<number, { targetGroupArn: string; until: number }>();
+  const sessionTimeScale = realism?.timeScale ?? timeScaleFromEnv();
 
   let completed = 0;
   let failed = 0;
@@ -231,6 +268,37 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   }
 
+  /**
+   * `users` mode: each request comes from a random user; with stickiness on the forward action a user keeps the group
+   * it got while that group has weight and its session lasts, otherwise the request goes by the weights.
+   */
+  function routeUsers(
+    targets: { targetGroupArn: string; weight: number }[],
+    stickySeconds: number | undefined,
+    count: number,
+    now: number,
+  ): { perGroup: Map<string, number>; users: Record<string, string[]> } {
+    const live = targets.filter((t) => t.weight > 0);
+    const total = live.reduce((a, t) => a + t.weight, 0);
+    const perGroup = new Map<string, number>();
+    const users: Record<string, string[]> = {};
+    if (!stickySeconds) sessions.clear();
+    for (let i = 0; i < count && total > 0; i++) {
+      const user = Math.floor(random() * (opts.users ?? 1));
+      const session = stickySeconds ? sessions.get(user) : undefined;
+      let arn = session && session.until > now && live.some((t) => t.targetGroupArn === session.targetGroupArn) ? session.targetGroupArn : undefined;
+      if (!arn) {
+        let r = random() * total;
+        arn = (live.find((t) => (r -= t.weight) < 0) ?? live[live.length - 1])?.targetGroupArn as string;
+        if (stickySeconds) sessions.set(user, { targetGroupArn: arn, until: now + (stickySeconds * 1000) / sessionTimeScale });
+      }
+      perGroup.set(arn, (perGroup.get(arn) ?? 0) + 1);
+      const seen = (users[String(user)] ??= []);
+      if (!seen.includes(arn)) seen.push(arn);
+    }
+    return { perGroup, users };
+  }
+
   async function readForward(): Promise<Action | undefined> {
     let actions: Action[] | undefined;
     if (opts.ruleArn) {
@@ -244,12 +312,25 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     return actions?.find((a) => a.Type === 'forward');
   }
 
-  /** Each target group's part of the tick's requests (part / whole), by one forward's weights or by the rules. */
-  async function routeTick(): Promise<{ targetGroupArn: string; weight: number; part: number; whole: number; classShares?: Record<string, number> }[]> {
+  /**
+   * Each target group's part of the tick's requests (part / whole), by one forward's weights or by the rules; with
+   * `users`, the requests each group got (`requests`) and who sent them.
+   */
+  async function routeTick(
+    now: number,
+  ): Promise<{ targetGroupArn: string; weight: number; part: number; whole: number; classShares?: Record<string, number>; requests?: number; users?: Record<string, string[]> }[]> {
     if (!opts.population) {
       const forward = await readForward();
       const targets = forward ? forwardTargets(forward) : [];
       const totalWeight = targets.reduce((s, t) => s + Math.max(0, t.weight), 0);
+      if (opts.users !== undefined) {
+        const sticky = forward?.ForwardConfig?.TargetGroupStickinessConfig;
+        const exact = requestsPerTick + userCarry;
+        const count = Math.floor(exact + 1e-9);
+        userCarry = Math.max(0, exact - count);
+        const routed = routeUsers(targets, sticky?.Enabled ? (sticky.DurationSeconds ?? 3600) : undefined, count, now);
+        return targets.map((t, i) => ({ ...t, part: 0, whole: 1, requests: routed.perGroup.get(t.targetGroupArn) ?? 0, ...(i === 0 ? { users: routed.users } : {}) }));
+      }
       return targets.map((t) => ({ ...t, part: t.weight > 0 && totalWeight > 0 ? t.weight : 0, whole: totalWeight || 1 }));
     }
     return (await routePopulation(aws.elbv2, { listenerArn: opts.listenerArn, ruleArn: opts.ruleArn, population: opts.population })).map((r) => ({
@@ -272,51 +353,63 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     }
   }
 
-  function draw(profile: FaultProfile, requests: number): { errors: number; latenciesSec: number[] } {
+  function draw(profile: FaultProfile, requests: number): { errors: number; connectionErrors: number; latenciesSec: number[] } {
     let errors = 0;
+    let connectionErrors = 0;
     const latenciesSec: number[] = [];
     const sd = profile.latencyMs * (profile.latencyJitter ?? 0.1);
+    const crash = profile.connectionErrorRate ?? 0;
     for (let i = 0; i < requests; i++) {
+      // Drawn only for a crashing version: a profile without connection errors draws the same sequence as always.
+      if (crash > 0 && random() < crash) {
+        connectionErrors++;
+        continue;
+      }
       if (random() < profile.errorRate) errors++;
       latenciesSec.push(Math.max(0, profile.latencyMs + sd * normal()) / 1000);
     }
     latenciesSec.sort((a, b) => a - b);
-    return { errors, latenciesSec };
+    return { errors, connectionErrors, latenciesSec };
   }
 
   async function tick(): Promise<void> {
     const at = new Date();
     const split: SimulatedSplit[] = [];
     let error: Error | undefined;
+    let users: Record<string, string[]> | undefined;
     try {
-      const targets = await routeTick();
+      const targets = await routeTick(at.getTime());
       for (const arn of carry.keys()) if (!targets.some((t) => t.targetGroupArn === arn && t.part > 0)) carry.delete(arn);
       await resolveVersions(targets.map((t) => t.targetGroupArn));
 
       const metricData: MetricDatum[] = [];
+      let elb5xx = 0;
       for (const t of targets) {
         const version = versions.get(t.targetGroupArn) ?? targetGroupName(t.targetGroupArn);
-        let requests = 0;
+        let requests = t.requests ?? 0;
+        if (t.users) users = t.users;
         if (t.part > 0) {
           const exact = (requestsPerTick * t.part) / t.whole + (carry.get(t.targetGroupArn) ?? 0);
           requests = Math.floor(exact + 1e-9);
           carry.set(t.targetGroupArn, Math.max(0, exact - requests));
         }
-        const { errors, latenciesSec } = draw(profiles.get(version) ?? fallback, requests);
-        const meanLatencyMs = requests > 0 ? (latenciesSec.reduce((s, x) => s + x, 0) / requests) * 1000 : 0;
+        const { errors, connectionErrors, latenciesSec } = draw(profiles.get(version) ?? fallback, requests);
+        const meanLatencyMs = latenciesSec.length > 0 ? (latenciesSec.reduce((s, x) => s + x, 0) / latenciesSec.length) * 1000 : 0;
+        elb5xx += connectionErrors;
         split.push({
           targetGroupArn: t.targetGroupArn,
           version,
           weight: t.weight,
           requests,
           errors,
+          connectionErrors,
           meanLatencyMs,
           ...(t.classShares ? { classShares: t.classShares } : {}),
         });
         // Like a real ALB, a group that served nothing in this tick reports nothing, so "no traffic" stays visible as no data.
         if (requests === 0) continue;
         if (bucketed) {
-          bucketed.add(at.getTime(), { targetGroup: targetGroupDimension(t.targetGroupArn), loadBalancer }, requests, errors, latenciesSec);
+          bucketed.add(at.getTime(), { targetGroup: targetGroupDimension(t.targetGroupArn), loadBalancer }, requests, errors, latenciesSec, connectionErrors);
           continue;
         }
         const common = {
@@ -331,8 +424,20 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
         metricData.push(
           { ...common, MetricName: simulatedMetrics.requestCount, Unit: 'Count', Value: requests },
           { ...common, MetricName: simulatedMetrics.target5xx, Unit: 'Count', Value: errors },
-          { ...common, MetricName: simulatedMetrics.targetResponseTime, Unit: 'Seconds', Values: values, Counts: counts },
         );
+        if (values.length > 0) metricData.push({ ...common, MetricName: simulatedMetrics.targetResponseTime, Unit: 'Seconds', Values: values, Counts: counts });
+        if (connectionErrors > 0) metricData.push({ ...common, MetricName: simulatedMetrics.targetConnectionErrors, Unit: 'Count', Value: connectionErrors });
+      }
+      // The ALB's own 502/504 for targets that never answered: counted per load balancer, with no TargetGroup dimension.
+      if (!bucketed && elb5xx > 0) {
+        metricData.push({
+          MetricName: simulatedMetrics.elb5xx,
+          Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }],
+          Timestamp: at,
+          StorageResolution: 1,
+          Unit: 'Count',
+          Value: elb5xx,
+        });
       }
       if (bucketed) metricData.push(...bucketed.due(Date.now()));
       // PutMetricData takes at most 1000 datums; a failed call leaves due buckets queued for the next tick.
@@ -344,7 +449,7 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     } catch (err) {
       error = asError(err);
     }
-    const t: SimulatorTick = error ? { at, split, error } : { at, split };
+    const t: SimulatorTick = { at, split, ...(error ? { error } : {}), ...(users ? { users } : {}) };
     completed++;
     last = t;
     if (error) {

@@ -139,6 +139,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function spec(r: Run, steps: unknown[]): Record<string, unknown> {
   return {
+    apiVersion: 'canary/v1',
     service: r.service,
     version: r.version,
     region: 'us-east-1',

@@ -13,13 +13,18 @@ cd "$(dirname "$0")/.."
 hash_of() { cat "$@" | sha256sum | cut -c1-64; }
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
+# The two installs run at once (on a fresh clone each takes tens of seconds, much of it waiting on disk and network).
+py_pid=
 py_hash=$(hash_of requirements-dev.txt)
 if ! stamp_ok .venv/.canary-installed "$py_hash"; then
   python=${PYTHON:-python3}
   echo "[setup] installing the local stack into .venv ($($python --version 2>&1); $(grep -v '^#' requirements-dev.txt | tr '\n' ' '))"
-  "$python" -m venv .venv
-  .venv/bin/pip install --disable-pip-version-check --quiet -r requirements-dev.txt
-  echo "$py_hash" > .venv/.canary-installed
+  (
+    "$python" -m venv .venv
+    .venv/bin/pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+    echo "$py_hash" > .venv/.canary-installed
+  ) &
+  py_pid=$!
 fi
 
 npm_hash=$(hash_of package.json package-lock.json)
@@ -27,6 +32,11 @@ if ! stamp_ok node_modules/.canary-installed "$npm_hash"; then
   echo "[setup] installing node modules (npm ci from package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$npm_hash" > node_modules/.canary-installed
+fi
+
+if [ -n "$py_pid" ] && ! wait "$py_pid"; then
+  echo "[setup] installing .venv failed (see above); run scripts/setup.sh again once it is fixed" >&2
+  exit 1
 fi
 
 # Headless Chromium for the release report's browser test and bench (driven by playwright-core, which downloads

@@ -26,9 +26,15 @@ export const DEFAULT_BUNDLE_PATH = path.join(PACKAGE_ROOT, 'dist', 'workflow-bun
  */
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', 'workflows');
 
+/** Workflow interceptor modules: log lines and activity calls of workflow code name their release, step and phase. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [path.resolve(__dirname, '..', 'workflows', 'release', 'log-context')];
+
 /** Bundles workflows/ and writes the bundle to `outFile`; returns its size in bytes. */
 export async function buildWorkflowBundle(outFile: string = DEFAULT_BUNDLE_PATH): Promise<number> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH) });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve(WORKFLOWS_PATH),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)),
+  });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   // Write then rename, so a worker starting meanwhile never reads half a bundle.
   const tmp = `${outFile}.${process.pid}.tmp`;

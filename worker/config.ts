@@ -5,12 +5,17 @@
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) and is loaded by
  * @temporalio/envconfig in client/temporal-config.ts, the loader the CLI uses too, so a worker, the `temporal` CLI and
  * the canary client read one profile the same way.
- * AWS comes from the conventional AWS_* variables (activities/aws-clients.ts). The rest are CANARY_* variables.
+ * AWS comes from the conventional AWS_* variables (activities/aws-clients.ts), credentials from the AWS SDK's default
+ * chain. The rest are CANARY_* variables. Every variable is documented once, in docs/running-for-real.md#variables
+ * (test/unit/worker-variables.test.ts holds the table, WORKER_ENV_VARS and the reading code together).
  */
 import * as fs from 'node:fs';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
-import { awsConfigFromEnv, type AwsConfig } from '../activities/aws-clients';
+import { awsConfigFromEnv, describeCredentialSource, staticSessionWarning, type AwsConfig } from '../activities/aws-clients';
+import { notifyLinksFromEnv, webhooksFromEnv, type NotifyLinks } from '../activities/notify';
+import { hooksFromEnv, type HookConfig } from '../activities/hooks';
+import { sourceSettingsFromEnv, SOURCE_VARIABLES, type SourceSettings } from '../activities/sources/settings';
 import { loadTemporalConfig, TEMPORAL_ENV_VARS, TemporalConfigError } from '../client/temporal-config';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { ApproverKeys, fieldErrors } from '../common/spec';
@@ -27,15 +32,38 @@ export const DEFAULT_METRICS_ADDRESS = '0.0.0.0:9464';
  */
 export const FORCE_AFTER_GRACE_MS = 10_000;
 
-/** Variables awsConfigFromEnv reads; without keys the SDK's default credential chain applies. */
-export const AWS_ENV_VARS = [
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'AWS_ENDPOINT_URL',
+/** Variables awsConfigFromEnv reads. */
+export const AWS_ENV_VARS = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_MAX_ATTEMPTS'] as const;
+
+/**
+ * The credential variables of the AWS SDK's default chain that the worker reads too, to name its credential source
+ * (describeCredentialSource) and warn about session keys that cannot be refreshed (staticSessionWarning).
+ */
+export const AWS_CREDENTIAL_ENV_VARS = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
-  'AWS_MAX_ATTEMPTS',
+  'AWS_CREDENTIAL_EXPIRATION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_ROLE_ARN',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_EC2_METADATA_DISABLED',
+] as const;
+
+/** Where notifications go and link to (activities/notify.ts); `CANARY_WEBHOOK_<NAME>` stands for every webhook's variable. */
+export const NOTIFY_ENV_VARS = ['CANARY_WEBHOOK_<NAME>', 'CANARY_UI_URL', 'CANARY_REPORT_URL'] as const;
+
+/** Each hook a spec may name (activities/hooks.ts): its URL, secret, per-request timeout, and the link-local opt-in. */
+export const HOOK_ENV_VARS = ['CANARY_HOOK_<NAME>', 'CANARY_HOOK_<NAME>_SECRET', 'CANARY_HOOK_<NAME>_TIMEOUT', 'CANARY_HOOK_<NAME>_ALLOW_LINK_LOCAL'] as const;
+
+/** Each Prometheus server and web endpoint a metric may name (activities/sources/settings.ts): URL, credentials, timeout. */
+export const SOURCE_ENV_VARS = [
+  ...SOURCE_VARIABLES.prometheus.suffixes.map((s) => `${SOURCE_VARIABLES.prometheus.prefix}<NAME>_${s}`),
+  ...SOURCE_VARIABLES.web.suffixes.map((s) => `${SOURCE_VARIABLES.web.prefix}<NAME>_${s}`),
 ] as const;
 
 /** Variables of the worker itself. */
@@ -48,15 +76,32 @@ export const CANARY_ENV_VARS = [
   'CANARY_MAX_CACHED_WORKFLOWS',
   'CANARY_WORKFLOW_BUNDLE',
   'CANARY_LOG_LEVEL',
+  'CANARY_LOG_FORMAT',
   'CANARY_STICKY_QUEUE_TIMEOUT',
   'CANARY_ELB_DESCRIBE_RATE',
   'CANARY_APPROVER_KEYS',
+  'CANARY_OWNERSHIP_TAGS',
+  'CANARY_TIME_SCALE',
 ] as const;
 
-/** Every environment variable the worker reads, for deployment files and their tests. */
-export const WORKER_ENV_VARS: readonly string[] = [...TEMPORAL_ENV_VARS, ...AWS_ENV_VARS, ...CANARY_ENV_VARS];
+/** Every environment variable the worker reads, for deployment files, the docs and their tests (see {@link isWorkerEnvVar}). */
+export const WORKER_ENV_VARS: readonly string[] = [
+  ...TEMPORAL_ENV_VARS,
+  ...AWS_ENV_VARS,
+  ...AWS_CREDENTIAL_ENV_VARS,
+  ...CANARY_ENV_VARS,
+  ...NOTIFY_ENV_VARS,
+  ...HOOK_ENV_VARS,
+  ...SOURCE_ENV_VARS,
+];
+
+/** Whether the worker reads `name`: one of {@link WORKER_ENV_VARS}, a `<NAME>` in it standing for any name. */
+export function isWorkerEnvVar(name: string): boolean {
+  return WORKER_ENV_VARS.some((v) => v === name || (v.includes('<NAME>') && new RegExp(`^${v.replace('<NAME>', '[A-Z0-9_]+')}$`).test(name)));
+}
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+const LOG_FORMATS = ['text', 'json'] as const;
 
 // A bind address, not a URL: the Prometheus exporter takes `host:port` (IPv6 in brackets).
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
@@ -116,6 +161,12 @@ export const CanaryEnvSchema = z
       .default('INFO')
       .transform((s) => s.toUpperCase())
       .pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
+    // json: one JSON object per line (worker/log.ts), for log collectors.
+    CANARY_LOG_FORMAT: z
+      .string()
+      .default('text')
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(LOG_FORMATS, { error: `expected one of ${LOG_FORMATS.join(', ')}` })),
     // The SDK's default; shorter means a replacement worker gets a crashed worker's workflow tasks sooner.
     CANARY_STICKY_QUEUE_TIMEOUT: z
       .string()
@@ -135,6 +186,28 @@ export const CanaryEnvSchema = z
       .max(1000, 'expected at most 1000 calls per second')
       .default(8),
     // A file (YAML or JSON) or inline JSON: approver name → ssh-ed25519 key or list of keys, as a spec's approverKeys.
+    // Comma-separated `key` or `key=value`: a target group with such a tag belongs to infrastructure code (not deleted).
+    CANARY_OWNERSHIP_TAGS: z
+      .string()
+      .transform((text, ctx) => {
+        const entries = text
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean);
+        const bad = entries.find((e) => !/^[^=\s][^=]{0,127}(=.{0,256})?$/.test(e));
+        if (bad !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${bad}" is not a tag key or key=value (comma-separated, e.g. ManagedBy=terraform,owner)` });
+          return z.NEVER;
+        }
+        return entries;
+      })
+      .default([]),
+    // Only the local stack compresses AWS's time (dev/stack.ts); against AWS leave it unset.
+    CANARY_TIME_SCALE: z.coerce
+      .number({ error: 'expected AWS seconds per real second, e.g. 60 for the local stack' })
+      .positive('expected a number above 0')
+      .max(3600, 'expected at most 3600')
+      .default(1),
     CANARY_APPROVER_KEYS: z
       .string()
       .transform((text, ctx) => {
@@ -164,6 +237,8 @@ export const CanaryEnvSchema = z
     /** An explicit prebuilt workflow bundle; see worker/main.ts for the fallbacks. */
     workflowBundle: v.CANARY_WORKFLOW_BUNDLE,
     logLevel: v.CANARY_LOG_LEVEL,
+    /** `json`: every line the worker writes is one JSON object (worker/log.ts); `text`: the SDK's lines. */
+    logFormat: v.CANARY_LOG_FORMAT,
     /**
      * How long a workflow task waits on this worker's sticky queue before the server hands it to any worker of
      * the task queue: after a crash, the delay before a replacement worker continues the crashed worker's releases.
@@ -176,6 +251,10 @@ export const CanaryEnvSchema = z
      * spec cannot add or replace any (docs/APPROVALS.md). Undefined: releases use their spec's approverKeys.
      */
     approverKeys: v.CANARY_APPROVER_KEYS,
+    /** Tags (`key` or `key=value`) that mark a target group as owned by infrastructure code, besides aws:cloudformation:stack-name. */
+    ownershipTags: v.CANARY_OWNERSHIP_TAGS,
+    /** AWS seconds per real second of the AWS endpoint: 1 against AWS; the local stack's compressed time. */
+    timeScale: v.CANARY_TIME_SCALE,
   }));
 
 /** CANARY_APPROVER_KEYS: inline JSON (`{"alice": "ssh-ed25519 ..."}`) or the path of a YAML / JSON file of the same. */
@@ -210,10 +289,25 @@ export interface TemporalSettings {
   namespace: string;
 }
 
+/** Where the worker's AWS credentials come from (the SDK's default chain), in words, and a warning when they cannot be refreshed. */
+export interface CredentialSettings {
+  source: string;
+  warning?: string;
+}
+
 /** Everything the worker process needs, validated. */
 export interface WorkerConfig extends CanarySettings {
   temporal: TemporalSettings;
   aws: AwsConfig;
+  credentials: CredentialSettings;
+  /** Webhook name → URL (CANARY_WEBHOOK_<NAME>). */
+  webhooks: Record<string, string>;
+  /** Where notifications link to (CANARY_UI_URL, CANARY_REPORT_URL). */
+  notifyLinks: NotifyLinks;
+  /** Hook name → URL, secret and limits (CANARY_HOOK_<NAME>); a hook that cannot be used carries its problem. */
+  hooks: HookConfig;
+  /** The metric sources' Prometheus servers and web endpoints (CANARY_PROMETHEUS_<NAME>_*, CANARY_SOURCE_<NAME>_*). */
+  sources: SourceSettings;
 }
 
 /**
@@ -222,7 +316,16 @@ export interface WorkerConfig extends CanarySettings {
  * @throws Error whose message names the variable (or profile/config file) to fix and what was expected.
  */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  return { ...loadCanarySettings(env), temporal: loadTemporalSettings(env), aws: loadAwsSettings(env) };
+  return {
+    ...loadCanarySettings(env),
+    temporal: loadTemporalSettings(env),
+    aws: loadAwsSettings(env),
+    credentials: { source: describeCredentialSource(env), warning: staticSessionWarning(env) },
+    webhooks: webhooksFromEnv(env),
+    notifyLinks: notifyLinksFromEnv(env),
+    hooks: hooksFromEnv(env),
+    sources: sourceSettingsFromEnv(env),
+  };
 }
 
 function loadCanarySettings(env: NodeJS.ProcessEnv): CanarySettings {
@@ -254,9 +357,6 @@ function loadTemporalSettings(env: NodeJS.ProcessEnv): TemporalSettings {
 const AWS_FIELD_VARS: Record<string, string> = {
   region: 'AWS_REGION',
   endpoint: 'AWS_ENDPOINT_URL',
-  accessKeyId: 'AWS_ACCESS_KEY_ID',
-  secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
-  sessionToken: 'AWS_SESSION_TOKEN',
   maxAttempts: 'AWS_MAX_ATTEMPTS',
 };
 

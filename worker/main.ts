@@ -7,24 +7,35 @@
  * server unreachable, unknown namespace) prints one line to stderr and exits 1.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { createAwsClients } from '../activities/aws-clients';
-import { notifyLinksFromEnv, webhooksFromEnv } from '../activities/notify';
-import { DEFAULT_BUNDLE_PATH, WORKFLOWS_PATH } from './build-bundle';
+import { createAwsClients, type CallerIdentity } from '../activities/aws-clients';
+import { histogramBuckets } from '../common/release-metrics';
+import { packageVersion } from '../client/package-info';
+import { SPEC_API_VERSIONS, workerIdentity } from '../common/versions';
+import { DEFAULT_BUNDLE_PATH, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './build-bundle';
 import { FORCE_AFTER_GRACE_MS, loadWorkerConfig, type WorkerConfig } from './config';
+import { releaseLogContext, routeStrayOutput, workerLine, workerLogger, type LogFormat } from './log';
 
 /**
- * Installs the process-wide SDK Runtime: logs at CANARY_LOG_LEVEL (SDK Core's own logs forwarded to the same
- * logger) and a Prometheus exporter on CANARY_METRICS_ADDRESS. Call once, before any connection is made.
+ * Installs the process-wide SDK Runtime: logs at CANARY_LOG_LEVEL in CANARY_LOG_FORMAT (SDK Core's own logs and
+ * workflow code's forwarded to the same logger; in JSON mode, what libraries print too) and a Prometheus exporter on
+ * CANARY_METRICS_ADDRESS, with Temporal's metrics and the release metrics of common/release-metrics.ts. Call once,
+ * before any connection is made.
  */
-export function installRuntime(config: Pick<WorkerConfig, 'logLevel' | 'metricsAddress'>): Runtime {
+export function installRuntime(config: Pick<WorkerConfig, 'logLevel' | 'metricsAddress'> & { logFormat?: LogFormat }): Runtime {
   const telemetryOptions: RuntimeOptions['telemetryOptions'] = {
     logging: { filter: { core: config.logLevel }, forward: {} },
   };
-  if (config.metricsAddress) telemetryOptions.metrics = { prometheus: { bindAddress: config.metricsAddress } };
-  return Runtime.install({ logger: new DefaultLogger(config.logLevel), telemetryOptions });
+  if (config.metricsAddress) {
+    // Release histograms are in seconds; the SDK's default buckets are for milliseconds.
+    telemetryOptions.metrics = { prometheus: { bindAddress: config.metricsAddress, histogramBucketOverrides: histogramBuckets() } };
+  }
+  const logger = workerLogger(config.logLevel, config.logFormat ?? 'text');
+  if (config.logFormat === 'json') routeStrayOutput(logger);
+  return Runtime.install({ logger, telemetryOptions });
 }
 
 /** Which workflow code the worker runs, and how to say so in the startup line. */
@@ -66,14 +77,26 @@ function newestSource(sinceMs: number): string | undefined {
   return undefined;
 }
 
-/** The one line the worker prints when it is polling; operators and tests wait for its first words. */
-export function startupLine(config: WorkerConfig, workflows: WorkflowSource): string {
+/**
+ * The one line the worker prints when it is polling; operators and tests wait for its first words. It ends with the
+ * AWS identity the worker acts as (STS GetCallerIdentity), or why that could not be read.
+ */
+export function startupLine(config: WorkerConfig, workflows: WorkflowSource, identity?: CallerIdentity): string {
   const metrics = config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off';
   return (
     `canary worker ready: task queue ${config.taskQueue}, namespace ${config.temporal.namespace}, ` +
     `server ${config.temporal.address}, metrics ${metrics}, workflows ${workflows.description}, ` +
-    `approver keys ${config.approverKeys ? `held for ${Object.keys(config.approverKeys).join(', ')} (every release signed)` : 'from each spec'}`
+    `approver keys ${config.approverKeys ? `held for ${Object.keys(config.approverKeys).join(', ')} (every release signed)` : 'from each spec'}` +
+    (identity ? `, ${identityText(identity)}` : '')
   );
+}
+
+/** `AWS account 123456789012 (arn:...), region us-east-1`, or a plain statement that the identity is unknown and why. */
+export function identityText(identity: CallerIdentity): string {
+  if ('error' in identity) {
+    return `AWS identity UNKNOWN: STS GetCallerIdentity failed (${identity.error}); region ${identity.region}; releases will fail until AWS accepts the worker's credentials`;
+  }
+  return `AWS account ${identity.account} as ${identity.arn}, region ${identity.region}`;
 }
 
 /** Hooks for callers that run the worker in-process (tests). */
@@ -96,18 +119,35 @@ export async function runWorker(config: WorkerConfig, hooks: RunWorkerHooks = {}
     throw new Error(`cannot connect to ${where}: ${oneLine(err)}`, { cause: err });
   });
   const aws = createAwsClients({ ...config.aws, elbDescribeRate: config.elbDescribeRate });
+  const logger = Runtime.instance().logger;
+  logger.info(`AWS credentials from ${config.credentials.source}`, { sdkComponent: 'worker' });
+  if (config.credentials.warning) logger.warn(config.credentials.warning, { sdkComponent: 'worker' });
+  // Asked while the worker is created: a slow or failing STS delays nothing and stops nothing.
+  const identity = aws.identity();
   try {
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
+      // Build and spec versions, for `canary start` and `canary doctor` to read from DescribeTaskQueue's pollers.
+      identity: workerIdentity({ build: packageVersion(__dirname), apiVersions: [...SPEC_API_VERSIONS] }, `${process.pid}@${os.hostname()}`),
       ...workflows.options,
       activities: createActivities({
         ...aws,
-        webhooks: webhooksFromEnv(process.env),
-        notifyLinks: notifyLinksFromEnv(process.env),
+        webhooks: config.webhooks,
+        notifyLinks: config.notifyLinks,
         approverKeys: config.approverKeys,
+        ownershipTags: config.ownershipTags,
+        timeScale: config.timeScale,
+        hooks: config.hooks,
+        sources: config.sources,
       }),
+      // Activities' log lines name their release, step and phase (worker/log.ts).
+      // Workflow code's too (workflows/release/log-context.ts): bundled here from source, built into a prebuilt bundle.
+      interceptors: {
+        activity: [releaseLogContext],
+        ...(workflows.options.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)) } : {}),
+      },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       ...(config.maxConcurrentWorkflowTasks !== undefined && { maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks }),
       ...(config.maxCachedWorkflows !== undefined && { maxCachedWorkflows: config.maxCachedWorkflows }),
@@ -118,7 +158,8 @@ export async function runWorker(config: WorkerConfig, hooks: RunWorkerHooks = {}
       throw new Error(`cannot start a worker on ${where}: ${oneLine(err)}`, { cause: err });
     });
     const running = worker.run();
-    process.stdout.write(`${startupLine(config, workflows)}\n`);
+    const who = await identity;
+    process.stdout.write(`${workerLine(config.logFormat, 'error' in who ? 'WARN' : 'INFO', startupLine(config, workflows, who), { aws: who })}\n`);
     hooks.onReady?.(worker);
     await running;
   } finally {
@@ -139,17 +180,19 @@ export function oneLine(err: unknown): string {
 
 /** The worker process (the `canary-worker` command, bin/canary-worker.js): runs until drained, then exits 0; exits 1 when it cannot start. */
 export function main(): void {
+  // Read before the configuration is: a configuration error is a line in the same format.
+  const format: LogFormat = /^json$/i.test(process.env.CANARY_LOG_FORMAT?.trim() ?? '') ? 'json' : 'text';
   (async () => {
     const config = loadWorkerConfig();
     installRuntime(config);
     await runWorker(config);
   })().then(
     () => {
-      process.stdout.write('canary worker stopped\n');
+      process.stdout.write(`${workerLine(format, 'INFO', 'canary worker stopped')}\n`);
       process.exit(0);
     },
     (err: unknown) => {
-      process.stderr.write(`canary worker: ${oneLine(err)}\n`);
+      process.stderr.write(`${workerLine(format, 'ERROR', `canary worker: ${oneLine(err)}`)}\n`);
       process.exit(1);
     },
   );

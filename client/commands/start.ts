@@ -3,31 +3,39 @@
  * (the same checks without a Temporal server, for CI linting). Both read the spec and apply the same overrides.
  */
 import { Command, Option } from 'commander';
+import { awsConfigFromEnv, createAwsClients } from '../../activities/aws-clients';
 import { SpecValidationError, type ParsedReleaseSpec } from '../../common/spec';
+import { ACTOR_NAME_PATTERN } from '../../common/names';
+import { SPEC_API_VERSION } from '../../common/versions';
 import { actor, cliAction, readSpecFile, withSession } from '../cli-kit';
+import { dryRun, formatDryRun, refusal } from '../dry-run';
 import { CliError, ExitCode } from '../exit-codes';
 import { formatSpecErrors, formatValidSpec, shortStep } from '../format';
-import { json, out } from '../render';
+import { err, json, out } from '../render';
 import { parseTargets, prepareSpec, releaseHandle, startRelease, type StartOptions } from '../release-client';
 import { followToEnd, timeoutOption } from './watch';
 
-interface SpecOpts {
+export interface SpecOpts {
   spec: string;
   version?: string;
   targets?: string;
   by?: string;
 }
 
-// Spec names (initiator) are stricter than message `by` fields; an unusable login name is left out rather than
-// turned into a spec error the user did not write.
-const SPEC_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-
-/** The spec file's content and the overrides `start` applies to it (initiator: --by, the spec's, else the login). */
-function specInput(opts: SpecOpts): { raw: unknown; overrides: StartOptions } {
+/**
+ * The spec file's content and the overrides `start` applies to it (initiator: --by, the spec's, else the login).
+ * A spec without `apiVersion` is read as canary/v1, with a warning on stderr (docs/COMPATIBILITY.md).
+ */
+export function specInput(opts: SpecOpts): { raw: unknown; overrides: StartOptions } {
   const raw = readSpecFile(opts.spec);
+  if (typeof raw === 'object' && raw !== null && !('apiVersion' in raw)) {
+    err(`warning: ${opts.spec} has no apiVersion: read as ${SPEC_API_VERSION}; add apiVersion: ${SPEC_API_VERSION} (docs/COMPATIBILITY.md)`);
+  }
   const specInitiator = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).initiator : undefined;
+  // A login name outside the names rule (common/names.ts; CI bots such as dependabot[bot] are in it) is left out
+  // rather than turned into a spec error the user did not write.
   const login = actor(undefined);
-  const initiator = opts.by?.trim() || (specInitiator === undefined && login && SPEC_NAME.test(login) ? login : undefined);
+  const initiator = opts.by?.trim() || (specInitiator === undefined && login && ACTOR_NAME_PATTERN.test(login) ? login : undefined);
   return { raw, overrides: { version: opts.version, targets: opts.targets !== undefined ? parseTargets(opts.targets) : undefined, initiator } };
 }
 
@@ -45,13 +53,15 @@ export function startCommand(): Command {
     .option('--wait', 'follow the release and exit 0 promoted / 1 rolled back / 3 aborted / 6 still running at --timeout')
     .addOption(timeoutOption())
     .option('--json', 'print JSON: {workflowId, runId, uiUrl} (and result with --wait)')
+    .option('--dry-run', 'discover the listener with your AWS credentials and print every change the release would make and its undo; writes nothing')
     .action(
-      cliAction(async (opts: SpecOpts & { wait?: boolean; timeout: number; json?: boolean }, cmd: Command) => {
+      cliAction(async (opts: SpecOpts & { wait?: boolean; timeout: number; json?: boolean; dryRun?: boolean }, cmd: Command) => {
         const { raw, overrides } = specInput(opts);
         // Validate before connecting: a bad spec fails the same way with or without a server, and starts nothing.
         const spec = prepareSpec(raw, overrides);
+        if (opts.dryRun) return rehearse(spec, opts.json === true);
         return withSession(cmd, async (s) => {
-          const handle = await startRelease(s.client, raw, { ...overrides, taskQueue: s.conn.taskQueue });
+          const handle = await startRelease(s.client, raw, { ...overrides, taskQueue: s.conn.taskQueue, onWarning: err });
           const runId = handle.firstExecutionRunId;
           const uiUrl = s.link(handle.workflowId, runId);
           if (!opts.json) {
@@ -69,6 +79,23 @@ export function startCommand(): Command {
         });
       }),
     );
+}
+
+/** `start --dry-run`: exit 0 with the plan, 2 when the release would refuse the spec, 5 when AWS cannot be asked. */
+async function rehearse(spec: ParsedReleaseSpec, asJson: boolean): Promise<number> {
+  const aws = createAwsClients(awsConfigFromEnv());
+  try {
+    const plan = await dryRun(spec, aws).catch((e: unknown) => {
+      const refused = refusal(e);
+      if (refused) throw new CliError(ExitCode.invalid, `dry run: the release would refuse this spec, nothing was written: ${refused}`);
+      throw new CliError(ExitCode.error, `dry run: cannot read the listener from AWS (region ${spec.region}): ${(e as Error).message}`);
+    });
+    if (asJson) json(plan);
+    else out(formatDryRun(plan, spec).join('\n'));
+    return plan.problems.length ? ExitCode.invalid : ExitCode.ok;
+  } finally {
+    aws.destroy();
+  }
 }
 
 /** What `validate --json` prints for a valid spec. */

@@ -3,23 +3,36 @@
  * compressed minute, no datapoint for a zero 5xx count, delivered late), with the README's `errors` template
  * scaled to the compressed minute: `fill: 0` on the 5xx count and a `delay` covering the delivery lag.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { parse } from 'yaml';
 import { startRelease } from '../../client/release-client';
 import { statusQuery } from '../../common/messages';
 import { albBucketSeconds } from '../../dev/metrics-realism';
 import { localMetricTiming } from '../../dev/scenarios';
 import { startSimulator, type FaultProfile } from '../../dev/simulator';
 import { timeScaleFromEnv } from '../../dev/stack';
-import { errorRateTemplate, forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
 const timeScale = timeScaleFromEnv();
 
-/** The README's `errors` template, its minute compressed by the time scale. */
+/**
+ * The README's `errors` template as written there (its `5xx-rate` and `connection-errors` metrics; moto computes no
+ * p99), its minute compressed by the time scale.
+ */
 function readmeErrorsTemplate(): Record<string, unknown> {
   const { periodSeconds, delay } = localMetricTiming(timeScale);
-  return errorRateTemplate(0.01, { count: 2, interval: `${2 * periodSeconds}s`, window: `${4 * periodSeconds}s`, delay, failureLimit: 0 }, periodSeconds);
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Release spec')))?.[1] ?? '';
+  const written = (parse(yaml) as { analysis: { errors: { metrics: { name: string }[] } } }).analysis.errors.metrics;
+  const metrics = written
+    .filter((m) => m.name === '5xx-rate' || m.name === 'connection-errors')
+    .map((m) => JSON.parse(JSON.stringify(m).replace(/"Period":60\b/g, `"Period":${periodSeconds}`)) as Record<string, unknown>);
+  if (metrics.length !== 2) throw new Error(`the README's errors template has no 5xx-rate and connection-errors metrics: ${written.map((m) => m.name).join(', ')}`);
+  return { metrics, count: 2, interval: `${2 * periodSeconds}s`, window: `${4 * periodSeconds}s`, delay, failureLimit: 0 };
 }
 
 async function release(prefix: string, canary: FaultProfile, extra: Record<string, unknown> = {}) {
@@ -81,6 +94,8 @@ describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered
     // Missing 5xx buckets counted as zero; the window ended at least `delay` before the measurement, on a bucket edge.
     const last = run.status.analysis?.last;
     expect(last?.metrics[0]).toMatchObject({ metric: '5xx-rate', canary: 0, verdict: 'pass' });
+    // No connection failed either: no TargetConnectionErrorCount datapoint at all, filled with 0.
+    expect(last?.metrics[1]).toMatchObject({ metric: 'connection-errors', canary: 0, verdict: 'pass' });
     const period = albBucketSeconds(timeScale) * 1000;
     const end = Date.parse(last?.window?.end ?? '');
     expect(end % period).toBe(0);
@@ -92,6 +107,19 @@ describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered
 
     expect(run.result.outcome).toBe('rolled-back');
     expect(run.result.reason).toMatch(/analysis errors failed at step 2: .*5xx-rate = 0\.\d+, needs <= 0\.01/);
+    expect(await forwardActions(aws, run.seeded)).toEqual(run.before);
+    expect((await targetGroupsOf(aws, run.seeded)).map((g) => g.name)).toEqual([run.seeded.stableTargetGroupName]);
+  });
+
+  it('rolls a crashing canary back on its connection errors alone: no 5xx from its targets, the ALB answered 502/504 itself', async () => {
+    const run = await release('albcrash', { errorRate: 0, latencyMs: 40, connectionErrorRate: 0.3 });
+
+    expect(run.result.outcome).toBe('rolled-back');
+    expect(run.result.reason).toMatch(/analysis errors failed at step 2: .*connection-errors = 0\.\d+, needs <= 0\.01/);
+    // The targets answered every request they got without a 5xx: the 5xx rate passed, the connection errors did not.
+    const last = run.status.analysis?.last;
+    expect(last?.metrics.find((m) => m.metric === '5xx-rate')).toMatchObject({ canary: 0, verdict: 'pass' });
+    expect(last?.metrics.find((m) => m.metric === 'connection-errors')).toMatchObject({ verdict: 'fail' });
     expect(await forwardActions(aws, run.seeded)).toEqual(run.before);
     expect((await targetGroupsOf(aws, run.seeded)).map((g) => g.name)).toEqual([run.seeded.stableTargetGroupName]);
   });

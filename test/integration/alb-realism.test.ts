@@ -4,7 +4,12 @@
  * at a high time scale, so a 10 s × 2 health check takes a second.
  */
 import {
+  CreateRuleCommand,
   CreateTargetGroupCommand,
+  DescribeListenersCommand,
+  DescribeRulesCommand,
+  ModifyRuleCommand,
+  type RuleTransform,
   DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
   ModifyListenerCommand,
@@ -269,5 +274,94 @@ describe('ALB realism layer in front of moto', () => {
   it('passes moto’s error on for a target group that does not exist', async () => {
     const missing = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/0123456789abcdef';
     await expect(health(missing)).rejects.toMatchObject({ name: expect.stringMatching(/TargetGroupNotFound/) });
+  });
+
+  it('keeps a rule’s Transforms, which moto drops: CreateRule, ModifyRule and DescribeRules answer them as AWS does', async () => {
+    const { seeded } = await seedService(aws, 'rl-tx', { withRule: true });
+    const transforms: RuleTransform[] = [
+      { Type: 'url-rewrite', UrlRewriteConfig: { Rewrites: [{ Regex: '^/api/v1/(.*)$', Replace: '/$1' }] } },
+      { Type: 'host-header-rewrite', HostHeaderRewriteConfig: { Rewrites: [{ Regex: '^www\\.(.*)$', Replace: '$1' }] } },
+    ];
+    const plainMoto = motoClients(testStack.motoEndpoint);
+    try {
+      const created = await aws.elbv2.send(
+        new CreateRuleCommand({
+          ListenerArn: seeded.listenerArn,
+          Priority: 3,
+          Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/v1/*'] } }],
+          Actions: [{ Type: 'forward', TargetGroupArn: seeded.stableTargetGroupArn }],
+          Transforms: transforms,
+        }),
+      );
+      const ruleArn = created.Rules?.[0]?.RuleArn as string;
+      expect(created.Rules?.[0]?.Transforms).toEqual(transforms);
+      const described = async (via: AwsClients = aws) => (await via.elbv2.send(new DescribeRulesCommand({ RuleArns: [ruleArn] }))).Rules?.[0]?.Transforms;
+      expect(await described()).toEqual(transforms);
+      // What the layer fixes: moto itself forgot them.
+      expect(await described(plainMoto)).toBeUndefined();
+      // Listing the listener's rules answers them too, for this rule only.
+      const listed = (await aws.elbv2.send(new DescribeRulesCommand({ ListenerArn: seeded.listenerArn }))).Rules ?? [];
+      expect(listed.find((r) => r.RuleArn === ruleArn)?.Transforms).toEqual(transforms);
+      expect(listed.filter((r) => r.RuleArn !== ruleArn).map((r) => r.Transforms)).toEqual(listed.filter((r) => r.RuleArn !== ruleArn).map(() => undefined));
+
+      // A ModifyRule without Transforms leaves them; with them replaces them; ResetTransforms removes them.
+      await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } }] }));
+      expect(await described()).toEqual(transforms);
+      const modified = await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Transforms: [transforms[0] as RuleTransform] }));
+      expect(modified.Rules?.[0]?.Transforms).toEqual([transforms[0]]);
+      expect(await described()).toEqual([transforms[0]]);
+      await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, ResetTransforms: true }));
+      expect(await described()).toBeUndefined();
+    } finally {
+      plainMoto.destroy();
+    }
+  });
+
+  it('refuses a write that would make a load balancer forward to more than 100 target groups, as AWS does (moto does not)', async () => {
+    const { seeded } = await seedService(aws, 'rl-q');
+    const direct = motoClients(testStack.motoEndpoint);
+    try {
+      // 99 more groups in rules of the listener (written to moto directly: fast), 5 per rule: 100 with stable.
+      const groups: string[] = [];
+      for (let i = 0; i < 99; i++) {
+        const out = await direct.elbv2.send(
+          new CreateTargetGroupCommand({ Name: `${seeded.stableTargetGroupName}-${i}`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' }),
+        );
+        groups.push(out.TargetGroups?.[0]?.TargetGroupArn as string);
+      }
+      for (let i = 0; i < groups.length; i += 5) {
+        await direct.elbv2.send(
+          new CreateRuleCommand({
+            ListenerArn: seeded.listenerArn,
+            Priority: 100 + i,
+            Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/r${i}/*`] } }],
+            Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: groups.slice(i, i + 5).map((TargetGroupArn) => ({ TargetGroupArn, Weight: 1 })) } }],
+          }),
+        );
+      }
+      const extra = await aws.elbv2.send(
+        new CreateTargetGroupCommand({ Name: `${seeded.stableTargetGroupName}-x`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' }),
+      );
+      const extraArn = extra.TargetGroups?.[0]?.TargetGroupArn as string;
+      const attach = (arns: string[]) =>
+        aws.elbv2.send(
+          new ModifyListenerCommand({
+            ListenerArn: seeded.listenerArn,
+            DefaultActions: [{ Type: 'forward', ForwardConfig: { TargetGroups: arns.map((TargetGroupArn) => ({ TargetGroupArn, Weight: 1 })) } }],
+          }),
+        );
+      await expect(attach([seeded.stableTargetGroupArn, extraArn])).rejects.toMatchObject({
+        name: 'TooManyUniqueTargetGroupsPerLoadBalancer',
+        message: expect.stringMatching(/\(100\); this change would make it 101/),
+      });
+      // Nothing changed; a group already in a rule counts once, and replacing stable with the new one stays at 100.
+      expect((await direct.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }))).Listeners?.[0]?.DefaultActions?.[0]?.TargetGroupArn).toBe(
+        seeded.stableTargetGroupArn,
+      );
+      await attach([seeded.stableTargetGroupArn, groups[0] as string]);
+      await attach([extraArn]);
+    } finally {
+      direct.destroy();
+    }
   });
 });

@@ -202,7 +202,10 @@ describe('a release into another account (aws.roleArn)', () => {
       expect(elb.length).toBeGreaterThan(10);
       for (const a of elb) expect({ type: a.type, aws: a.input.aws }).toEqual({ type: a.type, aws: { region: 'us-east-1', roleArn, externalId: 'ci-4711' } });
       // ... and the credentials the worker assumed appear nowhere in the history.
-      const credentials = await (await env.workerAws.clientsFor({ region: 'us-east-1', roleArn, externalId: 'ci-4711' })).elbv2.config.credentials();
+      // The release's own role session (named for the release: the worker keeps one per release).
+      const credentials = await (
+        await env.workerAws.clientsFor({ region: 'us-east-1', roleArn, externalId: 'ci-4711' }, handle.workflowId)
+      ).elbv2.config.credentials();
       expect(credentials.accessKeyId).toMatch(/^ASIA/);
       const text = await historyText(env.client, handle.workflowId);
       expect(text).toContain(roleArn);

@@ -89,7 +89,9 @@ async function startFaulty(seed: number, rates: FaultRates, match?: (action: str
   running.push(w);
   return w;
 }
-afterEach(async () => {
+// After the file, not after each test: the release tests run concurrently (their waits on retry backoff overlap),
+// and a test's end must not stop the workers of the others.
+afterAll(async () => {
   await Promise.all(running.splice(0).map((w) => w.stop()));
 });
 
@@ -277,7 +279,7 @@ describe('the fault proxy', () => {
 });
 
 describe('releases against an unreliable ELBv2 API', () => {
-  it('promotes a healthy release with 20% throttling, 5% 5xx and 5% dropped connections on every ELBv2 call', async () => {
+  it.concurrent('promotes a healthy release with 20% throttling, 5% 5xx and 5% dropped connections on every ELBv2 call', async () => {
     const w = await startFaulty(SEED, UNRELIABLE, elbv2);
     const { service, seeded } = await seedService(aws, 'flaky');
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { setWeight: 25 }, { setWeight: 50 }, { setWeight: 100 }] });
@@ -309,7 +311,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     expect(runs.every((r) => r.outcome === 'completed')).toBe(true);
   });
 
-  it('restores the exact pre-release listener and leaves no target group when aborted under the same faults', async () => {
+  it.concurrent('restores the exact pre-release listener and leaves no target group when aborted under the same faults', async () => {
     const w = await startFaulty(SEED + 1, UNRELIABLE, elbv2);
     const { service, seeded } = await seedService(aws, 'flakyab', { forwardConfig: true });
     const before = await awsState(seeded);
@@ -334,7 +336,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     expect(status.rollbackPlan).toEqual([]);
   });
 
-  it('does not retry a ValidationError from ModifyListener: one attempt, then an exact rollback', async () => {
+  it.concurrent('does not retry a ValidationError from ModifyListener: one attempt, then an exact rollback', async () => {
     // The third ModifyListener (attach at 0, 10%, then the 40% step) is refused by AWS; the rollback's own is not.
     let modifies = 0;
     const w = await startFaulty(3, { validation: 1, maxFaults: 1 }, (a) => a === 'ModifyListener' && ++modifies === 3);
@@ -379,7 +381,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     expect(result.reason).toMatch(/^error: ModifyListener: ValidationError: /);
   });
 
-  it('reports RollbackFailed with an alert while ModifyListener fails, then restores the exact listener once AWS heals', async () => {
+  it.concurrent('reports RollbackFailed with an alert while ModifyListener fails, then restores the exact listener once AWS heals', async () => {
     const w = await startFaulty(11, {});
     const { service, seeded } = await seedService(aws, 'rbfail', { withRule: false });
     const before = await awsState(seeded);
@@ -425,7 +427,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     expect(failing.rollbackError).toMatch(/^ModifyListener: (InternalFailure|ServiceUnavailable): /);
   });
 
-  it('stays promoted when AWS refuses to delete the previous stable target group after the point of no return', async () => {
+  it.concurrent('stays promoted when AWS refuses to delete the previous stable target group after the point of no return', async () => {
     const w = await startFaulty(5, { validation: 1, maxFaults: 1 }, (a) => a === 'DeleteTargetGroup');
     const { service, seeded } = await seedService(aws, 'finfail');
     const handle = await startRelease(client, testSpec(seeded, service, { steps: [{ setWeight: 50 }, { setWeight: 100 }] }), { taskQueue: w.taskQueue });
@@ -453,7 +455,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     expect(groups.map((g) => g.name)).toEqual([canary?.name]);
   });
 
-  it('takes an analysis measurement despite throttled GetMetricData calls instead of calling it inconclusive', async () => {
+  it.concurrent('takes an analysis measurement despite throttled GetMetricData calls instead of calling it inconclusive', async () => {
     const w = await startFaulty(7, { throttle: 1, maxFaults: 2 }, (a) => a === 'GetMetricData');
     const { service, seeded } = await seedService(aws, 'cwthr');
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 20 }, { pause: {} }, { analysis: { template: 'errors' } }, { setWeight: 100 }] });

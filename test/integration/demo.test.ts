@@ -20,8 +20,9 @@ async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
   });
 }
 
+// Concurrent: both wait on the scenarios' timers most of the time, and the second runs on a stack of its own.
 describe('demo scenarios, run non-interactively', () => {
-  it('ends every scenario in its expected state: result, listener and target groups', async () => {
+  it.concurrent('ends every scenario in its expected state: result, listener and target groups', async () => {
     const logs: Record<string, string[]> = {};
     const runs = await Promise.all(
       SCENARIOS.map((scenario: ScenarioName) => {
@@ -84,6 +85,14 @@ describe('demo scenarios, run non-interactively', () => {
     expect(healthyLog).not.toMatch(/vs stable: (high|low)/);
     expect(logs['subtle-regression']?.join('\n')).toMatch(/latency-seconds: canary 0\.05\d*, needs <= 0\.5 → pass/);
 
+    // crash: no 5xx from the new version's targets at all; its failed connections (the ALB's 502/504) roll it back.
+    const crash = byName.crash!;
+    expect(crash.result.outcome).toBe('rolled-back');
+    expect(crash.result.reason).toMatch(/connection-errors = 0\.\d+, needs <= 0\.02/);
+    expect(crash.result.reason).not.toMatch(/5xx-rate =/);
+    expect(crash.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
+    expect(crash.finalForward).toEqual([{ name: crash.targetGroups[0], weight: 1 }]);
+
     // unhealthy: the new version fails its health checks; rolled back before it ever got traffic, saying which targets and why.
     const sick = byName.unhealthy!;
     expect(sick.result.outcome).toBe('rolled-back');
@@ -96,7 +105,7 @@ describe('demo scenarios, run non-interactively', () => {
     expect(Math.max(0, ...(await canaryWeightsRequested(sick.workflowId)))).toBe(0);
   });
 
-  it('runs as the README command does, on its own embedded stack, and exits 0', async () => {
+  it.concurrent('runs as the README command does, on its own embedded stack, and exits 0', async () => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join('dev', 'demo.ts'), '--scenario', 'bad-canary'], {
       cwd: path.resolve(__dirname, '../..'),
       env: { ...process.env, CI: 'true' },

@@ -82,7 +82,15 @@ describe('release report', () => {
     expect(liveOpened.errors).toEqual([]);
     expect(liveOpened.drawn.charts.map((c) => ({ id: c.id, series: c.series }))).toEqual(expectedCharts(live as ReportData));
 
-    const data = await collectReportData({ client: env.client, release: service, cloudwatch: env.aws.cloudwatch, uiUrl: 'http://127.0.0.1:8233' });
+    // CloudWatch as the CLI gets it: for the release's scope (its spec's region, no role here), the session named for it.
+    const asked: unknown[] = [];
+    const cloudwatch = async (scope: unknown, session: string) => {
+      asked.push({ scope, session });
+      return env.aws.cloudwatch;
+    };
+    const data = await collectReportData({ client: env.client, release: service, cloudwatch, uiUrl: 'http://127.0.0.1:8233' });
+    expect(asked).toEqual([{ scope: { region: 'us-east-1' }, session: `release-${service}` }]);
+    expect(data.metricsSource).toEqual({ region: 'us-east-1' });
     expect(data.live).toBe(false);
     expect(data.status.result?.outcome).toBe('rolled-back');
     const { drawn, errors, screenshot } = await openReport(data, 'report-bad-canary');
@@ -122,6 +130,7 @@ describe('release report', () => {
     const html = fs.readFileSync(path.join(outDir, 'report-bad-canary.html'), 'utf8');
     expect(html).toContain(`http://127.0.0.1:8233/namespaces/default/workflows/release-${service}`);
     expect(html).toContain('restored pre-release traffic');
+    expect(html).toContain('Metrics read in us-east-1.');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
   });
 });

@@ -85,7 +85,7 @@ describe('a release across restarts of the Temporal server', () => {
     const taskQueue = uniqueName('srv-restart');
     worker = new CrashableWorker(
       taskQueue,
-      workerEnv({ temporalAddress: address, awsEndpoint: testStack.awsEndpoint, bundlePath: testStack.bundlePath }, taskQueue),
+      workerEnv({ temporalAddress: address, awsEndpoint: testStack.awsEndpoint, bundlePath: testStack.bundlePath, timeScale: testStack.timeScale }, taskQueue),
     );
     await worker.start();
     connection = await Connection.connect({ address });

@@ -349,7 +349,143 @@ describe('traffic and metric simulator', () => {
     expect((await published(seeded.stableTargetGroupArn, 'HTTPCode_Target_5XX_Count')).size).toBe(0);
     expect((await published(idle, 'RequestCount')).size).toBe(0);
   });
+
+  it('counts a crashing version where ALB does: TargetConnectionErrorCount per group, HTTPCode_ELB_5XX_Count per load balancer only, no target 5xx', async () => {
+    const name = uniqueName('simc');
+    const seeded = await seedAlb(aws, { name });
+    const v2 = await createCanaryGroup(seeded, name, 'v2');
+    await setListenerWeights(seeded, [
+      [seeded.stableTargetGroupArn, 50],
+      [v2, 50],
+    ]);
+    const ticks: SimulatorTick[] = [];
+    const sim = startSimulator({
+      aws,
+      listenerArn: seeded.listenerArn,
+      requestsPerSecond: 400,
+      tickMs: 200,
+      profiles: { v1: healthyProfile, v2: { errorRate: 0, latencyMs: 40, connectionErrorRate: 0.4 } },
+      seed: 5,
+      realism: { timeScale: 60, deliveryLagSeconds: 90 },
+      onTick: (t) => ticks.push(t),
+    });
+    try {
+      await until('ticks covering four whole buckets delivered', () => (ticks.at(-1)?.at.getTime() ?? 0) > (ticks[0]?.at.getTime() ?? 0) + 7_000, 30_000);
+    } finally {
+      await sim.stop();
+    }
+    expect(sim.lastError()).toBeUndefined();
+    const firstBucket = Math.ceil((ticks[0]?.at.getTime() ?? 0) / 1_000) * 1_000;
+    const lastBucket = Math.floor(((ticks.at(-1)?.at.getTime() ?? 0) - 1_500 - 400) / 1_000) * 1_000 - 1_000;
+    const perBucket = (arn: string | undefined, what: (x: SimulatorTick['split'][number]) => number): Map<number, number> => {
+      const m = new Map<number, number>();
+      for (const t of ticks) {
+        const b = Math.floor(t.at.getTime() / 1_000) * 1_000;
+        const n = t.split.filter((x) => arn === undefined || x.targetGroupArn === arn).reduce((a, x) => a + what(x), 0);
+        if (b >= firstBucket && b <= lastBucket && n > 0) m.set(b, (m.get(b) ?? 0) + n);
+      }
+      return m;
+    };
+    const published = async (arn: string, metric: string, stat = 'Sum'): Promise<Map<number, number>> =>
+      new Map((await bucketsOf(seeded.listenerArn, arn, metric, stat, firstBucket, lastBucket + 1_000)).map((p) => [p.t, p.v]));
+
+    expect(lastBucket - firstBucket).toBeGreaterThanOrEqual(2_000);
+    const failed = perBucket(v2, (x) => x.connectionErrors);
+    expect([...failed.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // Per target group: the failed connections, and every request (answered or not) in RequestCount.
+    expect(await published(v2, 'TargetConnectionErrorCount')).toEqual(failed);
+    expect(await published(v2, 'RequestCount')).toEqual(perBucket(v2, (x) => x.requests));
+    // The targets answered no 5xx; response times only for the requests they answered.
+    expect((await published(v2, 'HTTPCode_Target_5XX_Count')).size).toBe(0);
+    expect(await published(v2, 'TargetResponseTime', 'SampleCount')).toEqual(perBucket(v2, (x) => x.requests - x.connectionErrors));
+    expect((await published(seeded.stableTargetGroupArn, 'TargetConnectionErrorCount')).size).toBe(0);
+    // The ALB's own 502/504: one count per load balancer, no TargetGroup dimension.
+    const elb = await loadBalancerBuckets(seeded.listenerArn, 'HTTPCode_ELB_5XX_Count', firstBucket, lastBucket + 1_000);
+    expect(new Map(elb.map((p) => [p.t, p.v]))).toEqual(perBucket(undefined, (x) => x.connectionErrors));
+  });
+
+  it('keeps each user on the target group it got while the forward action is sticky, and routes every request by weight without it', async () => {
+    const name = uniqueName('sims');
+    const seeded = await seedAlb(aws, { name });
+    const v2 = await createCanaryGroup(seeded, name, 'v2');
+    const sticky = (weights: [string, number][], seconds?: number): Promise<unknown> =>
+      aws.elbv2.send(
+        new ModifyListenerCommand({
+          ListenerArn: seeded.listenerArn,
+          DefaultActions: [
+            {
+              Type: 'forward',
+              ForwardConfig: {
+                TargetGroups: weights.map(([TargetGroupArn, Weight]) => ({ TargetGroupArn, Weight })),
+                TargetGroupStickinessConfig: seconds ? { Enabled: true, DurationSeconds: seconds } : { Enabled: false },
+              },
+            },
+          ],
+        }),
+      );
+    await sticky(
+      [
+        [seeded.stableTargetGroupArn, 50],
+        [v2, 50],
+      ],
+      3600,
+    );
+    const groupsOf = (ticks: SimulatorTick[]): Map<string, Set<string>> => {
+      const m = new Map<string, Set<string>>();
+      for (const t of ticks) for (const [user, arns] of Object.entries(t.users ?? {})) for (const arn of arns) m.set(user, (m.get(user) ?? new Set()).add(arn));
+      return m;
+    };
+    const opts = { listenerArn: seeded.listenerArn, requestsPerSecond: 500, tickMs: 100, profiles: {}, users: 40, seed: 9 };
+    // Sticky at 50/50, then the weights move to 90/10: users who have a session keep their group.
+    const { ticks: stuck } = await simulate(
+      opts,
+      (s) => s.ticks() >= 12,
+      async (s) => {
+        await until('a few sticky ticks', () => s.ticks() >= 5);
+        await sticky(
+          [
+            [seeded.stableTargetGroupArn, 90],
+            [v2, 10],
+          ],
+          3600,
+        );
+      },
+    );
+    const users = groupsOf(stuck);
+    expect(users.size).toBe(40);
+    expect([...users.values()].filter((g) => g.size > 1)).toEqual([]);
+    const onCanary = [...users.values()].filter((g) => g.has(v2)).length;
+    expect(onCanary).toBeGreaterThan(5);
+    expect(onCanary).toBeLessThan(35);
+    // Without stickiness every request is routed on its own: users see both versions.
+    await sticky([
+      [seeded.stableTargetGroupArn, 50],
+      [v2, 50],
+    ]);
+    const { ticks: free } = await simulate(opts, (s) => s.ticks() >= 5);
+    expect([...groupsOf(free).values()].filter((g) => g.size > 1).length).toBeGreaterThan(20);
+  });
 });
+
+/** One metric of a load balancer (its only dimension) per 1 s bucket in [fromMs, toMs). */
+async function loadBalancerBuckets(listenerArn: string, metric: string, fromMs: number, toMs: number): Promise<{ t: number; v: number }[]> {
+  const loadBalancer = /:listener\/(app\/[^/]+\/[^/]+)\/[^/]+$/.exec(listenerArn)?.[1] ?? '';
+  const out = await aws.cloudwatch.send(
+    new GetMetricDataCommand({
+      StartTime: new Date(Math.floor(fromMs / 1_000) * 1_000),
+      EndTime: new Date(Math.floor(toMs / 1_000) * 1_000),
+      ScanBy: 'TimestampAscending',
+      MetricDataQueries: [
+        {
+          Id: 'm',
+          MetricStat: { Metric: { Namespace: 'AWS/ApplicationELB', MetricName: metric, Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }] }, Period: 1, Stat: 'Sum' },
+        },
+      ],
+    }),
+  );
+  const r = out.MetricDataResults?.[0];
+  return (r?.Timestamps ?? []).map((t, i) => ({ t: new Date(t).getTime(), v: r?.Values?.[i] ?? NaN }));
+}
 
 /** One metric of a target group per 1 s bucket in [fromMs, toMs), as GetMetricData returns it. */
 async function bucketsOf(

@@ -32,6 +32,7 @@ import {
 } from '../../activities/contract';
 import { describeRef, describeStickiness, forwardDrift, sameForward, sameStickiness, sameTargetGroups, withWeights } from '../../common/forward';
 import type { Notification } from '../../activities/notify';
+import { createHookActivities, type HookConfig } from '../../activities/hooks';
 import type { AnalysisCounters, AnalysisRequest, AnalysisRun, AnalysisVerdict } from '../../analysis/analysis';
 import type { Target } from '../../common/spec';
 
@@ -77,6 +78,8 @@ export interface FakeAlbOptions {
   approverKeys?: Record<string, string[]>;
   /** The worker answers the release's request for its keys only once this settles (default: at once). */
   approverKeysAnswered?: Promise<unknown>;
+  /** The hooks the worker holds: callHook and workerHooks are the real activities over them (default none). */
+  hooks?: HookConfig;
 }
 
 /** The time-skipping test server's clock, as a background batch of `backgroundBatches: 'pass'` uses it. */
@@ -197,7 +200,11 @@ export class FakeAlb {
     this.backgroundBatches = opts.backgroundBatches ?? 'hold';
     this.heldKeys = opts.approverKeys ?? {};
     this.keysAnswered = opts.approverKeysAnswered ?? Promise.resolve();
+    this.hookActivities = createHookActivities(opts.hooks ?? {});
   }
+
+  /** The real hook activities over the test's hook configuration: hooks are HTTP, not AWS, so nothing to fake. */
+  private readonly hookActivities: ReturnType<typeof createHookActivities>;
 
   private readonly keysAnswered: Promise<unknown>;
 
@@ -391,6 +398,18 @@ export class FakeAlb {
       waitHealthy: run('waitHealthy', (i: In<'waitHealthy'>) => this.waitHealthy(i)),
       setForwardWeights: run('setForwardWeights', (i: In<'setForwardWeights'>) => this.setForwardWeights(i)),
       restoreActions: run('restoreActions', (i: In<'restoreActions'>) => this.restoreActions(i)),
+      checkTargetGroupRoom: run('checkTargetGroupRoom', (i: In<'checkTargetGroupRoom'>) => {
+        this.checkRef(i);
+        const onLoadBalancer = new Set(this.actions.flatMap((a) => (a.Type === 'forward' ? forwardOf(a).map((g) => g.targetGroupArn) : []))).size;
+        return { onLoadBalancer, limit: 100, adding: i.adding.length };
+      }),
+      targetGroupOwner: run('targetGroupOwner', (i: In<'targetGroupOwner'>) => {
+        const tags = this.targetGroups.get(i.targetGroupArn)?.tags ?? {};
+        const stack = tags['aws:cloudformation:stack-name'];
+        return !tags[Tags.releaseId] && stack !== undefined ? { owner: `tagged aws:cloudformation:stack-name=${stack}` } : {};
+      }),
+      setForwardStickiness: run('setForwardStickiness', (i: In<'setForwardStickiness'>) => this.setForwardStickiness(i)),
+      restoreStickiness: run('restoreStickiness', (i: In<'restoreStickiness'>) => this.restoreStickiness(i)),
       drainTargetGroup: run('drainTargetGroup', (i: In<'drainTargetGroup'>) => this.drainTargetGroup(i)),
       deleteTargetGroup: run('deleteTargetGroup', (i: In<'deleteTargetGroup'>) => this.deleteTargetGroup(i)),
       prepareIdleGroup: run('prepareIdleGroup', (i: In<'prepareIdleGroup'>) => this.prepareIdleGroup(i)),
@@ -407,6 +426,8 @@ export class FakeAlb {
         await this.keysAnswered;
         return { keys: this.heldKeys };
       },
+      callHook: run('callHook', (i: In<'callHook'>) => this.hookActivities.callHook(i)),
+      workerHooks: () => this.hookActivities.workerHooks(),
     };
   }
 
@@ -605,6 +626,47 @@ export class FakeAlb {
     };
     const verified = stateOf(this.actions[index] as ElbAction);
     return { weights: verified.targetGroups, unchanged: false, forward: verified };
+  }
+
+  /** The forward action's stickiness, as the real activity sets it: the expected groups kept, drift refused. */
+  private setForwardStickiness(input: TrafficRef & { stickiness: ForwardState['stickiness']; expected: ForwardState }): VerifiedWeights {
+    this.checkRef(input);
+    const index = this.actions.findIndex((a) => a.Type === 'forward');
+    if (index < 0) throw drifted(input, input.expected, undefined);
+    const current = stateOf(this.actions[index] as ElbAction);
+    const done = sameTargetGroups(current.targetGroups, input.expected.targetGroups) && sameStickiness(current.stickiness, input.stickiness);
+    if (!done && !sameForward(current, input.expected)) throw drifted(input, input.expected, current);
+    this.writeStickiness(index, input.stickiness);
+    const verified = stateOf(this.actions[index] as ElbAction);
+    return { weights: verified.targetGroups, unchanged: done, forward: verified };
+  }
+
+  /** Back to `original` when the stickiness is still what the release set; someone else's stays (in `kept`). */
+  private restoreStickiness(input: TrafficRef & { original: ForwardState['stickiness']; set: ForwardState['stickiness'] }): RestoredForward {
+    this.checkRef(input);
+    const index = this.actions.findIndex((a) => a.Type === 'forward');
+    if (index < 0) return { weights: [], unchanged: true, kept: ['no forward action (someone replaced it): no stickiness to restore'] };
+    const current = stateOf(this.actions[index] as ElbAction);
+    if (sameStickiness(current.stickiness, input.original)) return { weights: current.targetGroups, unchanged: true, kept: [], forward: current };
+    if (!sameStickiness(current.stickiness, input.set)) {
+      const kept = `stickiness: ${describeStickiness(current.stickiness)} (the release set ${describeStickiness(input.set)}, was: ${describeStickiness(input.original)})`;
+      return { weights: current.targetGroups, unchanged: true, kept: [kept], forward: current };
+    }
+    this.writeStickiness(index, input.original);
+    const verified = stateOf(this.actions[index] as ElbAction);
+    return { weights: verified.targetGroups, unchanged: false, kept: [], forward: verified };
+  }
+
+  private writeStickiness(index: number, stickiness: ForwardState['stickiness']): void {
+    const forward = this.actions[index] as ElbAction;
+    this.actions[index] = {
+      Type: 'forward',
+      Order: forward.Order,
+      ForwardConfig: {
+        TargetGroups: forwardOf(forward).map((g) => ({ TargetGroupArn: g.targetGroupArn, Weight: g.weight })),
+        TargetGroupStickinessConfig: stickiness.enabled ? { Enabled: true, DurationSeconds: stickiness.durationSeconds } : { Enabled: false },
+      },
+    };
   }
 
   /**
@@ -850,6 +912,10 @@ export function routedActivities(fakes: Map<string, FakeAlb>): ReleaseActivities
     waitHealthy: true,
     setForwardWeights: true,
     restoreActions: true,
+    checkTargetGroupRoom: true,
+    targetGroupOwner: true,
+    setForwardStickiness: true,
+    restoreStickiness: true,
     drainTargetGroup: true,
     deleteTargetGroup: true,
     prepareIdleGroup: true,
@@ -862,6 +928,8 @@ export function routedActivities(fakes: Map<string, FakeAlb>): ReleaseActivities
     deleteSegmentRule: true,
     notify: true,
     workerApproverKeys: true,
+    callHook: true,
+    workerHooks: true,
   };
   return Object.fromEntries((Object.keys(all) as ActivityName[]).map((n) => [n, route(n)])) as unknown as ReleaseActivities;
 }

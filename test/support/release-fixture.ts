@@ -5,7 +5,7 @@
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import { createActivities, type ActivityDeps } from '../../activities';
 import { motoClients, type AwsClients } from '../../activities/aws-clients';
 import type { ReleaseSpecInput } from '../../common/spec';
 import type { ReleaseStatus } from '../../common/status';
@@ -13,7 +13,7 @@ import { handFedErrorRateTemplate } from '../../dev/aws-state';
 import { tagCaller, workerCaller } from '../../dev/iam-check';
 import { seedAlb, type SeededAlb, type SeedOptions } from '../../dev/seed';
 import { statusQuery } from '../../common/messages';
-import { testAws, testClient, testWorker, uniqueName } from './env';
+import { testAws, testClient, testStack, testWorker, uniqueName } from './env';
 
 export {
   dimensionOf,
@@ -31,6 +31,7 @@ export const testEnvironment = { canaryTargets: [{ id: '10.0.0.21', port: 8080 }
 /** A spec for a seeded service with test-sized durations; override any top-level field. */
 export function testSpec(seeded: SeededAlb, service: string, overrides: Partial<Record<keyof ReleaseSpecInput, unknown>> = {}): Record<string, unknown> {
   return {
+    apiVersion: 'canary/v1',
     service,
     version: 'v2',
     region: 'us-east-1',
@@ -58,12 +59,14 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
 export async function startTestWorker(
   aws: AwsClients,
   webhooks?: Record<string, string>,
+  deps: Pick<ActivityDeps, 'hooks' | 'ownershipTags'> = {},
 ): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker; aws: AwsClients }> {
   const taskQueue = uniqueName('tq');
   const workerAws = tagCaller(motoClients(aws.config.endpoint ?? '', aws.config.region), workerCaller);
   const { worker, connection }: { worker: Worker; connection: NativeConnection } = await testWorker({
     taskQueue,
-    activities: createActivities({ ...workerAws, webhooks }),
+    // The stack's AWS time runs `timeScale` times faster: the health wait asks at its health checks' pace.
+    activities: createActivities({ ...workerAws, webhooks, timeScale: testStack.timeScale, ...deps }),
   });
   const running = worker.run();
   return {

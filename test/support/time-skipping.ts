@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import type { Sinks, WorkflowInfo } from '@temporalio/workflow';
-import { WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type MessageAck, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
@@ -337,25 +337,44 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
 }
 
 /**
+ * How a query cut at its deadline ends: our deadline timer (DEADLINE_EXCEEDED) or the server's cancel at the same
+ * deadline (CANCELLED), whichever the client reads first (test/unit/query-timeout.test.ts).
+ */
+const CUT_AT_DEADLINE = [4, 1];
+/** The first status query's own limit; a query cut at its limit is sent again with twice the limit, up to the max. */
+const FIRST_QUERY_LIMIT_MS = 5_000;
+const MAX_QUERY_LIMIT_MS = 20_000;
+
+/**
  * Polls the status query until `pred` holds (time skipping stays locked while the test polls, so timers do not
- * fire meanwhile); fails with the last status seen.
+ * fire meanwhile); fails with the last status seen. Each query has a deadline and is sent again when cut at it: on
+ * the time-skipping server a query sent while a release is busy is now and then never answered (the worker logs
+ * "Task not found when completing ... workflow execution already completed"), and the call then waited ~90 s for the
+ * connection to be dropped for excess pings (test/long/handover-order.test.ts: 92 s instead of 5 in three fresh-clone
+ * runs of three; the query sent again is answered at once).
  */
 export async function waitForStatus(
   handle: WorkflowHandle,
   pred: (s: ReleaseStatus) => boolean,
   what = 'status condition',
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
 ): Promise<ReleaseStatus> {
   const deadline = Date.now() + timeoutMs;
+  let limitMs = FIRST_QUERY_LIMIT_MS;
   let last: ReleaseStatus | undefined;
   for (;;) {
-    last = await handle.query(statusQuery);
-    if (pred(last)) return last;
+    try {
+      last = await handle.client.connection.withDeadline(Date.now() + limitMs, () => handle.query(statusQuery));
+      if (pred(last)) return last;
+    } catch (err) {
+      if (!(err instanceof ServiceError && CUT_AT_DEADLINE.includes((err.cause as { code?: number } | undefined)?.code ?? -1))) throw err;
+      limitMs = Math.min(2 * limitMs, MAX_QUERY_LIMIT_MS);
+    }
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(
-    `${what} not met in ${timeoutMs} ms; last status: ${JSON.stringify({ phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`,
+    `${what} not met in ${timeoutMs} ms; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, gate: last.gate, timeline: last.timeline.slice(-5) })}`,
   );
 }
 
@@ -395,12 +414,21 @@ export const atGate =
 export async function signalHandled<Args extends unknown[]>(handle: WorkflowHandle, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
   const before = await handle.describe();
   await handle.signal(signal, ...args);
+  const deadline = Date.now() + SIGNAL_HANDLED_LIMIT_MS;
   for (;;) {
     const now = await handle.describe();
     const events = now.historyLength ?? 0;
     // A handled signal adds at least: signaled, workflow task scheduled, started, completed. A new run has answered
     // its first task at started, scheduled, started, completed.
     if (now.runId === before.runId ? events >= (before.historyLength ?? 0) + 4 : events >= 4) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `signal ${signal.name} not handled in ${SIGNAL_HANDLED_LIMIT_MS} ms: run ${now.runId} has ${events} events (${before.historyLength} before it)`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** How long {@link signalHandled} waits for the release to answer a signal (generous: a loaded 2-core machine). */
+const SIGNAL_HANDLED_LIMIT_MS = 60_000;

@@ -14,6 +14,8 @@ export interface WorkerStackVars {
   /** The AWS endpoint: the realism layer in front of moto in the tests (testStack.awsEndpoint). */
   awsEndpoint: string;
   bundlePath: string;
+  /** AWS seconds per real second of the stack (its realism layer's health checks): the worker's CANARY_TIME_SCALE. */
+  timeScale?: number;
 }
 
 /**
@@ -36,6 +38,8 @@ export function workerEnv(stack: WorkerStackVars, taskQueue: string, extra: Reco
     CANARY_METRICS_ADDRESS: '',
     CANARY_STICKY_QUEUE_TIMEOUT: '1s',
     CANARY_LOG_LEVEL: 'WARN',
+    // The health wait asks at the health checks' pace, which the stack compresses.
+    ...(stack.timeScale ? { CANARY_TIME_SCALE: String(stack.timeScale) } : {}),
     ...extra,
   };
 }

@@ -14,6 +14,7 @@ const LISTENER = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/a
 
 function spec(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
+    apiVersion: 'canary/v1',
     service: 'checkout',
     version: 'v2.3.1',
     region: 'us-east-1',
@@ -103,11 +104,39 @@ describe('canary validate', () => {
     });
   });
 
+  it("takes a CI bot as the initiator, from --by (GitHub's actor) or from $CANARY_USER", async () => {
+    const { initiator: _initiator, ...noInitiator } = spec();
+    const file = write('bot.yaml', noInitiator);
+    const byFlag = await canary('validate', '--spec', file, '--by', 'dependabot[bot]', '--json');
+    expect(byFlag.code).toBe(ExitCode.ok);
+    expect(JSON.parse(byFlag.stdout)).toMatchObject({ valid: true, initiator: 'dependabot[bot]' });
+    process.env.CANARY_USER = 'github-actions[bot]';
+    try {
+      const byLogin = await canary('validate', '--spec', file, '--json');
+      expect(JSON.parse(byLogin.stdout)).toMatchObject({ valid: true, initiator: 'github-actions[bot]' });
+    } finally {
+      process.env.CANARY_USER = 'ci-bot';
+    }
+  });
+
   it('prints the field errors as JSON with --json and still exits 2', async () => {
     const file = write('bad-json.yaml', spec({ region: 'mars-1' }));
     const ran = await canary('validate', '--spec', file, '--json');
     expect(ran.code).toBe(ExitCode.invalid);
     expect(JSON.parse(ran.stdout)).toEqual({ valid: false, file, errors: [{ field: 'region', message: 'an AWS region such as us-east-1' }] });
+  });
+
+  it('reads a spec without apiVersion as canary/v1 and warns; refuses an apiVersion it does not know, naming the ones it reads', async () => {
+    const { apiVersion: _apiVersion, ...unversioned } = spec();
+    const file = write('unversioned.yaml', unversioned);
+    const ran = await canary('validate', '--spec', file);
+    expect(ran.code).toBe(ExitCode.ok);
+    expect(ran.stderr).toBe(`warning: ${file} has no apiVersion: read as canary/v1; add apiVersion: canary/v1 (docs/COMPATIBILITY.md)\n`);
+
+    const newer = write('newer.yaml', spec({ apiVersion: 'canary/v2' }));
+    const refused = await canary('validate', '--spec', newer);
+    expect(refused.code).toBe(ExitCode.invalid);
+    expect(refused.stderr.split('\n')).toContain('apiVersion: unknown apiVersion "canary/v2": this canary reads canary/v1 (a newer spec needs a newer canary)');
   });
 
   it('exits 2 for a file that is missing or not YAML, and for a missing --spec', async () => {

@@ -188,9 +188,9 @@ describe('the judged window', () => {
 
 describe('CloudWatch-evaluated and extended-statistic series', () => {
   it('takes the worst bucket, since percentiles and per-bucket ratios do not combine exactly', () => {
-    expect(reduceSeries('p99', [0.2, 0.9, 0.4])).toBe(0.9);
-    expect(reduceSeries('p99', [0.2, 0.9, 0.4], 'lowest')).toBe(0.2);
-    expect(reduceSeries('Sum', [1, 2, 3])).toBe(6);
+    expect(reduceSeries(statisticKind('p99'), [0.2, 0.9, 0.4])).toBe(0.9);
+    expect(reduceSeries(statisticKind('p99'), [0.2, 0.9, 0.4], 'lowest')).toBe(0.2);
+    expect(reduceSeries(statisticKind('Sum'), [1, 2, 3])).toBe(6);
     const metric = {
       name: 'rate',
       query: [

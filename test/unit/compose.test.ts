@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { DEFAULT_TASK_QUEUE } from '../../common/constants';
 import { parseDuration } from '../../common/duration';
 import { releaseSearchAttributes } from '../../common/search-attributes';
-import { DEFAULT_METRICS_ADDRESS, FORCE_AFTER_GRACE_MS, loadWorkerConfig, WORKER_ENV_VARS } from '../../worker/config';
+import { DEFAULT_METRICS_ADDRESS, FORCE_AFTER_GRACE_MS, isWorkerEnvVar, loadWorkerConfig, WORKER_ENV_VARS } from '../../worker/config';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -143,7 +143,7 @@ describe('docker-compose.yml by the Compose specification', () => {
 
   it('gives the worker, as compose resolves it, a configuration worker/config.ts loads', () => {
     const env = Object.fromEntries(Object.entries(parsed?.services.worker?.environment ?? {}).map(([k, v]) => [k, v ?? '']));
-    expect(Object.keys(env).filter((name) => !WORKER_ENV_VARS.includes(name) && !isLibraryVar(name))).toEqual([]);
+    expect(Object.keys(env).filter((name) => !isWorkerEnvVar(name) && !isLibraryVar(name))).toEqual([]);
     const config = loadWorkerConfig({ ...env, TEMPORAL_CONFIG_FILE: path.join(os.tmpdir(), 'canary-no-such.toml') });
     expect(config).toMatchObject({ taskQueue: DEFAULT_TASK_QUEUE, metricsAddress: '0.0.0.0:9464', shutdownGraceMs: 60_000, maxConcurrentActivities: 100 });
     expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'default' });
@@ -212,8 +212,23 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets only variables the worker or its SDKs read', () => {
-    const unknown = Object.keys(workerEnv).filter((name) => !WORKER_ENV_VARS.includes(name) && !isLibraryVar(name));
+    const unknown = Object.keys(workerEnv).filter((name) => !isWorkerEnvVar(name) && !isLibraryVar(name));
     expect(unknown).toEqual([]);
+  });
+
+  it('names every worker variable: set for the worker, or said why not', () => {
+    const text = fs.readFileSync(composeFile, 'utf8');
+    // A `<NAME>` variable (CANARY_WEBHOOK_<NAME>) is named as such; an example of it may be set.
+    expect(WORKER_ENV_VARS.filter((v) => !text.includes(v))).toEqual([]);
+  });
+
+  it('mounts ~/.aws read-only for profiles and SSO, and warns that 7233 and 8080 are open, showing the loopback form', () => {
+    expect((worker as Service & { volumes?: string[] }).volumes).toContain('~/.aws:/home/node/.aws:ro');
+    expect(workerEnv.AWS_PROFILE).toBe('${AWS_PROFILE:-}');
+    const text = fs.readFileSync(composeFile, 'utf8');
+    expect(text).toMatch(/WARNING: the Temporal service \(7233\) and its UI \(8080\) have no authentication/);
+    expect(text).toContain("# - '127.0.0.1:7233:7233'");
+    expect(text).toContain("# - '127.0.0.1:8080:8080'");
   });
 
   it('points the worker at the temporal service on the port the server listens on', () => {
@@ -446,7 +461,7 @@ describe('loadWorkerConfig', () => {
     );
   });
 
-  it('reads AWS settings like awsConfigFromEnv and names the AWS variable that is wrong', () => {
+  it('reads AWS settings like awsConfigFromEnv, leaves credentials to the SDK chain, and names the AWS variable that is wrong', () => {
     const config = loadWorkerConfig({
       ...noFile,
       AWS_REGION: 'eu-west-1',
@@ -454,7 +469,8 @@ describe('loadWorkerConfig', () => {
       AWS_ACCESS_KEY_ID: 'a',
       AWS_SECRET_ACCESS_KEY: 'b',
     });
-    expect(config.aws).toMatchObject({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', accessKeyId: 'a', secretAccessKey: 'b' });
+    expect(config.aws).toEqual({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' });
+    expect(config.credentials).toEqual({ source: 'static keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY', warning: undefined });
     expect(() => loadWorkerConfig({ ...noFile, AWS_ENDPOINT_URL: 'moto' })).toThrow(/AWS_ENDPOINT_URL/);
   });
 

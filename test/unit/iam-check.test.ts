@@ -14,7 +14,9 @@ function commandsUsedBy(dirs: string[]): string[] {
   const out = new Set<string>();
   for (const dir of dirs) {
     if (!fs.existsSync(path.join(root, dir))) continue;
-    for (const file of fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.ts'))) {
+    // Every .ts file below the folder (the metric sources live in activities/sources/).
+    const files = (fs.readdirSync(path.join(root, dir), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    for (const file of files) {
       const text = fs.readFileSync(path.join(root, dir, file), 'utf8');
       for (const m of text.matchAll(/new (\w+)Command\(/g)) {
         const name = m[1] as string;

@@ -47,11 +47,13 @@ describe('layers', () => {
     });
   });
 
-  it('nothing in common/, analysis/, activities/, client/, dev/ or bench/ imports from workflows/', () => {
+  it('nothing in common/, analysis/, activities/, client/, dev/ or bench/ imports from workflows/ (the dry run plans with workflows/plan.ts)', () => {
     const offenders = ['common', 'analysis', 'activities', 'client', 'dev', 'bench']
       .flatMap(sources)
       .flatMap(importsOf)
-      .filter((i) => inLayer(i.target, 'workflows'));
+      .filter((i) => inLayer(i.target, 'workflows'))
+      // `canary start --dry-run` plans with the workflow's own pure helpers, so it prints what the release would do.
+      .filter((i) => !(i.file === 'client/dry-run.ts' && i.target === 'workflows/plan'));
     expect(offenders).toEqual([]);
   });
 

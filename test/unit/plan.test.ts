@@ -1,5 +1,6 @@
 import {
   approvalProblem,
+  describeCompensation,
   forwardFor,
   rollbackOrder,
   roleWeights,
@@ -44,7 +45,21 @@ describe('release planning', () => {
       { kind: 'deleteTargetGroup', listenerArn: 'l', name: 'baseline' },
       { kind: 'restoreActions', listenerArn: 'l', actions: [] },
     ];
-    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? 'restore' : c.name))).toEqual(['restore', 'baseline', 'canary']);
+    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? 'restore' : 'name' in c ? c.name : c.kind))).toEqual(['restore', 'baseline', 'canary']);
+  });
+
+  it('puts the stickiness back after the segment rules and before the forward actions, while both groups are still in them', () => {
+    const sticky = { enabled: true, durationSeconds: 3600 };
+    const saga: Compensation[] = [
+      { kind: 'restoreActions', listenerArn: 'l', actions: [] },
+      { kind: 'deleteTargetGroup', listenerArn: 'l', name: 'canary' },
+      { kind: 'restoreStickiness', listenerArn: 'l', original: { enabled: false }, set: sticky },
+      { kind: 'deleteSegmentRule', listenerArn: 'l', releaseId: 'r', name: 'staff' },
+    ];
+    expect(rollbackOrder(saga).map((c) => c.kind)).toEqual(['deleteSegmentRule', 'restoreStickiness', 'restoreActions', 'deleteTargetGroup']);
+    expect(describeCompensation(saga[2] as Compensation).description).toBe(
+      "set the listener's forward stickiness back to no stickiness (unless someone changed it from stickiness 3600s) and verify it",
+    );
   });
 
   it('removes segment rules first, newest first, then restores every forward action, then the rest newest first', () => {
@@ -55,7 +70,7 @@ describe('release planning', () => {
       { kind: 'deleteSegmentRule', listenerArn: 'l', releaseId: 'r', name: 'staff' },
       { kind: 'deleteSegmentRule', listenerArn: 'l', releaseId: 'r', name: 'beta', ruleArn: 'arn:rule' },
     ];
-    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? `restore ${c.listenerArn}` : c.name))).toEqual([
+    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? `restore ${c.listenerArn}` : 'name' in c ? c.name : c.kind))).toEqual([
       'beta',
       'staff',
       'restore l',

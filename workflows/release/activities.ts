@@ -5,6 +5,7 @@
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { ReleaseActivities } from '../../activities/contract';
 import { ErrorTypes } from '../../common/aws-names';
+import { HookErrors } from '../../common/hooks';
 
 const nonRetryableErrorTypes = [
   ErrorTypes.ListenerNotFound,
@@ -22,6 +23,8 @@ const nonRetryableErrorTypes = [
   ErrorTypes.SegmentPriorityTaken,
   ErrorTypes.SegmentRuleDrifted,
   ErrorTypes.SegmentRuleNotOurs,
+  // A forward step with expired or missing credentials fails fast and rolls back (compensations keep retrying).
+  ErrorTypes.AwsCredentials,
 ];
 
 /**
@@ -49,6 +52,18 @@ export const compensate = proxyActivities<ReleaseActivities>(rollbackCall);
  * heartbeats rather than fitting in 15 s (every attempt of a slow check timed out, and the rollback failed).
  */
 export const teardown = proxyActivities<ReleaseActivities>({ ...rollbackCall, startToCloseTimeout: '5m', heartbeatTimeout: '30s' });
+
+/**
+ * A hook call (workflows/release/hooks.ts): connection errors, 5xx and 429 retried with backoff for as long as the
+ * use's timeout leaves (`remainingMs`); a 4xx, a refused answer or a name the worker does not hold is not retried.
+ */
+export function hookCall(remainingMs: number) {
+  return proxyActivities<ReleaseActivities>({
+    startToCloseTimeout: '1m',
+    scheduleToCloseTimeout: Math.max(1_000, remainingMs),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [HookErrors.rejected, HookErrors.notConfigured] },
+  });
+}
 
 /** Webhooks: a few quick tries; a lost notification never changes the release. */
 export const notifier = proxyActivities<ReleaseActivities>({

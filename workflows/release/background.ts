@@ -2,7 +2,8 @@
  * Background analysis: runs from the first weight above 0 until promotion or rollback, one activity call per
  * report batch (`reportEvery / interval` measurements), so a long bake adds a few history events per batch.
  */
-import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, metricMeter } from '@temporalio/workflow';
+import { emitMetric } from '../../common/release-metrics';
 import { zeroCounters, type AnalysisCounters, type AnalysisRun } from '../../analysis/analysis';
 import { analysisCall, causeMessage } from './activities';
 import { firstWindowWait } from './first-window';
@@ -53,6 +54,7 @@ export class BackgroundAnalysis {
           });
           state.data.backgroundAnalysis = run;
           state.data.backgroundCounters = run.counters;
+          emitMetric(metricMeter, 'analysisVerdicts', 1, { verdict: run.verdict, template: bg.template });
           state.touch();
           if (run.verdict === 'fail') {
             state.record('canary', `background analysis ${bg.template}: fail`, run.reason);

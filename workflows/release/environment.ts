@@ -8,7 +8,9 @@ import type { ElbAction, HealthyTargets, TargetHealthReport } from '../../activi
 import { Tags } from '../../common/aws-names';
 import { formatDuration } from '../../common/duration';
 import type { ParsedReleaseSpec } from '../../common/spec';
-import type { Role } from '../../common/status';
+import { describeRef, describeStickiness, refKey, sameStickiness, type ForwardStickiness } from '../../common/forward';
+import type { Compensation, Role } from '../../common/status';
+import { sessionsNote } from '../../common/status-view';
 import { targetGroupName } from '../plan';
 import { aws, healthWait } from './activities';
 import { interruptible } from './gates';
@@ -29,7 +31,8 @@ export interface Found {
 /** Reads the forward action(s) and their one stable target group. */
 export async function discover(state: ReleaseState): Promise<Found> {
   const { spec } = state;
-  const refs = state.refs();
+  // Where each forward action is, nothing else (a ref of the spec also carries its `stickiness`).
+  const refs = state.refs().map((r) => (r.ruleArn ? { listenerArn: r.listenerArn, ruleArn: r.ruleArn } : { listenerArn: r.listenerArn }));
   const pair = spec.environment.mode === 'pair' ? spec.environment.pair : undefined;
   const traffic = await aws.discoverForwards({ aws: state.scope(), forwards: refs, pair });
   state.data.forwards = traffic.forwards.map((f) => ({ ref: f.ref, verified: f.forward }));
@@ -41,7 +44,23 @@ export async function discover(state: ReleaseState): Promise<Found> {
   const dims = { targetGroup: traffic.stableDimension, loadBalancer: traffic.loadBalancerDimension };
   state.addGroup('stable', traffic.stableTargetGroupName, traffic.stableTargetGroupArn, dims);
   state.setWeights({ verified: { stable: 100 } });
+  await checkTargetGroupRoom(state, traffic.idle);
   return found;
+}
+
+/**
+ * Before anything changes: the load balancer can take the groups the release attaches (ALB allows 100 per load
+ * balancer, not adjustable). The previous stable is attached already and stays until finalizing; a refusal fails the
+ * release as invalid with nothing changed, and says how many there are.
+ */
+async function checkTargetGroupRoom(state: ReleaseState, idle: { attached: boolean } | undefined): Promise<void> {
+  const { spec } = state;
+  const adding = spec.environment.mode === 'pair' ? (idle && !idle.attached ? ['the idle group of the pair'] : []) : ['canary'];
+  if (spec.environment.mode !== 'pair' && spec.environment.baselineTargets?.length) adding.push('baseline');
+  if (adding.length === 0) return;
+  const ref = state.refs()[0] as { listenerArn: string };
+  const room = await aws.checkTargetGroupRoom({ listenerArn: ref.listenerArn, aws: state.scope(), adding });
+  state.record('canary', 'room for target groups', `${room.adding} to attach; the load balancer has ${room.onLoadBalancer} of ${room.limit}`);
 }
 
 /** Prepares canary (and baseline), attached at weight 0 and healthy, and registers the restore of the pre-release actions. */
@@ -62,8 +81,55 @@ export async function cloneEnvironment(state: ReleaseState, found: Found): Promi
   registerRestores(state, found);
   // Attached at weight 0: health-checked by the load balancer, no user traffic yet.
   await shift(state, state.hasBaseline ? { stable: 100, canary: 0, baseline: 0 } : { stable: 100, canary: 0 }, 'canary', 'attach at weight 0');
+  // Before any weight: the first users the canary gets stay on it, and no one drifts between versions mid-session.
+  await setStickiness(state);
   for (const r of roles) await waitRoleHealthy(state, r.role, r.targets);
   state.atSafePoint = true;
+}
+
+/**
+ * `traffic.stickiness`: each forward action keeps a user on the group they got (ALB's target group stickiness) for the
+ * release. Its own setting is registered to be restored, at promotion or rollback, before the write.
+ */
+async function setStickiness(state: ReleaseState): Promise<void> {
+  // The spec's refs, in the order discovery recorded the forward actions; each may carry its `stickiness`.
+  const refs = state.refs() as { stickiness?: number }[];
+  for (const [i, f] of state.data.forwards.entries()) {
+    const ms = refs[i]?.stickiness;
+    if (!ms) continue;
+    const wanted: ForwardStickiness = { enabled: true, durationSeconds: Math.round(ms / 1000) };
+    const original = f.verified.stickiness;
+    if (!sameStickiness(original, wanted)) {
+      state.register({ kind: 'restoreStickiness', ...f.ref, original, set: wanted });
+      const v = await aws.setForwardStickiness({ ...f.ref, aws: state.scope(), stickiness: wanted, expected: f.verified });
+      if (v.forward) f.verified = v.forward;
+    }
+    state.data.stickiness = { durationSeconds: wanted.durationSeconds as number };
+    state.record(
+      'canary',
+      'stickiness',
+      `${describeRef(f.ref)}: ${describeStickiness(wanted)} for the release (was: ${describeStickiness(original)}); ${sessionsNote(ms / 1000)}`,
+    );
+  }
+}
+
+/** Puts one forward action's stickiness back (rollback or finalizing) and records what it found. */
+export async function restoreStickiness(
+  state: ReleaseState,
+  c: Extract<Compensation, { kind: 'restoreStickiness' }>,
+  act: { restoreStickiness: (typeof aws)['restoreStickiness'] },
+): Promise<void> {
+  const ref = c.ruleArn ? { listenerArn: c.listenerArn, ruleArn: c.ruleArn } : { listenerArn: c.listenerArn };
+  const r = await act.restoreStickiness({ ...ref, aws: state.scope(), original: c.original, set: c.set });
+  const f = state.data.forwards.find((x) => refKey(x.ref) === refKey(ref));
+  if (f && r.forward) f.verified = r.forward;
+  if (r.kept.length) state.data.keptOnRestore = [...(state.data.keptOnRestore ?? []), ...r.kept];
+  state.data.stickiness = undefined;
+  state.record(
+    'canary',
+    'restored stickiness',
+    `${describeRef(ref)}: ${r.kept.length ? `kept someone else's change: ${r.kept.join('; ')}` : `${describeStickiness(c.original)} (verified by describe)`}`,
+  );
 }
 
 function registerRestores(state: ReleaseState, found: Found): void {

@@ -3,7 +3,8 @@
  * a manual pause, and long activities that a stop or a full promotion interrupts. Each wait ends in a named outcome
  * (samples' `expense`).
  */
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { CancellationScope, condition, metricMeter } from '@temporalio/workflow';
+import { emitMetric } from '../../common/release-metrics';
 import type { Gate, GateAnswer } from '../../common/status';
 import { ContinueAsNewNeeded, type ReleaseState } from './state';
 
@@ -21,8 +22,9 @@ const ENDS: Record<Gate['kind'], string> = {
   drift: 'drift gate ended',
 };
 
-/** Records who ended a gate with which verb (a timeout is recorded by the step, with its policy). */
+/** Records who ended a gate with which verb (a timeout is recorded by the step, with its policy), and how long it held. */
 function recordEnd(state: ReleaseState, gate: Gate, end: GateEnd): void {
+  emitMetric(metricMeter, 'gateWaitSeconds', Math.max(0, Date.now() - Date.parse(gate.openedAt)) / 1000, { gate: gate.kind, outcome: end.how });
   if (end.how === 'timeout') return;
   state.record(end.by, ENDS[gate.kind], `${end.full ? 'full promotion' : end.how} by ${end.by}`);
 }

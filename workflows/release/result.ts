@@ -1,5 +1,7 @@
 /** What a release returns when it ends, also kept in its status: the outcome, who caused it and the final forward action. */
 import type { Outcome, ReleaseResult, Role } from '../../common/status';
+import { metricMeter } from '@temporalio/workflow';
+import { emitMetric } from '../../common/release-metrics';
 import type { ReleaseState } from './state';
 
 /** The forward action's groups (by name) and verified weights at the end. */
@@ -24,5 +26,6 @@ export function endRelease(state: ReleaseState, outcome: Outcome, reason: string
   };
   state.data.result = r;
   state.touch();
+  emitMetric(metricMeter, 'finished', 1, { phase: state.data.phase, outcome });
   return r;
 }

@@ -14,8 +14,10 @@ import { loadApproverKeys } from './approvers';
 import { BackgroundAnalysis } from './background';
 import { cloneEnvironment, discover } from './environment';
 import { holdWhilePaused } from './gates';
+import { afterRollback, beforeTraffic, checkHooks, runHooks } from './hooks';
 import { installMessageHandlers } from './messages';
-import { finalize, rollback } from './saga';
+import { setLogContext } from './log-context';
+import { finalize, rollback, type RollbackCause } from './saga';
 import { ContinueAsNewNeeded, ReleaseState, StopRelease } from './state';
 import { endRelease } from './result';
 import { runStep } from './steps';
@@ -30,6 +32,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   // Before the handlers: installing them runs the signals that came with the run's start, and the handover comes
   // first in the timeline. (Only the timeline's order changed here, no command: a release in flight replays.)
   if (input.resume) state.record('canary', 'continued as new', `run ${state.run}; history of the previous run was full`);
+  setLogContext(state);
   installMessageHandlers(state);
   if (!input.resume) {
     state.begin();
@@ -38,6 +41,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
   try {
     if (!input.resume) {
       await loadApproverKeys(state);
+      await checkHooks(state);
       const found = await discover(state);
       await checkSegmentRoom(state);
       state.throwIfStopped();
@@ -46,6 +50,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
       await cloneEnvironment(state, found);
       state.throwIfStopped();
       state.setPhase('Progressing');
+      await beforeTraffic(state);
     } else if ((data.requestedWeights.canary ?? 0) > 0 || (data.segments?.length ?? 0) > 0) background.start();
 
     for (let i = data.step; i < spec.steps.length; i++) {
@@ -59,6 +64,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     }
     state.setStep(spec.steps.length);
 
+    await runHooks(state, 'beforePromotion');
     state.setPhase('Promoting');
     await background.stop();
     state.throwIfStopped();
@@ -74,7 +80,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseResult> {
     return stopped(state, background, err);
   }
 
-  const warnings = await finalize(state);
+  const warnings = [...(await finalize(state)), ...(await runHooks(state, 'afterPromotion'))];
   const done = `${spec.version} serves 100% of traffic`;
   await alert(state, 'promoted', warnings.length ? `${done}; left over: ${warnings.join('; ')}` : done);
   const result = endRelease(state, 'promoted', done, state.data.fullPromotion?.by);
@@ -100,13 +106,14 @@ async function continueRelease(state: ReleaseState, background: BackgroundAnalys
 async function stopped(state: ReleaseState, background: BackgroundAnalysis, err: unknown): Promise<ReleaseResult> {
   if (err instanceof StopRelease) {
     await background.stop();
-    await rollback(state, err.reason);
+    await rollback(state, err.reason, { trigger: triggerOf(err), atMs: err.atMs });
+    await afterRollback(state);
     await alert(state, err.outcome, `${err.reason}${err.by !== 'canary' ? ` (by ${err.by})` : ''}; traffic is back on the previous version`);
     return endRelease(state, err.outcome, err.reason, err.by);
   }
   if (isCancellation(err)) {
     await background.stop();
-    await rollback(state, 'the workflow was cancelled');
+    await rollback(state, 'the workflow was cancelled', { trigger: 'cancel', atMs: Date.now() });
     endRelease(state, 'aborted', 'the workflow was cancelled');
     throw err;
   }
@@ -118,6 +125,15 @@ async function stopped(state: ReleaseState, background: BackgroundAnalysis, err:
   const why = `error: ${causeMessage(err)}`;
   await background.stop();
   await rollback(state, why);
+  await afterRollback(state);
   await alert(state, 'rolled-back', `${why}; traffic is back on the previous version`);
   return endRelease(state, 'rolled-back', why, 'canary');
+}
+
+/** What stopped a release, for the time-to-restore metric: a person, an analysis, a hook, a gate's timeout, or else. */
+function triggerOf(stop: StopRelease): RollbackCause['trigger'] {
+  if (stop.by !== 'canary') return 'abort';
+  if (/timed out|nobody answered|stayed inconclusive/.test(stop.reason)) return 'timeout';
+  if (/^(background )?analysis /.test(stop.reason)) return 'analysis';
+  return stop.reason.startsWith('hook ') ? 'hook' : 'error';
 }

@@ -2,7 +2,9 @@
  * Undoing and finishing: rollback runs the registered inverses (traffic first) until they succeed; finalizing,
  * after the point of no return, detaches and deletes the previous groups and reports what it could not.
  */
-import { CancellationScope, log, proxyActivities, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, log, metricMeter, proxyActivities, sleep } from '@temporalio/workflow';
+import { ErrorTypes } from '../../common/aws-names';
+import { emitMetric } from '../../common/release-metrics';
 import type { ReleaseActivities, WeightedTargetGroup } from '../../activities/contract';
 import { formatDuration } from '../../common/duration';
 import type { Compensation, TargetGroupRef } from '../../common/status';
@@ -12,10 +14,24 @@ import { writeForward } from './traffic';
 import { alert } from './alert';
 import type { ReleaseState } from './state';
 import { removeSegmentRule } from './segments';
+import { restoreStickiness } from './environment';
+import { describeRef, describeStickiness } from '../../common/forward';
 
-/** Runs the inverses; retries forever (phase RollbackFailed between rounds) and cannot be cancelled. */
-export async function rollback(state: ReleaseState, reason: string): Promise<void> {
+/** What started a rollback and when (canary_traffic_restore_seconds measures from then to the verified restore). */
+export interface RollbackCause {
+  trigger: 'analysis' | 'abort' | 'hook' | 'timeout' | 'error' | 'cancel';
+  atMs: number;
+}
+
+/**
+ * Runs the inverses; retries forever (phase RollbackFailed between rounds) and cannot be cancelled. Alerts once when
+ * a round first fails, and once more if expired or missing credentials become the cause later (they are a
+ * person's to fix; the rollback completes in the round after they are back).
+ */
+export async function rollback(state: ReleaseState, reason: string, cause: RollbackCause = { trigger: 'error', atMs: Date.now() }): Promise<void> {
   const { spec, data } = state;
+  let restored = false;
+  let alerted: 'any' | 'credentials' | undefined;
   state.setPhase('RollingBack');
   state.closeGate();
   state.record('canary', 'rollback', reason);
@@ -27,6 +43,8 @@ export async function rollback(state: ReleaseState, reason: string): Promise<voi
           if (c.kind === 'restoreActions') {
             const v = await compensate.restoreActions({ listenerArn: c.listenerArn, ruleArn: c.ruleArn, actions: c.actions, aws: state.scope() });
             state.setWeights({ requested: { stable: 100 }, verified: verifiedRoleWeights(v.weights, state.data.arns) });
+            if (!restored) emitMetric(metricMeter, 'restoreSeconds', Math.max(0, Date.now() - cause.atMs) / 1000, { trigger: cause.trigger });
+            restored = true;
             const kept = 'kept' in v && Array.isArray(v.kept) ? (v.kept as string[]) : [];
             if (kept.length) data.keptOnRestore = [...(data.keptOnRestore ?? []), ...kept];
             state.record('canary', 'restored pre-release traffic', `verified by describe${kept.length ? `; kept others' changes: ${kept.join('; ')}` : ''}`);
@@ -46,7 +64,11 @@ export async function rollback(state: ReleaseState, reason: string): Promise<voi
         data.rollbackError = causeMessage(err);
         state.setPhase('RollbackFailed');
         const every = formatDuration(spec.rollback.retryInterval);
-        if (round === 1) await alert(state, 'rollback-failed', `${reason}; the rollback itself failed: ${data.rollbackError}; retrying every ${every}`);
+        const credentials = failureType(err) === ErrorTypes.AwsCredentials;
+        if (!alerted || (credentials && alerted !== 'credentials')) {
+          alerted = credentials ? 'credentials' : 'any';
+          await alert(state, 'rollback-failed', `${reason}; the rollback itself failed: ${data.rollbackError}; retrying every ${every}`);
+        }
         state.record('canary', 'ALERT: rollback failed', `round ${round}: ${data.rollbackError}; retrying in ${every}`, false);
         log.error('rollback failed; retrying', { releaseId: state.releaseId, round, error: data.rollbackError });
         await sleep(spec.rollback.retryInterval);
@@ -67,12 +89,13 @@ function drainer(capMs: number) {
 }
 
 /**
- * One compensation other than restoring traffic: remove a segment rule; drain, then delete the group (clone) or
- * deregister the canary targets (pair).
+ * One compensation other than restoring traffic: remove a segment rule; put the stickiness back; drain, then delete
+ * the group (clone) or deregister the canary targets (pair).
  */
 async function undo(state: ReleaseState, c: Exclude<Compensation, { kind: 'restoreActions' }>): Promise<void> {
   const { spec } = state;
   if (c.kind === 'deleteSegmentRule') return removeSegmentRule(state, c, compensate);
+  if (c.kind === 'restoreStickiness') return restoreStickiness(state, c, compensate);
   const ref = { listenerArn: c.listenerArn, ruleArn: c.ruleArn };
   if (c.kind === 'deregisterTargets') {
     await drainer(spec.environment.drainCap).drainTargetGroup({
@@ -127,6 +150,7 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
   const { arns } = data;
   state.setPhase('Finalizing');
   const segmentRules = state.data.saga.filter((c): c is Extract<Compensation, { kind: 'deleteSegmentRule' }> => c.kind === 'deleteSegmentRule').reverse();
+  const stickiness = state.data.saga.filter((c): c is Extract<Compensation, { kind: 'restoreStickiness' }> => c.kind === 'restoreStickiness');
   state.forgetSaga();
   const warnings: string[] = [];
   await CancellationScope.nonCancellable(async () => {
@@ -135,6 +159,14 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
       const removed = await persist(state, `remove segment rule ${c.name}`, () => removeSegmentRule(state, c, aws));
       if (!removed.ok)
         warnings.push(`segment rule ${c.name}${c.ruleArn ? ` (${c.ruleArn})` : ''} is still on the listener (${removed.error}); delete it by hand`);
+    }
+    // The forward actions' own stickiness, while the previous groups are still in them (traffic.stickiness).
+    for (const c of stickiness) {
+      const restored = await persist(state, `restore the stickiness of ${describeRef(c)}`, () => restoreStickiness(state, c, compensate));
+      if (!restored.ok)
+        warnings.push(
+          `${describeRef(c)} still has the release's ${describeStickiness(c.set)} (was: ${describeStickiness(c.original)}; ${restored.error}); set it back by hand`,
+        );
     }
     const canaryRef = data.targetGroups.find((t) => t.role === 'canary') as TargetGroupRef;
     const pair = spec.environment.mode === 'pair';
@@ -155,6 +187,21 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
     await sleep(spec.environment.settle);
     const ref = state.refs()[0] as { listenerArn: string; ruleArn?: string };
     for (const t of old) {
+      // Clone mode deletes the previous stable: not when infrastructure code owns it (its state would point at nothing).
+      if (!pair && t.role === 'stable' && !spec.environment.deleteOwnedStable) {
+        let owner: string | undefined;
+        const checked = await persist(state, `read the owner of ${t.name}`, async () => {
+          owner = (await aws.targetGroupOwner({ aws: state.scope(), targetGroupArn: t.arn })).owner;
+        });
+        if (!checked.ok || owner) {
+          const why = owner ? `it is owned by infrastructure code (${owner})` : `its owner could not be read (${checked.ok ? '' : checked.error})`;
+          state.record('canary', 'kept previous stable target group', `${t.name}: ${why}; detached from the forward actions, not deleted`);
+          warnings.push(
+            `${t.name} was kept: ${why}. It no longer gets traffic; remove it with the tool that owns it (or set environment.deleteOwnedStable: true)`,
+          );
+          continue;
+        }
+      }
       const inverse: Exclude<Compensation, { kind: 'restoreActions' }> = pair
         ? { kind: 'deregisterTargets', ...ref, targetGroupArn: t.arn, name: t.name }
         : { kind: 'deleteTargetGroup', ...ref, name: t.name, drain: true, targetGroupArn: t.arn };
@@ -170,4 +217,9 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
   });
   state.setPhase('Succeeded');
   return warnings;
+}
+
+/** The type of the application failure an activity failed with (undefined for anything else). */
+function failureType(err: unknown): string | undefined {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
 }

@@ -5,7 +5,7 @@
  * removed by `endSegment`, first on rollback, and at promotion.
  */
 import { Tags } from '../../common/aws-names';
-import { describeMatch, maxConcurrentSegments } from '../../common/segments';
+import { describeMatch, maxConcurrentSegments, TEST_ROUTE_SEGMENT } from '../../common/segments';
 import type { ParsedReleaseSpec, ParsedStep } from '../../common/spec';
 import type { Compensation } from '../../common/status';
 import { aws } from './activities';
@@ -33,10 +33,12 @@ function serviceRef(state: ReleaseState): { listenerArn: string; ruleArn?: strin
  * release as invalid with nothing changed.
  */
 export async function checkSegmentRoom(state: ReleaseState): Promise<void> {
-  const steps = state.spec.steps;
-  const concurrent = maxConcurrentSegments(steps);
+  const { steps, hooks } = state.spec;
+  // The test route (hooks.testRoute) is a rule of its own before the first step, while no segment is active yet.
+  const testRoute = hooks?.testRoute ? [{ name: TEST_ROUTE_SEGMENT, match: { header: { name: hooks.testRoute.header, values: ['canary-test'] } } }] : [];
+  const concurrent = Math.max(maxConcurrentSegments(steps), testRoute.length);
   if (concurrent === 0) return;
-  const segments = steps.flatMap((s) => (s.kind === 'segment' ? [{ name: s.name, match: s.match }] : []));
+  const segments = [...testRoute, ...steps.flatMap((s) => (s.kind === 'segment' ? [{ name: s.name, match: s.match }] : []))];
   const room = await aws.checkSegmentRoom({ ...serviceRef(state), aws: state.scope(), releaseId: state.releaseId, segments, concurrent });
   state.record('canary', 'room for segment rules', `${room.needed} needed at once; the load balancer has ${room.rulesOnLoadBalancer} of ${room.limit} rules`);
 }

@@ -6,10 +6,12 @@
  * search attribute), target groups, the saga, the phase. A step writes plain results of its own (an analysis run,
  * target health) into `data` directly.
  */
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
+import { metricMeter, setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
+import { emitMetric } from '../../common/release-metrics';
 import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
 import type { ParsedReleaseSpec } from '../../common/spec';
+import { TEST_ROUTE_SEGMENT } from '../../common/segments';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
 import type { AwsScope } from '../../activities/contract';
 import { DEFAULT_HISTORY_EVENT_LIMIT } from '../../common/messages';
@@ -34,6 +36,8 @@ export class StopRelease extends Error {
     readonly outcome: Exclude<Outcome, 'promoted'>,
     readonly reason: string,
     readonly by: string,
+    /** When it was decided (workflow time): a rollback measures its time to restore traffic from here. */
+    readonly atMs = Date.now(),
   ) {
     super(reason);
   }
@@ -206,6 +210,7 @@ export class ReleaseState {
   /** Forgets an active segment rule (deleted, or gone and adopted as gone): drift checks and the status drop it. */
   dropSegment(name: string): void {
     delete this.data.activeRules[name];
+    if (name === TEST_ROUTE_SEGMENT) this.data.testRoute = undefined;
     this.data.segments = this.data.segments.filter((s) => s.name !== name);
     this.touch();
   }
@@ -251,6 +256,7 @@ export class ReleaseState {
     if (this.data.phase === phase) return;
     this.data.phase = phase;
     upsertSearchAttributes([{ key: ReleasePhase, value: phase }]);
+    emitMetric(metricMeter, 'phaseEntered', 1, { phase });
     this.details();
     this.touch();
   }

@@ -1,5 +1,6 @@
 /** The spec's steps, one function each: setWeight, pause, analysis, approval (segment steps in ./segments.ts). */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, metricMeter } from '@temporalio/workflow';
+import { emitMetric } from '../../common/release-metrics';
 import { formatDuration } from '../../common/duration';
 import { inconclusivePolicyOf, type ParsedStep } from '../../common/spec';
 import type { Gate } from '../../common/status';
@@ -13,6 +14,7 @@ import { interruptible, waitGate } from './gates';
 import { StopRelease, type ReleaseState } from './state';
 import { shift } from './traffic';
 import { endSegmentStep, segmentStep } from './segments';
+import { runHooks, webhookStep } from './hooks';
 
 type StepOf<K extends ParsedStep['kind']> = Extract<ParsedStep, { kind: K }>;
 
@@ -21,6 +23,7 @@ export async function runStep(state: ReleaseState, background: BackgroundAnalysi
     case 'setWeight':
       await shift(state, roleWeights(step.weight, state.hasBaseline), 'canary');
       if (step.weight > 0) background.start();
+      await runHooks(state, 'afterStep');
       return;
     case 'pause':
       return pauseStep(state, step, i);
@@ -32,6 +35,8 @@ export async function runStep(state: ReleaseState, background: BackgroundAnalysi
       return segmentStep(state, background, step, i);
     case 'endSegment':
       return endSegmentStep(state, step);
+    case 'webhook':
+      return webhookStep(state, step);
     default:
       return unhandledStep(step);
   }
@@ -83,6 +88,7 @@ async function analysisStep(state: ReleaseState, step: StepOf<'analysis'>, i: nu
     return;
   }
   state.data.analysis = run;
+  emitMetric(metricMeter, 'analysisVerdicts', 1, { verdict: run.verdict, template: step.template });
   if (run.counters.evidence) state.data.evidenceByTemplate[step.template] = run.counters.evidence;
   state.record('canary', `analysis ${step.template}: ${run.verdict}`, run.reason);
   if (run.verdict === 'fail') throw new StopRelease('rolled-back', `analysis ${step.template} failed at step ${i}: ${run.reason}`, 'canary');
