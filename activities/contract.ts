@@ -362,7 +362,8 @@ export interface ReleaseActivities {
 
   /**
    * Creates the segment's rule at `priority` forwarding 100% of matching requests to the canary, tagged with the
-   * release id and segment name, then verifies it by describing; returns the rule an earlier attempt created.
+   * release id and segment name, with every other field of the service rule the SDK models as it is (`Transforms`:
+   * URL and host-header rewrite), then verifies it by describing; returns the rule an earlier attempt created.
    * The listener is read again right before the write: a priority taken since the plan is refused, never overwritten.
    * Non-retryable: SegmentPriorityTaken, NoRoomForSegmentRule, SegmentRuleUnsupported. Retryable: SegmentRuleNotVerified.
    */

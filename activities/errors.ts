@@ -23,6 +23,8 @@ const NON_RETRYABLE = new Set([
   'TargetGroupNotFoundException',
   'DuplicateTargetGroupNameException',
   'TooManyTargetGroupsException',
+  // 100 target groups per load balancer, not adjustable (activities/environment.ts checks the room up front).
+  'TooManyUniqueTargetGroupsPerLoadBalancerException',
   'TooManyTargetsException',
   'InvalidTargetException',
   'IncompatibleProtocolsException',
@@ -64,6 +66,7 @@ export const COMPENSATING_ACTIVITIES: ReadonlySet<string> = new Set([
   'deleteTargetGroup',
   'deregisterTargets',
   'deleteSegmentRule',
+  'restoreStickiness',
 ]);
 
 /**

@@ -12,6 +12,7 @@ import * as https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { notificationLinks, type NotifyLinks } from './notify';
 import { formatDuration, parseDuration } from '../common/duration';
 import { HOOK_CALL_LIMITS, HookErrors, HookName, hookEnvName, type HookAnswer, type HookContext, type WorkerHooks } from '../common/hooks';
 
@@ -33,6 +34,8 @@ export interface HookSettings {
 export type HookConfig = Record<string, HookSettings>;
 
 export interface HookDeps {
+  /** Where the body's `links` point (the notifications' links: the Temporal UI and the report). */
+  links?: NotifyLinks;
   /** Every address of a host name (default: dns.lookup, all of them); each is checked before the connection is made. */
   resolve?: (host: string) => Promise<dns.LookupAddress[]>;
 }
@@ -343,7 +346,9 @@ export function createHookActivities(config: HookConfig, deps: HookDeps = {}) {
         throw failure(HookErrors.notConfigured, `hook "${input.hook}" cannot be called: ${problem ?? 'not configured'}`);
       const url = new URL(settings.url);
       const where = `hook "${input.hook}" (${url.protocol}//${url.host}, ${variable})`;
-      const body = JSON.stringify(input);
+      // The release's page in the Temporal UI and its report, where the worker knows them (CANARY_UI_URL, CANARY_REPORT_URL).
+      const links = deps.links ? notificationLinks({ releaseId: input.releaseId.split('/')[0] ?? input.releaseId }, deps.links) : {};
+      const body = JSON.stringify({ ...input, links });
       const timestamp = Math.floor(Date.now() / 1000);
       const headers: http.OutgoingHttpHeaders = {
         'content-type': 'application/json',

@@ -58,7 +58,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createSegmentActivities(clients),
     ...createNotifyActivities(deps.webhooks ?? {}, fetch, deps.notifyLinks),
     workerApproverKeys: async () => ({ keys: deps.approverKeys ?? {} }),
-    ...createHookActivities(deps.hooks ?? {}),
+    ...createHookActivities(deps.hooks ?? {}, { links: deps.notifyLinks }),
   };
 }
 

@@ -412,7 +412,9 @@ export function createTrafficActivities(clients: ClientResolver) {
         return {
           weights: current.targetGroups,
           unchanged: true,
-          kept: [`stickiness: ${describeStickiness(current.stickiness)} (the release set ${describeStickiness(input.set)}, was: ${describeStickiness(input.original)})`],
+          kept: [
+            `stickiness: ${describeStickiness(current.stickiness)} (the release set ${describeStickiness(input.set)}, was: ${describeStickiness(input.original)})`,
+          ],
           forward: current,
         };
       }

@@ -227,7 +227,12 @@ async function openStack(quick: boolean, log: (line: string) => void) {
     },
     async startWorker(bundleCode: string): Promise<void> {
       fs.writeFileSync(bundlePath, bundleCode);
-      worker = await Worker.create({ connection: native, taskQueue, workflowBundle: { codePath: bundlePath }, activities: createActivities(workerAws) });
+      worker = await Worker.create({
+        connection: native,
+        taskQueue,
+        workflowBundle: { codePath: bundlePath },
+        activities: createActivities({ ...workerAws, timeScale: stack.timeScale }),
+      });
       running = worker.run();
     },
     async close(): Promise<void> {

@@ -11,7 +11,7 @@ import { createSegmentActivities } from '../activities/segments';
 import { createTrafficActivities } from '../activities/traffic';
 import { formatDuration } from '../common/duration';
 import { describeRef, sameTargetGroups, type ForwardState, type TrafficRef, type WeightedTargetGroup } from '../common/forward';
-import { describeMatch, maxConcurrentSegments } from '../common/segments';
+import { describeMatch, maxConcurrentSegments, TEST_ROUTE_SEGMENT } from '../common/segments';
 import { awsScope, targetKind, type ParsedReleaseSpec, type Target } from '../common/spec';
 import type { Compensation, Role, RoleWeights } from '../common/status';
 import { describeCompensation, forwardFor, roleWeights, rollbackOrder, targetGroupName } from '../workflows/plan';
@@ -149,6 +149,19 @@ export function planRelease(spec: ParsedReleaseSpec, found: DiscoveredForwards):
     `attach at weight 0, then wait until every target is healthy, at most ${formatDuration(spec.environment.healthyTimeout)}`,
   );
 
+  // The test route (hooks.testRoute) lives from the canary's health to the end of the before-traffic hooks.
+  const testRoute = spec.hooks?.testRoute;
+  const beforeTraffic = spec.hooks?.beforeTraffic.map((u) => u.hook) ?? [];
+  if (testRoute) {
+    changes.push({
+      when: before,
+      what: `create listener rule "${TEST_ROUTE_SEGMENT}" on ${refName({ listenerArn: first.listenerArn })} ahead of the service's forward: requests with header ${testRoute.header}: <the release's test token> go 100% to ${groupName(arns.canary as string, names)}, for the before-traffic hooks only`,
+      undo: `remove segment rule ${TEST_ROUTE_SEGMENT} and verify it is gone`,
+    });
+  }
+  if (beforeTraffic.length) changes.push({ when: before, what: `no change to AWS: call hook(s) ${beforeTraffic.join(', ')}; a fail rolls back` });
+  if (testRoute) changes.push({ when: before, what: `delete listener rule "${TEST_ROUTE_SEGMENT}" (verified gone)` });
+
   const segmentRule = new Map<string, string>();
   spec.steps.forEach((step, i) => {
     const when = `step ${i + 1}/${spec.steps.length} (#${i}): ${describeStep(step)}`;
@@ -175,6 +188,11 @@ export function planRelease(spec: ParsedReleaseSpec, found: DiscoveredForwards):
       case 'approval':
         changes.push({ when, what: 'no change to AWS' });
         break;
+      case 'webhook':
+        changes.push({ when, what: `no change to AWS: call hook ${step.hook}; a fail rolls back` });
+        break;
+      default:
+        return unplannedStep(step);
     }
   });
 
@@ -262,4 +280,9 @@ export async function dryRun(spec: ParsedReleaseSpec, aws: AwsClients): Promise<
     plan.found.push(`segment rules: ${room.needed} needed at once; the load balancer has ${room.rulesOnLoadBalancer} of ${room.limit} rules`);
   }
   return plan;
+}
+
+/** A step kind without a case in the plan does not compile (its step is not `never` there). */
+function unplannedStep(step: never): never {
+  throw new Error(`the dry run has no plan for step ${JSON.stringify(step)}`);
 }

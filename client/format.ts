@@ -201,6 +201,7 @@ export function formatStatus(
   ]);
   rows.push(['step', formatStep(status)]);
   rows.push(['weights', `${formatWeights(status.verifiedWeights)} verified; requested ${formatWeights(status.requestedWeights)}`]);
+  if (status.stickiness) rows.push(['', status.stickiness.note]);
   rows.push(['target groups', status.targetGroups.length ? status.targetGroups.map((t) => `${t.role} ${t.name}`).join(', ') : 'none yet']);
   formatSegments(status.segments).forEach((l, i) => rows.push([i === 0 ? 'segments' : '', `${l} → canary`]));
   if (status.analysis) formatAnalysis(status.analysis).forEach((l, i) => rows.push([i === 0 ? 'analysis' : '', l]));

@@ -358,6 +358,10 @@ ${result?.warnings?.length ? `<dt>warnings</dt><dd class="alert">${esc(result.wa
 </dl>
 <h2>Traffic</h2>
 <p class="legend">Dashed: requested, solid: verified by a describe. Shaded: yellow paused / awaiting approval, red rolling back, green promoting.</p>
+${status.timeline
+  .filter((e) => e.action === 'stickiness')
+  .map((e) => `<p class="alert">Sticky users: ${esc(e.detail ?? '')}</p>`)
+  .join('')}
 <div id="chart-weights"></div>
 <h2>Analysis</h2>
 <p class="legend">Markers: the last measurement of each analysis run, coloured by verdict (green pass, red fail, amber inconclusive / no data, purple error). Dashed line: the threshold.</p>

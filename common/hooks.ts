@@ -71,8 +71,8 @@ export function hookNamesOf(hooks: ReleaseHooks | undefined, steps: readonly { k
 /** What a hook is sent: the release's context at the point it is called (plain JSON; the body that is signed). */
 export interface HookContext {
   hook: string;
-  /** A hook point, or `step` for a `webhook` step. */
-  point: HookPoint | 'step';
+  /** A hook point, `step` for a `webhook` step, or `probe` for `canary doctor`'s check (answer pass, change nothing). */
+  point: HookPoint | 'step' | 'probe';
   releaseId: string;
   run: number;
   service: string;
@@ -87,6 +87,11 @@ export interface HookContext {
   testRoute?: { header: string; value: string };
   /** The attempt of this use (1 for the first call; +1 after each `running`). */
   attempt: number;
+  /**
+   * Added by the worker to the body it sends (never in history): the release's page in the Temporal UI and its
+   * report, where the worker knows them (CANARY_UI_URL, CANARY_REPORT_URL).
+   */
+  links?: { temporalUi?: string; report?: string };
 }
 
 /**

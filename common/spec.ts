@@ -329,7 +329,10 @@ const TrafficRefSchema = z.strictObject({
    * this long (ALB's target group stickiness, 1s to 7d); the weights then count new sessions, not requests. The
    * forward action's own stickiness is restored afterwards, on promotion and on rollback.
    */
-  stickiness: Duration.refine((ms) => ms >= 1_000 && ms <= 604_800_000 && ms % 1_000 === 0, 'whole seconds from 1s to 7d (ALB target group stickiness)').optional(),
+  stickiness: Duration.refine(
+    (ms) => ms >= 1_000 && ms <= 604_800_000 && ms % 1_000 === 0,
+    'whole seconds from 1s to 7d (ALB target group stickiness)',
+  ).optional(),
 });
 /** One forward action a release shifts: a listener's default action, or one rule of it. */
 export type TrafficRef = z.infer<typeof TrafficRefSchema>;

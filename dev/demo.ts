@@ -10,6 +10,8 @@
  *   npm run demo -- --scenario crash             the new version drops connections (ALB 502s, no target 5xx): rolled back
  *   npm run demo -- --scenario business-metric   HTTP fine, checkout conversion (Prometheus) broken: rolled back
  *   npm run demo -- --scenario business-metric --healthy   the same metric passes: promoted
+ *   npm run demo -- --scenario smoke-test        a smoke test reaches the new version through a test route at weight 0
+ *   npm run demo -- --scenario smoke-test --broken   the smoke test fails it: rolled back before any user reaches it
  *   npm run demo -- --keep                       leave the stack and the UI up afterwards
  */
 import * as path from 'node:path';
@@ -31,6 +33,7 @@ import { startSimulator, type FaultProfile } from './simulator';
 import { realismFromEnv, startLocalStack, timeScaleFromEnv, type LocalStack } from './stack';
 import { repoRoot, temporalCli } from './paths';
 import { writeReport } from '../client/report';
+import { startSmokeTest, type SmokeTest } from './smoke-test';
 import { BUSINESS_METRICS, CHECKOUT_SHARE, DEFAULT_CONVERSION, startBusinessMetrics, type BusinessMetricsStack } from './business-metrics';
 
 export interface ScenarioRunOptions {
@@ -63,6 +66,10 @@ export interface ScenarioRunOptions {
    * its worker must hold the stack's `sources` (server `main`), and the report reads them too.
    */
   business?: Pick<BusinessMetricsStack, 'exporter' | 'sources'>;
+  /** smoke-test: the new version is broken (`--broken`). */
+  broken?: boolean;
+  /** smoke-test: the demo's smoke-test server (dev/smoke-test.ts), whose hook `smoke` the worker holds. */
+  smokeTest?: Pick<SmokeTest, 'profiles'>;
 }
 
 export interface ScenarioRun {
@@ -107,8 +114,12 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
   out(`[seed] ALB for ${service}: VPC, subnets, load balancer, HTTP listener, stable target group ${service}-v1 with 2 targets`);
   const seeded = await seedAlb(opts.aws, { name: service });
   const timeScale = opts.timeScale ?? timeScaleFromEnv();
-  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale, timeScale, healthy: opts.healthy });
-  if (scenario.prometheus && !opts.business) throw new Error(`scenario ${scenario.name} judges a Prometheus metric: start the business metrics stack (startBusinessMetrics) and pass it as business`);
+  const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale, timeScale, healthy: opts.healthy, broken: opts.broken });
+  if (scenario.smokeTest && !opts.smokeTest)
+    throw new Error(`scenario ${scenario.name} calls the smoke-test hook: start it (startSmokeTest) and pass it as smokeTest`);
+  if (opts.smokeTest) opts.smokeTest.profiles = { v1: scenario.stable, [String(scenario.spec.version)]: scenario.canary };
+  if (scenario.prometheus && !opts.business)
+    throw new Error(`scenario ${scenario.name} judges a Prometheus metric: start the business metrics stack (startBusinessMetrics) and pass it as business`);
   out(`[scenario] ${scenario.name}: ${scenario.summary}`);
   const version = String(scenario.spec.version);
   for (const [v, profile] of [
@@ -308,8 +319,9 @@ async function main(): Promise<void> {
     .option('--keep', 'leave the Temporal dev server, its UI and moto running afterwards (Ctrl-C stops them)', false)
     .option('--auto-approve <seconds>', 'approval scenario: approve as alice after this many seconds (default: in CI, 5)')
     .option('--healthy', 'business-metric: the new version converts as well as the old one, and is promoted', false)
+    .option('--broken', 'smoke-test: the new version is broken; its smoke test fails it before any user reaches it', false)
     .parse();
-  const opts = program.opts<{ scenario: ScenarioName; keep: boolean; autoApprove?: string; healthy: boolean }>();
+  const opts = program.opts<{ scenario: ScenarioName; keep: boolean; autoApprove?: string; healthy: boolean; broken: boolean }>();
 
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const t0 = Date.now();
@@ -342,7 +354,20 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   const taskQueue = 'canary-demo';
   process.stdout.write('[worker] bundling the workflow code and starting a worker...\n');
-  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities({ ...aws, timeScale: stack.timeScale, sources: business?.sources }) });
+  // The smoke-test scenario's hook server; the worker holds its URL and secret as it would CANARY_HOOK_SMOKE.
+  const smokeTest = opts.scenario === 'smoke-test' ? await startSmokeTest(aws) : undefined;
+  if (smokeTest) process.stdout.write(`[stack] smoke test ${smokeTest.hook.url}: the worker holds it as hook "smoke" (CANARY_HOOK_SMOKE)\n`);
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({
+      ...aws,
+      timeScale: stack.timeScale,
+      sources: business?.sources,
+      ...(smokeTest ? { hooks: { smoke: smokeTest.hook } } : {}),
+    }),
+  });
   const running = worker.run();
   // Ctrl-C reaches the whole foreground process group: the SDK's own handler shuts the worker down and the Temporal
   // server and moto stop too. Stop following the release at once instead of retrying a stopped server.
@@ -366,6 +391,8 @@ async function main(): Promise<void> {
       signal: interrupt.signal,
       healthy: opts.healthy,
       business,
+      broken: opts.broken,
+      smokeTest,
     });
     exitCode = run.ok ? 0 : 1;
     if (opts.keep) {
@@ -385,6 +412,7 @@ async function main(): Promise<void> {
       aws.destroy();
     });
     await business?.stop();
+    await smokeTest?.stop();
     await stack.stop();
   }
   process.exit(exitCode);

@@ -72,14 +72,7 @@ export class BucketedMetrics {
   constructor(private readonly realism: MetricsRealism) {}
 
   /** Adds one tick's draw of a target group to the bucket its time falls in. */
-  add(
-    atMs: number,
-    dims: { targetGroup: string; loadBalancer: string },
-    requests: number,
-    errors: number,
-    latenciesSec: number[],
-    connectionErrors = 0,
-  ): void {
+  add(atMs: number, dims: { targetGroup: string; loadBalancer: string }, requests: number, errors: number, latenciesSec: number[], connectionErrors = 0): void {
     if (requests <= 0) return;
     const start = Math.floor(atMs / this.realism.bucketMs) * this.realism.bucketMs;
     const key = `${start} ${dims.targetGroup} ${dims.loadBalancer}`;

@@ -11,7 +11,17 @@ import type { SeededAlb } from './seed';
 import type { FaultProfile } from './simulator';
 import type { Population } from './alb-rules';
 
-export const SCENARIOS = ['healthy', 'bad-canary', 'approval', 'subtle-regression', 'unhealthy', 'staff-first', 'crash', 'business-metric'] as const;
+export const SCENARIOS = [
+  'healthy',
+  'bad-canary',
+  'approval',
+  'subtle-regression',
+  'unhealthy',
+  'staff-first',
+  'crash',
+  'business-metric',
+  'smoke-test',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The scenarios that judge a metric from Prometheus: the demo starts the business metrics stack for them. */
@@ -32,6 +42,11 @@ export interface Scenario {
    * (dev/business-metrics.ts: the simulator's exporter and a Prometheus scraping it) and a worker that holds its URL.
    */
   prometheus?: boolean;
+  /**
+   * The scenario's before-traffic hook `smoke` is answered by the demo's smoke test (dev/smoke-test.ts), which calls
+   * the canary through the release's test route: the demo starts it and the worker holds its URL and secret.
+   */
+  smokeTest?: boolean;
 }
 
 /** Time scale: 1 for the demo (about a minute), smaller in tests. */
@@ -43,7 +58,8 @@ export interface ScenarioOptions {
   /** Seconds of simulated AWS time per real second (the metrics' bucket and lag); CANARY_TIME_SCALE when absent. */
   timeScale?: number;
   /** business-metric: the new version converts as well as the old one (`npm run demo -- --scenario business-metric --healthy`). */
-  healthy?: boolean;
+  healthy?: boolean; /** smoke-test: the new version is broken, and its smoke test fails it before any user reaches it (`--scenario smoke-test --broken`). */
+  broken?: boolean;
 }
 
 /**
@@ -174,7 +190,7 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
       return {
         name,
         summary:
-          'the new version crashes on a third of its requests: no 5xx from its targets at all, the ALB answers 502/504 itself; the connection errors trip the analysis and the release rolls back',
+          'the new version drops 30% of its connections (crashes, resets, timeouts): no 5xx from its targets at all, the ALB answers 502/504 itself; the connection errors trip the analysis and the release rolls back',
         spec: base,
         stable,
         canary: { errorRate: 0, latencyMs: 40, latencyJitter: 0.1, connectionErrorRate: 0.3 },
@@ -240,6 +256,20 @@ export function buildScenario(name: ScenarioName, opts: ScenarioOptions): Scenar
         canary: { ...stable },
         expected: 'promoted',
         population: { groups: [{ name: 'staff', share: 0.1, request: { sourceIp: '10.20.3.4' } }] },
+      };
+    }
+    case 'smoke-test': {
+      const broken = opts.broken === true;
+      return {
+        name,
+        summary: broken
+          ? 'the new version answers half its requests with 5xx: the smoke test, through a test route no user takes, fails it at weight 0 and the release rolls back before any user reaches it'
+          : 'a smoke test reaches the new version through a test route (a header rule) while its weight is 0, passes, and the release goes on to 100%',
+        spec: { ...base, hooks: { beforeTraffic: ['smoke'], testRoute: true } },
+        stable,
+        canary: broken ? { errorRate: 0.5, latencyMs: 45, latencyJitter: 0.1 } : { ...stable },
+        expected: broken ? 'rolled-back' : 'promoted',
+        smokeTest: true,
       };
     }
     case 'business-metric': {

@@ -108,6 +108,11 @@ export interface SimulatorOptions {
    */
   users?: number;
   /**
+   * With `users`: how long (real ms) a user stays before a new one (a new session) takes its place; forever when
+   * absent. New users are how shifted weights reach a sticky forward action: they count new sessions.
+   */
+  userLifetimeMs?: number;
+  /**
    * ALB-shaped delivery (buckets, sparse, late): on unless CANARY_REALISM=off; `false` publishes every tick at once.
    * The time scale comes from CANARY_TIME_SCALE unless given.
    */
@@ -129,6 +134,17 @@ export interface Simulator {
   lastError(): Error | undefined;
   /** With realism: the bucket length (ms) and delivery lag (ms) in real time; undefined without. */
   buckets(): { bucketMs: number; lagMs: number } | undefined;
+}
+
+/** One target group's share of a tick: `part / whole` of its requests, or (with `users`) the `requests` it got and who sent them. */
+interface RoutedGroup {
+  targetGroupArn: string;
+  weight: number;
+  part: number;
+  whole: number;
+  classShares?: Record<string, number>;
+  requests?: number;
+  users?: Record<string, string[]>;
 }
 
 /** Namespace and metric names the simulator publishes, as a real ALB does. */
@@ -188,6 +204,8 @@ function checkOptions(opts: SimulatorOptions): void {
   if (opts.users !== undefined) {
     if (!(Number.isInteger(opts.users) && opts.users > 0)) throw new RangeError(`simulator: users must be a whole number > 0, got ${opts.users}`);
     if (opts.population) throw new Error('simulator: users and population do not go together (users follow one forward action)');
+    if (opts.userLifetimeMs !== undefined && !(opts.userLifetimeMs > 0))
+      throw new RangeError(`simulator: userLifetimeMs must be > 0, got ${opts.userLifetimeMs}`);
   }
 }
 
@@ -251,6 +269,9 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
   /** With `users`: the fraction of a request left over in all, and each user's sticky group until a real time. */
   let userCarry = 0;
   const sessions = new Map<number, { targetGroupArn: string; until: number }>();
+  /** The user in each of the `users` places (an id), and since when: a user who outlived userLifetimeMs is replaced. */
+  const present: { id: number; since: number }[] = [];
+  let nextUser = 0;
   const sessionTimeScale = realism?.timeScale ?? timeScaleFromEnv();
 
   let completed = 0;
@@ -284,7 +305,14 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     const users: Record<string, string[]> = {};
     if (!stickySeconds) sessions.clear();
     for (let i = 0; i < count && total > 0; i++) {
-      const user = Math.floor(random() * (opts.users ?? 1));
+      const place = Math.floor(random() * (opts.users ?? 1));
+      let who = present[place];
+      if (!who || (opts.userLifetimeMs !== undefined && now - who.since > opts.userLifetimeMs)) {
+        if (who) sessions.delete(who.id);
+        who = { id: nextUser++, since: now };
+        present[place] = who;
+      }
+      const user = who.id;
       const session = stickySeconds ? sessions.get(user) : undefined;
       let arn = session && session.until > now && live.some((t) => t.targetGroupArn === session.targetGroupArn) ? session.targetGroupArn : undefined;
       if (!arn) {
@@ -316,9 +344,7 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
    * Each target group's part of the tick's requests (part / whole), by one forward's weights or by the rules; with
    * `users`, the requests each group got (`requests`) and who sent them.
    */
-  async function routeTick(
-    now: number,
-  ): Promise<{ targetGroupArn: string; weight: number; part: number; whole: number; classShares?: Record<string, number>; requests?: number; users?: Record<string, string[]> }[]> {
+  async function routeTick(now: number): Promise<RoutedGroup[]> {
     if (!opts.population) {
       const forward = await readForward();
       const targets = forward ? forwardTargets(forward) : [];
@@ -329,7 +355,13 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
         const count = Math.floor(exact + 1e-9);
         userCarry = Math.max(0, exact - count);
         const routed = routeUsers(targets, sticky?.Enabled ? (sticky.DurationSeconds ?? 3600) : undefined, count, now);
-        return targets.map((t, i) => ({ ...t, part: 0, whole: 1, requests: routed.perGroup.get(t.targetGroupArn) ?? 0, ...(i === 0 ? { users: routed.users } : {}) }));
+        return targets.map((t, i) => ({
+          ...t,
+          part: 0,
+          whole: 1,
+          requests: routed.perGroup.get(t.targetGroupArn) ?? 0,
+          ...(i === 0 ? { users: routed.users } : {}),
+        }));
       }
       return targets.map((t) => ({ ...t, part: t.weight > 0 && totalWeight > 0 ? t.weight : 0, whole: totalWeight || 1 }));
     }

@@ -2,8 +2,8 @@
  * `canary doctor`'s AWS checks, with the credentials of the environment it runs in (run it where the worker runs, or
  * with the worker's role, to check the worker): who they are and in which region (STS), and with --spec: the
  * listener or rule and its one stable target group (the release's own discovery, read-only), data for each metric of
- * the spec's analysis templates for the stable group in the last hour (through the analysis's own metric sources,
- * activities/sources/), the alarms, and the permissions a release
+ * the spec's analysis templates for the stable group in the last hour (CloudWatch metrics, through the analysis's own
+ * source in activities/sources/; ./sources.ts checks the others), the alarms, and the permissions a release
  * needs (iam:SimulatePrincipalPolicy against docs/iam-policy.json's actions, where the credentials may call it).
  */
 import * as fs from 'node:fs';
@@ -12,7 +12,6 @@ import { IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { ApplicationFailure } from '@temporalio/common';
 import { cloudWatchSource } from '../../activities/sources/cloudwatch';
 import { createSources, fetchMetrics } from '../../activities/sources/index';
-import { sourceSettingsFromEnv } from '../../activities/sources/settings';
 import { createTrafficActivities } from '../../activities/traffic';
 import { metricShape, sourceOf } from '../../common/sources/index';
 import { awsScope, type ParsedReleaseSpec } from '../../common/spec';
@@ -65,27 +64,27 @@ const listener: DoctorCheck = {
 
 const metrics: DoctorCheck = {
   id: 'aws-metrics',
-  title: 'metrics have data',
+  title: 'CloudWatch metrics have data',
   needsSpec: true,
   needs: ['aws-listener'],
   async run(ctx): Promise<CheckResult> {
     const spec = ctx.spec as ParsedReleaseSpec;
     const d = ctx.discovered as NonNullable<DoctorContext['discovered']>;
     const stable = { targetGroup: d.stableDimension, loadBalancer: d.loadBalancerDimension };
-    // The analysis's own sources (activities/sources/), with the servers and endpoints of this environment.
-    const sources = createSources({ cloudwatch: (await ctx.scoped()).cloudwatch, settings: sourceSettingsFromEnv() });
+    // The analysis's own CloudWatch source (activities/sources/); ./sources.ts checks the other sources.
+    const sources = createSources({ cloudwatch: (await ctx.scoped()).cloudwatch });
     const endMs = Math.floor(Date.now() / 60_000) * 60_000;
     const window = { startMs: endMs - 3_600_000, endMs };
     const empty: string[] = [];
     const seen: string[] = [];
     for (const [name, template] of Object.entries(spec.analysis)) {
-      for (const metric of template.metrics) {
+      for (const metric of template.metrics.filter((m) => sourceOf(m) === 'cloudwatch')) {
         const label = `${name}/${metric.name}`;
         let fetched: Awaited<ReturnType<typeof fetchMetrics>>;
         try {
           fetched = await fetchMetrics(sources, [{ metric, variants: { stable } }], window);
         } catch (e) {
-          empty.push(`${label} (${sourceOf(metric)}: ${oneLine(e).slice(0, 200)})`);
+          empty.push(`${label} (${oneLine(e).slice(0, 200)})`);
           continue;
         }
         const series = fetched[0]?.stable ?? {};
@@ -102,10 +101,10 @@ const metrics: DoctorCheck = {
       return {
         status: 'fail',
         text: `no data for ${d.stableTargetGroupName} in the last hour: ${empty.join('; ')}`,
-        fix: 'check each query (metric names, the ${targetGroup} / ${loadBalancer} placeholders, period, statistic) against the source, and that the service had traffic',
+        fix: 'check each query (namespace, metric name, the ${targetGroup} / ${loadBalancer} dimensions, Period, Stat) in the CloudWatch console, and that the service had traffic',
       };
     }
-    if (!seen.length) return { status: 'skip', text: 'the spec has no analysis metric' };
+    if (!seen.length) return { status: 'skip', text: 'the spec has no CloudWatch metric' };
     return { status: 'ok', text: `${d.stableTargetGroupName}, last hour: ${seen.join('; ')}` };
   },
 };

@@ -4,6 +4,8 @@
  */
 import { awsChecks } from './aws';
 import type { DoctorCheck } from './checks';
+import { hookChecks } from './hooks';
+import { sourceChecks } from './sources';
 import { temporalChecks } from './temporal';
 
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = [...temporalChecks, ...awsChecks];
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [...temporalChecks, ...awsChecks, ...sourceChecks, ...hookChecks];

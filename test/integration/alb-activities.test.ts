@@ -25,6 +25,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { healthPollMs } from '../../activities/environment';
+import { createAlbRealism } from '../../dev/alb-realism';
+import { startFaultProxy } from '../../dev/fault-proxy';
 import { assumedRoleCredentials, motoClients, REFRESH_BEFORE_EXPIRY_MS, type AwsClients } from '../../activities/aws-clients';
 import { ErrorTypes, type ForwardState, type ReleaseActivities } from '../../activities/contract';
 import { errorRateTemplate, publishTraffic } from '../../dev/aws-state';
@@ -317,6 +320,74 @@ describe('health', () => {
     );
     expect(err.type).toBe(ErrorTypes.TargetsUnhealthy);
     expect(err.message).toContain('10.0.0.99:8080 unavailable (Target.NotRegistered');
+  });
+
+  test('asks at the group’s health check cadence, read once, not every second: every wait spends the account’s Describe budget', async () => {
+    // A realism layer of this test's own (AWS time ×60): a default health check (30 s × 5) takes 2.5 s.
+    const proxy = await startFaultProxy({ target: testStack.motoEndpoint, realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale: 60 }) });
+    const via = motoClients(proxy.endpoint);
+    let asked = 0;
+    via.elbv2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DescribeTargetHealthCommand') asked++;
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    try {
+      const seeded = await seedAlb(via, { name: uniqueName('hcad').slice(0, 20).replace(/-+$/, '') });
+      const out = await via.elbv2.send(
+        new CreateTargetGroupCommand({
+          Name: uniqueName('hcad-v2').slice(0, 32),
+          Protocol: 'HTTP',
+          Port: 8080,
+          VpcId: seeded.vpcId,
+          TargetType: 'ip',
+          HealthCheckIntervalSeconds: 30,
+          HealthyThresholdCount: 5,
+        }),
+      );
+      const group = out.TargetGroups?.[0]?.TargetGroupArn as string;
+      await via.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: group, Targets: [{ Id: '10.0.0.41', Port: 8080 }] }));
+      await via.elbv2.send(
+        new ModifyListenerCommand({
+          ListenerArn: seeded.listenerArn,
+          DefaultActions: [
+            {
+              Type: 'forward',
+              ForwardConfig: {
+                TargetGroups: [
+                  { TargetGroupArn: seeded.stableTargetGroupArn, Weight: 100 },
+                  { TargetGroupArn: group, Weight: 0 },
+                ],
+              },
+            },
+          ],
+        }),
+      );
+      // This worker's AWS time runs ×10: the 30 s interval is a 3 s cadence, longer than the 2.5 s the checks take.
+      const paced = createActivities({ elbv2: via.elbv2, cloudwatch: via.cloudwatch, timeScale: 10 });
+      const t0 = Date.now();
+      const { result, beats } = await run(paced.waitHealthy, [{ targetGroupArn: group, targets: [{ id: '10.0.0.41', port: 8080 }], timeoutMs: 30_000 }]);
+      expect(result.targets).toEqual([{ target: '10.0.0.41:8080', state: 'healthy' }]);
+      // Once while initial, once a cadence later (healthy): a wait of 1 s polls would have asked three or four times.
+      expect(asked).toBe(2);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(3_000);
+      expect(beats[0]).toMatchObject({
+        pollMs: 3_000,
+        healthy: 0,
+        targets: [expect.stringMatching(/^10\.0\.0\.41:8080 initial \(Elb\.InitialHealthChecking/)],
+      });
+    } finally {
+      via.destroy();
+      await proxy.stop();
+    }
+  });
+
+  test('the cadence: the health check interval, at most 30 s, at least a second, in the endpoint’s time', () => {
+    expect([healthPollMs(30), healthPollMs(5), healthPollMs(300), healthPollMs(undefined)]).toEqual([30_000, 5_000, 30_000, 30_000]);
+    // The local stack's compressed time: a 10 s interval at ×60 is asked no faster than once a second.
+    expect([healthPollMs(10, 60), healthPollMs(30, 10)]).toEqual([1_000, 3_000]);
   });
 });
 

@@ -30,8 +30,13 @@ function readmeErrorsTemplate(): Record<string, unknown> {
   const written = (parse(yaml) as { analysis: { errors: { metrics: { name: string }[] } } }).analysis.errors.metrics;
   const metrics = written
     .filter((m) => m.name === '5xx-rate' || m.name === 'connection-errors')
-    .map((m) => JSON.parse(JSON.stringify(m).replace(/"Period":60\b/g, `"Period":${periodSeconds}`)) as Record<string, unknown>);
-  if (metrics.length !== 2) throw new Error(`the README's errors template has no 5xx-rate and connection-errors metrics: ${written.map((m) => m.name).join(', ')}`);
+    // The README's statistical judge options need its template judge, which these releases do not run.
+    .map(
+      ({ judge: _judge, ...m }: { name: string; judge?: unknown }) =>
+        JSON.parse(JSON.stringify(m).replace(/"Period":60\b/g, `"Period":${periodSeconds}`)) as Record<string, unknown>,
+    );
+  if (metrics.length !== 2)
+    throw new Error(`the README's errors template has no 5xx-rate and connection-errors metrics: ${written.map((m) => m.name).join(', ')}`);
   return { metrics, count: 2, interval: `${2 * periodSeconds}s`, window: `${4 * periodSeconds}s`, delay, failureLimit: 0 };
 }
 

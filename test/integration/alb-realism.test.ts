@@ -304,13 +304,15 @@ describe('ALB realism layer in front of moto', () => {
       expect(listed.find((r) => r.RuleArn === ruleArn)?.Transforms).toEqual(transforms);
       expect(listed.filter((r) => r.RuleArn !== ruleArn).map((r) => r.Transforms)).toEqual(listed.filter((r) => r.RuleArn !== ruleArn).map(() => undefined));
 
-      // A ModifyRule without Transforms leaves them; with them replaces them; ResetTransforms removes them.
-      await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } }] }));
+      // A ModifyRule without Transforms leaves them; with them replaces them; ResetTransforms removes them. (moto
+      // wants conditions or actions in every ModifyRule.)
+      const Conditions = [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } }];
+      await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions }));
       expect(await described()).toEqual(transforms);
-      const modified = await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Transforms: [transforms[0] as RuleTransform] }));
+      const modified = await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions, Transforms: [transforms[0] as RuleTransform] }));
       expect(modified.Rules?.[0]?.Transforms).toEqual([transforms[0]]);
       expect(await described()).toEqual([transforms[0]]);
-      await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, ResetTransforms: true }));
+      await aws.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions, ResetTransforms: true }));
       expect(await described()).toBeUndefined();
     } finally {
       plainMoto.destroy();
@@ -325,7 +327,13 @@ describe('ALB realism layer in front of moto', () => {
       const groups: string[] = [];
       for (let i = 0; i < 99; i++) {
         const out = await direct.elbv2.send(
-          new CreateTargetGroupCommand({ Name: `${seeded.stableTargetGroupName}-${i}`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' }),
+          new CreateTargetGroupCommand({
+            Name: `${seeded.stableTargetGroupName}-${i}`.slice(-32),
+            Protocol: 'HTTP',
+            Port: 80,
+            VpcId: seeded.vpcId,
+            TargetType: 'ip',
+          }),
         );
         groups.push(out.TargetGroups?.[0]?.TargetGroupArn as string);
       }
@@ -340,7 +348,13 @@ describe('ALB realism layer in front of moto', () => {
         );
       }
       const extra = await aws.elbv2.send(
-        new CreateTargetGroupCommand({ Name: `${seeded.stableTargetGroupName}-x`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' }),
+        new CreateTargetGroupCommand({
+          Name: `${seeded.stableTargetGroupName}-x`.slice(-32),
+          Protocol: 'HTTP',
+          Port: 80,
+          VpcId: seeded.vpcId,
+          TargetType: 'ip',
+        }),
       );
       const extraArn = extra.TargetGroups?.[0]?.TargetGroupArn as string;
       const attach = (arns: string[]) =>
@@ -351,13 +365,13 @@ describe('ALB realism layer in front of moto', () => {
           }),
         );
       await expect(attach([seeded.stableTargetGroupArn, extraArn])).rejects.toMatchObject({
-        name: 'TooManyUniqueTargetGroupsPerLoadBalancer',
+        name: 'TooManyUniqueTargetGroupsPerLoadBalancerException',
         message: expect.stringMatching(/\(100\); this change would make it 101/),
       });
       // Nothing changed; a group already in a rule counts once, and replacing stable with the new one stays at 100.
-      expect((await direct.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }))).Listeners?.[0]?.DefaultActions?.[0]?.TargetGroupArn).toBe(
-        seeded.stableTargetGroupArn,
-      );
+      expect(
+        (await direct.elbv2.send(new DescribeListenersCommand({ ListenerArns: [seeded.listenerArn] }))).Listeners?.[0]?.DefaultActions?.[0]?.TargetGroupArn,
+      ).toBe(seeded.stableTargetGroupArn);
       await attach([seeded.stableTargetGroupArn, groups[0] as string]);
       await attach([extraArn]);
     } finally {

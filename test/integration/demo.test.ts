@@ -1,13 +1,27 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import * as os from 'node:os';
+import { startBusinessMetrics, type BusinessMetricsStack } from '../../dev/business-metrics';
 import { runScenario } from '../../dev/demo';
-import { SCENARIOS, type ScenarioName } from '../../dev/scenarios';
+import { PROMETHEUS_SCENARIOS, SCENARIOS, type ScenarioName } from '../../dev/scenarios';
 import { testStack, uniqueName } from '../support/env';
-import { releaseTestEnvironment } from '../support/release-fixture';
+import { releaseTestEnvironment, startTestWorker } from '../support/release-fixture';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
+
+// business-metric judges checkout conversion from Prometheus: the business metrics stack, and a worker that holds it as `main`.
+let business: BusinessMetricsStack | undefined;
+let businessWorker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+beforeAll(async () => {
+  business = await startBusinessMetrics({ logDir: process.env.CANARY_TEST_LOG_DIR ?? os.tmpdir(), timeScale: testStack.timeScale });
+  businessWorker = await startTestWorker(aws, undefined, { sources: business.sources });
+});
+afterAll(async () => {
+  await businessWorker?.stop();
+  await business?.stop();
+});
 
 /** Every weight the workflow asked setForwardWeights to give a target group other than the seeded stable (`*-v1`), from its history. */
 async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
@@ -24,23 +38,30 @@ async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
 describe('demo scenarios, run non-interactively', () => {
   it.concurrent('ends every scenario in its expected state: result, listener and target groups', async () => {
     const logs: Record<string, string[]> = {};
+    // Every scenario, and business-metric's --healthy variant too.
+    const cases: { key: string; scenario: ScenarioName; healthy?: boolean }[] = [
+      ...SCENARIOS.map((scenario) => ({ key: scenario, scenario })),
+      { key: 'business-metric --healthy', scenario: 'business-metric', healthy: true },
+    ];
     const runs = await Promise.all(
-      SCENARIOS.map((scenario: ScenarioName) => {
-        logs[scenario] = [];
+      cases.map(({ key, scenario, healthy }) => {
+        logs[key] = [];
+        const prometheus = PROMETHEUS_SCENARIOS.includes(scenario);
         return runScenario({
           client: env.client,
           aws,
-          taskQueue: env.taskQueue,
+          taskQueue: prometheus ? businessWorker!.taskQueue : env.taskQueue,
+          ...(prometheus ? { business, healthy } : {}),
           scenario,
           scale: 0.5,
           service: uniqueName(scenario.slice(0, 6).replace(/-+$/, '')).slice(0, 18).replace(/-+$/, ''),
           temporalAddress: testStack.temporalAddress,
           autoApproveAfterMs: 500,
-          out: (line) => logs[scenario]?.push(line),
+          out: (line) => logs[key]?.push(line),
         });
       }),
     );
-    const byName = Object.fromEntries(SCENARIOS.map((s, i) => [s, runs[i]]));
+    const byName = Object.fromEntries(cases.map((c, i) => [c.key, runs[i]]));
     for (const [name, run] of Object.entries(byName)) {
       if (!run?.ok) process.stdout.write(`--- ${name}\n${logs[name]?.join('\n')}\n`);
     }
@@ -103,6 +124,17 @@ describe('demo scenarios, run non-interactively', () => {
     // Never above 0, from the listener as the simulator read it every tick, and from every weight the workflow asked for.
     expect(sick.maxCanaryWeight).toBeLessThanOrEqual(0);
     expect(Math.max(0, ...(await canaryWeightsRequested(sick.workflowId)))).toBe(0);
+
+    // business-metric: every HTTP metric passes; checkout conversion from Prometheus, in the same template, rolls it
+    // back; the version that converts as well passes the same metric and is promoted.
+    const broken = byName['business-metric']!;
+    expect(broken.result.outcome).toBe('rolled-back');
+    expect(broken.result.reason).toMatch(/checkout-conversion = 0\.0\d*, needs >= 0\.5 x stable \(0\.1\d*\)/);
+    expect(broken.result.reason).not.toMatch(/5xx-rate =|latency-seconds =|connection-errors =/);
+    expect(broken.finalForward).toEqual([{ name: broken.targetGroups[0], weight: 1 }]);
+    const converting = byName['business-metric --healthy']!;
+    expect(converting.result.outcome).toBe('promoted');
+    expect(logs['business-metric --healthy']?.join('\n')).toMatch(/checkout-conversion: canary 0\.[1-4]\d*, needs >= 0\.5 x stable \(0\.1\d*\) → pass/);
   });
 
   it.concurrent('runs as the README command does, on its own embedded stack, and exits 0', async () => {

@@ -6,6 +6,8 @@
  * advertises its build and spec versions.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
@@ -16,6 +18,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import * as YAML from 'yaml';
 import { createActivities } from '../../activities';
 import { motoClients } from '../../activities/aws-clients';
+import { verifyHookSignature } from '../../activities/hooks';
 import { main } from '../../client/cli';
 import { loadBalancerDimension } from '../../activities/traffic';
 import { unregisteredWarning } from '../../client/namespace';
@@ -275,8 +278,8 @@ describe('canary doctor: AWS', () => {
     expect(line(first, '✔ listener and stable target group:')).toBe(
       `✔ listener and stable target group: listener default action forwards to ${seeded.stableTargetGroupName} (ip, ${seeded.vpcId})`,
     );
-    expect(line(first, '✖ metrics have data:')).toBe(
-      `✖ metrics have data: no data for ${seeded.stableTargetGroupName} in the last hour: errors/5xx-rate (requests) — fix: check each query (metric names, the \${targetGroup} / \${loadBalancer} placeholders, period, statistic) against the source, and that the service had traffic`,
+    expect(line(first, '✖ CloudWatch metrics have data:')).toBe(
+      `✖ CloudWatch metrics have data: no data for ${seeded.stableTargetGroupName} in the last hour: errors/5xx-rate (requests) — fix: check each query (namespace, metric name, the \${targetGroup} / \${loadBalancer} dimensions, Period, Stat) in the CloudWatch console, and that the service had traffic`,
     );
     expect(line(first, '✖ alarms exist:')).toBe(
       `✖ alarms exist: errors: alarm(s) ${alarmName} do not exist (DescribeAlarms) — fix: create the alarms in us-east-1, or correct analysis.*.alarms (names, prefix)`,
@@ -299,8 +302,8 @@ describe('canary doctor: AWS', () => {
     );
     const second = await canary(['--task-queue', realQueue, 'doctor', '--spec', file]);
     expectExit(second, 0);
-    expect(line(second, '✔ metrics have data:')).toMatch(
-      new RegExp(`^✔ metrics have data: ${seeded.stableTargetGroupName}, last hour: errors/5xx-rate \\d+ datapoint\\(s\\)$`),
+    expect(line(second, '✔ CloudWatch metrics have data:')).toMatch(
+      new RegExp(`^✔ CloudWatch metrics have data: ${seeded.stableTargetGroupName}, last hour: errors/5xx-rate \\d+ datapoint\\(s\\)$`),
     );
     expect(line(second, '✔ alarms exist:')).toBe('✔ alarms exist: 1 alarm(s) found');
     expect(line(second, '✔ worker:')).toBe(`✔ worker: 1 poller(s) on ${realQueue}: canary-worker ${packageVersion()} (canary/v1); runs canary/v1`);
@@ -315,7 +318,50 @@ describe('canary doctor: AWS', () => {
     expect(line(ran, '✖ listener and stable target group:')).toMatch(
       /^✖ listener and stable target group: listener arn:.+ does not exist \(check traffic\.listenerArn \/ traffic\.ruleArn and the region\) — fix: point traffic\.listenerArn/,
     );
-    expect(ran.stdout).toContain('- metrics have data: not checked (needs listener and stable target group first)\n');
+    expect(ran.stdout).toContain('- CloudWatch metrics have data: not checked (needs listener and stable target group first)\n');
+  });
+});
+
+describe('canary doctor: hooks', () => {
+  it('with --spec: names a hook the environment does not hold, and says a held one answers its signed probe', async () => {
+    const { service, seeded } = await seedService(aws, 'cdoch');
+    const file = writeSpec(service, testSpec(seeded, service, { hooks: { beforeTraffic: ['smoke'] } }));
+    const missing = await canary(['--task-queue', realQueue, 'doctor', '--spec', file]);
+    expectExit(missing, 1);
+    expect(line(missing, '✖ hooks answer:')).toMatch(
+      /^✖ hooks answer: smoke: .*CANARY_HOOK_SMOKE.* — fix: set CANARY_HOOK_SMOKE and each one's _SECRET where the worker runs/,
+    );
+
+    const probes: { point?: string; verified: boolean }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const verified = verifyHookSignature({
+          secret: 'doctor-secret',
+          body,
+          timestamp: req.headers['x-canary-timestamp'] as string | undefined,
+          signature: req.headers['x-canary-signature'] as string | undefined,
+        });
+        probes.push({ point: (JSON.parse(body) as { point?: string }).point, verified });
+        res.writeHead(verified ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify({ result: 'pass' }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/smoke`;
+      const wrong = await canary(['--task-queue', realQueue, 'doctor', '--spec', file], { CANARY_HOOK_SMOKE: url, CANARY_HOOK_SMOKE_SECRET: 'not-the-secret' });
+      expectExit(wrong, 1);
+      expect(line(wrong, '✖ hooks answer:')).toMatch(/^✖ hooks answer: smoke: .*401/);
+      const held = await canary(['--task-queue', realQueue, 'doctor', '--spec', file], { CANARY_HOOK_SMOKE: url, CANARY_HOOK_SMOKE_SECRET: 'doctor-secret' });
+      expect(line(held, '✔ hooks answer:')).toBe('✔ hooks answer: smoke (HTTP 200, pass)');
+      expect(probes).toEqual([
+        { point: 'probe', verified: false },
+        { point: 'probe', verified: true },
+      ]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
 

@@ -10,7 +10,10 @@ import {
   DescribeRulesCommand,
   DescribeTagsCommand,
   ModifyRuleCommand,
+  type RuleTransform,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { createAlbRealism } from '../../dev/alb-realism';
+import { startFaultProxy } from '../../dev/fault-proxy';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import type { SegmentRuleRequest } from '../../activities/contract';
@@ -223,6 +226,45 @@ describe('segment rules on a real (moto) listener', () => {
     const gone = await failureOf(check());
     expect(gone.message).toContain('it no longer exists');
     expect(gone.details).toEqual([null]);
+  });
+
+  it('copies the service rule’s Transforms (URL and host-header rewrite) into the segment rule, and sees them changed as drift', async () => {
+    // moto drops Transforms; the realism layer keeps them (a layer of this test's own, whatever CANARY_REALISM says).
+    const proxy = await startFaultProxy({
+      target: testStack.motoEndpoint,
+      realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale: testStack.timeScale }),
+    });
+    const via = motoClients(proxy.endpoint);
+    const acts = createActivities({ elbv2: via.elbv2, cloudwatch: via.cloudwatch });
+    try {
+      const { seeded, canary, name } = await seed(true);
+      const service = (await via.elbv2.send(new DescribeRulesCommand({ RuleArns: [seeded.ruleArn as string] }))).Rules?.[0];
+      const transforms: RuleTransform[] = [
+        { Type: 'url-rewrite', UrlRewriteConfig: { Rewrites: [{ Regex: `^/${name}/(.*)$`, Replace: '/$1' }] } },
+        { Type: 'host-header-rewrite', HostHeaderRewriteConfig: { Rewrites: [{ Regex: '^shop\\.(.*)$', Replace: 'checkout.$1' }] } },
+      ];
+      await via.elbv2.send(new ModifyRuleCommand({ RuleArn: seeded.ruleArn, Conditions: service?.Conditions, Transforms: transforms }));
+      const req = request(seeded, canary);
+
+      await acts.checkSegmentRoom({ ...req, segments: [req], concurrent: 1 });
+      const rule = await acts.ensureSegmentRule({ ...req, priority: (await acts.planSegmentRule(req)).priority });
+      const described = (await via.elbv2.send(new DescribeRulesCommand({ RuleArns: [rule.ruleArn] }))).Rules?.[0];
+      expect(described?.Transforms).toEqual(transforms);
+      expect(rule.copied).toEqual({ Transforms: transforms });
+      expect(await acts.ensureSegmentRule({ ...req, priority: rule.priority })).toEqual({ ...rule, created: false });
+
+      // Someone removes the rewrite from the segment rule: its users would reach the canary un-rewritten.
+      await via.elbv2.send(new ModifyRuleCommand({ RuleArn: rule.ruleArn, Conditions: described?.Conditions, ResetTransforms: true }));
+      const changed = await failureOf(acts.checkSegmentRule({ listenerArn: seeded.listenerArn, name: 'staff', rule, canaryTargetGroupArn: canary }));
+      expect(changed).toMatchObject({ type: 'SegmentRuleDrifted', nonRetryable: true });
+      expect(changed.message).toContain('Transforms');
+      expect(await acts.deleteSegmentRule({ listenerArn: seeded.listenerArn, releaseId: req.releaseId, name: 'staff', ruleArn: rule.ruleArn })).toEqual({
+        deleted: true,
+      });
+    } finally {
+      via.destroy();
+      await proxy.stop();
+    }
   });
 });
 

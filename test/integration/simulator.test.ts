@@ -478,7 +478,11 @@ async function loadBalancerBuckets(listenerArn: string, metric: string, fromMs: 
       MetricDataQueries: [
         {
           Id: 'm',
-          MetricStat: { Metric: { Namespace: 'AWS/ApplicationELB', MetricName: metric, Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }] }, Period: 1, Stat: 'Sum' },
+          MetricStat: {
+            Metric: { Namespace: 'AWS/ApplicationELB', MetricName: metric, Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }] },
+            Period: 1,
+            Stat: 'Sum',
+          },
         },
       ],
     }),

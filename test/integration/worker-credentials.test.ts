@@ -203,6 +203,12 @@ describe('a worker whose credentials come from a container credentials endpoint'
     expect(text).toMatch(/^# TYPE canary_aws_errors counter$/m);
     expect(text).toMatch(/^temporal_\w+/m);
     await expect(handle.result()).resolves.toMatchObject({ outcome: 'promoted' });
+    // Workflow code's metrics: the phases it entered and how it ended.
+    const ended = await waitForMetrics(
+      'the release ending',
+      (t) => (sample(t, 'canary_releases_finished', { phase: 'Succeeded', outcome: 'promoted' }) ?? 0) > 0,
+    );
+    expect(sample(ended, 'canary_release_phase_entered', { phase: 'Progressing' }) ?? 0).toBeGreaterThan(0);
 
     const lines = jsonLines(worker);
     expect(lines.length).toBeGreaterThan(3);
@@ -212,6 +218,10 @@ describe('a worker whose credentials come from a container credentials endpoint'
     const fromWorkflow = lines.filter((l) => l.component === 'workflow');
     expect(fromWorkflow.length).toBeGreaterThan(0);
     for (const l of fromWorkflow) expect(l).toMatchObject({ releaseId: expect.stringMatching(/^release-creds/), run: expect.any(String) });
+    // ... and, on the lines of the release's own code, its step and phase (workflows/release/log-context.ts).
+    const retries = fromWorkflow.filter((l) => l.message === 'rollback failed; retrying');
+    expect(retries.length).toBeGreaterThan(0);
+    for (const l of retries) expect(l).toMatchObject({ step: expect.any(Number), phase: 'RollbackFailed' });
     // Activities' lines name the release (workflow id) and run too.
     const fromActivities = lines.filter((l) => l.component === 'activity');
     for (const l of fromActivities) expect(l).toMatchObject({ releaseId: expect.stringMatching(/^release-/), run: expect.any(String) });

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startLocalStack, type LocalStack } from '../../dev/stack';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/build-bundle';
 
 declare global {
   var __canaryStack: LocalStack | undefined;
@@ -16,7 +17,12 @@ export default async function globalSetup(): Promise<void> {
   const [stack, bundle] = await Promise.all([
     // With the Temporal UI (served by the dev server itself, on a free port): test/integration/temporal-ui.test.ts drives it.
     startLocalStack({ label: 'test', ui: true }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: quietLogger }),
+    // With the worker's workflow interceptors, as a prebuilt bundle has them (worker/build-bundle.ts).
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('./workflows'),
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)),
+      logger: quietLogger,
+    }),
   ]);
   globalThis.__canaryStack = stack;
   const bundlePath = path.join(stack.logDir, 'workflow-bundle.js');

@@ -245,8 +245,22 @@ const signedScenario: Scenario = {
   },
 };
 
+/**
+ * Hooks: the test route around a before-traffic smoke hook that first answers running (asked again after 1 s), an
+ * after-step hook at each weight, a webhook step.
+ */
+const hooksScenario: Scenario = {
+  name: 'hooks-test-route',
+  about: 'test route open for a before-traffic smoke hook (running, then pass), after-step hooks, a webhook step, promotion',
+  spec: {
+    hooks: { beforeTraffic: ['smoke'], afterStep: ['smoke'], testRoute: true },
+    steps: [{ setWeight: 50 }, { webhook: 'smoke' }, { setWeight: 100 }],
+  },
+  expect: 'promoted',
+};
+
 /** Every recording the replay test holds: the workflow as it is today (before 1.0, a behaviour change re-records them). */
-const allScenarios = [...scenarios, driftScenario, segmentScenario, continuedScenario, manualPauseScenario, signedScenario];
+const allScenarios = [...scenarios, driftScenario, segmentScenario, continuedScenario, manualPauseScenario, signedScenario, hooksScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
@@ -268,13 +282,20 @@ async function main(): Promise<void> {
   ]);
   process.stdout.write(`local stack up, workflows bundled (${Date.now() - t0} ms); logs in ${stack.logDir}\n`);
   const aws = motoClients(stack.moto.endpoint);
-  // Every recording asks for webhook notifications (so the histories hold notify activities); this receives them.
+  // Every recording asks for webhook notifications (so the histories hold notify activities); this receives them,
+  // and answers the hooks of the hooks scenario (the first before-traffic call: running, asked again after 1 s).
   const received: string[] = [];
   const hook = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      received.push((JSON.parse(body) as { event: string }).event);
+      const message = JSON.parse(body) as { event?: string; hook?: string; point?: string; attempt?: number };
+      if (message.hook) {
+        const running = message.point === 'beforeTraffic' && message.attempt === 1;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(running ? { result: 'running', retryAfter: '1s' } : { result: 'pass' }));
+        return;
+      }
+      received.push(message.event ?? '');
       res.writeHead(204).end();
     });
   });
@@ -284,7 +305,13 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   const workerConnection = await NativeConnection.connect({ address: stack.temporal.address });
   const taskQueue = 'record-histories';
-  const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowBundle: bundle, activities: createActivities({ ...aws, webhooks }) });
+  const hooks = { smoke: { url: `${webhooks.ops}/smoke`, secret: 'recording-secret', requestTimeoutMs: 10_000, allowLinkLocal: false } };
+  const worker = await Worker.create({
+    connection: workerConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createActivities({ ...aws, webhooks, hooks }),
+  });
   const recorded: { name: string; json: string; workflowId: string }[] = [];
   try {
     await worker.runUntil(async () => {

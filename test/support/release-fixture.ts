@@ -59,7 +59,7 @@ export async function seedService(aws: AwsClients, prefix: string, opts: Partial
 export async function startTestWorker(
   aws: AwsClients,
   webhooks?: Record<string, string>,
-  deps: Pick<ActivityDeps, 'hooks' | 'ownershipTags'> = {},
+  deps: Pick<ActivityDeps, 'hooks' | 'ownershipTags' | 'sources'> = {},
 ): Promise<{ taskQueue: string; stop(): Promise<void>; worker: Worker; aws: AwsClients }> {
   const taskQueue = uniqueName('tq');
   const workerAws = tagCaller(motoClients(aws.config.endpoint ?? '', aws.config.region), workerCaller);

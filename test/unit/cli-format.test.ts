@@ -1,3 +1,4 @@
+import { sessionsNote } from '../../common/status-view';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -275,6 +276,15 @@ describe('status snapshot', () => {
     expect(text).toContain('ui             http://localhost:8233/namespaces/default/workflows/release-checkout/run-1');
     // The rollback plan is noise while the release goes forward.
     expect(text).not.toContain('rollback plan');
+  });
+
+  it('says, under the weights, that they count new sessions while the release holds traffic.stickiness', () => {
+    const note = sessionsNote(3600);
+    const text = formatStatus(buildStatus({ verifiedWeights: { stable: 90, canary: 10 }, stickiness: { durationSeconds: 3600, note } }), { now: NOW });
+    expect(text).toMatch(
+      /\nweights +canary 10% \/ stable 90% verified[^\n]*\n +weights count new sessions, not requests: a user stays on the version they got for 1h \(traffic\.stickiness\)\n/,
+    );
+    expect(formatStatus(buildStatus({}), { now: NOW })).not.toContain('new sessions');
   });
 
   it('shows the rollback plan in order while rolling back, and the error when a rollback failed', () => {

@@ -45,6 +45,22 @@ const at = (changes: PlannedChange[], when: string): string[] => changes.filter(
 const LB = 'listener checkout/50dc6c495c0c9188/f2f7dc8efc522ab2';
 
 describe('dry run plan', () => {
+  it('hooks: the test route is created and removed around the before-traffic hooks, before any weight; a webhook step changes nothing', () => {
+    const plan = planRelease(
+      spec({ hooks: { beforeTraffic: ['smoke'], testRoute: true }, steps: [{ setWeight: 20 }, { webhook: 'load' }, { setWeight: 100 }] }),
+      found([{ targetGroupArn: STABLE, weight: 1 }]),
+    );
+    const before = at(plan.changes, 'before the steps');
+    const create = before.findIndex((w) => w.startsWith('create listener rule "test-route"'));
+    expect(before[create]).toMatch(
+      /ahead of the service's forward: requests with header X-Canary-Test: .* go 100% to checkout-v2-3-1-\?{6}, for the before-traffic hooks only$/,
+    );
+    expect(before.slice(create + 1)).toEqual(['no change to AWS: call hook(s) smoke; a fail rolls back', 'delete listener rule "test-route" (verified gone)']);
+    // After the attach at weight 0 (the route reaches a healthy canary), before step 1.
+    expect(before.findIndex((w) => w.includes('attach at weight 0'))).toBeLessThan(create);
+    expect(at(plan.changes, 'step 2/3 (#1): webhook load (timeout 10m, then rollback)')).toEqual(['no change to AWS: call hook load; a fail rolls back']);
+  });
+
   it('clone mode: creates the canary group, gives each step its weights, and deletes the previous stable at the end; each write has its undo', () => {
     const plan = planRelease(spec(), found([{ targetGroupArn: STABLE, weight: 1 }]));
     const before = plan.changes.filter((c) => c.when === 'before the steps');

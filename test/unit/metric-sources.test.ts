@@ -50,8 +50,8 @@ describe('each metric names its source', () => {
   });
 
   it('names an unknown source as a field error, and keeps reporting a CloudWatch field by its path', () => {
-    expect(problems({ metrics: [{ ...latency, source: 'prometheus' }] })).toEqual([
-      'metrics[0].source: unknown metric source "prometheus": one of cloudwatch (cloudwatch when absent)',
+    expect(problems({ metrics: [{ ...latency, source: 'datadog' }] })).toEqual([
+      'metrics[0].source: unknown metric source "datadog": one of cloudwatch, prometheus, web (cloudwatch when absent)',
     ]);
     expect(problems({ metrics: [{ ...latency, query: [alb('p99', 'TargetResponseTime', 'p99', 45)] }] })).toEqual([
       'metrics[0].query[0].MetricStat.Period: Period is 1, 5, 10 or 30 seconds, or a multiple of 60',

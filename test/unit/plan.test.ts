@@ -45,7 +45,11 @@ describe('release planning', () => {
       { kind: 'deleteTargetGroup', listenerArn: 'l', name: 'baseline' },
       { kind: 'restoreActions', listenerArn: 'l', actions: [] },
     ];
-    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? 'restore' : 'name' in c ? c.name : c.kind))).toEqual(['restore', 'baseline', 'canary']);
+    expect(rollbackOrder(saga).map((c) => (c.kind === 'restoreActions' ? 'restore' : 'name' in c ? c.name : c.kind))).toEqual([
+      'restore',
+      'baseline',
+      'canary',
+    ]);
   });
 
   it('puts the stickiness back after the segment rules and before the forward actions, while both groups are still in them', () => {

@@ -62,7 +62,7 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('recorded release histories', () => {
-  it('cover a promotion with gates, an analysis failure, an abort at a gate, a full promotion, a drift gate, a segment, a continued run, a promote that ends a manual pause and a signed approval', () => {
+  it('cover a promotion with gates, an analysis failure, an abort at a gate, a full promotion, a drift gate, a segment, a continued run, a promote that ends a manual pause, a signed approval and hooks around a test route', () => {
     // Before 1.0 a behaviour change re-records these (test/support/record-histories.ts); from 1.0 on, new paths
     // get new recordings next to these, which keep replaying.
     expect(fixtures.map((f) => f.file).sort()).toEqual(
@@ -76,6 +76,7 @@ describe('recorded release histories', () => {
         'continued-at-pause',
         'promote-ends-manual-pause',
         'signed-approval',
+        'hooks-test-route',
       ]
         .map((s) => `${s}.json`)
         .sort(),

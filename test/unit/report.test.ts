@@ -1,4 +1,5 @@
-import { gateRows, reportCommand, weightSeries } from '../../client/report';
+import { longReleaseData } from '../../bench/measure-report';
+import { gateRows, renderReport, reportCommand, weightSeries } from '../../client/report';
 import type { ReleaseStatus, TimelineEntry } from '../../common/status';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 30, 9, 0, s)).toISOString();
@@ -19,6 +20,14 @@ describe('report data', () => {
     expect(w.t).toEqual([ms(1), ms(2), ms(6), ms(9)]);
     expect(w.verified).toEqual({ canary: [0, 10, 0, 0], stable: [100, 90, 100, 100] });
     expect(w.requested.canary).toEqual([0, 10, 0, 0]);
+  });
+
+  it('says under the traffic chart that weights counted sessions when the release held traffic.stickiness', () => {
+    const data = longReleaseData(0.05);
+    const detail = 'listener arn:l: stickiness 3600s for the release (was: no stickiness); weights count new sessions, not requests';
+    const html = renderReport({ ...data, status: { ...data.status, timeline: [...data.status.timeline, entry(1, 'stickiness', detail)] } });
+    expect(/<h2>Traffic<\/h2>[\s\S]*?<h2>Analysis<\/h2>/.exec(html)?.[0]).toContain(`Sticky users: ${detail}`);
+    expect(renderReport(data)).not.toContain('Sticky users');
   });
 
   it('traffic timeline with a baseline keeps its own line', () => {

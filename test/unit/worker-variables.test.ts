@@ -61,6 +61,18 @@ describe('the worker variables', () => {
     expect(WORKER_ENV_VARS.filter((v) => !v.includes('<NAME>') && !named.has(v))).toEqual([]);
   });
 
+  it('read CANARY_OWNERSHIP_TAGS (comma-separated key or key=value) and CANARY_TIME_SCALE (1 unless the local stack says)', () => {
+    expect(loadWorkerConfig({ ...noFile })).toMatchObject({ ownershipTags: [], timeScale: 1 });
+    expect(loadWorkerConfig({ ...noFile, CANARY_OWNERSHIP_TAGS: ' ManagedBy=terraform, owner ,', CANARY_TIME_SCALE: '60' })).toMatchObject({
+      ownershipTags: ['ManagedBy=terraform', 'owner'],
+      timeScale: 60,
+    });
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_OWNERSHIP_TAGS: '=terraform' })).toThrow(
+      /CANARY_OWNERSHIP_TAGS="=terraform": "=terraform" is not a tag key/,
+    );
+    expect(() => loadWorkerConfig({ ...noFile, CANARY_TIME_SCALE: '0' })).toThrow(/CANARY_TIME_SCALE="0": expected a number above 0/);
+  });
+
   it('read CANARY_LOG_FORMAT (text or json, any case) and name it when it is neither', () => {
     expect(loadWorkerConfig({ ...noFile }).logFormat).toBe('text');
     expect(loadWorkerConfig({ ...noFile, CANARY_LOG_FORMAT: 'JSON' }).logFormat).toBe('json');

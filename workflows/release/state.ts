@@ -7,6 +7,7 @@
  * target health) into `data` directly.
  */
 import { metricMeter, setCurrentDetails, upsertSearchAttributes, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { emitMetric } from '../../common/release-metrics';
 import type { VariantDimensions } from '../../analysis/analysis';
 import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../../common/search-attributes';
@@ -218,7 +219,7 @@ export class ReleaseState {
   /** The first commands of a release: its version flags, search attributes, details and the start entry. */
   begin(): void {
     this.data.versions = askVersionFlags();
-    upsertSearchAttributes([
+    upsertReleaseAttributes([
       { key: ReleaseService, value: this.spec.service },
       { key: ReleaseVersion, value: this.spec.version },
       { key: ReleasePhase, value: 'Validating' },
@@ -255,7 +256,7 @@ export class ReleaseState {
   setPhase(phase: Phase): void {
     if (this.data.phase === phase) return;
     this.data.phase = phase;
-    upsertSearchAttributes([{ key: ReleasePhase, value: phase }]);
+    upsertReleaseAttributes([{ key: ReleasePhase, value: phase }]);
     emitMetric(metricMeter, 'phaseEntered', 1, { phase });
     this.details();
     this.touch();
@@ -263,7 +264,7 @@ export class ReleaseState {
 
   /** Publishes the verified canary weight as the CanaryWeight search attribute. */
   private publishWeight(): void {
-    upsertSearchAttributes([{ key: CanaryWeight, value: Math.round(this.data.verifiedWeights.canary ?? 0) }]);
+    upsertReleaseAttributes([{ key: CanaryWeight, value: Math.round(this.data.verifiedWeights.canary ?? 0) }]);
   }
 
   register(c: Compensation): void {
@@ -298,4 +299,14 @@ export class ReleaseState {
     const useBaseline = this.hasBaseline && (requestedWeights.baseline ?? 0) > 0;
     return { canary: dims.canary as VariantDimensions, stable: dims.stable as VariantDimensions, baseline: useBaseline ? dims.baseline : undefined };
   }
+}
+
+/**
+ * Upserts the release's search attributes only when its start carried them: `canary start` starts without them on a
+ * namespace that has not registered them (client/namespace.ts), and upserting an unregistered attribute fails every
+ * workflow task (BadSearchAttributes). The start's attributes travel with continue-as-new.
+ */
+function upsertReleaseAttributes(updates: SearchAttributeUpdatePair[]): void {
+  if (workflowInfo().typedSearchAttributes.get(ReleaseService) === undefined) return;
+  upsertSearchAttributes(updates);
 }

@@ -1,0 +1,261 @@
+/**
+ * The `prometheus` source against a real Prometheus (Debian's, started by dev/prometheus.ts with basic auth, scraping
+ * the simulator's business metrics exporter, dev/business-metrics.ts, on the local stack's compressed clock): a
+ * release promoted and one rolled back on checkout conversion in a template that mixes it with the ALB's 5xx from
+ * CloudWatch, requests for `minRequests` counted from Prometheus, run by the real worker process configured only
+ * through its environment (CANARY_PROMETHEUS_MAIN_*), whose password reaches neither the histories nor its logs;
+ * each bucket is the counter's increase over it; the source's errors; and `canary doctor`'s check.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import * as YAML from 'yaml';
+import { createSources } from '../../activities/sources/index';
+import type { PrometheusServerSettings } from '../../activities/sources/settings';
+import type { VariantTarget } from '../../analysis/analysis';
+import { main as canaryCli } from '../../client/cli';
+import { startRelease } from '../../client/release-client';
+import { statusQuery } from '../../common/messages';
+import { PrometheusMetric } from '../../common/sources/prometheus';
+import { errorRateMetric } from '../../dev/aws-state';
+import { startBusinessMetrics, type BusinessMetricsStack } from '../../dev/business-metrics';
+import { albBucketSeconds } from '../../dev/metrics-realism';
+import { conversionMetric, localMetricTiming } from '../../dev/scenarios';
+import { startSimulator, type FaultProfile } from '../../dev/simulator';
+import { testAws, testClient, testStack, uniqueName } from '../support/env';
+import { historyText } from '../support/history-text';
+import { forwardActions, seedService, testSpec } from '../support/release-fixture';
+import { killAllWorkerProcesses, spawnWorker, workerEnv, type WorkerProcess } from '../support/worker-process';
+
+/** Prometheus's basic auth: the password the worker holds, and the bcrypt hash (cost 4) Prometheus checks it against. */
+const USER = 'canary';
+const PASSWORD = 'prom-test-password-5d1c2b9e7a';
+const BCRYPT = '$2b$04$GTYHfPZKKcFd4CGAl9yJpOPI8i3loLJ8dpInFlfta4m64WTfe4nmu';
+
+const aws = testAws();
+const timeScale = testStack.timeScale;
+const period = albBucketSeconds(timeScale);
+const queue = uniqueName('tq-prom');
+let business: BusinessMetricsStack;
+let worker: WorkerProcess;
+let client: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  business = await startBusinessMetrics({ logDir: process.env.CANARY_TEST_LOG_DIR ?? os.tmpdir(), timeScale, basicAuth: { user: USER, password: PASSWORD, bcryptHash: BCRYPT } });
+  worker = spawnWorker(
+    workerEnv(testStack, queue, {
+      CANARY_PROMETHEUS_MAIN_URL: business.prometheus.url,
+      CANARY_PROMETHEUS_MAIN_USER: USER,
+      CANARY_PROMETHEUS_MAIN_PASSWORD: PASSWORD,
+      // Everything the worker logs, so that a credential written anywhere would show.
+      CANARY_LOG_LEVEL: 'DEBUG',
+    }),
+  );
+  ({ client, connection } = await testClient());
+  await Promise.all([worker.waitForLine(/^canary worker ready/, 90_000), business.prometheus.scraped()]);
+});
+afterAll(async () => {
+  worker?.child.kill('SIGTERM');
+  await worker?.exited;
+  killAllWorkerProcesses();
+  await connection?.close();
+  await business?.stop();
+  aws.destroy();
+});
+
+/** Visits per bucket of the variant's target group, from Prometheus: a count. */
+const visits = { id: 'visits', promql: 'sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))', combine: 'sum' as const };
+
+/** A seeded service, a simulator feeding the exporter, a release judged on `template`: its result and status. */
+async function release(prefix: string, canary: FaultProfile) {
+  const { service, seeded } = await seedService(aws, prefix);
+  const before = await forwardActions(aws, seeded);
+  const stable: FaultProfile = { errorRate: 0, latencyMs: 40, conversion: 0.3 };
+  const simulator = startSimulator({
+    aws,
+    listenerArn: seeded.listenerArn,
+    requestsPerSecond: 200,
+    tickMs: 500,
+    profiles: { v1: stable, v2: canary },
+    seed: 31,
+    realism: { timeScale },
+    onTick: (t) => business.exporter.record(t, (v) => (v === 'v2' ? canary : stable)),
+  });
+  try {
+    const { delay } = localMetricTiming(timeScale);
+    const spec = testSpec(seeded, service, {
+      steps: [{ setWeight: 50 }, { analysis: { template: 'checkout' } }, { setWeight: 100 }],
+      analysis: {
+        checkout: {
+          // Mixed: the ALB's view from CloudWatch, conversion from Prometheus; requests counted from Prometheus.
+          metrics: [errorRateMetric(0.05, period), conversionMetric(period, 0.5)],
+          requests: { source: 'prometheus', server: 'main', period, query: [visits] },
+          minRequests: 20,
+          count: 2,
+          interval: `${period}s`,
+          window: `${4 * period}s`,
+          delay,
+        },
+      },
+    });
+    const handle = await startRelease(client, spec, { taskQueue: queue });
+    const result = await handle.result();
+    return { result, status: await handle.query(statusQuery), workflowId: handle.workflowId, seeded, before };
+  } finally {
+    await simulator.stop();
+  }
+}
+
+describe('the prometheus source on a real Prometheus', () => {
+  it('promotes a canary that converts like stable, rolls back one whose conversion broke (HTTP healthy), and keeps the password out of both histories and the logs', async () => {
+    const [good, bad] = await Promise.all([release('promok', { errorRate: 0, latencyMs: 40, conversion: 0.3 }), release('prombad', { errorRate: 0, latencyMs: 40, conversion: 0.05 })]);
+
+    expect(good.result.outcome).toBe('promoted');
+    const judged = good.status.analysis?.last;
+    expect(judged?.metrics.map((m) => [m.metric, m.verdict])).toEqual([
+      ['5xx-rate', 'pass'],
+      ['checkout-conversion', 'pass'],
+    ]);
+    // Counted from Prometheus, over the judged window: enough visits to judge, and a rate near the 30% drawn.
+    const conversion = judged?.metrics[1];
+    expect(conversion?.thin).toBeUndefined();
+    expect(conversion?.canary).toBeGreaterThan(0.15);
+    expect(conversion?.canary).toBeLessThan(0.45);
+
+    expect(bad.result.outcome).toBe('rolled-back');
+    expect(bad.result.reason).toMatch(/analysis checkout failed at step 1: .*checkout-conversion = 0\.\d+, needs >= 0\.5 x stable \(0\.1\d*\)/);
+    expect(bad.status.analysis?.last?.metrics.find((m) => m.metric === '5xx-rate')).toMatchObject({ canary: 0, verdict: 'pass' });
+    expect(await forwardActions(aws, bad.seeded)).toEqual(bad.before);
+
+    const basic = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+    for (const run of [good, bad]) {
+      const text = await historyText(client, run.workflowId);
+      expect(text).toContain('checkout-conversion');
+      expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain(basic);
+    }
+    const logs = worker.stdout() + worker.stderr();
+    expect(logs).toMatch(/canary worker ready/);
+    expect(logs).not.toContain(PASSWORD);
+    expect(logs).not.toContain(basic);
+  });
+
+  it("returns each bucket's increase at the bucket's start, as CloudWatch returns its buckets", async () => {
+    // Ticks straight into the exporter for a target group of our own: a counter, scraped as it grows.
+    const group = `targetgroup/${uniqueName('align')}/0123456789abcdef`;
+    const target: VariantTarget = { targetGroup: group, loadBalancer: 'app/align/0123456789abcdef' };
+    const bucketMs = period * 1000;
+    const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
+    const feed = setInterval(() => {
+      business.exporter.record(
+        { at: new Date(), split: [{ targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`, version: 'v7', weight: 1, requests: 40, errors: 0, connectionErrors: 0, meanLatencyMs: 40 }] },
+        () => undefined,
+      );
+    }, 100);
+    const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
+    const metric = (promql: string): PrometheusMetric =>
+      PrometheusMetric.parse({ name: 'm', source: 'prometheus', server: 'main', period, query: [{ id: 'v', promql }] });
+    const counter = metric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
+    const increase = metric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
+    try {
+      // Until Prometheus holds six whole buckets of it.
+      let got: { counter: { t: number[]; v: number[] }; increase: { t: number[]; v: number[] } } | undefined;
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+        const endMs = startMs + 6 * bucketMs;
+        const [a, b] = await sources.prometheus.fetch(
+          [
+            { metric: counter, variants: { canary: target } },
+            { metric: increase, variants: { canary: target } },
+          ],
+          { startMs, endMs },
+        );
+        got = { counter: a?.canary?.v ?? { t: [], v: [] }, increase: b?.canary?.v ?? { t: [], v: [] } };
+        if (got.increase.t.length === 6 && got.counter.t.length === 6) break;
+      }
+      expect(got?.increase.t).toEqual([0, 1, 2, 3, 4, 5].map((i) => startMs + i * bucketMs));
+      // The bucket [b, b + period) is the counter at its end minus the counter at its start.
+      const i = got!.increase;
+      const c = got!.counter;
+      for (let k = 1; k < 6; k++) expect(i.v[k]).toBe((c.v[k] as number) - (c.v[k - 1] as number));
+      expect(i.v.every((v) => v > 0 && Number.isInteger(v))).toBe(true);
+    } finally {
+      clearInterval(feed);
+    }
+  });
+
+  it('fails a measurement with what went wrong: the server the metric names, a query Prometheus refuses or that returns many series, a wrong password', async () => {
+    const target: VariantTarget = { targetGroup: 'targetgroup/none/0123456789abcdef', loadBalancer: 'app/none/0123456789abcdef' };
+    const window = { startMs: Math.floor(Date.now() / 1000) * 1000 - 10_000, endMs: Math.floor(Date.now() / 1000) * 1000 };
+    const ask = async (query: string, server = 'main', settings: Record<string, PrometheusServerSettings> = business.sources.prometheus): Promise<string> => {
+      const m = PrometheusMetric.parse({ name: 'm', source: 'prometheus', server, period, query: [{ id: 'v', promql: query }] });
+      const sources = createSources({ cloudwatch: aws.cloudwatch, settings: { prometheus: settings, web: {} } });
+      return sources.prometheus.fetch([{ metric: m, variants: { canary: target } }], window).then(
+        () => 'answered',
+        (e: Error) => e.message,
+      );
+    };
+    expect(await ask('sum(nosuchfunction(checkout_visits_total))')).toMatch(/^Prometheus server "main" \(http:\/\/127\.0\.0\.1:\d+\) answered HTTP 400: bad_data: .*nosuchfunction/);
+    expect(await ask('label_replace(vector(1), "a", "x", "", "") or label_replace(vector(2), "a", "y", "", "")')).toMatch(
+      /returned 2 series \(\{a="x"\}, \{a="y"\}\): aggregate it to one per variant, e\.g\. sum\(\.\.\.\)$/,
+    );
+    expect(await ask('up', 'other')).toBe('Prometheus server "other" is not configured on this worker: set CANARY_PROMETHEUS_OTHER_URL');
+    const wrong = await ask('up', 'main', { main: { ...business.sources.prometheus.main!, password: 'not-the-password-123' } });
+    expect(wrong).toMatch(/^Prometheus server "main" \(http:\/\/127\.0\.0\.1:\d+\) answered HTTP 401 \(check its credentials variables\)/);
+    expect(wrong).not.toContain('not-the-password-123');
+  });
+
+  it('canary doctor fetches each Prometheus metric for the stable target group and says which have no data, or cannot be asked', async () => {
+    const { service, seeded } = await seedService(aws, 'promdoc');
+    // Its stable group's traffic, for a few buckets.
+    const simulator = startSimulator({ aws, listenerArn: seeded.listenerArn, requestsPerSecond: 100, tickMs: 500, profiles: {}, realism: { timeScale }, onTick: (t) => business.exporter.record(t, () => undefined) });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-prom-doctor-'));
+    const saved = { ...process.env };
+    const checkout = { metrics: [conversionMetric(period, 0.5)], count: 1, window: `${4 * period}s`, delay: '3s' };
+    const write = (name: string, analysis: Record<string, unknown>): string => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, YAML.stringify(testSpec(seeded, service, { steps: [{ setWeight: 50 }, { analysis: { template: 'checkout' } }, { setWeight: 100 }], analysis })));
+      return file;
+    };
+    const doctor = async (file: string): Promise<string> => {
+      let out = '';
+      const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+      try {
+        await canaryCli(['node', 'canary', 'doctor', '--spec', file]);
+      } finally {
+        spy.mockRestore();
+      }
+      return out.split('\n').find((l) => l.includes('Prometheus and web metrics')) ?? out;
+    };
+    try {
+      Object.assign(process.env, {
+        TEMPORAL_ADDRESS: testStack.temporalAddress,
+        TEMPORAL_CONFIG_FILE: path.join(dir, 'none.toml'),
+        AWS_ENDPOINT_URL: testStack.awsEndpoint,
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+        AWS_REGION: 'us-east-1',
+        AWS_MAX_ATTEMPTS: '1',
+        CANARY_PROMETHEUS_MAIN_URL: business.prometheus.url,
+        CANARY_PROMETHEUS_MAIN_USER: USER,
+        CANARY_PROMETHEUS_MAIN_PASSWORD: PASSWORD,
+      });
+      await business.prometheus.scraped();
+      // Data for the stable group: poll until the exporter's buckets for it are in Prometheus.
+      let ok = '';
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline && !ok.startsWith('✔'); await new Promise((r) => setTimeout(r, 500))) {
+        ok = await doctor(write('ok.yaml', { checkout }));
+      }
+      expect(ok).toMatch(new RegExp(`^✔ Prometheus and web metrics have data: ${seeded.stableTargetGroupName}, last hour: checkout/checkout-conversion \\d+ datapoint\\(s\\)$`));
+      const other = { ...checkout, metrics: [{ ...conversionMetric(period, 0.5), server: 'nowhere' }] };
+      expect(await doctor(write('bad.yaml', { checkout, other }))).toBe(
+        '✖ Prometheus and web metrics have data: other/checkout-conversion: Prometheus server "nowhere" is not configured on this worker: set CANARY_PROMETHEUS_NOWHERE_URL — fix: set the server or endpoint the metric names where the worker runs (CANARY_PROMETHEUS_<NAME>_URL, CANARY_SOURCE_<NAME>_URL and their credentials: docs/METRIC-SOURCES.md), and check the query selects the stable target group',
+      );
+    } finally {
+      process.env = saved;
+      await simulator.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
