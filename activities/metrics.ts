@@ -1,5 +1,5 @@
 /**
- * Analysis measurements: each metric's window fetched from its source (activities/sources/: CloudWatch today) for the
+ * Analysis measurements: each metric's window fetched from its source (activities/sources/: CloudWatch, Prometheus, web) for the
  * canary and its reference variant, judged by the pure helpers of analysis/ (analysis/analysis.ts,
  * analysis/sequential-judge.ts). One activity call takes a whole series of measurements and heartbeats between them,
  * so a long bake adds a few history events, not a few per measurement.

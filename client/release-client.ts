@@ -21,13 +21,13 @@ import {
   CancelledFailure,
   TerminatedFailure,
   TimeoutFailure,
-  TypedSearchAttributes,
+  type TypedSearchAttributes,
   WorkflowExecutionAlreadyStartedError,
   type UpdateDefinition,
 } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { payloadProblem, VERB_NAMES, VERBS, type MessageAck, type Verb, type VerbInput } from '../common/messages';
-import { CanaryWeight, ReleasePhase, ReleaseService, ReleaseVersion } from '../common/search-attributes';
+import { CanaryWeight, initialSearchAttributes, ReleasePhase, ReleaseService, ReleaseVersion } from '../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec, type Target } from '../common/spec';
 import type { ReleaseResult, ReleaseStatus } from '../common/status';
 import * as msg from '../common/messages';
@@ -145,14 +145,7 @@ export async function startRelease(
     });
   try {
     try {
-      return await start(
-        new TypedSearchAttributes([
-          { key: ReleaseService, value: spec.service },
-          { key: ReleaseVersion, value: spec.version },
-          { key: ReleasePhase, value: 'Validating' },
-          { key: CanaryWeight, value: 0 },
-        ]),
-      );
+      return await start(initialSearchAttributes(spec));
     } catch (err) {
       // An existing cluster where nobody registered them: the release runs without (the workflow keeps only the
       // attributes its start carried); list and status show less until `canary doctor --fix` registers them.

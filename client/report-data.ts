@@ -370,7 +370,15 @@ export async function collectReportData(opts: CollectOptions): Promise<ReportDat
     // The release's account and region, as its activities used them (its role's session named for the release).
     const scope = awsScope(spec);
     const cloudwatch = typeof opts.cloudwatch === 'function' ? await opts.cloudwatch(scope, desc.workflowId) : opts.cloudwatch;
-    ({ metrics, source: metricsSource } = await reportMetrics({ templates: spec.analysis, targets, range: { start, end }, nowMs: now(), cloudwatch, scope, sources: opts.sources }));
+    ({ metrics, source: metricsSource } = await reportMetrics({
+      templates: spec.analysis,
+      targets,
+      range: { start, end },
+      nowMs: now(),
+      cloudwatch,
+      scope,
+      sources: opts.sources,
+    }));
   }
   return {
     releaseId: desc.workflowId,

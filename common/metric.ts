@@ -1,5 +1,5 @@
 /**
- * What every analysis metric has, whatever source its data comes from (common/sources/: CloudWatch today): its name,
+ * What every analysis metric has, whatever source its data comes from (common/sources/: CloudWatch, Prometheus, web): its name,
  * bounds, judge options and `minRequests`, and the shape analysis/ reads it by — the series a source fetches per
  * variant, the arithmetic over them and which value is the metric. Thresholds, fill, windows, `minRequests` and the
  * judges work on that shape and never on a source's own query language. Workflow-safe.
@@ -74,7 +74,10 @@ export const COMBINE_KIND: Record<CombineOption, StatisticKind> = { sum: 'additi
 export const PeriodSeconds = z
   .number()
   .int()
-  .refine((p) => [1, 5, 10, 30].includes(p) || (p >= 60 && p % 60 === 0 && p <= 86_400), 'period is 1, 5, 10 or 30 seconds, or a multiple of 60 (at most 86400)');
+  .refine(
+    (p) => [1, 5, 10, 30].includes(p) || (p >= 60 && p % 60 === 0 && p <= 86_400),
+    'period is 1, 5, 10 or 30 seconds, or a multiple of 60 (at most 86400)',
+  );
 
 /** One series a source fetches for each variant, as analysis/ reads it. */
 export interface SeriesShape {

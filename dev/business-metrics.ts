@@ -146,7 +146,12 @@ export async function startBusinessMetrics(opts: {
   const exporter = await startBusinessExporter({ bucketMs });
   let prometheus: PrometheusServer;
   try {
-    prometheus = await startPrometheus({ logDir: opts.logDir, targets: [exporter.address], scrapeIntervalMs: Math.min(500, bucketMs / 2), basicAuth: opts.basicAuth });
+    prometheus = await startPrometheus({
+      logDir: opts.logDir,
+      targets: [exporter.address],
+      scrapeIntervalMs: Math.min(500, bucketMs / 2),
+      basicAuth: opts.basicAuth,
+    });
   } catch (err) {
     await exporter.stop();
     throw err;

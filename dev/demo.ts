@@ -69,7 +69,7 @@ export interface ScenarioRunOptions {
   /** smoke-test: the new version is broken (`--broken`). */
   broken?: boolean;
   /** smoke-test: the demo's smoke-test server (dev/smoke-test.ts), whose hook `smoke` the worker holds. */
-  smokeTest?: Pick<SmokeTest, 'profiles'>;
+  smokeTest?: Pick<SmokeTest, 'use'>;
 }
 
 export interface ScenarioRun {
@@ -117,7 +117,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
   const scenario = buildScenario(opts.scenario, { service, seeded, scale: opts.scale, timeScale, healthy: opts.healthy, broken: opts.broken });
   if (scenario.smokeTest && !opts.smokeTest)
     throw new Error(`scenario ${scenario.name} calls the smoke-test hook: start it (startSmokeTest) and pass it as smokeTest`);
-  if (opts.smokeTest) opts.smokeTest.profiles = { v1: scenario.stable, [String(scenario.spec.version)]: scenario.canary };
+  opts.smokeTest?.use(service, { v1: scenario.stable, [String(scenario.spec.version)]: scenario.canary });
   if (scenario.prometheus && !opts.business)
     throw new Error(`scenario ${scenario.name} judges a Prometheus metric: start the business metrics stack (startBusinessMetrics) and pass it as business`);
   out(`[scenario] ${scenario.name}: ${scenario.summary}`);

@@ -17,8 +17,8 @@ import { mulberry32, type FaultProfile } from './simulator';
 export interface SmokeTest {
   /** The worker's settings for the hook (URL and secret), as CANARY_HOOK_SMOKE and its _SECRET would give them. */
   readonly hook: HookSettings;
-  /** The versions' fault profiles the smoke requests are served with (the scenario's, set before its release). */
-  profiles: Record<string, FaultProfile>;
+  /** Serves the smoke requests of `service`'s releases with its versions' fault profiles (the scenario's, set before its release). */
+  use(service: string, profiles: Record<string, FaultProfile>): void;
   /** What each call concluded, in order. */
   readonly verdicts: string[];
   stop(): Promise<void>;
@@ -49,7 +49,7 @@ async function versionOf(aws: AwsClients, targetGroupArn: string): Promise<strin
 }
 
 /** One smoke test of the canary through the test route: pass or fail, and why. */
-async function smoke(aws: AwsClients, c: HookContext, profiles: Record<string, FaultProfile>): Promise<{ result: 'pass' | 'fail'; text: string }> {
+async function smoke(aws: AwsClients, c: HookContext, profiles: Record<string, FaultProfile> = {}): Promise<{ result: 'pass' | 'fail'; text: string }> {
   if (!c.testRoute) return { result: 'fail', text: 'no test route is open: set hooks.testRoute in the spec' };
   const canary = c.targetGroups.find((t) => t.role === 'canary');
   const reached = await routedTo(aws, c.listenerArn, { [c.testRoute.header]: c.testRoute.value });
@@ -68,7 +68,7 @@ async function smoke(aws: AwsClients, c: HookContext, profiles: Record<string, F
 /** Starts the smoke-test server on a free loopback port. */
 export async function startSmokeTest(aws: AwsClients, secret = 'demo-smoke-secret'): Promise<SmokeTest> {
   const verdicts: string[] = [];
-  const state = { profiles: {} as Record<string, FaultProfile> };
+  const byService = new Map<string, Record<string, FaultProfile>>();
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
@@ -83,7 +83,8 @@ export async function startSmokeTest(aws: AwsClients, secret = 'demo-smoke-secre
         res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'signature does not verify' }));
         return;
       }
-      smoke(aws, JSON.parse(body) as HookContext, state.profiles).then(
+      const context = JSON.parse(body) as HookContext;
+      smoke(aws, context, byService.get(context.service)).then(
         (v) => {
           verdicts.push(`${v.result}: ${v.text}`);
           res
@@ -98,12 +99,7 @@ export async function startSmokeTest(aws: AwsClients, secret = 'demo-smoke-secre
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/smoke`;
   return {
     hook: { url, secret, requestTimeoutMs: 10_000, allowLinkLocal: false },
-    get profiles() {
-      return state.profiles;
-    },
-    set profiles(p) {
-      state.profiles = p;
-    },
+    use: (service, profiles) => void byService.set(service, profiles),
     verdicts,
     stop: () => new Promise((r) => server.close(() => r())),
   };

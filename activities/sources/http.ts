@@ -102,8 +102,11 @@ export function checkStatus(where: string, reply: SourceReply, detail?: string):
   const said = detail ?? excerpt(reply.text, 200);
   if (status === 429 || status >= 500) {
     const after = reply.headers.get('retry-after');
-    throw new Error(`${where} answered HTTP ${status}${status === 429 ? ' (too many requests)' : ''}${after ? `, retry after ${excerpt(after, 40)}` : ''}${said ? `: ${said}` : ''}`);
+    throw new Error(
+      `${where} answered HTTP ${status}${status === 429 ? ' (too many requests)' : ''}${after ? `, retry after ${excerpt(after, 40)}` : ''}${said ? `: ${said}` : ''}`,
+    );
   }
-  const hint = status === 401 || status === 403 ? ' (check its credentials variables)' : status >= 300 && status < 400 ? ' (a redirect: set the URL it redirects to)' : '';
+  const hint =
+    status === 401 || status === 403 ? ' (check its credentials variables)' : status >= 300 && status < 400 ? ' (a redirect: set the URL it redirects to)' : '';
   throw refused(`${where} answered HTTP ${status}${hint}${said ? `: ${said}` : ''}`);
 }

@@ -35,11 +35,16 @@ class NodeSha256 {
   }
   private static make(secret?: string | ArrayBuffer | ArrayBufferView) {
     if (secret === undefined) return createHash('sha256');
-    const key = typeof secret === 'string' ? secret : Buffer.from(ArrayBuffer.isView(secret) ? secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength) : secret);
+    const key =
+      typeof secret === 'string'
+        ? secret
+        : Buffer.from(ArrayBuffer.isView(secret) ? secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength) : secret);
     return createHmac('sha256', key);
   }
   update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(typeof data === 'string' ? data : Buffer.from(ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data));
+    this.hash.update(
+      typeof data === 'string' ? data : Buffer.from(ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data),
+    );
   }
   digest(): Promise<Uint8Array> {
     return Promise.resolve(new Uint8Array(this.hash.digest()));
@@ -50,7 +55,14 @@ class NodeSha256 {
 }
 
 /** Headers of a SigV4-signed request for `aps` (the SDK's signer, loaded only when a server asks for SigV4). */
-async function sigv4Headers(url: URL, body: string, headers: Record<string, string>, region: string, deps: PrometheusDeps, where: string): Promise<Record<string, string>> {
+async function sigv4Headers(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  region: string,
+  deps: PrometheusDeps,
+  where: string,
+): Promise<Record<string, string>> {
   let SignatureV4: typeof import('@smithy/signature-v4').SignatureV4;
   let credentials = deps.credentials;
   try {
@@ -136,9 +148,15 @@ export function prometheusSource(servers: Record<string, PrometheusServerSetting
       }
       const result = answer.data.result ?? [];
       if (result.length > 1) {
-        const labels = (m?: Record<string, string>): string => `{${Object.entries(m ?? {}).map(([k, v]) => `${k}="${v}"`).join(', ')}}`;
+        const labels = (m?: Record<string, string>): string =>
+          `{${Object.entries(m ?? {})
+            .map(([k, v]) => `${k}="${v}"`)
+            .join(', ')}}`;
         throw refused(
-          `${where}: "${excerpt(promql, 200)}" returned ${result.length} series (${result.slice(0, 2).map((r) => labels(r.metric)).join(', ')}${result.length > 2 ? ', ...' : ''}): aggregate it to one per variant, e.g. sum(...)`,
+          `${where}: "${excerpt(promql, 200)}" returned ${result.length} series (${result
+            .slice(0, 2)
+            .map((r) => labels(r.metric))
+            .join(', ')}${result.length > 2 ? ', ...' : ''}): aggregate it to one per variant, e.g. sum(...)`,
         );
       }
       for (const [ts, text] of result[0]?.values ?? []) {

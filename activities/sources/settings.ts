@@ -101,13 +101,16 @@ function common(kind: Kind, name: string, vars: Record<string, string>): { probl
     } catch {
       problems.push(`${variable('URL')} is not a URL`);
     }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${variable('URL')} must be an http:// or https:// URL, not ${url.protocol}`);
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
+      problems.push(`${variable('URL')} must be an http:// or https:// URL, not ${url.protocol}`);
   }
   let timeoutMs: number = SOURCE_TIMEOUT.defaultMs;
   if (vars.TIMEOUT !== undefined) {
     const ms = parseDuration(vars.TIMEOUT);
     if (ms === undefined || ms <= 0 || ms > SOURCE_TIMEOUT.maxMs) {
-      problems.push(`${variable('TIMEOUT')}=${JSON.stringify(vars.TIMEOUT)}: expected a duration such as 5s or 30s, at most ${formatDuration(SOURCE_TIMEOUT.maxMs)}`);
+      problems.push(
+        `${variable('TIMEOUT')}=${JSON.stringify(vars.TIMEOUT)}: expected a duration such as 5s or 30s, at most ${formatDuration(SOURCE_TIMEOUT.maxMs)}`,
+      );
     } else timeoutMs = ms;
   }
   return { problems, timeoutMs };
@@ -123,7 +126,10 @@ export function sourceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Sou
     const { problems, timeoutMs } = common('prometheus', name, vars);
     const variable = (suffix: string): string => sourceVariable('prometheus', name, suffix);
     const ways = [vars.BEARER_TOKEN && 'a bearer token', (vars.USER || vars.PASSWORD) && 'basic auth', vars.SIGV4_REGION && 'SigV4'].filter(Boolean);
-    if (ways.length > 1) problems.push(`${ways.join(' and ')} are set: choose one (${variable('BEARER_TOKEN')}, ${variable('USER')} + ${variable('PASSWORD')}, or ${variable('SIGV4_REGION')})`);
+    if (ways.length > 1)
+      problems.push(
+        `${ways.join(' and ')} are set: choose one (${variable('BEARER_TOKEN')}, ${variable('USER')} + ${variable('PASSWORD')}, or ${variable('SIGV4_REGION')})`,
+      );
     if (!!vars.USER !== !!vars.PASSWORD) problems.push(`basic auth needs both ${variable('USER')} and ${variable('PASSWORD')}`);
     if (vars.SIGV4_REGION !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(vars.SIGV4_REGION)) {
       problems.push(`${variable('SIGV4_REGION')}=${JSON.stringify(vars.SIGV4_REGION)}: expected an AWS region such as us-east-1`);

@@ -1,6 +1,6 @@
 /**
- * The metric-source seam: what every source of analysis data does, whatever it speaks (CloudWatch GetMetricData
- * today; Prometheus, an HTTP endpoint next). A source fetches a window of buckets of its metrics for the variants
+ * The metric-source seam: what every source of analysis data does, whatever it speaks (CloudWatch GetMetricData,
+ * Prometheus range queries, an HTTP JSON endpoint). A source fetches a window of buckets of its metrics for the variants
  * asked and returns each series under the id the metric's shape names (common/metric.ts); windows, fill, thresholds,
  * `minRequests` and the judges (analysis/) work on what it returns and never on the source's own query language.
  * The analysis activity (activities/metrics.ts) and `canary report` (client/report-data.ts) fetch through it.

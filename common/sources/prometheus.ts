@@ -133,7 +133,11 @@ export const PrometheusRequests = z.strictObject(promFields).superRefine((r, ctx
   checkQueries(r.query, ctx);
   r.query.forEach((q, i) => {
     if (q.promql !== undefined && q.combine !== 'sum') {
-      ctx.addIssue({ code: 'custom', path: ['query', i, 'combine'], message: 'requests are a count: combine: sum (e.g. sum(increase(http_requests_total{...}[${period}])))' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['query', i, 'combine'],
+        message: 'requests are a count: combine: sum (e.g. sum(increase(http_requests_total{...}[${period}])))',
+      });
     }
   });
 });
@@ -150,7 +154,15 @@ export function prometheusShape(metric: { period: number; query: readonly PromQu
     series: metric.query.flatMap((q) =>
       q.promql === undefined
         ? []
-        : [{ id: q.id, periodSeconds: metric.period, combine: COMBINE_KIND[q.combine ?? 'average'], path: ['period'], ...(q.fill !== undefined ? { fill: q.fill } : {}) }],
+        : [
+            {
+              id: q.id,
+              periodSeconds: metric.period,
+              combine: COMBINE_KIND[q.combine ?? 'average'],
+              path: ['period'],
+              ...(q.fill !== undefined ? { fill: q.fill } : {}),
+            },
+          ],
     ),
     expressions: metric.query.flatMap((q) => (q.expression !== undefined ? [{ id: q.id, expression: q.expression }] : [])),
     result: resultOf(metric.query),

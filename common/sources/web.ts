@@ -67,5 +67,10 @@ export type WebMetric = z.infer<typeof WebMetric>;
 
 /** A web metric as analysis/ reads it: one series, one datapoint per window (at its start), its value the metric's. */
 export function webShape(metric: { period: number }): MetricShape {
-  return { series: [{ id: WEB_SERIES_ID, periodSeconds: metric.period, combine: 'average', path: ['period'] }], expressions: [], result: WEB_SERIES_ID, bySource: false };
+  return {
+    series: [{ id: WEB_SERIES_ID, periodSeconds: metric.period, combine: 'average', path: ['period'] }],
+    expressions: [],
+    result: WEB_SERIES_ID,
+    bySource: false,
+  };
 }

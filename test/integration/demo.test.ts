@@ -4,6 +4,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import * as os from 'node:os';
 import { startBusinessMetrics, type BusinessMetricsStack } from '../../dev/business-metrics';
 import { runScenario } from '../../dev/demo';
+import { startSmokeTest, type SmokeTest } from '../../dev/smoke-test';
 import { PROMETHEUS_SCENARIOS, SCENARIOS, type ScenarioName } from '../../dev/scenarios';
 import { testStack, uniqueName } from '../support/env';
 import { releaseTestEnvironment, startTestWorker } from '../support/release-fixture';
@@ -23,6 +24,18 @@ afterAll(async () => {
   await business?.stop();
 });
 
+// smoke-test calls the demo's smoke test (dev/smoke-test.ts) as hook `smoke`: a worker that holds it.
+let smokeTest: SmokeTest | undefined;
+let smokeWorker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+beforeAll(async () => {
+  smokeTest = await startSmokeTest(aws);
+  smokeWorker = await startTestWorker(aws, undefined, { hooks: { smoke: smokeTest.hook } });
+});
+afterAll(async () => {
+  await smokeWorker?.stop();
+  await smokeTest?.stop();
+});
+
 /** Every weight the workflow asked setForwardWeights to give a target group other than the seeded stable (`*-v1`), from its history. */
 async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
   const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
@@ -39,19 +52,21 @@ describe('demo scenarios, run non-interactively', () => {
   it.concurrent('ends every scenario in its expected state: result, listener and target groups', async () => {
     const logs: Record<string, string[]> = {};
     // Every scenario, and business-metric's --healthy variant too.
-    const cases: { key: string; scenario: ScenarioName; healthy?: boolean }[] = [
+    const cases: { key: string; scenario: ScenarioName; healthy?: boolean; broken?: boolean }[] = [
       ...SCENARIOS.map((scenario) => ({ key: scenario, scenario })),
       { key: 'business-metric --healthy', scenario: 'business-metric', healthy: true },
+      { key: 'smoke-test --broken', scenario: 'smoke-test', broken: true },
     ];
     const runs = await Promise.all(
-      cases.map(({ key, scenario, healthy }) => {
+      cases.map(({ key, scenario, healthy, broken }) => {
         logs[key] = [];
         const prometheus = PROMETHEUS_SCENARIOS.includes(scenario);
         return runScenario({
           client: env.client,
           aws,
-          taskQueue: prometheus ? businessWorker!.taskQueue : env.taskQueue,
+          taskQueue: prometheus ? businessWorker!.taskQueue : scenario === 'smoke-test' ? smokeWorker!.taskQueue : env.taskQueue,
           ...(prometheus ? { business, healthy } : {}),
+          ...(scenario === 'smoke-test' ? { smokeTest, broken } : {}),
           scenario,
           scale: 0.5,
           service: uniqueName(scenario.slice(0, 6).replace(/-+$/, '')).slice(0, 18).replace(/-+$/, ''),
@@ -135,6 +150,23 @@ describe('demo scenarios, run non-interactively', () => {
     const converting = byName['business-metric --healthy']!;
     expect(converting.result.outcome).toBe('promoted');
     expect(logs['business-metric --healthy']?.join('\n')).toMatch(/checkout-conversion: canary 0\.[1-4]\d*, needs >= 0\.5 x stable \(0\.1\d*\) → pass/);
+
+    // smoke-test: the smoke test reached the new version through the test route at weight 0 and passed; promoted.
+    const smoked = byName['smoke-test']!;
+    expect(smoked.result.outcome).toBe('promoted');
+    expect(logs['smoke-test']?.join('\n')).toMatch(
+      /hook smoke \(beforeTraffic\): pass: HTTP 200: 20 requests through the test route reached \S+-v2-\w+ \(v2\): [0-2] answered 5xx/,
+    );
+    // --broken: failed by its smoke test before any user reached it: the canary's weight never left 0, and nothing is left.
+    const failed = byName['smoke-test --broken']!;
+    expect(failed.result.outcome).toBe('rolled-back');
+    expect(failed.result.reason).toMatch(
+      /^hook smoke \(beforeTraffic\) failed: 20 requests through the test route reached \S+-v2-\w+ \(v2\): \d+ answered 5xx/,
+    );
+    expect(failed.maxCanaryWeight).toBeLessThanOrEqual(0);
+    expect(Math.max(0, ...(await canaryWeightsRequested(failed.workflowId)))).toBe(0);
+    expect(failed.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
+    expect(failed.finalForward).toEqual([{ name: failed.targetGroups[0], weight: 1 }]);
   });
 
   it.concurrent('runs as the README command does, on its own embedded stack, and exits 0', async () => {

@@ -6,7 +6,10 @@
  * through its environment (CANARY_PROMETHEUS_MAIN_*), whose password reaches neither the histories nor its logs;
  * each bucket is the counter's increase over it; the source's errors; and `canary doctor`'s check.
  */
+import { createHash, createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
@@ -43,7 +46,11 @@ let client: Client;
 let connection: Connection;
 
 beforeAll(async () => {
-  business = await startBusinessMetrics({ logDir: process.env.CANARY_TEST_LOG_DIR ?? os.tmpdir(), timeScale, basicAuth: { user: USER, password: PASSWORD, bcryptHash: BCRYPT } });
+  business = await startBusinessMetrics({
+    logDir: process.env.CANARY_TEST_LOG_DIR ?? os.tmpdir(),
+    timeScale,
+    basicAuth: { user: USER, password: PASSWORD, bcryptHash: BCRYPT },
+  });
   worker = spawnWorker(
     workerEnv(testStack, queue, {
       CANARY_PROMETHEUS_MAIN_URL: business.prometheus.url,
@@ -110,7 +117,10 @@ async function release(prefix: string, canary: FaultProfile) {
 
 describe('the prometheus source on a real Prometheus', () => {
   it('promotes a canary that converts like stable, rolls back one whose conversion broke (HTTP healthy), and keeps the password out of both histories and the logs', async () => {
-    const [good, bad] = await Promise.all([release('promok', { errorRate: 0, latencyMs: 40, conversion: 0.3 }), release('prombad', { errorRate: 0, latencyMs: 40, conversion: 0.05 })]);
+    const [good, bad] = await Promise.all([
+      release('promok', { errorRate: 0, latencyMs: 40, conversion: 0.3 }),
+      release('prombad', { errorRate: 0, latencyMs: 40, conversion: 0.05 }),
+    ]);
 
     expect(good.result.outcome).toBe('promoted');
     const judged = good.status.analysis?.last;
@@ -150,7 +160,20 @@ describe('the prometheus source on a real Prometheus', () => {
     const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
     const feed = setInterval(() => {
       business.exporter.record(
-        { at: new Date(), split: [{ targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`, version: 'v7', weight: 1, requests: 40, errors: 0, connectionErrors: 0, meanLatencyMs: 40 }] },
+        {
+          at: new Date(),
+          split: [
+            {
+              targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`,
+              version: 'v7',
+              weight: 1,
+              requests: 40,
+              errors: 0,
+              connectionErrors: 0,
+              meanLatencyMs: 40,
+            },
+          ],
+        },
         () => undefined,
       );
     }, 100);
@@ -160,10 +183,10 @@ describe('the prometheus source on a real Prometheus', () => {
     const counter = metric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
     const increase = metric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
     try {
-      // Until Prometheus holds six whole buckets of it.
+      // Until Prometheus holds four whole buckets of it.
       let got: { counter: { t: number[]; v: number[] }; increase: { t: number[]; v: number[] } } | undefined;
       for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-        const endMs = startMs + 6 * bucketMs;
+        const endMs = startMs + 4 * bucketMs;
         const [a, b] = await sources.prometheus.fetch(
           [
             { metric: counter, variants: { canary: target } },
@@ -172,13 +195,13 @@ describe('the prometheus source on a real Prometheus', () => {
           { startMs, endMs },
         );
         got = { counter: a?.canary?.v ?? { t: [], v: [] }, increase: b?.canary?.v ?? { t: [], v: [] } };
-        if (got.increase.t.length === 6 && got.counter.t.length === 6) break;
+        if (got.increase.t.length === 4 && got.counter.t.length === 4) break;
       }
-      expect(got?.increase.t).toEqual([0, 1, 2, 3, 4, 5].map((i) => startMs + i * bucketMs));
+      expect(got?.increase.t).toEqual([0, 1, 2, 3].map((i) => startMs + i * bucketMs));
       // The bucket [b, b + period) is the counter at its end minus the counter at its start.
       const i = got!.increase;
       const c = got!.counter;
-      for (let k = 1; k < 6; k++) expect(i.v[k]).toBe((c.v[k] as number) - (c.v[k - 1] as number));
+      for (let k = 1; k < 4; k++) expect(i.v[k]).toBe((c.v[k] as number) - (c.v[k - 1] as number));
       expect(i.v.every((v) => v > 0 && Number.isInteger(v))).toBe(true);
     } finally {
       clearInterval(feed);
@@ -196,7 +219,9 @@ describe('the prometheus source on a real Prometheus', () => {
         (e: Error) => e.message,
       );
     };
-    expect(await ask('sum(nosuchfunction(checkout_visits_total))')).toMatch(/^Prometheus server "main" \(http:\/\/127\.0\.0\.1:\d+\) answered HTTP 400: bad_data: .*nosuchfunction/);
+    expect(await ask('sum(nosuchfunction(checkout_visits_total))')).toMatch(
+      /^Prometheus server "main" \(http:\/\/127\.0\.0\.1:\d+\) answered HTTP 400: bad_data: .*nosuchfunction/,
+    );
     expect(await ask('label_replace(vector(1), "a", "x", "", "") or label_replace(vector(2), "a", "y", "", "")')).toMatch(
       /returned 2 series \(\{a="x"\}, \{a="y"\}\): aggregate it to one per variant, e\.g\. sum\(\.\.\.\)$/,
     );
@@ -209,13 +234,24 @@ describe('the prometheus source on a real Prometheus', () => {
   it('canary doctor fetches each Prometheus metric for the stable target group and says which have no data, or cannot be asked', async () => {
     const { service, seeded } = await seedService(aws, 'promdoc');
     // Its stable group's traffic, for a few buckets.
-    const simulator = startSimulator({ aws, listenerArn: seeded.listenerArn, requestsPerSecond: 100, tickMs: 500, profiles: {}, realism: { timeScale }, onTick: (t) => business.exporter.record(t, () => undefined) });
+    const simulator = startSimulator({
+      aws,
+      listenerArn: seeded.listenerArn,
+      requestsPerSecond: 100,
+      tickMs: 500,
+      profiles: {},
+      realism: { timeScale },
+      onTick: (t) => business.exporter.record(t, () => undefined),
+    });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-prom-doctor-'));
     const saved = { ...process.env };
     const checkout = { metrics: [conversionMetric(period, 0.5)], count: 1, window: `${4 * period}s`, delay: '3s' };
     const write = (name: string, analysis: Record<string, unknown>): string => {
       const file = path.join(dir, name);
-      fs.writeFileSync(file, YAML.stringify(testSpec(seeded, service, { steps: [{ setWeight: 50 }, { analysis: { template: 'checkout' } }, { setWeight: 100 }], analysis })));
+      fs.writeFileSync(
+        file,
+        YAML.stringify(testSpec(seeded, service, { steps: [{ setWeight: 50 }, { analysis: { template: 'checkout' } }, { setWeight: 100 }], analysis })),
+      );
       return file;
     };
     const doctor = async (file: string): Promise<string> => {
@@ -247,7 +283,9 @@ describe('the prometheus source on a real Prometheus', () => {
       for (const deadline = Date.now() + 20_000; Date.now() < deadline && !ok.startsWith('✔'); await new Promise((r) => setTimeout(r, 500))) {
         ok = await doctor(write('ok.yaml', { checkout }));
       }
-      expect(ok).toMatch(new RegExp(`^✔ Prometheus and web metrics have data: ${seeded.stableTargetGroupName}, last hour: checkout/checkout-conversion \\d+ datapoint\\(s\\)$`));
+      expect(ok).toMatch(
+        new RegExp(`^✔ Prometheus and web metrics have data: ${seeded.stableTargetGroupName}, last hour: checkout/checkout-conversion \\d+ datapoint\\(s\\)$`),
+      );
       const other = { ...checkout, metrics: [{ ...conversionMetric(period, 0.5), server: 'nowhere' }] };
       expect(await doctor(write('bad.yaml', { checkout, other }))).toBe(
         '✖ Prometheus and web metrics have data: other/checkout-conversion: Prometheus server "nowhere" is not configured on this worker: set CANARY_PROMETHEUS_NOWHERE_URL — fix: set the server or endpoint the metric names where the worker runs (CANARY_PROMETHEUS_<NAME>_URL, CANARY_SOURCE_<NAME>_URL and their credentials: docs/METRIC-SOURCES.md), and check the query selects the stable target group',
@@ -256,6 +294,96 @@ describe('the prometheus source on a real Prometheus', () => {
       process.env = saved;
       await simulator.stop();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the prometheus source's credentials on the wire", () => {
+  /** Amazon Managed Service for Prometheus's side of SigV4, written out from the specification (not the SDK's signer). */
+  function sigv4Valid(req: { method: string; path: string; headers: http.IncomingHttpHeaders; body: string }, secret: string): { ok: boolean; scope?: string } {
+    const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+      String(req.headers.authorization),
+    );
+    if (!auth) return { ok: false };
+    const [, , date, region, service, signed, signature] = auth as unknown as string[];
+    const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+    const hmac = (key: string | Buffer, s: string): Buffer => createHmac('sha256', key).update(s).digest();
+    const names = (signed as string).split(';');
+    const canonical = [
+      req.method,
+      req.path,
+      '',
+      ...names.map(
+        (n) =>
+          `${n}:${String(req.headers[n] ?? '')
+            .trim()
+            .replace(/\s+/g, ' ')}`,
+      ),
+      '',
+      signed,
+      sha(req.body),
+    ].join('\n');
+    const amzDate = String(req.headers['x-amz-date']);
+    const toSign = ['AWS4-HMAC-SHA256', amzDate, `${date}/${region}/${service}/aws4_request`, sha(canonical)].join('\n');
+    const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date as string), region as string), service as string), 'aws4_request');
+    return { ok: createHmac('sha256', key).update(toSign).digest('hex') === signature && names.includes('host'), scope: `${region}/${service}` };
+  }
+
+  it('signs for aps with SigV4, sends a bearer token, and turns credentials in the URL into basic auth', async () => {
+    const seen: { path: string; auth?: string; sigv4?: { ok: boolean; scope?: string } }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const path = req.url ?? '';
+        seen.push({
+          path,
+          auth: req.headers.authorization,
+          ...(path.startsWith('/workspaces/')
+            ? { sigv4: sigv4Valid({ method: req.method ?? '', path, headers: req.headers, body }, 'sigv4-test-secret') }
+            : {}),
+        });
+        const at = Number(new URLSearchParams(body).get('end'));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[at, '5']] }] } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const sources = createSources({
+        cloudwatch: aws.cloudwatch,
+        settings: {
+          prometheus: {
+            amp: { url: `http://${origin}/workspaces/ws-0123/`, sigv4Region: 'eu-west-1', timeoutMs: 2_000 },
+            bearer: { url: `http://${origin}`, bearerToken: 'prom-bearer-token-77', timeoutMs: 2_000 },
+            inurl: { url: `http://reader:p%40ss@${origin}`, timeoutMs: 2_000 },
+          },
+          web: {},
+        },
+        prometheus: { credentials: { accessKeyId: 'AKIDSIGV4TEST', secretAccessKey: 'sigv4-test-secret' } },
+      });
+      const target: VariantTarget = { targetGroup: 'targetgroup/tg/0123456789abcdef', loadBalancer: 'app/lb/0123456789abcdef' };
+      const window = { startMs: 1_800_000_000_000, endMs: 1_800_000_060_000 };
+      for (const server of ['amp', 'bearer', 'inurl']) {
+        const metric = PrometheusMetric.parse({ name: 'm', source: 'prometheus', server, query: [{ id: 'v', promql: 'sum(up{tg="${targetGroup}"})' }] });
+        const [got] = await sources.prometheus.fetch([{ metric, variants: { canary: target } }], window);
+        // One bucket, its value at its start (the query evaluated at its end).
+        expect(got?.canary?.v).toEqual({ t: [window.startMs], v: [5] });
+      }
+      expect(seen).toEqual([
+        {
+          path: '/workspaces/ws-0123/api/v1/query_range',
+          auth: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDSIGV4TEST\//),
+          sigv4: { ok: true, scope: 'eu-west-1/aps' },
+        },
+        { path: '/api/v1/query_range', auth: 'Bearer prom-bearer-token-77' },
+        { path: '/api/v1/query_range', auth: `Basic ${Buffer.from('reader:p@ss').toString('base64')}` },
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });

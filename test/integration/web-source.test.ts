@@ -49,7 +49,12 @@ beforeAll(async () => {
     let raw = '';
     req.on('data', (d: Buffer) => (raw += d.toString()));
     req.on('end', () => {
-      const entry: Asked = { path: url.pathname, query: Object.fromEntries(url.searchParams), auth: req.headers.authorization, ...(raw ? { body: JSON.parse(raw) as unknown } : {}) };
+      const entry: Asked = {
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        auth: req.headers.authorization,
+        ...(raw ? { body: JSON.parse(raw) as unknown } : {}),
+      };
       asked.push(entry);
       const json = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
@@ -110,7 +115,12 @@ const rate = (overrides: Record<string, unknown> = {}) => ({
 async function analyse(template: Record<string, unknown>, canary: string, stable: string, timeoutMs?: number): Promise<AnalysisRun> {
   const { runAnalysis } = createMetricsActivities(async () => aws, { sources: settings(timeoutMs) });
   const t = Date.now();
-  const env = new MockActivityEnvironment({ scheduledTimestampMs: t, currentAttemptScheduledTimestampMs: t, startToCloseTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000 });
+  const env = new MockActivityEnvironment({
+    scheduledTimestampMs: t,
+    currentAttemptScheduledTimestampMs: t,
+    startToCloseTimeoutMs: 60_000,
+    heartbeatTimeoutMs: 60_000,
+  });
   return (await env.run(runAnalysis, {
     templateName: 'synthetics',
     template: AnalysisTemplate.parse({ window: '5s', delay: '1s', ...template }),
@@ -132,7 +142,11 @@ describe('the web source on a real HTTP server', () => {
     ]);
     // Placeholders filled per variant; the window the measurement judged, its end on a bucket edge.
     const canaryAsk = asked.find((a) => a.query.group === c);
-    expect(canaryAsk).toMatchObject({ path: '/rate', auth: `Bearer ${TOKEN}`, query: { variant: 'canary', from: run.last?.window?.start, to: run.last?.window?.end } });
+    expect(canaryAsk).toMatchObject({
+      path: '/rate',
+      auth: `Bearer ${TOKEN}`,
+      query: { variant: 'canary', from: run.last?.window?.start, to: run.last?.window?.end },
+    });
     expect(asked.find((a) => a.query.group === s)?.query.variant).toBe('stable');
 
     rates.set(c, 0.998);
@@ -142,7 +156,14 @@ describe('the web source on a real HTTP server', () => {
   it('POSTs a JSON body with the placeholders filled, and reads a numeric string', async () => {
     const [c, s] = [uniqueName('pc'), uniqueName('ps')];
     rates.set(c, 0.991).set(s, 0.999);
-    const metric = rate({ endpoint: 'search', method: 'POST', params: undefined, body: { filter: { group: '${targetGroupName}' }, range: ['${startSeconds}', '${endSeconds}'] }, value: '$.results[0].value', pass: { min: 0.99 } });
+    const metric = rate({
+      endpoint: 'search',
+      method: 'POST',
+      params: undefined,
+      body: { filter: { group: '${targetGroupName}' }, range: ['${startSeconds}', '${endSeconds}'] },
+      value: '$.results[0].value',
+      pass: { min: 0.99 },
+    });
     const run = await analyse({ metrics: [metric] }, c, s);
     expect(run.last?.metrics[0]).toMatchObject({ canary: 0.991, verdict: 'pass' });
     const body = asked.find((a) => (a.body as { filter?: { group?: string } } | undefined)?.filter?.group === c)?.body as { range: string[] };
@@ -176,7 +197,10 @@ describe('the web source on a real HTTP server', () => {
     rates.set('x', 0.5);
     expect(await ask('synthetics', { value: '$.data' })).toBe(`web endpoint "synthetics" (${base}): $.data is an object, not a number`);
     expect(await ask('nowhere')).toBe('web endpoint "nowhere" is not configured on this worker: set CANARY_SOURCE_NOWHERE_URL');
-    const refused = await createSources({ cloudwatch: aws.cloudwatch, settings: { prometheus: {}, web: { synthetics: { url: `${base}/rate`, timeoutMs: 1000 } } } })
+    const refused = await createSources({
+      cloudwatch: aws.cloudwatch,
+      settings: { prometheus: {}, web: { synthetics: { url: `${base}/rate`, timeoutMs: 1000 } } },
+    })
       .web.fetch([{ metric: WebMetric.parse(rate({ pass: { min: 0 } })), variants: target }], window)
       .catch((e: Error) => e.message);
     expect(refused).toBe(`web endpoint "synthetics" (${base}) answered HTTP 401 (check its credentials variables): {"error":"unauthorized"}`);
@@ -186,7 +210,10 @@ describe('the web source on a real HTTP server', () => {
     const { connection, client } = await testClient();
     const taskQueue = uniqueName('tq-web');
     const workerAws = tagCaller(motoClients(aws.config.endpoint ?? '', aws.config.region), workerCaller);
-    const { worker, connection: native } = await testWorker({ taskQueue, activities: createActivities({ ...workerAws, sources: settings(), timeScale: testStack.timeScale }) });
+    const { worker, connection: native } = await testWorker({
+      taskQueue,
+      activities: createActivities({ ...workerAws, sources: settings(), timeScale: testStack.timeScale }),
+    });
     const running = worker.run();
     try {
       const { service, seeded } = await seedService(aws, 'webrel');
@@ -202,10 +229,7 @@ describe('the web source on a real HTTP server', () => {
         handle.result(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            void handle.query(statusQuery).then(
-              (s) => reject(new Error(`no result in 60 s: ${s.phase}, ${JSON.stringify(s.timeline.slice(-3))}`)),
-              reject,
-            );
+            void handle.query(statusQuery).then((s) => reject(new Error(`no result in 60 s: ${s.phase}, ${JSON.stringify(s.timeline.slice(-3))}`)), reject);
             void handle.terminate('test timed out').catch(() => undefined);
           }, 60_000);
         }),

@@ -17,6 +17,7 @@ import { ServiceError, WorkflowUpdateFailedError, type WorkflowHandle, type Work
 import type { SignalDefinition } from '@temporalio/common';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type MessageAck, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
+import { initialSearchAttributes } from '../../common/search-attributes';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus, TimelineEntry } from '../../common/status';
 import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
@@ -330,7 +331,13 @@ export function timeSkippingRelease(opts: { workflowsPath?: string } = {}): Time
       const workflowId = releaseWorkflowId(service);
       fakes.set(workflowId, fake);
       startedInTest.push(fake);
-      const handle = await ready(env).client.workflow.start<ReleaseWorkflow>(RELEASE_WORKFLOW, { taskQueue, workflowId, args: [{ ...input, spec }] });
+      // With the search attributes `canary start` gives a release (the workflow keeps only those its start carried).
+      const handle = await ready(env).client.workflow.start<ReleaseWorkflow>(RELEASE_WORKFLOW, {
+        taskQueue,
+        workflowId,
+        args: [{ ...input, spec }],
+        typedSearchAttributes: initialSearchAttributes(spec),
+      });
       return { handle, fake, spec };
     },
   };

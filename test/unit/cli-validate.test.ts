@@ -148,4 +148,42 @@ describe('canary validate', () => {
     expect(notYaml.stderr).toMatch(/broken\.yaml is not valid YAML or JSON/);
     expect((await canary('validate')).code).toBe(ExitCode.invalid);
   });
+
+  it("checks each source's queries offline: PromQL's placeholders and brackets, a web metric's JSON path", async () => {
+    const promql = 'sum(increase(orders_total{version="${version}"}[${period}])';
+    const file = write('sources.yaml', {
+      ...spec({ steps: [{ setWeight: 10 }, { analysis: { template: 'checkout' } }, { setWeight: 100 }] }),
+      analysis: {
+        checkout: {
+          metrics: [
+            { name: 'conversion', source: 'prometheus', server: 'main', query: [{ id: 'orders', promql }], pass: { min: 1 } },
+            { name: 'synthetics', source: 'web', endpoint: 'synthetics', value: '$.data[*]', pass: { min: 0.99 } },
+          ],
+        },
+      },
+    });
+    const ran = await canary('validate', '--spec', file);
+    expect(ran.code).toBe(ExitCode.invalid);
+    expect(ran.stderr).toContain(
+      'analysis.checkout.metrics[0].query[0].promql: unknown placeholder ${version}: one of ${targetGroup}, ${targetGroupName}, ${loadBalancer}, ${variant}, ${period}, ${periodSeconds}',
+    );
+    expect(ran.stderr).toMatch(/analysis\.checkout\.metrics\[1\]\.value: an index \[N\] or a quoted name is expected at position 7 of "\$\.data\[\*\]"/);
+    const fixed = write('sources-ok.yaml', {
+      ...spec({ steps: [{ setWeight: 10 }, { analysis: { template: 'checkout' } }, { setWeight: 100 }] }),
+      analysis: {
+        checkout: {
+          metrics: [
+            {
+              name: 'conversion',
+              source: 'prometheus',
+              server: 'main',
+              query: [{ id: 'orders', promql: promql.replace('${version}', '${targetGroupName}') + ')' }],
+              pass: { min: 1 },
+            },
+          ],
+        },
+      },
+    });
+    expect(await canary('validate', '--spec', fixed)).toMatchObject({ code: ExitCode.ok, stderr: '' });
+  });
 });

@@ -78,7 +78,9 @@ describe('each metric names its source', () => {
     expect(metricShape(byDefault).series).toEqual([
       { id: 'requests', periodSeconds: 300, combine: 'additive', fill: 0, path: ['query', 0, 'MetricStat', 'Period'] },
     ]);
-    expect(fillPlaceholders((byDefault as CloudWatchMetric).query[0]!, { targetGroup: 'targetgroup/c/1', loadBalancer: 'app/lb/2' }).MetricStat?.Metric.Dimensions).toEqual([
+    expect(
+      fillPlaceholders((byDefault as CloudWatchMetric).query[0]!, { targetGroup: 'targetgroup/c/1', loadBalancer: 'app/lb/2' }).MetricStat?.Metric.Dimensions,
+    ).toEqual([
       { Name: 'TargetGroup', Value: 'targetgroup/c/1' },
       { Name: 'LoadBalancer', Value: 'app/lb/2' },
     ]);

@@ -31,13 +31,24 @@ const conversion = {
   ],
   pass: { relativeTo: 'stable', minRatio: 0.8 },
 };
-const synthetics = { name: 'synthetic-success', source: 'web', endpoint: 'synthetics', value: '$.data.success_rate', params: { group: '${targetGroupName}' }, pass: { min: 0.99 } };
+const synthetics = {
+  name: 'synthetic-success',
+  source: 'web',
+  endpoint: 'synthetics',
+  value: '$.data.success_rate',
+  params: { group: '${targetGroupName}' },
+  pass: { min: 0.99 },
+};
 const alb5xx = {
   name: '5xx',
   query: [
     {
       Id: 'errors',
-      MetricStat: { Metric: { Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Dimensions: [{ Name: 'TargetGroup', Value: '${targetGroup}' }] }, Period: 60, Stat: 'Sum' },
+      MetricStat: {
+        Metric: { Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Dimensions: [{ Name: 'TargetGroup', Value: '${targetGroup}' }] },
+        Period: 60,
+        Stat: 'Sum',
+      },
     },
   ],
   pass: { max: 5 },
@@ -73,14 +84,24 @@ describe('a prometheus metric', () => {
     expect(q([{ id: 'a', promql: '  ' }])).toEqual(['metrics[0].query[0].promql: the query is empty']);
     expect(q([{ id: 'a', promql: 'sum(rate(x[1m])' }])).toEqual(['metrics[0].query[0].promql: ")" is missing at the end']);
     expect(q([{ id: 'a', promql: 'x{a="b}' }])).toEqual(['metrics[0].query[0].promql: the string opened at position 5 does not close']);
-    expect(q([{ id: 'a', promql: 'x' }, { id: 'a', promql: 'y' }, { id: 'r', expression: 'a / b' }])).toEqual([
-      'metrics[0].query[1].id: duplicate query id a',
-      'metrics[0].query[2].expression: "b" is not the id of another query of this metric',
-    ]);
+    expect(
+      q([
+        { id: 'a', promql: 'x' },
+        { id: 'a', promql: 'y' },
+        { id: 'r', expression: 'a / b' },
+      ]),
+    ).toEqual(['metrics[0].query[1].id: duplicate query id a', 'metrics[0].query[2].expression: "b" is not the id of another query of this metric']);
     expect(q([{ id: 'a', promql: 'x', expression: '2 * 3' }])).toEqual(['metrics[0].query[0]: query a needs exactly one of promql or expression']);
-    expect(q([{ id: 'a', promql: 'x' }, { id: 'r', expression: 'a', fill: 0 }])).toEqual(['metrics[0].query[1].fill: fill applies to a promql query, not to an expression']);
+    expect(
+      q([
+        { id: 'a', promql: 'x' },
+        { id: 'r', expression: 'a', fill: 0 },
+      ]),
+    ).toEqual(['metrics[0].query[1].fill: fill applies to a promql query, not to an expression']);
     expect(problems({ metrics: [{ ...conversion, server: 'Main_1' }] })[0]).toMatch(/^metrics\[0\]\.server: lower case letters/);
-    expect(problems({ metrics: [{ ...conversion, period: 45 }] })).toEqual(['metrics[0].period: period is 1, 5, 10 or 30 seconds, or a multiple of 60 (at most 86400)']);
+    expect(problems({ metrics: [{ ...conversion, period: 45 }] })).toEqual([
+      'metrics[0].period: period is 1, 5, 10 or 30 seconds, or a multiple of 60 (at most 86400)',
+    ]);
   });
 
   it("keeps PromQL's own braces, strings and comments apart from placeholders", () => {
@@ -101,7 +122,9 @@ describe('a prometheus metric', () => {
   });
 
   it('names the sources there are when a metric names another', () => {
-    expect(problems({ metrics: [{ ...conversion, source: 'datadog' }] })).toEqual(['metrics[0].source: unknown metric source "datadog": one of cloudwatch, prometheus, web (cloudwatch when absent)']);
+    expect(problems({ metrics: [{ ...conversion, source: 'datadog' }] })).toEqual([
+      'metrics[0].source: unknown metric source "datadog": one of cloudwatch, prometheus, web (cloudwatch when absent)',
+    ]);
   });
 });
 
@@ -109,11 +132,18 @@ describe('a web metric', () => {
   it('is one series with one value per window, at its period', () => {
     const t = AnalysisTemplate.parse({ metrics: [synthetics] });
     expect(t.metrics[0]).toMatchObject({ method: 'GET', period: 60 });
-    expect(metricShape(t.metrics[0]!)).toEqual({ series: [{ id: 'value', periodSeconds: 60, combine: 'average', path: ['period'] }], expressions: [], result: 'value', bySource: false });
+    expect(metricShape(t.metrics[0]!)).toEqual({
+      series: [{ id: 'value', periodSeconds: 60, combine: 'average', path: ['period'] }],
+      expressions: [],
+      result: 'value',
+      bySource: false,
+    });
   });
 
   it('names a JSON path that does not parse, a body without POST, and unknown placeholders in the request', () => {
-    expect(problems({ metrics: [{ ...synthetics, value: 'data.rate' }] })).toEqual(['metrics[0].value: a path starts with $, e.g. $.data.value (got "data.rate")']);
+    expect(problems({ metrics: [{ ...synthetics, value: 'data.rate' }] })).toEqual([
+      'metrics[0].value: a path starts with $, e.g. $.data.value (got "data.rate")',
+    ]);
     expect(problems({ metrics: [{ ...synthetics, value: '$.items[*].v' }] })).toEqual([
       `metrics[0].value: an index [N] or a quoted name is expected at position 8 of "$.items[*].v" (supported: $, .name, ['name'], [N])`,
     ]);
@@ -171,7 +201,7 @@ describe("the worker's servers and endpoints", () => {
     });
   });
 
-  it('keeps what cannot be used as the server\'s problem, naming the variables and never a credential', () => {
+  it("keeps what cannot be used as the server's problem, naming the variables and never a credential", () => {
     const s = sourceSettingsFromEnv({
       CANARY_PROMETHEUS_A_URL: 'ftp://x',
       CANARY_PROMETHEUS_A_USER: 'u',
@@ -202,7 +232,8 @@ describe("the worker's servers and endpoints", () => {
       prometheus: { main: { url: 'http://127.0.0.1:9090', timeoutMs: 10_000 } },
       web: { synthetics: { url: 'http://127.0.0.1:8080/rate', timeoutMs: 10_000 } },
     });
-    for (const v of ['CANARY_PROMETHEUS_MAIN_URL', 'CANARY_PROMETHEUS_EU_AMP_SIGV4_REGION', 'CANARY_SOURCE_SYNTHETICS_AUTH_HEADER']) expect(isWorkerEnvVar(v)).toBe(true);
+    for (const v of ['CANARY_PROMETHEUS_MAIN_URL', 'CANARY_PROMETHEUS_EU_AMP_SIGV4_REGION', 'CANARY_SOURCE_SYNTHETICS_AUTH_HEADER'])
+      expect(isWorkerEnvVar(v)).toBe(true);
     expect(isWorkerEnvVar('CANARY_PROMETHEUS_MAIN')).toBe(false);
   });
 });

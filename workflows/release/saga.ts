@@ -76,6 +76,8 @@ export async function rollback(state: ReleaseState, reason: string, cause: Rollb
       }
     }
   });
+  // Weights no longer count sessions for this release (a stickiness it found already set stays, and is not its own).
+  state.data.stickiness = undefined;
   state.setPhase('RolledBack');
 }
 
@@ -215,6 +217,7 @@ export async function finalize(state: ReleaseState): Promise<string[]> {
         );
     }
   });
+  state.data.stickiness = undefined;
   state.setPhase('Succeeded');
   return warnings;
 }
