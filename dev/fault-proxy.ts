@@ -38,6 +38,18 @@ export interface FaultRates {
   maxFaults?: number;
 }
 
+/** One AWS call as the proxy saw it (FaultStats.calls). */
+export interface RecordedCall {
+  caller: string;
+  /** `elasticloadbalancing:ModifyListener`, `cloudwatch:GetMetricData`, `sts:AssumeRole`. */
+  action: string;
+  region: string;
+  params: Record<string, string>;
+}
+
+/** How many calls FaultStats.calls keeps. */
+export const maxRecordedCalls = 20_000;
+
 export type FaultKind = 'throttle' | 'serverError' | 'validation' | 'drop' | 'dropAfter' | 'slow';
 const KINDS: readonly FaultKind[] = ['throttle', 'serverError', 'validation', 'drop', 'dropAfter', 'slow'];
 
@@ -51,6 +63,12 @@ export interface FaultStats {
   byAction: Record<string, { requests: number } & Partial<Record<FaultKind, number>>>;
   /** Per caller (`canary-worker`, or `harness` for untagged clients), per IAM action (`elasticloadbalancing:ModifyListener`, `cloudwatch:GetMetricData`): requests. */
   byCaller: Record<string, Record<string, number>>;
+  /**
+   * The last {@link maxRecordedCalls} AWS calls of tagged callers (not `harness`), oldest first: the IAM action, the
+   * region they were signed for and their awsQuery parameters (`ResourceArns.member.1`, `Tags.member.1.Key`, ...; empty
+   * for JSON calls), so dev/iam-check.ts can evaluate each call with its resources and request tags.
+   */
+  calls: RecordedCall[];
   /** Requests the realism layer answered itself, and observed mutations it failed to read back (a stale clock). */
   realism: { answered: number; observeErrors: number; lastObserveError?: string };
   /** Requests answered `Throttling` because their account's bucket was empty (FaultProxyOptions.limits), per action. */
@@ -230,6 +248,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     faults: { throttle: 0, serverError: 0, validation: 0, drop: 0, dropAfter: 0, slow: 0 },
     byAction: {},
     byCaller: {},
+    calls: [],
     realism: { answered: 0, observeErrors: 0 },
     limited: {},
     expiredToken: {},
@@ -429,6 +448,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         const perCaller = (stats.byCaller[callerOf(req)] ??= {});
         const key = `${IAM_PREFIX[call.service] ?? (call.service || 'unknown')}:${call.action}`;
         perCaller[key] = (perCaller[key] ?? 0) + 1;
+        if (callerOf(req) !== 'harness') {
+          const params = call.protocol === 'query' ? Object.fromEntries(new URLSearchParams(body.toString('utf8'))) : {};
+          stats.calls.push({ caller: callerOf(req), action: key, region: identityOf(req).region, params });
+          if (stats.calls.length > maxRecordedCalls) stats.calls.splice(0, stats.calls.length - maxRecordedCalls);
+        }
       }
       if (call.action !== 'moto-api' && expiredKeys.has(identityOf(req).accessKeyId)) {
         stats.expiredToken[call.action] = (stats.expiredToken[call.action] ?? 0) + 1;

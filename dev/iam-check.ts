@@ -102,10 +102,10 @@ export function actionsOf(stats: { byCaller: Record<string, Record<string, numbe
 }
 
 /** Reads the stats of a proxy running in another process (the tests' shared stack). */
-export async function fetchProxyStats(endpoint: string): Promise<{ byCaller: Record<string, Record<string, number>> }> {
+export async function fetchProxyStats(endpoint: string): Promise<{ byCaller: Record<string, Record<string, number>>; calls?: CallRecord[] }> {
   const res = await fetch(`${endpoint}/canary-realism/stats`);
   if (!res.ok) throw new Error(`${endpoint} is not the local stack's proxy (GET /canary-realism/stats answered HTTP ${res.status})`);
-  return (await res.json()) as { byCaller: Record<string, Record<string, number>> };
+  return (await res.json()) as { byCaller: Record<string, Record<string, number>>; calls?: CallRecord[] };
 }
 
 /** Marks every request of these clients (and of the scoped clients they hand out) with the caller's name, for the proxy's per-caller counts. */
@@ -127,4 +127,147 @@ export function tagCaller(aws: AwsClients, caller: string): AwsClients {
     return scoped;
   };
   return aws;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Resources and conditions: every recorded call evaluated by a real IAM policy evaluator (@cloud-copilot/iam-simulate)
+
+/** docs/iam-policy-pair.json: the variant for `environment.mode: pair` (no target group is created or deleted). */
+export const iamPairPolicyPath = path.resolve(__dirname, '..', 'docs', 'iam-policy-pair.json');
+
+/** The placeholders the shipped policies carry (docs/running-for-real.md#iam): the services' ALB names, the service names. */
+export const policyPlaceholders = { albName: 'ALB_NAME', serviceName: 'SERVICE_NAME' } as const;
+
+/**
+ * The policy with its placeholders filled in: `ALB_NAME` in resource ARNs becomes each load balancer name (one ARN per
+ * name), a `SERVICE_NAME` condition value becomes the list of services.
+ */
+export function instantiatePolicy(policy: IamPolicy, fill: { albNames: readonly string[]; services: readonly string[] }): IamPolicy {
+  const resources = (r: string | string[] | undefined): string | string[] | undefined =>
+    r === undefined ? undefined : (Array.isArray(r) ? r : [r]).flatMap((arn) => (arn.includes(policyPlaceholders.albName) ? fill.albNames.map((n) => arn.split(policyPlaceholders.albName).join(n)) : [arn]));
+  const values = (v: unknown): unknown =>
+    Array.isArray(v) ? v.flatMap((x) => (x === policyPlaceholders.serviceName ? [...fill.services] : [values(x)])) : v === policyPlaceholders.serviceName ? [...fill.services] : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, values(x)])) : v;
+  return { ...policy, Statement: policy.Statement.map((s) => ({ ...s, Resource: resources(s.Resource), ...(s.Condition ? { Condition: values(s.Condition) as Record<string, unknown> } : {}) })) };
+}
+
+/** One authorization AWS makes: the action, the resource ARN (`*` for actions without resource types) and the condition context. */
+export interface AuthRequest {
+  action: string;
+  resource: string;
+  context: Record<string, string | string[]>;
+  /** The call it is made for (`elasticloadbalancing:CreateTargetGroup checkout-v2-abc`). */
+  neededFor: string;
+}
+
+/** A recorded call (dev/fault-proxy.ts FaultStats.calls). */
+export interface CallRecord {
+  caller: string;
+  action: string;
+  region: string;
+  params: Record<string, string>;
+}
+
+/** `Tags.member.N.Key/Value` of an awsQuery request. */
+function requestTags(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    const m = /^Tags\.member\.(\d+)\.Key$/.exec(k);
+    if (m) out[v] = params[`Tags.member.${m[1]}.Value`] ?? '';
+  }
+  return out;
+}
+
+function tagContext(prefix: 'aws:ResourceTag' | 'aws:RequestTag', tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [`${prefix}/${k}`, v]));
+}
+
+/**
+ * What AWS authorizes for one recorded call: the call on its resource (with the resource's tags, from `tagsOf`, and the
+ * request's tags), plus the AddTags that tag-on-create implies (with `elasticloadbalancing:CreateAction`).
+ */
+export function authRequestsOf(call: CallRecord, account: string, tagsOf: (arn: string) => Record<string, string>): AuthRequest[] {
+  const p = call.params;
+  const elb = (rest: string): string => `arn:aws:elasticloadbalancing:${call.region}:${account}:${rest}`;
+  const onResource = (arn: string, extra: Record<string, string | string[]> = {}): AuthRequest => ({
+    action: call.action,
+    resource: arn,
+    context: { ...tagContext('aws:ResourceTag', tagsOf(arn)), ...extra },
+    neededFor: `${call.action} ${arn}`,
+  });
+  const withRequestTags = (tags: Record<string, string>): Record<string, string | string[]> =>
+    Object.keys(tags).length ? { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': Object.keys(tags) } : {};
+  const name = call.action.slice(call.action.indexOf(':') + 1);
+  switch (call.action) {
+    case 'elasticloadbalancing:CreateTargetGroup':
+    case 'elasticloadbalancing:CreateRule': {
+      const tags = requestTags(p);
+      // A new group's ARN is not known before the call: its name with a placeholder id. A new rule's tags authorize on the rule.
+      const created = name === 'CreateTargetGroup' ? elb(`targetgroup/${p.Name ?? ''}/0000000000000000`) : `${(p.ListenerArn ?? '').replace(':listener/', ':listener-rule/')}/0000000000000000`;
+      const main = name === 'CreateTargetGroup' ? created : (p.ListenerArn ?? '');
+      const out: AuthRequest[] = [{ action: call.action, resource: main, context: withRequestTags(tags), neededFor: `${call.action} ${main}` }];
+      if (Object.keys(tags).length)
+        out.push({ action: 'elasticloadbalancing:AddTags', resource: created, context: { ...withRequestTags(tags), 'elasticloadbalancing:CreateAction': name }, neededFor: `tags of ${call.action} ${created}` });
+      return out;
+    }
+    case 'elasticloadbalancing:AddTags':
+    case 'elasticloadbalancing:RemoveTags': {
+      const arns = Object.entries(p).filter(([k]) => /^ResourceArns\.member\.\d+$/.test(k)).map(([, v]) => v);
+      return arns.map((arn) => onResource(arn, withRequestTags(requestTags(p))));
+    }
+    case 'elasticloadbalancing:ModifyListener':
+      return [onResource(p.ListenerArn ?? '')];
+    case 'elasticloadbalancing:ModifyRule':
+    case 'elasticloadbalancing:DeleteRule':
+      return [onResource(p.RuleArn ?? '')];
+    case 'elasticloadbalancing:ModifyTargetGroupAttributes':
+    case 'elasticloadbalancing:ModifyTargetGroup':
+    case 'elasticloadbalancing:RegisterTargets':
+    case 'elasticloadbalancing:DeregisterTargets':
+    case 'elasticloadbalancing:DeleteTargetGroup':
+      return [onResource(p.TargetGroupArn ?? '')];
+    case 'sts:AssumeRole':
+      return [{ action: call.action, resource: p.RoleArn ?? '', context: {}, neededFor: `${call.action} ${p.RoleArn ?? ''}` }];
+    default:
+      // Describe*, GetMetricData, DescribeAlarms, GetCallerIdentity: no resource-level permissions.
+      if (/^(elasticloadbalancing|cloudwatch|sts):(Describe|Get)/.test(call.action)) return [{ action: call.action, resource: '*', context: {}, neededFor: call.action }];
+      throw new Error(`authRequestsOf: no resource mapping for ${call.action}; add one (dev/iam-check.ts)`);
+  }
+}
+
+export type Decision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
+
+/** The decision of a real IAM evaluator (@cloud-copilot/iam-simulate) for one request against one identity policy. */
+export async function evaluate(policy: IamPolicy, request: AuthRequest, principal = 'arn:aws:iam::123456789012:role/canary-worker'): Promise<Decision> {
+  const { runSimulation } = await import('@cloud-copilot/iam-simulate');
+  const account = /^arn:aws:[^:]*:[^:]*:(\d{12}):/.exec(request.resource)?.[1] ?? /^arn:aws:iam::(\d{12}):/.exec(principal)?.[1] ?? '123456789012';
+  const result = await runSimulation(
+    {
+      identityPolicies: [{ name: 'canary-worker', policy }],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      request: { action: request.action, principal, resource: { accountId: account, resource: request.resource }, contextVariables: request.context },
+    },
+    {},
+  );
+  if (result.resultType === 'error') throw new Error(`IAM simulation of ${request.neededFor} failed: ${JSON.stringify(result.errors)}`);
+  return result.overallResult as Decision;
+}
+
+/** Evaluates every request; returns the ones not allowed, with the decision. */
+export async function deniedRequests(policy: IamPolicy, requests: readonly AuthRequest[]): Promise<(AuthRequest & { decision: Decision })[]> {
+  const out: (AuthRequest & { decision: Decision })[] = [];
+  // Many calls repeat (every Describe, every weight step on one listener): each distinct authorization is simulated once.
+  const decided = new Map<string, Decision>();
+  for (const r of requests) {
+    const key = JSON.stringify([r.action, r.resource, Object.entries(r.context).sort()]);
+    const decision = decided.get(key) ?? (await evaluate(policy, r));
+    decided.set(key, decision);
+    if (decision !== 'Allowed') out.push({ ...r, decision });
+  }
+  return out;
+}
+
+/** The recorded calls of one caller, from the proxy's stats. */
+export function callsOf(stats: { calls?: CallRecord[] }, caller = workerCaller): CallRecord[] {
+  return (stats.calls ?? []).filter((c) => c.caller === caller);
 }

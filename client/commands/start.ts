@@ -2,6 +2,8 @@
  * `canary start` (validate a spec and start its release; with --wait follow it to the end) and `canary validate`
  * (the same checks without a Temporal server, for CI linting). Both read the spec and apply the same overrides.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { awsConfigFromEnv, createAwsClients } from '../../activities/aws-clients';
 import { SpecValidationError, type ParsedReleaseSpec } from '../../common/spec';
@@ -111,6 +113,41 @@ function validJson(file: string, spec: ParsedReleaseSpec): Record<string, unknow
   };
 }
 
+/** The `sts:AssumeRole` resource patterns a policy document allows (`arn:aws:iam::*:role/canary-*`). */
+export function assumeRolePatterns(policy: unknown): string[] {
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+  const raw = (policy as { Statement?: unknown } | undefined)?.Statement;
+  const statements: unknown[] = Array.isArray(raw) ? raw : raw && typeof raw === 'object' ? [raw] : [];
+  return statements.flatMap((st) => {
+    const s = st as { Effect?: unknown; Action?: unknown; Resource?: unknown };
+    const allowsAssume = s.Effect === 'Allow' && list(s.Action).some((a) => /^(sts:\*|sts:assumerole|\*)$/i.test(a));
+    return allowsAssume ? list(s.Resource) : [];
+  });
+}
+
+/**
+ * A warning when the spec's `aws.roleArn` is outside the shipped policy's AssumeRole resources (docs/iam-policy.json):
+ * a worker given that policy could not assume the role, and the release would fail at its first AWS call.
+ */
+export function roleOutsidePolicyWarning(roleArn: string | undefined, patterns: readonly string[]): string | undefined {
+  if (!roleArn || patterns.length === 0) return undefined;
+  const glob = (p: string): RegExp => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  if (patterns.some((p) => glob(p).test(roleArn))) return undefined;
+  return `aws.roleArn ${roleArn} is outside the shipped IAM policy's sts:AssumeRole resources (${patterns.join(', ')}): a worker with docs/iam-policy.json cannot assume it; name the role to match or widen the policy's AssumeRole resource (docs/running-for-real.md#the-scoped-policy)`;
+}
+
+/** The shipped policy next to this canary (a checkout or the installed package), or undefined. */
+function shippedPolicy(): unknown {
+  for (const file of [path.resolve(__dirname, '..', '..', 'docs', 'iam-policy.json'), path.resolve(__dirname, '..', '..', '..', 'docs', 'iam-policy.json')]) {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    } catch {
+      // not there: the next candidate
+    }
+  }
+  return undefined;
+}
+
 export function validateCommand(): Command {
   return withSpecOptions(new Command('validate').description('check a spec as start would, without a Temporal server: exit 0 valid, 2 with every wrong field'))
     .addOption(new Option('--json', 'print {valid, file, ...} or {valid: false, file, errors: [{field, message}]}'))
@@ -125,6 +162,8 @@ export function validateCommand(): Command {
           if (opts.json) json({ valid: false, file: opts.spec, errors: e.errors });
           throw new CliError(ExitCode.invalid, `invalid release spec ${opts.spec}:`, formatSpecErrors(e.errors));
         }
+        const roleWarning = roleOutsidePolicyWarning(spec.aws?.roleArn, assumeRolePatterns(shippedPolicy()));
+        if (roleWarning) err(`warning: ${roleWarning}`);
         if (opts.json) json(validJson(opts.spec, spec));
         else out(formatValidSpec(opts.spec, spec));
         return ExitCode.ok;

@@ -104,8 +104,9 @@ interface StatusJson {
   result: ReleaseResult | null;
 }
 
+// The tests run concurrently (each on a service of its own, sharing the file's worker): their waits overlap.
 describe('canary CLI', () => {
-  it('refuses an invalid spec with exit 2, prints each wrong field and starts nothing', async () => {
+  it.concurrent('refuses an invalid spec with exit 2, prints each wrong field and starts nothing', async () => {
     const { service, seeded } = await seedService(aws, 'cinv');
     const file = writeSpec(service, {
       ...testSpec(seeded, service, { steps: [{ setWeight: 120 }, { analysis: { template: 'latency' } }] }),
@@ -127,7 +128,7 @@ describe('canary CLI', () => {
     expect(linted.stderr.split('\n')).toEqual(expect.arrayContaining([`invalid release spec ${file}:`, 'steps[0].setWeight: must be between 0 and 100']));
   });
 
-  it('start --wait --json promotes a healthy release with exit 0; status, history and list report it', async () => {
+  it.concurrent('start --wait --json promotes a healthy release with exit 0; status, history and list report it', async () => {
     const { service, seeded } = await seedService(aws, 'cok');
     const file = writeSpec(service, testSpec(seeded, service));
 
@@ -182,7 +183,7 @@ describe('canary CLI', () => {
     expect(running).toEqual([]);
   });
 
-  it("rejects the initiator's approval with exit 4 and the reason, accepts an approver's, and watch exits 0", async () => {
+  it.concurrent("rejects the initiator's approval with exit 4 and the reason, accepts an approver's, and watch exits 0", async () => {
     const { service, seeded } = await seedService(aws, 'cgate');
     const file = writeSpec(
       service,
@@ -218,7 +219,7 @@ describe('canary CLI', () => {
     expect(watch.stdout.trim().split('\n').pop()).toMatch(new RegExp(`^promoted: ${service} v2 serves 100% of traffic`));
   });
 
-  it('abort ends a release that start --wait follows with exit 3; a second start meanwhile exits 2', async () => {
+  it.concurrent('abort ends a release that start --wait follows with exit 3; a second start meanwhile exits 2', async () => {
     const { service, seeded } = await seedService(aws, 'cabort');
     const file = writeSpec(service, testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }));
 
@@ -244,7 +245,7 @@ describe('canary CLI', () => {
     expect(late.stderr).toMatch(new RegExp(`rejected: release-${service} has finished`));
   });
 
-  it('--timeout ends start --wait and watch of a release held at an indefinite pause with exit 6; the release goes on', async () => {
+  it.concurrent('--timeout ends start --wait and watch of a release held at an indefinite pause with exit 6; the release goes on', async () => {
     const { service, seeded } = await seedService(aws, 'ctime');
     const workflowId = `release-${service}`;
     const file = writeSpec(service, testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }));
@@ -273,7 +274,7 @@ describe('canary CLI', () => {
     expect(((await handleOf(service).result()) as ReleaseResult).outcome).toBe('aborted');
   });
 
-  it('lets the plain temporal CLI query, approve (update) and abort (signal) with the documented JSON payloads', async () => {
+  it.concurrent('lets the plain temporal CLI query, approve (update) and abort (signal) with the documented JSON payloads', async () => {
     const { service, seeded } = await seedService(aws, 'ctcli');
     const workflowId = `release-${service}`;
     const file = writeSpec(

@@ -13,7 +13,6 @@ import * as path from 'node:path';
 import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRulesCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client, Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import * as YAML from 'yaml';
 import { createActivities } from '../../activities';
@@ -26,7 +25,7 @@ import { packageVersion } from '../../client/package-info';
 import { taskQueuePollers } from '../../client/workers';
 import { workerIdentity } from '../../common/versions';
 import { actionsOf, fetchProxyStats } from '../../dev/iam-check';
-import { testAws, testClient, testStack, testWorker, uniqueName } from '../support/env';
+import { bareNamespace, namespaceAnswers, testAws, testClient, testStack, testWorker, uniqueName } from '../support/env';
 import { dimensionOf, forwardActions, handFedErrorRateTemplate, publishTraffic, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
 import { killAllWorkerProcesses, spawnWorker, workerEnv, type WorkerProcess } from '../support/worker-process';
 
@@ -41,25 +40,9 @@ const realQueue = uniqueName('tq-doctor');
 const startNs = uniqueName('ns-start');
 const fixNs = uniqueName('ns-fix');
 
-async function createNamespace(name: string): Promise<void> {
-  await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1 day') });
-}
+const createNamespace = (name: string): Promise<void> => bareNamespace(connection, name);
+const namespaceReady = (name: string): Promise<void> => namespaceAnswers(connection, name);
 
-/** Waits until a freshly registered namespace answers (the frontend caches namespaces for a few seconds). */
-async function namespaceReady(name: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await connection.workflowService
-      .listWorkflowExecutions({ namespace: name, pageSize: 1 })
-      .then(() => true)
-      .catch(() => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`namespace ${name} did not become usable within 60 s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Waits until a worker polls the queue (DescribeTaskQueue lists it once its first poll arrived). */
 async function polled(namespaceClient: Client, queue: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while ((await taskQueuePollers(namespaceClient, queue)).length === 0) {

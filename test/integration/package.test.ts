@@ -3,7 +3,9 @@
  * tarball), then `npm install <tarball>` into an empty directory, all under Node 24 from the npm registry's `node`
  * package (the LTS `engines` and the Dockerfile name). What is installed must run with nothing of this checkout:
  * `canary --help`, `canary validate`, and a release to the end with the installed `canary-worker` and `canary start
- * --wait` against the shared dev server and moto.
+ * --wait` against the shared dev server and moto, in a namespace registered bare as on an existing cluster (no
+ * release search attributes): the release starts with a warning, then `canary doctor` names the attributes and
+ * `--fix` registers them.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +13,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as YAML from 'yaml';
 import { Tags } from '../../activities/contract';
-import { testAws, testStack, uniqueName } from '../support/env';
+import { bareNamespace, namespaceAnswers, testAws, testClient, testStack, uniqueName } from '../support/env';
 import { nodeRuntime, type NodeRuntime } from '../support/node-runtime';
 import { installTarball, packProject, type PackedProject } from '../support/package';
 import { forwardActions, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
@@ -143,11 +145,19 @@ describe('the npm package', () => {
     expect(bad.stderr).toContain('steps[0].setWeight: must be between 0 and 100');
   });
 
-  it('`canary-worker` and `canary start --wait` from the installed package run a release to the end', async () => {
+  it('`canary-worker` and `canary start --wait` from the installed package run a release to the end on a bare namespace; doctor --fix then registers the search attributes', async () => {
     const taskQueue = uniqueName('package');
+    const namespace = uniqueName('ns-pkg');
+    const { connection } = await testClient();
+    try {
+      await bareNamespace(connection, namespace);
+      await namespaceAnswers(connection, namespace);
+    } finally {
+      await connection.close();
+    }
     // As a deployment configures it: no CANARY_WORKFLOW_BUNDLE, so the worker runs the bundle the package ships.
     const { CANARY_WORKFLOW_BUNDLE: _testBundle, ...deployment } = workerEnv(testStack, taskQueue);
-    const worker = new CrashableWorker(taskQueue, { ...deployment, CANARY_SHUTDOWN_GRACE: '20s' }, 60_000, {
+    const worker = new CrashableWorker(taskQueue, { ...deployment, TEMPORAL_NAMESPACE: namespace, CANARY_SHUTDOWN_GRACE: '20s' }, 60_000, {
       node: node.node,
       nodeArgs: [path.join(userDir, 'node_modules', '.bin', 'canary-worker')],
       cwd: userDir,
@@ -157,12 +167,24 @@ describe('the npm package', () => {
       const { service, seeded } = await seedService(aws, 'pkg');
       const file = path.join(userDir, `${service}.yaml`);
       fs.writeFileSync(file, YAML.stringify(testSpec(seeded, service, { steps: [{ setWeight: 30 }, { pause: { duration: '1s' } }, { setWeight: 100 }] })));
+      const temporal = { TEMPORAL_ADDRESS: testStack.temporalAddress, TEMPORAL_NAMESPACE: namespace };
       const ran = await installed('canary', ['start', '--spec', file, '--wait', '--timeout', '150s', '--task-queue', taskQueue], {
-        TEMPORAL_ADDRESS: testStack.temporalAddress,
+        ...temporal,
         CANARY_USER: 'ci-bot',
       });
       expectExit(ran, 0);
       expect(ran.stdout).toMatch(/promoted/);
+      expect(ran.stderr).toMatch(new RegExp(`^warning: namespace ${namespace} has no ReleaseService, .*canary doctor --fix registers them$`, 'm'));
+
+      const doctorLine = (r: Ran, start: string): string | undefined => r.stdout.split('\n').find((l) => l.startsWith(start));
+      const before = await installed('canary', ['--task-queue', taskQueue, 'doctor'], temporal);
+      expect(doctorLine(before, '✖ search attributes:')).toMatch(
+        /lacks ReleaseService, ReleaseVersion, ReleasePhase, CanaryWeight .* fix: canary doctor --fix registers them/,
+      );
+      const fixed = await installed('canary', ['--task-queue', taskQueue, 'doctor', '--fix'], temporal);
+      expect(doctorLine(fixed, '✔ search attributes:')).toBe(
+        '✔ search attributes: registered ReleaseService, ReleaseVersion, ReleasePhase, CanaryWeight (--fix)',
+      );
 
       const groups = await targetGroupsOf(aws, seeded);
       expect(groups.map((g) => g.tags[Tags.role])).toEqual(['canary']);

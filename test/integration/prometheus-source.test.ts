@@ -18,6 +18,7 @@ import { createSources } from '../../activities/sources/index';
 import type { PrometheusServerSettings } from '../../activities/sources/settings';
 import type { VariantTarget } from '../../analysis/analysis';
 import { main as canaryCli } from '../../client/cli';
+import { collectReportData } from '../../client/report-data';
 import { startRelease } from '../../client/release-client';
 import { statusQuery } from '../../common/messages';
 import { PrometheusMetric } from '../../common/sources/prometheus';
@@ -150,6 +151,18 @@ describe('the prometheus source on a real Prometheus', () => {
     expect(logs).toMatch(/canary worker ready/);
     expect(logs).not.toContain(PASSWORD);
     expect(logs).not.toContain(basic);
+
+    // canary report charts the Prometheus metric like the CloudWatch one, through the same sources.
+    const report = await collectReportData({ client, release: bad.workflowId, cloudwatch: aws.cloudwatch, sources: business.sources });
+    const charted = Object.fromEntries(report.metrics.map((m) => [m.metric, m]));
+    expect(charted['5xx-rate']).toMatchObject({ template: 'checkout', reference: 'stable' });
+    expect(charted['5xx-rate']?.error).toBeUndefined();
+    const chart = charted['checkout-conversion'];
+    expect(chart).toMatchObject({ template: 'checkout', reference: 'stable' });
+    expect(chart?.error).toBeUndefined();
+    expect(chart?.series.canary?.t.length).toBeGreaterThan(2);
+    expect(chart?.series.stable?.t.length).toBeGreaterThan(2);
+    expect(Math.min(...(charted['checkout-conversion']?.series.canary?.v ?? []))).toBeLessThan(0.15);
   });
 
   it("returns each bucket's increase at the bucket's start, as CloudWatch returns its buckets", async () => {

@@ -23,8 +23,9 @@ const forwardOnly = (actionsJson: unknown): { TargetGroupArn?: string; Weight?: 
     Weight: t.Weight,
   }));
 
+// The tests run concurrently (each on a service of its own, sharing the file's worker): their waits overlap.
 describe('release workflow against the dev server and moto', () => {
-  it('promotes a healthy release to 100% and removes the old stable target group after keepPreviousFor', async () => {
+  it.concurrent('promotes a healthy release to 100% and removes the old stable target group after keepPreviousFor', async () => {
     const { service, seeded } = await seedService(aws, 'ok');
     const spec = testSpec(seeded, service, {
       steps: [{ setWeight: 10 }, { pause: { duration: '1s' } }, { setWeight: 25 }, { setWeight: 50 }, { pause: { duration: '1s' } }, { setWeight: 100 }],
@@ -54,7 +55,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(history.count).toBeLessThan(150);
   });
 
-  it('restores the exact pre-release listener when analysis fails at 25%, leaving no target group behind', async () => {
+  it.concurrent('restores the exact pre-release listener when analysis fails at 25%, leaving no target group behind', async () => {
     const { service, seeded } = await seedService(aws, 'bad');
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, {
@@ -78,7 +79,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(status.rollbackPlan).toEqual([]);
   });
 
-  it('rolls back to the exact pre-release rule when aborted at an approval gate', async () => {
+  it.concurrent('rolls back to the exact pre-release rule when aborted at an approval gate', async () => {
     const { service, seeded } = await seedService(aws, 'abort', { withRule: true, forwardConfig: true });
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, {
@@ -98,7 +99,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(status.timeline.find((t) => t.action === 'abort')).toMatchObject({ by: 'bob', detail: 'customer complaints', accepted: true });
   });
 
-  it('rolls back when an approval times out with onTimeout rollback', async () => {
+  it.concurrent('rolls back when an approval times out with onTimeout rollback', async () => {
     const { service, seeded } = await seedService(aws, 'tmo');
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, {
@@ -111,7 +112,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(await forwardActions(aws, seeded)).toEqual(before);
   });
 
-  it('refuses invalid approvals with a reason and writes nothing to history, then accepts the right approver', async () => {
+  it.concurrent('refuses invalid approvals with a reason and writes nothing to history, then accepts the right approver', async () => {
     const { service, seeded } = await seedService(aws, 'appr');
     const spec = testSpec(seeded, service, {
       initiator: 'carol',
@@ -156,7 +157,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(history.types.filter((t) => /UPDATE_ACCEPTED|UPDATE_COMPLETED/.test(t)).length).toBe(2);
   });
 
-  it('refuses a second release of the same service while one runs, naming the running one', async () => {
+  it.concurrent('refuses a second release of the same service while one runs, naming the running one', async () => {
     const { service, seeded } = await seedService(aws, 'dup');
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] });
     const first = await startRelease(env.client, spec, { taskQueue: env.taskQueue });
@@ -168,7 +169,7 @@ describe('release workflow against the dev server and moto', () => {
     expect((await first.result()).outcome).toBe('promoted');
   });
 
-  it('runs the same spec for the next release after a promotion, the new version replacing the previous one', async () => {
+  it.concurrent('runs the same spec for the next release after a promotion, the new version replacing the previous one', async () => {
     const { service, seeded } = await seedService(aws, 'next');
     const spec = testSpec(seeded, service);
     const r1 = await (await startRelease(env.client, spec, { taskQueue: env.taskQueue, version: 'v2' })).result();
@@ -182,7 +183,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(forwardOnly(await forwardActions(aws, seeded))).toEqual([{ TargetGroupArn: afterSecond[0]?.arn, Weight: 100 }]);
   });
 
-  it('routes the same weight to a fresh baseline and the canary, and removes both old groups after promotion', async () => {
+  it.concurrent('routes the same weight to a fresh baseline and the canary, and removes both old groups after promotion', async () => {
     const { service, seeded } = await seedService(aws, 'base');
     const spec = testSpec(seeded, service, {
       environment: { canaryTargets: [{ id: '10.0.0.21', port: 8080 }], baselineTargets: [{ id: '10.0.0.22', port: 8080 }] },
@@ -209,7 +210,7 @@ describe('release workflow against the dev server and moto', () => {
     ]);
   });
 
-  it('rolls back before ending as cancelled when the workflow itself is cancelled', async () => {
+  it.concurrent('rolls back before ending as cancelled when the workflow itself is cancelled', async () => {
     const { service, seeded } = await seedService(aws, 'cncl');
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 40 }, { pause: {} }, { setWeight: 100 }] });
@@ -224,7 +225,7 @@ describe('release workflow against the dev server and moto', () => {
     expect(status).toMatchObject({ phase: 'RolledBack', result: { outcome: 'aborted', reason: 'the workflow was cancelled' } });
   });
 
-  it('rejects an invalid spec before starting anything, naming each wrong field', async () => {
+  it.concurrent('rejects an invalid spec before starting anything, naming each wrong field', async () => {
     const { service, seeded } = await seedService(aws, 'inv');
     const before = await forwardActions(aws, seeded);
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 120 }, { analysis: { template: 'latency' } }] });

@@ -1,5 +1,6 @@
 /** Where the shared local stack is, for integration tests (set by ./global-setup.ts). */
 import { Client, Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { motoClients, type AwsClients } from '../../activities/aws-clients';
 
@@ -64,4 +65,23 @@ try {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 } catch {
   // already installed by another test file in this jest worker
+}
+
+/** Registers a namespace as an existing cluster has it: without the release search attributes. */
+export async function bareNamespace(connection: Connection, name: string): Promise<void> {
+  await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1 day') });
+}
+
+/** Waits until a freshly registered namespace answers (the frontend caches namespaces for a few seconds). */
+export async function namespaceAnswers(connection: Connection, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await connection.workflowService
+      .listWorkflowExecutions({ namespace: name, pageSize: 1 })
+      .then(() => true)
+      .catch(() => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`namespace ${name} did not become usable within 60 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
