@@ -154,6 +154,12 @@ export function verifyHookSignature(input: {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** {@link verifyHookSignature} over a request's raw body and its headers (`X-Canary-Timestamp`, `X-Canary-Signature`). */
+export function verifyHookRequest(secret: string, body: string, headers: Record<string, string | string[] | undefined>): boolean {
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+  return verifyHookSignature({ secret, body, timestamp: one(headers['x-canary-timestamp']), signature: one(headers['x-canary-signature']) });
+}
+
 const USER_AGENT = 'alb-canary-hooks/1 (canary release worker)';
 
 /** A header value from text that may hold any character (a workflow id): printable ASCII as is, else percent-encoded. */
@@ -347,8 +353,8 @@ export function createHookActivities(config: HookConfig, deps: HookDeps = {}) {
       const url = new URL(settings.url);
       const where = `hook "${input.hook}" (${url.protocol}//${url.host}, ${variable})`;
       // The release's page in the Temporal UI and its report, where the worker knows them (CANARY_UI_URL, CANARY_REPORT_URL).
-      const links = deps.links ? notificationLinks({ releaseId: input.releaseId.split('/')[0] ?? input.releaseId }, deps.links) : {};
-      const body = JSON.stringify({ ...input, links });
+      const links = deps.links && notificationLinks({ releaseId: input.releaseId.split('/')[0] ?? input.releaseId }, deps.links);
+      const body = JSON.stringify(links ? { ...input, links } : input);
       const timestamp = Math.floor(Date.now() / 1000);
       const headers: http.OutgoingHttpHeaders = {
         'content-type': 'application/json',

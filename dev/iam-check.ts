@@ -144,10 +144,27 @@ export const policyPlaceholders = { albName: 'ALB_NAME', serviceName: 'SERVICE_N
  */
 export function instantiatePolicy(policy: IamPolicy, fill: { albNames: readonly string[]; services: readonly string[] }): IamPolicy {
   const resources = (r: string | string[] | undefined): string | string[] | undefined =>
-    r === undefined ? undefined : (Array.isArray(r) ? r : [r]).flatMap((arn) => (arn.includes(policyPlaceholders.albName) ? fill.albNames.map((n) => arn.split(policyPlaceholders.albName).join(n)) : [arn]));
+    r === undefined
+      ? undefined
+      : (Array.isArray(r) ? r : [r]).flatMap((arn) =>
+          arn.includes(policyPlaceholders.albName) ? fill.albNames.map((n) => arn.split(policyPlaceholders.albName).join(n)) : [arn],
+        );
   const values = (v: unknown): unknown =>
-    Array.isArray(v) ? v.flatMap((x) => (x === policyPlaceholders.serviceName ? [...fill.services] : [values(x)])) : v === policyPlaceholders.serviceName ? [...fill.services] : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, values(x)])) : v;
-  return { ...policy, Statement: policy.Statement.map((s) => ({ ...s, Resource: resources(s.Resource), ...(s.Condition ? { Condition: values(s.Condition) as Record<string, unknown> } : {}) })) };
+    Array.isArray(v)
+      ? v.flatMap((x) => (x === policyPlaceholders.serviceName ? [...fill.services] : [values(x)]))
+      : v === policyPlaceholders.serviceName
+        ? [...fill.services]
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, values(x)]))
+          : v;
+  return {
+    ...policy,
+    Statement: policy.Statement.map((s) => ({
+      ...s,
+      Resource: resources(s.Resource),
+      ...(s.Condition ? { Condition: values(s.Condition) as Record<string, unknown> } : {}),
+    })),
+  };
 }
 
 /** One authorization AWS makes: the action, the resource ARN (`*` for actions without resource types) and the condition context. */
@@ -202,16 +219,26 @@ export function authRequestsOf(call: CallRecord, account: string, tagsOf: (arn: 
     case 'elasticloadbalancing:CreateRule': {
       const tags = requestTags(p);
       // A new group's ARN is not known before the call: its name with a placeholder id. A new rule's tags authorize on the rule.
-      const created = name === 'CreateTargetGroup' ? elb(`targetgroup/${p.Name ?? ''}/0000000000000000`) : `${(p.ListenerArn ?? '').replace(':listener/', ':listener-rule/')}/0000000000000000`;
+      const created =
+        name === 'CreateTargetGroup'
+          ? elb(`targetgroup/${p.Name ?? ''}/0000000000000000`)
+          : `${(p.ListenerArn ?? '').replace(':listener/', ':listener-rule/')}/0000000000000000`;
       const main = name === 'CreateTargetGroup' ? created : (p.ListenerArn ?? '');
       const out: AuthRequest[] = [{ action: call.action, resource: main, context: withRequestTags(tags), neededFor: `${call.action} ${main}` }];
       if (Object.keys(tags).length)
-        out.push({ action: 'elasticloadbalancing:AddTags', resource: created, context: { ...withRequestTags(tags), 'elasticloadbalancing:CreateAction': name }, neededFor: `tags of ${call.action} ${created}` });
+        out.push({
+          action: 'elasticloadbalancing:AddTags',
+          resource: created,
+          context: { ...withRequestTags(tags), 'elasticloadbalancing:CreateAction': name },
+          neededFor: `tags of ${call.action} ${created}`,
+        });
       return out;
     }
     case 'elasticloadbalancing:AddTags':
     case 'elasticloadbalancing:RemoveTags': {
-      const arns = Object.entries(p).filter(([k]) => /^ResourceArns\.member\.\d+$/.test(k)).map(([, v]) => v);
+      const arns = Object.entries(p)
+        .filter(([k]) => /^ResourceArns\.member\.\d+$/.test(k))
+        .map(([, v]) => v);
       return arns.map((arn) => onResource(arn, withRequestTags(requestTags(p))));
     }
     case 'elasticloadbalancing:ModifyListener':
@@ -229,7 +256,8 @@ export function authRequestsOf(call: CallRecord, account: string, tagsOf: (arn: 
       return [{ action: call.action, resource: p.RoleArn ?? '', context: {}, neededFor: `${call.action} ${p.RoleArn ?? ''}` }];
     default:
       // Describe*, GetMetricData, DescribeAlarms, GetCallerIdentity: no resource-level permissions.
-      if (/^(elasticloadbalancing|cloudwatch|sts):(Describe|Get)/.test(call.action)) return [{ action: call.action, resource: '*', context: {}, neededFor: call.action }];
+      if (/^(elasticloadbalancing|cloudwatch|sts):(Describe|Get)/.test(call.action))
+        return [{ action: call.action, resource: '*', context: {}, neededFor: call.action }];
       throw new Error(`authRequestsOf: no resource mapping for ${call.action}; add one (dev/iam-check.ts)`);
   }
 }

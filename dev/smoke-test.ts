@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../activities/aws-clients';
-import { verifyHookSignature, type HookSettings } from '../activities/hooks';
+import { verifyHookRequest, type HookSettings } from '../activities/hooks';
 import type { HookContext } from '../common/hooks';
 import { defaultRequest, matchRule } from './alb-rules';
 import { mulberry32, type FaultProfile } from './simulator';
@@ -73,12 +73,7 @@ export async function startSmokeTest(aws: AwsClients, secret = 'demo-smoke-secre
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      const signed = verifyHookSignature({
-        secret,
-        body,
-        timestamp: req.headers['x-canary-timestamp'] as string | undefined,
-        signature: req.headers['x-canary-signature'] as string | undefined,
-      });
+      const signed = verifyHookRequest(secret, body, req.headers);
       if (!signed) {
         res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'signature does not verify' }));
         return;

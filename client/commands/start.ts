@@ -131,7 +131,13 @@ export function assumeRolePatterns(policy: unknown): string[] {
  */
 export function roleOutsidePolicyWarning(roleArn: string | undefined, patterns: readonly string[]): string | undefined {
   if (!roleArn || patterns.length === 0) return undefined;
-  const glob = (p: string): RegExp => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const glob = (p: string): RegExp =>
+    new RegExp(
+      `^${p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
   if (patterns.some((p) => glob(p).test(roleArn))) return undefined;
   return `aws.roleArn ${roleArn} is outside the shipped IAM policy's sts:AssumeRole resources (${patterns.join(', ')}): a worker with docs/iam-policy.json cannot assume it; name the role to match or widen the policy's AssumeRole resource (docs/running-for-real.md#the-scoped-policy)`;
 }

@@ -17,7 +17,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import * as YAML from 'yaml';
 import { createActivities } from '../../activities';
 import { motoClients } from '../../activities/aws-clients';
-import { verifyHookSignature } from '../../activities/hooks';
+import { verifyHookRequest } from '../../activities/hooks';
 import { main } from '../../client/cli';
 import { loadBalancerDimension } from '../../activities/traffic';
 import { unregisteredWarning } from '../../client/namespace';
@@ -320,12 +320,7 @@ describe('canary doctor: hooks', () => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        const verified = verifyHookSignature({
-          secret: 'doctor-secret',
-          body,
-          timestamp: req.headers['x-canary-timestamp'] as string | undefined,
-          signature: req.headers['x-canary-signature'] as string | undefined,
-        });
+        const verified = verifyHookRequest('doctor-secret', body, req.headers);
         probes.push({ point: (JSON.parse(body) as { point?: string }).point, verified });
         res.writeHead(verified ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify({ result: 'pass' }));
       });

@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DescribeListenersCommand, DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client } from '@temporalio/client';
-import { verifyHookSignature, type HookConfig } from '../../activities/hooks';
+import { verifyHookRequest, type HookConfig } from '../../activities/hooks';
 import { startRelease } from '../../client/release-client';
 import type { HookContext } from '../../common/hooks';
 import { matchRule } from '../../dev/alb-rules';
@@ -75,12 +75,7 @@ beforeAll(async () => {
     req.on('end', () => {
       void (async () => {
         const context = JSON.parse(body) as HookContext;
-        const verified = verifyHookSignature({
-          secret: SECRET,
-          body,
-          timestamp: req.headers['x-canary-timestamp'] as string | undefined,
-          signature: req.headers['x-canary-signature'] as string | undefined,
-        });
+        const verified = verifyHookRequest(SECRET, body, req.headers);
         const s: Seen = { context, verified };
         if (context.testRoute) {
           s.withHeader = await routedTo(context.listenerArn, context.service, { [context.testRoute.header]: context.testRoute.value });

@@ -90,7 +90,8 @@ function watchTags(seeds: { service: string; seeded: SeededAlb }[]): { tags: Map
     }
     for (let i = 0; i < arns.length; i += 20) {
       const out = await aws.elbv2.send(new DescribeTagsCommand({ ResourceArns: arns.slice(i, i + 20) })).catch(() => undefined);
-      for (const d of out?.TagDescriptions ?? []) if (d.ResourceArn) tags.set(d.ResourceArn, Object.fromEntries((d.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])));
+      for (const d of out?.TagDescriptions ?? [])
+        if (d.ResourceArn) tags.set(d.ResourceArn, Object.fromEntries((d.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])));
     }
   };
   const loop = (async () => {
@@ -112,7 +113,8 @@ function watchTags(seeds: { service: string; seeded: SeededAlb }[]): { tags: Map
 function requestsFor(calls: CallRecord[], seeds: { service: string; seeded: SeededAlb }[], tags: Map<string, Record<string, string>>): AuthRequest[] {
   const account = accountOf(seeds[0]?.seeded.listenerArn ?? '');
   const ours = (r: AuthRequest): boolean =>
-    r.resource === '*' || seeds.some(({ service, seeded }) => r.resource.includes(`/app/${albNameOf(seeded.listenerArn)}/`) || r.resource.includes(`:targetgroup/${service}`));
+    r.resource === '*' ||
+    seeds.some(({ service, seeded }) => r.resource.includes(`/app/${albNameOf(seeded.listenerArn)}/`) || r.resource.includes(`:targetgroup/${service}`));
   return calls.flatMap((c) => authRequestsOf(c, account, (arn) => tags.get(arn) ?? {})).filter(ours);
 }
 
@@ -142,7 +144,17 @@ describe('the scoped IAM policies, evaluated with resources and conditions (iam-
     await aws.elbv2.send(
       new ModifyListenerCommand({
         ListenerArn: pair.seeded.listenerArn,
-        DefaultActions: [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 100 }, { TargetGroupArn: green, Weight: 0 }] } }],
+        DefaultActions: [
+          {
+            Type: 'forward',
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: blue, Weight: 100 },
+                { TargetGroupArn: green, Weight: 0 },
+              ],
+            },
+          },
+        ],
       }),
     );
 
@@ -153,8 +165,13 @@ describe('the scoped IAM policies, evaluated with resources and conditions (iam-
         steps: [{ setWeight: 50 }, { analysis: { template: 'errors' } }, { setWeight: 100 }],
         analysis: { errors: handFedErrorRateTemplate(0.05, { noData: 'pass' }) },
       }),
-      testSpec(pair.seeded, pair.service, { environment: { ...testEnvironment, mode: 'pair', pair: { blue, green } }, steps: [{ setWeight: 50 }, { setWeight: 100 }] }),
-      testSpec(segment.seeded, segment.service, { steps: [{ segment: { name: 'staff', match: { sourceIp: ['10.20.0.0/16'] } } }, { setWeight: 50 }, { setWeight: 100 }] }),
+      testSpec(pair.seeded, pair.service, {
+        environment: { ...testEnvironment, mode: 'pair', pair: { blue, green } },
+        steps: [{ setWeight: 50 }, { setWeight: 100 }],
+      }),
+      testSpec(segment.seeded, segment.service, {
+        steps: [{ segment: { name: 'staff', match: { sourceIp: ['10.20.0.0/16'] } } }, { setWeight: 50 }, { setWeight: 100 }],
+      }),
     ];
     const results = await Promise.all(specs.map(async (spec) => (await startRelease(env.client, spec, { taskQueue: env.taskQueue })).result()));
     await watcher.stop();
@@ -162,7 +179,10 @@ describe('the scoped IAM policies, evaluated with resources and conditions (iam-
 
     const calls = callsOf(await fetchProxyStats(testStack.awsEndpoint)).slice(from);
     const policies = {
-      clone: instantiatePolicy(loadIamPolicy(), { albNames: [albNameOf(clone.seeded.listenerArn), albNameOf(segment.seeded.listenerArn)], services: [clone.service, segment.service] }),
+      clone: instantiatePolicy(loadIamPolicy(), {
+        albNames: [albNameOf(clone.seeded.listenerArn), albNameOf(segment.seeded.listenerArn)],
+        services: [clone.service, segment.service],
+      }),
       pair: instantiatePolicy(loadIamPolicy(iamPairPolicyPath), { albNames: [albNameOf(pair.seeded.listenerArn)], services: [pair.service] }),
     };
     // iam-simulate's service data lists AddTags on load balancers only, so tag-on-create AddTags (whose request tags are
@@ -192,7 +212,9 @@ describe('the scoped IAM policies, evaluated with resources and conditions (iam-
     // The same calls on another service's resources are denied: the pair release's listener and groups under the clone policy.
     const modifyPairListener = pairRequests.find((r) => r.action === 'elasticloadbalancing:ModifyListener') as AuthRequest;
     expect(await evaluate(policies.clone, modifyPairListener)).toBe('ImplicitlyDenied');
-    const deleteCloneStable = cloneRequests.find((r) => r.action === 'elasticloadbalancing:DeleteTargetGroup' && r.resource === clone.seeded.stableTargetGroupArn) as AuthRequest;
+    const deleteCloneStable = cloneRequests.find(
+      (r) => r.action === 'elasticloadbalancing:DeleteTargetGroup' && r.resource === clone.seeded.stableTargetGroupArn,
+    ) as AuthRequest;
     expect(deleteCloneStable).toBeDefined();
     expect(await evaluate(policies.pair, deleteCloneStable)).toBe('ImplicitlyDenied');
     expect(await evaluate(policies.clone, { ...deleteCloneStable, context: { [`aws:ResourceTag/${Tags.service}`]: pair.service } })).toBe('ImplicitlyDenied');

@@ -189,6 +189,16 @@ describe('a hook call', () => {
     expect(verifyHookSignature({ ...check, body: got.body.replace('v2', 'v3'), secret: SECRET })).toBe(false);
   });
 
+  it("adds the worker's links to the release's page in the Temporal UI and its report, when the worker knows them", async () => {
+    const links = { uiUrl: 'https://temporal.example.com', namespace: 'prod', reportUrl: 'https://reports.example.com/{releaseId}.html' };
+    await expect(call('h-pass', undefined, { links })).resolves.toMatchObject({ result: 'pass' });
+    expectAllVerified(1);
+    expect((JSON.parse((received as [Received])[0].body) as { links?: unknown }).links).toEqual({
+      temporalUi: 'https://temporal.example.com/namespaces/prod/workflows/release-checkout',
+      report: 'https://reports.example.com/release-checkout.html',
+    });
+  });
+
   it('signed with a secret the hook does not share fails the server check, and the 401 is rejected with a hint', async () => {
     const config = hooksFromEnv(env({ CANARY_HOOK_H_PASS_SECRET: 'not-the-hook-secret' }));
     await expectFailure(

@@ -137,7 +137,13 @@ describe('the scoped policies, evaluated with resources and conditions (@cloud-c
   });
 
   it('allows CreateTargetGroup with its tag-on-create AddTags only when the request tags name the service and a release', async () => {
-    const tagged = { Name: 'checkout-v2-abc', 'Tags.member.1.Key': 'canary:service', 'Tags.member.1.Value': 'checkout', 'Tags.member.2.Key': 'canary:release-id', 'Tags.member.2.Value': 'release-checkout/1' };
+    const tagged = {
+      Name: 'checkout-v2-abc',
+      'Tags.member.1.Key': 'canary:service',
+      'Tags.member.1.Value': 'checkout',
+      'Tags.member.2.Key': 'canary:release-id',
+      'Tags.member.2.Value': 'release-checkout/1',
+    };
     const reqs = call('CreateTargetGroup', tagged);
     expect(reqs.map((r) => r.action)).toEqual(['elasticloadbalancing:CreateTargetGroup', 'elasticloadbalancing:AddTags']);
     // The implied AddTags carries CreateAction; iam-simulate 0.1.173's service data lists AddTags on `loadbalancer` only
@@ -149,7 +155,8 @@ describe('the scoped policies, evaluated with resources and conditions (@cloud-c
   });
 
   it('allows AssumeRole of canary-* roles only', async () => {
-    const assume = (arn: string): AuthRequest[] => authRequestsOf({ caller: 'w', action: 'sts:AssumeRole', region: 'us-east-1', params: { RoleArn: arn } }, account, () => ({}));
+    const assume = (arn: string): AuthRequest[] =>
+      authRequestsOf({ caller: 'w', action: 'sts:AssumeRole', region: 'us-east-1', params: { RoleArn: arn } }, account, () => ({}));
     expect(await decide(assume(`arn:aws:iam::${account}:role/canary-release`))).toEqual(['Allowed']);
     expect(await decide(assume(`arn:aws:iam::${account}:role/deployer`))).toEqual(['ImplicitlyDenied']);
   });

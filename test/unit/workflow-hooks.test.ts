@@ -8,7 +8,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WorkflowFailedError } from '@temporalio/client';
-import { verifyHookSignature, type HookConfig } from '../../activities/hooks';
+import { verifyHookRequest, type HookConfig } from '../../activities/hooks';
 import type { HookContext } from '../../common/hooks';
 import { statusQuery } from '../../common/messages';
 import type { WeightedTargetGroup } from '../../common/forward';
@@ -38,12 +38,7 @@ class HookServer {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         const context = JSON.parse(body) as HookContext;
-        const verified = verifyHookSignature({
-          secret: SECRET,
-          body,
-          timestamp: req.headers['x-canary-timestamp'] as string | undefined,
-          signature: req.headers['x-canary-signature'] as string | undefined,
-        });
+        const verified = verifyHookRequest(SECRET, body, req.headers);
         this.received.push({ context, verified });
         const n = this.received.filter((r) => r.context.hook === context.hook).length;
         const a = verified ? this.answer(context, n) : { status: 401, body: { error: 'bad signature' } };
