@@ -5,8 +5,10 @@ const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
 
 module.exports = {
-  // Integration suites share one dev server and one moto server; two workers fit this 2-core machine.
-  maxWorkers: 2,
+  // Three workers on the 2-core machine: the integration files (one shared dev server and moto server) mostly wait on
+  // releases' timers, retries and child processes; alone, one keeps a third to half of a core busy, so with two
+  // workers the cores sat idle much of the run.
+  maxWorkers: 3,
   // Integration tests run real releases (seconds each); unit tests finish far below this.
   testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/support/log-tail-reporter.js'],

@@ -192,6 +192,24 @@ export function createTrafficActivities(clients: ClientResolver) {
     return actual;
   }
 
+  /** {@link verify}, and the stickiness read back is `expected` (after the `change` or the `restore` of it). */
+  async function verifyStickiness(
+    elbv2: ElasticLoadBalancingV2Client,
+    ref: TrafficRef,
+    groups: WeightedTargetGroup[],
+    expected: ForwardStickiness,
+    after: 'change' | 'restore',
+  ): Promise<ForwardState> {
+    const verified = await verify(elbv2, ref, groups);
+    if (!sameStickiness(verified.stickiness, expected)) {
+      throw ApplicationFailure.create({
+        type: ErrorTypes.WeightsNotVerified,
+        message: `${describeRef(ref)} has ${describeStickiness(verified.stickiness)} after the ${after}, expected ${describeStickiness(expected)}`,
+      });
+    }
+    return verified;
+  }
+
   async function writeActions(elbv2: ElasticLoadBalancingV2Client, ref: TrafficRef, actions: (Action | ElbAction)[]): Promise<void> {
     const body = writableActions(actions);
     if (ref.ruleArn) {
@@ -390,13 +408,7 @@ export function createTrafficActivities(clients: ClientResolver) {
           actions.map((a) => (a === found ? withStickiness(found, requested) : a)),
         );
       }
-      const verified = await verify(elbv2, input, current.targetGroups);
-      if (!sameStickiness(verified.stickiness, input.stickiness)) {
-        throw ApplicationFailure.create({
-          type: ErrorTypes.WeightsNotVerified,
-          message: `${describeRef(input)} has ${describeStickiness(verified.stickiness)} after the change, expected ${describeStickiness(input.stickiness)}`,
-        });
-      }
+      const verified = await verifyStickiness(elbv2, input, current.targetGroups, input.stickiness, 'change');
       return { weights: verified.targetGroups, unchanged: done, forward: verified };
     },
 
@@ -424,13 +436,7 @@ export function createTrafficActivities(clients: ClientResolver) {
         input,
         actions.map((a) => (a === found ? withStickiness(found, restored) : a)),
       );
-      const verified = await verify(elbv2, input, current.targetGroups);
-      if (!sameStickiness(verified.stickiness, input.original)) {
-        throw ApplicationFailure.create({
-          type: ErrorTypes.WeightsNotVerified,
-          message: `${describeRef(input)} has ${describeStickiness(verified.stickiness)} after the restore, expected ${describeStickiness(input.original)}`,
-        });
-      }
+      const verified = await verifyStickiness(elbv2, input, current.targetGroups, input.original, 'restore');
       return { weights: verified.targetGroups, unchanged: false, kept: [], forward: verified };
     },
 

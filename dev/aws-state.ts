@@ -23,15 +23,7 @@ export interface ForwardAction {
  * a missing bucket is 0 (fill); no RequestCount is no traffic (no data).
  */
 export function errorRateMetric(max: number, periodSeconds = 60): z.input<typeof AnalysisMetric> {
-  return {
-    name: '5xx-rate',
-    query: [
-      albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', periodSeconds, 0),
-      albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
-      { Id: 'rate', Expression: 'errors / requests' },
-    ],
-    pass: { max },
-  };
+  return perRequestMetric('5xx-rate', 'errors', 'HTTPCode_Target_5XX_Count', max, periodSeconds);
 }
 
 /**
@@ -41,12 +33,17 @@ export function errorRateMetric(max: number, periodSeconds = 60): z.input<typeof
  * which group's targets failed. ALB leaves a zero count out, so a missing bucket is 0 (fill).
  */
 export function connectionErrorMetric(max: number, periodSeconds = 60): z.input<typeof AnalysisMetric> {
+  return perRequestMetric('connection-errors', 'failed', 'TargetConnectionErrorCount', max, periodSeconds);
+}
+
+/** An ALB count of the variant's target group per request, at most `max`; a missing count bucket is 0 (fill). */
+function perRequestMetric(name: string, id: string, metricName: string, max: number, periodSeconds: number): z.input<typeof AnalysisMetric> {
   return {
-    name: 'connection-errors',
+    name,
     query: [
-      albMetricQuery('failed', 'TargetConnectionErrorCount', 'Sum', periodSeconds, 0),
+      albMetricQuery(id, metricName, 'Sum', periodSeconds, 0),
       albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds),
-      { Id: 'rate', Expression: 'failed / requests' },
+      { Id: 'rate', Expression: `${id} / requests` },
     ],
     pass: { max },
   };

@@ -6,6 +6,7 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { AwsClients, ScopedClients } from '../../activities/aws-clients';
 import type { DiscoveredForwards } from '../../activities/contract';
+import type { VariantTarget } from '../../analysis/analysis';
 import type { ParsedReleaseSpec } from '../../common/spec';
 import type { ResolvedConnection } from '../connection';
 
@@ -45,6 +46,50 @@ export interface DoctorCheck {
   /** Checks that must have passed first; otherwise this one is "not checked". */
   needs?: readonly string[];
   run(ctx: DoctorContext): Promise<CheckResult>;
+}
+
+/**
+ * A check whose `run` gets what it reads from the context (`inputsOf`: the spec, what an earlier check found, the
+ * Temporal connection) ready to use: the one place each input is read and checked. An input that is not there fails
+ * the check with the error `inputsOf` throws.
+ */
+export function checkWith<T>(
+  inputsOf: (ctx: DoctorContext) => T,
+  check: Omit<DoctorCheck, 'run'> & { run(inputs: T, ctx: DoctorContext): Promise<CheckResult> },
+): DoctorCheck {
+  return { ...check, run: (ctx) => check.run(inputsOf(ctx), ctx) };
+}
+
+/** A check that runs only with --spec, its `run` given the parsed spec. */
+export function specCheck(
+  check: Omit<DoctorCheck, 'run' | 'needsSpec'> & { run(spec: ParsedReleaseSpec, ctx: DoctorContext): Promise<CheckResult> },
+): DoctorCheck {
+  return checkWith(specOf, { ...check, needsSpec: true });
+}
+
+/** The parsed spec (the runner runs a `needsSpec` check only with one). */
+export function specOf(ctx: DoctorContext): ParsedReleaseSpec {
+  if (!ctx.spec) throw new Error('no spec: run canary doctor with --spec FILE');
+  return ctx.spec;
+}
+
+/** What the listener check found, and its stable target group as the analysis names a variant. */
+export interface StableGroup {
+  discovered: DiscoveredForwards;
+  stable: VariantTarget;
+}
+
+/** A check of the stable target group the listener check found (it runs with --spec, after that check). */
+export function stableGroupCheck(
+  check: Omit<DoctorCheck, 'run' | 'needsSpec' | 'needs'> & { run(spec: ParsedReleaseSpec, group: StableGroup, ctx: DoctorContext): Promise<CheckResult> },
+): DoctorCheck {
+  return specCheck({ ...check, needs: ['aws-listener'], run: (spec, ctx) => check.run(spec, stableGroupOf(ctx), ctx) });
+}
+
+function stableGroupOf(ctx: DoctorContext): StableGroup {
+  const d = ctx.discovered;
+  if (!d) throw new Error('the listener and stable target group are not discovered yet');
+  return { discovered: d, stable: { targetGroup: d.stableDimension, loadBalancer: d.loadBalancerDimension } };
 }
 
 export interface CheckOutcome {

@@ -7,15 +7,12 @@
  */
 import { createHookActivities, hooksFromEnv } from '../../activities/hooks';
 import { hookEnvName, hookNamesOf, type HookContext } from '../../common/hooks';
-import type { ParsedReleaseSpec } from '../../common/spec';
-import { oneLine, type CheckResult, type DoctorCheck } from './checks';
+import { oneLine, specCheck, type CheckResult, type DoctorCheck } from './checks';
 
-const hooksAnswer: DoctorCheck = {
+const hooksAnswer = specCheck({
   id: 'hooks',
   title: 'hooks answer',
-  needsSpec: true,
-  async run(ctx): Promise<CheckResult> {
-    const spec = ctx.spec as ParsedReleaseSpec;
+  async run(spec): Promise<CheckResult> {
     const names = hookNamesOf(spec.hooks, spec.steps);
     if (!names.length) return { status: 'skip', text: 'the spec uses no hook' };
     const config = hooksFromEnv(process.env);
@@ -54,6 +51,6 @@ const hooksAnswer: DoctorCheck = {
     }
     return { status: 'ok', text: answered.join(', ') };
   },
-};
+});
 
 export const hookChecks: readonly DoctorCheck[] = [hooksAnswer];

@@ -5,12 +5,11 @@
  * runs in: run it where the worker runs, with its CANARY_PROMETHEUS_* / CANARY_SOURCE_* variables) for the stable
  * target group over the last hour, and must answer with data.
  */
-import type { VariantTarget } from '../../analysis/analysis';
 import { createSources, fetchMetrics } from '../../activities/sources/index';
 import { sourceSettingsFromEnv } from '../../activities/sources/settings';
 import type { ParsedReleaseSpec } from '../../common/spec';
 import { metricShape, requestsMetric, sourceOf, type AnalysisMetric } from '../../common/sources/index';
-import { oneLine, type CheckResult, type DoctorCheck, type DoctorContext } from './checks';
+import { oneLine, stableGroupCheck, type CheckResult, type DoctorCheck } from './checks';
 
 /** How far back the check looks. */
 const LOOK_BACK_MS = 3_600_000;
@@ -23,17 +22,12 @@ function otherSourceMetrics(spec: ParsedReleaseSpec): { where: string; metric: A
   ]);
 }
 
-const sourcesAnswer: DoctorCheck = {
+const sourcesAnswer = stableGroupCheck({
   id: 'metric-sources',
   title: 'Prometheus and web metrics have data',
-  needsSpec: true,
-  needs: ['aws-listener'],
-  async run(ctx): Promise<CheckResult> {
-    const spec = ctx.spec as ParsedReleaseSpec;
+  async run(spec, { discovered: d, stable }, ctx): Promise<CheckResult> {
     const wanted = otherSourceMetrics(spec);
     if (!wanted.length) return { status: 'skip', text: 'the spec has no Prometheus or web metric' };
-    const d = ctx.discovered as NonNullable<DoctorContext['discovered']>;
-    const stable: VariantTarget = { targetGroup: d.stableDimension, loadBalancer: d.loadBalancerDimension };
     const sources = createSources({ cloudwatch: (await ctx.scoped()).cloudwatch, settings: sourceSettingsFromEnv() });
     const failed: string[] = [];
     const seen: string[] = [];
@@ -60,6 +54,6 @@ const sourcesAnswer: DoctorCheck = {
     }
     return { status: 'ok', text: `${d.stableTargetGroupName}, last hour: ${seen.join('; ')}` };
   },
-};
+});
 
 export const sourceChecks: readonly DoctorCheck[] = [sourcesAnswer];

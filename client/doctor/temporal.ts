@@ -7,7 +7,7 @@ import { workerVerdict } from '../../common/versions';
 import { connect } from '../connection';
 import { isTemporalCloud, missingSearchAttributes, namespaceExists, registerSearchAttributes, tcldCommand } from '../namespace';
 import { taskQueuePollers } from '../workers';
-import { oneLine, type CheckResult, type DoctorCheck, type DoctorContext } from './checks';
+import { checkWith, oneLine, type CheckResult, type DoctorCheck, type DoctorContext } from './checks';
 
 const SETTINGS = 'TEMPORAL_ADDRESS / --address, TEMPORAL_NAMESPACE / --namespace, TEMPORAL_API_KEY or TEMPORAL_TLS_* (docs/CLI.md)';
 
@@ -28,12 +28,11 @@ const reachable: DoctorCheck = {
   },
 };
 
-const namespace: DoctorCheck = {
+const namespace = checkWith(temporalOf, {
   id: 'temporal-namespace',
   title: 'namespace exists',
   needs: ['temporal-reachable'],
-  async run(ctx) {
-    const { connection, ns, address } = temporalOf(ctx);
+  async run({ connection, ns, address }) {
     if (await namespaceExists(connection, ns)) return { status: 'ok', text: ns };
     return {
       status: 'fail',
@@ -43,14 +42,13 @@ const namespace: DoctorCheck = {
         : `temporal operator namespace create --namespace ${ns} --address ${address}, or set TEMPORAL_NAMESPACE`,
     };
   },
-};
+});
 
-const searchAttributes: DoctorCheck = {
+const searchAttributes = checkWith(temporalOf, {
   id: 'temporal-search-attributes',
   title: 'search attributes',
   needs: ['temporal-namespace'],
-  async run(ctx) {
-    const { connection, ns, address } = temporalOf(ctx);
+  async run({ connection, ns, address }, ctx) {
     const cloud = isTemporalCloud(address);
     let missing: string[];
     try {
@@ -75,14 +73,13 @@ const searchAttributes: DoctorCheck = {
       };
     return { status: 'ok', text: `registered ${missing.join(', ')} (--fix)` };
   },
-};
+});
 
-const workers: DoctorCheck = {
+const workers = checkWith(temporalOf, {
   id: 'temporal-workers',
   title: 'worker',
   needs: ['temporal-namespace'],
-  async run(ctx): Promise<CheckResult> {
-    const { client, ns, queue } = temporalOf(ctx);
+  async run({ client, ns, queue }, ctx): Promise<CheckResult> {
     const pollers = await taskQueuePollers(client, queue);
     if (pollers.length === 0) {
       return {
@@ -99,7 +96,7 @@ const workers: DoctorCheck = {
     const runs = apiVersion ? (verdict === 'ok' ? `; runs ${apiVersion}` : `; cannot tell whether it runs ${apiVersion}`) : '';
     return { status: 'ok', text: `${pollers.length} poller(s) on ${queue}: ${message}${runs}` };
   },
-};
+});
 
 function temporalOf(ctx: DoctorContext): {
   connection: NonNullable<DoctorContext['temporal']>['connection'];

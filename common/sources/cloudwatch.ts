@@ -140,30 +140,34 @@ export const CloudWatchRequests = z
 export type CloudWatchRequests = z.infer<typeof CloudWatchRequests>;
 
 /**
+ * One MetricStat query of an `AWS/ApplicationELB` metric of the variant's target group (placeholders filled per
+ * variant); `fill` for counts ALB leaves out when they are zero (`fill: 0`).
+ */
+export function albMetricQuery(id: string, metricName: string, stat: string, periodSeconds: number, fill?: number | 'repeat' | 'linear'): MetricDataQuery {
+  return {
+    ...(fill === undefined ? {} : { fill }),
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'TargetGroup', Value: '${targetGroup}' },
+          { Name: 'LoadBalancer', Value: '${loadBalancer}' },
+        ],
+      },
+      Period: periodSeconds,
+      Stat: stat,
+    },
+  };
+}
+
+/**
  * The request count of a template without `requests`, behind an ALB: each variant's target group's RequestCount
  * (the requests the load balancer routed to it), a missing minute counting as none, at the template's period.
  */
 export function albRequestCount(periodSeconds: number): CloudWatchRequests {
-  return {
-    query: [
-      {
-        Id: 'requests',
-        fill: 0,
-        MetricStat: {
-          Metric: {
-            Namespace: 'AWS/ApplicationELB',
-            MetricName: 'RequestCount',
-            Dimensions: [
-              { Name: 'TargetGroup', Value: '${targetGroup}' },
-              { Name: 'LoadBalancer', Value: '${loadBalancer}' },
-            ],
-          },
-          Period: periodSeconds,
-          Stat: 'Sum',
-        },
-      },
-    ],
-  };
+  return { query: [albMetricQuery('requests', 'RequestCount', 'Sum', periodSeconds, 0)] };
 }
 
 /**

@@ -36,6 +36,7 @@ import type { SeededAlb } from '../../dev/seed';
 import { seedAlb } from '../../dev/seed';
 import { clientsAssuming } from '../support/accounts';
 import { testStack, uniqueName } from '../support/env';
+import { forwardLiveAndIdle } from '../support/listener';
 
 jest.setTimeout(60_000);
 
@@ -349,22 +350,7 @@ describe('health', () => {
       );
       const group = out.TargetGroups?.[0]?.TargetGroupArn as string;
       await via.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: group, Targets: [{ Id: '10.0.0.41', Port: 8080 }] }));
-      await via.elbv2.send(
-        new ModifyListenerCommand({
-          ListenerArn: seeded.listenerArn,
-          DefaultActions: [
-            {
-              Type: 'forward',
-              ForwardConfig: {
-                TargetGroups: [
-                  { TargetGroupArn: seeded.stableTargetGroupArn, Weight: 100 },
-                  { TargetGroupArn: group, Weight: 0 },
-                ],
-              },
-            },
-          ],
-        }),
-      );
+      await forwardLiveAndIdle(via.elbv2, seeded.listenerArn, seeded.stableTargetGroupArn, group);
       // This worker's AWS time runs ×10: the 30 s interval is a 3 s cadence, longer than the 2.5 s the checks take.
       const paced = createActivities({ elbv2: via.elbv2, cloudwatch: via.cloudwatch, timeScale: 10 });
       const t0 = Date.now();
@@ -453,22 +439,7 @@ describe('pair mode', () => {
     const green = await createGroup(seeded, 'pair-g');
     const pair = { blue: seeded.stableTargetGroupArn, green };
     // Terraform keeps both in the forward action, the idle one at weight 0.
-    await aws.elbv2.send(
-      new ModifyListenerCommand({
-        ListenerArn: seeded.listenerArn,
-        DefaultActions: [
-          {
-            Type: 'forward',
-            ForwardConfig: {
-              TargetGroups: [
-                { TargetGroupArn: pair.blue, Weight: 100 },
-                { TargetGroupArn: green, Weight: 0 },
-              ],
-            },
-          },
-        ],
-      }),
-    );
+    await forwardLiveAndIdle(aws.elbv2, seeded.listenerArn, pair.blue, green);
     const d = await run(acts.discoverForwards, [{ forwards: [{ listenerArn: seeded.listenerArn }], pair }]);
     expect(d.result.live).toBe('blue');
     expect(d.result.idle).toMatchObject({ role: 'green', targetGroupArn: green, attached: true });

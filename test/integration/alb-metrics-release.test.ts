@@ -79,8 +79,9 @@ async function release(prefix: string, canary: FaultProfile, extra: Record<strin
   }
 }
 
+// The tests run concurrently (each on a service of its own, sharing the file's worker): their waits overlap.
 describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered late)', () => {
-  it('promotes a healthy release with the README template and no inconclusive gate, though the canary has no 5xx datapoint at all', async () => {
+  it.concurrent('promotes a healthy release with the README template and no inconclusive gate, though the canary has no 5xx datapoint at all', async () => {
     const { periodSeconds } = localMetricTiming(timeScale);
     const run = await release(
       'albok',
@@ -107,7 +108,7 @@ describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered
     expect(Date.parse(last?.at ?? '') - end).toBeGreaterThanOrEqual(Number(String(readmeErrorsTemplate().delay).replace('s', '')) * 1000);
   });
 
-  it('rolls a bad canary back to the exact pre-release listener', async () => {
+  it.concurrent('rolls a bad canary back to the exact pre-release listener', async () => {
     const run = await release('albbad', { errorRate: 0.3, latencyMs: 40 });
 
     expect(run.result.outcome).toBe('rolled-back');
@@ -116,7 +117,7 @@ describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered
     expect((await targetGroupsOf(aws, run.seeded)).map((g) => g.name)).toEqual([run.seeded.stableTargetGroupName]);
   });
 
-  it('rolls a crashing canary back on its connection errors alone: no 5xx from its targets, the ALB answered 502/504 itself', async () => {
+  it.concurrent('rolls a crashing canary back on its connection errors alone: no 5xx from its targets, the ALB answered 502/504 itself', async () => {
     const run = await release('albcrash', { errorRate: 0, latencyMs: 40, connectionErrorRate: 0.3 });
 
     expect(run.result.outcome).toBe('rolled-back');
@@ -129,7 +130,7 @@ describe('releases on ALB-shaped metrics (sparse, 60 s-shaped buckets, delivered
     expect((await targetGroupsOf(aws, run.seeded)).map((g) => g.name)).toEqual([run.seeded.stableTargetGroupName]);
   });
 
-  it('rolls back mid-bake when a CloudWatch alarm the release watches goes to ALARM', async () => {
+  it.concurrent('rolls back mid-bake when a CloudWatch alarm the release watches goes to ALARM', async () => {
     const { service, seeded } = await seedService(aws, 'albalarm');
     const before = await forwardActions(aws, seeded);
     const alarm = `${service}-p99-latency`;

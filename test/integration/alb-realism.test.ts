@@ -23,6 +23,7 @@ import { startFaultProxy, type FaultProxy } from '../../dev/fault-proxy';
 import { realismFromEnv } from '../../dev/stack';
 import { seedService } from '../support/release-fixture';
 import { testStack } from '../support/env';
+import { forwardLiveAndIdle, fillToGroupLimit } from '../support/listener';
 
 /** 20 simulated seconds per real second: the seed's 10 s × 2 health checks take 1 s. */
 const timeScale = 20;
@@ -91,22 +92,7 @@ async function health(targetGroupArn: string, via: AwsClients = aws): Promise<Ta
 const states = (d: TargetHealthDescription[]): string[] => d.map((x) => `${x.Target?.Id}=${x.TargetHealth?.State}/${x.TargetHealth?.Reason ?? '-'}`).sort();
 
 async function attachAtZero(listenerArn: string, stableArn: string, canaryArn: string): Promise<number> {
-  await aws.elbv2.send(
-    new ModifyListenerCommand({
-      ListenerArn: listenerArn,
-      DefaultActions: [
-        {
-          Type: 'forward',
-          ForwardConfig: {
-            TargetGroups: [
-              { TargetGroupArn: stableArn, Weight: 100 },
-              { TargetGroupArn: canaryArn, Weight: 0 },
-            ],
-          },
-        },
-      ],
-    }),
-  );
+  await forwardLiveAndIdle(aws.elbv2, listenerArn, stableArn, canaryArn);
   return Date.now();
 }
 
@@ -213,22 +199,7 @@ describe('ALB realism layer in front of moto', () => {
     try {
       const { listenerArn, stableArn, canaryArn } = await seedWithCanary('rl-live');
       // Attach through the live layer so it sees the change as it happens.
-      await via.elbv2.send(
-        new ModifyListenerCommand({
-          ListenerArn: listenerArn,
-          DefaultActions: [
-            {
-              Type: 'forward',
-              ForwardConfig: {
-                TargetGroups: [
-                  { TargetGroupArn: stableArn, Weight: 100 },
-                  { TargetGroupArn: canaryArn, Weight: 0 },
-                ],
-              },
-            },
-          ],
-        }),
-      );
+      await forwardLiveAndIdle(via.elbv2, listenerArn, stableArn, canaryArn);
       const attachedAt = Date.now();
       let latency = 0;
       let calls = 0;
@@ -324,29 +295,7 @@ describe('ALB realism layer in front of moto', () => {
     const direct = motoClients(testStack.motoEndpoint);
     try {
       // 99 more groups in rules of the listener (written to moto directly: fast), 5 per rule: 100 with stable.
-      const groups: string[] = [];
-      for (let i = 0; i < 99; i++) {
-        const out = await direct.elbv2.send(
-          new CreateTargetGroupCommand({
-            Name: `${seeded.stableTargetGroupName}-${i}`.slice(-32),
-            Protocol: 'HTTP',
-            Port: 80,
-            VpcId: seeded.vpcId,
-            TargetType: 'ip',
-          }),
-        );
-        groups.push(out.TargetGroups?.[0]?.TargetGroupArn as string);
-      }
-      for (let i = 0; i < groups.length; i += 5) {
-        await direct.elbv2.send(
-          new CreateRuleCommand({
-            ListenerArn: seeded.listenerArn,
-            Priority: 100 + i,
-            Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/r${i}/*`] } }],
-            Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: groups.slice(i, i + 5).map((TargetGroupArn) => ({ TargetGroupArn, Weight: 1 })) } }],
-          }),
-        );
-      }
+      const groups = await fillToGroupLimit(direct.elbv2, seeded, `${seeded.stableTargetGroupName}-`, 'r');
       const extra = await aws.elbv2.send(
         new CreateTargetGroupCommand({
           Name: `${seeded.stableTargetGroupName}-x`.slice(-32),

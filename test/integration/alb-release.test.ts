@@ -9,7 +9,6 @@ import {
   DescribeRulesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
-  ModifyListenerCommand,
   ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client } from '@temporalio/client';
@@ -21,7 +20,9 @@ import { statusQuery } from '../../common/messages';
 import type { SeededAlb } from '../../dev/seed';
 import { clientsAssuming, roleIn } from '../support/accounts';
 import { testStack } from '../support/env';
+import { historyText } from '../support/history-text';
 import { forwardActions, releaseTestEnvironment, seedService, targetGroupsOf, testEnvironment, testSpec, waitForStatus } from '../support/release-fixture';
+import { forwardLiveAndIdle } from '../support/listener';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
@@ -47,22 +48,7 @@ async function bluegreen(prefix: string): Promise<{ service: string; seeded: See
     new ModifyTargetGroupAttributesCommand({ TargetGroupArn: green, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '2' }] }),
   );
   const blue = seeded.stableTargetGroupArn;
-  await aws.elbv2.send(
-    new ModifyListenerCommand({
-      ListenerArn: seeded.listenerArn,
-      DefaultActions: [
-        {
-          Type: 'forward',
-          ForwardConfig: {
-            TargetGroups: [
-              { TargetGroupArn: blue, Weight: 100 },
-              { TargetGroupArn: green, Weight: 0 },
-            ],
-          },
-        },
-      ],
-    }),
-  );
+  await forwardLiveAndIdle(aws.elbv2, seeded.listenerArn, blue, green);
   return { service, seeded, blue, green };
 }
 
@@ -89,22 +75,6 @@ async function scheduledActivities(client: Client, workflowId: string): Promise<
     const payload = a.input?.payloads?.[0];
     return [{ type: a.activityType?.name ?? '', input: payload ? defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload) : {} }];
   });
-}
-
-/**
- * The whole history as text: its JSON (payloads base64) followed by every payload decoded, so that a secret inside
- * an activity input or result, the start input or a failure shows up either way.
- */
-async function historyText(client: Client, workflowId: string): Promise<string> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const decoded: string[] = [];
-  const walk = (value: unknown): void => {
-    if (value instanceof Uint8Array) decoded.push(Buffer.from(value).toString('utf8'));
-    else if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
-  };
-  walk(history);
-  return [JSON.stringify(history), ...decoded].join('\n');
 }
 
 describe('pair mode on the realism stack: nothing created or deleted', () => {

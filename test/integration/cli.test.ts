@@ -11,6 +11,7 @@ import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import * as YAML from 'yaml';
 import type { ReleaseResult, ReleaseStatus, TimelineEntry } from '../../common/status';
 import { temporalCli, repoRoot } from '../../dev/paths';
+import { expectExit, type Ran } from '../support/cli-run';
 import { testAws, testClient, testStack } from '../support/env';
 import { seedService, startTestWorker, testSpec, waitForStatus } from '../support/release-fixture';
 
@@ -31,12 +32,6 @@ afterAll(async () => {
   aws.destroy();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs a command to its end (killed after `timeoutMs`), with a hermetic Temporal environment. */
 function exec(cmd: string, args: string[], timeoutMs = 150_000): Promise<Ran> {
@@ -85,11 +80,6 @@ function parse<T>(ran: Ran): T {
   } catch {
     throw new Error(`not JSON (exit ${ran.code}):\nstdout: ${ran.stdout}\nstderr: ${ran.stderr}`);
   }
-}
-
-/** Shows the child's output when an exit code is not the expected one. */
-function expectExit(ran: Ran, code: number): void {
-  if (ran.code !== code) throw new Error(`expected exit ${code}, got ${ran.code}\nstdout: ${ran.stdout}\nstderr: ${ran.stderr}`);
 }
 
 const handleOf = (service: string): WorkflowHandle => client.workflow.getHandle(`release-${service}`);

@@ -5,7 +5,7 @@
  * flipped with SetAlarmState.
  */
 import * as path from 'node:path';
-import { PutMetricAlarmCommand, PutMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMetricsActivities } from '../../activities/metrics';
 import { motoClients } from '../../activities/aws-clients';
@@ -14,6 +14,7 @@ import { AnalysisTemplate, parseReleaseSpec } from '../../common/spec';
 import { cloudWatchFixtureResponder, loadCloudWatchFixtures } from '../../dev/cloudwatch-fixtures';
 import { startFaultProxy, type FaultProxy } from '../../dev/fault-proxy';
 import { errorRateTemplate, publishTraffic } from '../../dev/aws-state';
+import { putTargetErrorAlarm } from '../support/alarms';
 import { testAws, testStack, uniqueName } from '../support/env';
 
 const fixtures = loadCloudWatchFixtures(
@@ -147,19 +148,7 @@ describe('CloudWatch alarms as gates (moto alarms, SetAlarmState)', () => {
   afterAll(() => aws.destroy());
 
   async function alarm(name: string, state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'): Promise<void> {
-    await aws.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: 'AWS/ApplicationELB',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 10,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
-    await aws.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: `set by the test: ${state}` }));
+    await putTargetErrorAlarm(aws.cloudwatch, name, { value: state, reason: `set by the test: ${state}` });
   }
 
   it.each([

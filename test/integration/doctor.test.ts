@@ -10,7 +10,6 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRulesCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
@@ -18,7 +17,6 @@ import * as YAML from 'yaml';
 import { createActivities } from '../../activities';
 import { motoClients } from '../../activities/aws-clients';
 import { verifyHookRequest } from '../../activities/hooks';
-import { main } from '../../client/cli';
 import { loadBalancerDimension } from '../../activities/traffic';
 import { unregisteredWarning } from '../../client/namespace';
 import { packageVersion } from '../../client/package-info';
@@ -27,6 +25,8 @@ import { workerIdentity } from '../../common/versions';
 import { actionsOf, fetchProxyStats } from '../../dev/iam-check';
 import { bareNamespace, namespaceAnswers, testAws, testClient, testStack, testWorker, uniqueName } from '../support/env';
 import { dimensionOf, forwardActions, handFedErrorRateTemplate, publishTraffic, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
+import { putTargetErrorAlarm } from '../support/alarms';
+import { expectExit, runCanaryInProcess, type Ran } from '../support/cli-run';
 import { killAllWorkerProcesses, spawnWorker, workerEnv, type WorkerProcess } from '../support/worker-process';
 
 const aws = testAws();
@@ -67,12 +67,6 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 const HERMETIC = /^(TEMPORAL_|AWS_|CANARY_(?!TEST_))/;
 
 /**
@@ -94,23 +88,12 @@ async function canary(args: string[], extraEnv: Record<string, string> = {}): Pr
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extraEnv,
   });
-  let stdout = '';
-  let stderr = '';
-  const outSpy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
   try {
-    const code = await main(['node', 'canary', ...args]);
-    return { code, stdout, stderr };
+    return await runCanaryInProcess(args);
   } finally {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
     for (const k of Object.keys(process.env)) if (HERMETIC.test(k)) delete process.env[k];
     Object.assign(process.env, saved);
   }
-}
-
-function expectExit(ran: Ran, code: number): void {
-  if (ran.code !== code) throw new Error(`expected exit ${code}, got ${ran.code}\nstdout: ${ran.stdout}\nstderr: ${ran.stderr}`);
 }
 
 /** The doctor line that starts with `mark title:`. */
@@ -271,18 +254,7 @@ describe('canary doctor: AWS', () => {
     expect(line(first, '- IAM permissions:')).toMatch(/^- IAM permissions: not checked \(iam:SimulatePrincipalPolicy for arn:aws:.+ failed: .+\)$/);
 
     await publishTraffic(aws, { targetGroup: dimensionOf(seeded.stableTargetGroupArn), loadBalancer: loadBalancerDimension(seeded.listenerArn) }, 120, 0);
-    await aws.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: alarmName,
-        Namespace: 'AWS/ApplicationELB',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 10,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
+    await putTargetErrorAlarm(aws.cloudwatch, alarmName);
     const second = await canary(['--task-queue', realQueue, 'doctor', '--spec', file]);
     expectExit(second, 0);
     expect(line(second, '✔ CloudWatch metrics have data:')).toMatch(

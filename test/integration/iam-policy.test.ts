@@ -10,7 +10,6 @@ import {
   DescribeRulesCommand,
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
-  ModifyListenerCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Tags } from '../../activities/contract';
 import { startRelease } from '../../client/release-client';
@@ -31,6 +30,7 @@ import {
 import type { SeededAlb } from '../../dev/seed';
 import { testStack } from '../support/env';
 import { handFedErrorRateTemplate, releaseTestEnvironment, seedService, testEnvironment, testSpec } from '../support/release-fixture';
+import { forwardLiveAndIdle } from '../support/listener';
 
 const env = releaseTestEnvironment();
 const aws = env.aws;
@@ -141,22 +141,7 @@ describe('the scoped IAM policies, evaluated with resources and conditions (iam-
       )
     ).TargetGroups?.[0]?.TargetGroupArn as string;
     const blue = pair.seeded.stableTargetGroupArn;
-    await aws.elbv2.send(
-      new ModifyListenerCommand({
-        ListenerArn: pair.seeded.listenerArn,
-        DefaultActions: [
-          {
-            Type: 'forward',
-            ForwardConfig: {
-              TargetGroups: [
-                { TargetGroupArn: blue, Weight: 100 },
-                { TargetGroupArn: green, Weight: 0 },
-              ],
-            },
-          },
-        ],
-      }),
-    );
+    await forwardLiveAndIdle(aws.elbv2, pair.seeded.listenerArn, blue, green);
 
     const from = callsOf(await fetchProxyStats(testStack.awsEndpoint)).length;
     const watcher = watchTags(seeds);

@@ -3,9 +3,8 @@
  * DescribeAlarms paced per account and region, an assumed role's session named for the release, and `canary report`
  * reading the release's own region and account in the buckets the data's age still has.
  */
-import { PutMetricAlarmCommand, PutMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMetricsActivities } from '../../activities/metrics';
 import { createAwsClients, type AwsClients } from '../../activities/aws-clients';
 import { CloudWatchBudgets } from '../../activities/sources/cloudwatch';
@@ -14,6 +13,8 @@ import { reportMetrics } from '../../client/report-data';
 import { AnalysisTemplate } from '../../common/spec';
 import { errorRateTemplate, publishTraffic } from '../../dev/aws-state';
 import { clientsAssuming, roleIn } from '../support/accounts';
+import { activityScheduledNow } from '../support/activity-env';
+import { putTargetErrorAlarm } from '../support/alarms';
 import { testAws, testStack, uniqueName } from '../support/env';
 
 const loadBalancer = 'app/checkout/50dc6c495c0c9188';
@@ -30,14 +31,8 @@ async function analyse(
   opts: { budgets?: CloudWatchBudgets; workflowId?: string } = {},
 ): Promise<AnalysisRun> {
   const { runAnalysis } = createMetricsActivities(async (scope) => (scope ? aws.clientsFor(scope) : aws), { cloudwatchBudgets: opts.budgets });
-  // An activity scheduled now with a minute to run, as the worker would run it (the pacer reads its deadline).
-  const t = Date.now();
-  const env = new MockActivityEnvironment({
-    scheduledTimestampMs: t,
-    currentAttemptScheduledTimestampMs: t,
-    startToCloseTimeoutMs: 60_000,
+  const env = activityScheduledNow({
     scheduleToCloseTimeoutMs: 0,
-    heartbeatTimeoutMs: 60_000,
     ...(opts.workflowId ? { workflowExecution: { workflowId: opts.workflowId, runId: 'run-1' } } : {}),
   });
   return (await env.run(runAnalysis, { templateName: 't', count: 1, intervalMs: 10, ...req })) as AnalysisRun;
@@ -77,19 +72,7 @@ describe("CloudWatch's calls are paced per account and region", () => {
     const aws = ownClients();
     try {
       const name = uniqueName('paced');
-      await aws.cloudwatch.send(
-        new PutMetricAlarmCommand({
-          AlarmName: `${name}-5xx`,
-          Namespace: 'AWS/ApplicationELB',
-          MetricName: 'HTTPCode_Target_5XX_Count',
-          Statistic: 'Sum',
-          Period: 60,
-          EvaluationPeriods: 1,
-          Threshold: 10,
-          ComparisonOperator: 'GreaterThanThreshold',
-        }),
-      );
-      await aws.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: `${name}-5xx`, StateValue: 'OK', StateReason: 'test' }));
+      await putTargetErrorAlarm(aws.cloudwatch, `${name}-5xx`, { value: 'OK', reason: 'test' });
       const budgets = new CloudWatchBudgets({ GetMetricData: { perSecond: 20, burst: 1 }, DescribeAlarms: { perSecond: 20, burst: 1 } });
       const template = AnalysisTemplate.parse(errorRateTemplate(0.05, { alarms: { names: [`${name}-5xx`] } }));
       await analyse(aws, { template, variants: { canary: dimsOf(`${name}-c`), stable: dimsOf(`${name}-s`) }, count: 3 }, { budgets });

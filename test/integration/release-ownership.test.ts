@@ -4,7 +4,7 @@
  * CloudFormation or tagged as the worker's CANARY_OWNERSHIP_TAGS say is detached but never deleted (unless the spec
  * says so), and `traffic.stickiness` is set for the release and the forward action's own setting put back after it.
  */
-import { AddTagsCommand, CreateRuleCommand, CreateTargetGroupCommand, DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AddTagsCommand, DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { WorkflowFailedError, type ApplicationFailure, type Client, type Connection } from '@temporalio/client';
 import { motoClients } from '../../activities/aws-clients';
 import { actions, startRelease } from '../../client/release-client';
@@ -12,6 +12,7 @@ import { statusQuery } from '../../common/messages';
 import { startSimulator, type SimulatorTick } from '../../dev/simulator';
 import { testAws, testClient, testStack } from '../support/env';
 import { forwardActions, seedService, startTestWorker, targetGroupsOf, testSpec, waitForStatus } from '../support/release-fixture';
+import { fillToGroupLimit } from '../support/listener';
 
 const aws = testAws();
 let client: Client;
@@ -84,23 +85,7 @@ describe('room for target groups', () => {
     // 99 more groups in rules of the listener, written to moto directly (fast): 100 with stable.
     const direct = motoClients(testStack.motoEndpoint);
     try {
-      const groups: string[] = [];
-      for (let i = 0; i < 99; i++) {
-        const out = await direct.elbv2.send(
-          new CreateTargetGroupCommand({ Name: `${service}-f${i}`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' }),
-        );
-        groups.push(out.TargetGroups?.[0]?.TargetGroupArn as string);
-      }
-      for (let i = 0; i < groups.length; i += 5) {
-        await direct.elbv2.send(
-          new CreateRuleCommand({
-            ListenerArn: seeded.listenerArn,
-            Priority: 100 + i,
-            Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/f${i}/*`] } }],
-            Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: groups.slice(i, i + 5).map((TargetGroupArn) => ({ TargetGroupArn, Weight: 1 })) } }],
-          }),
-        );
-      }
+      await fillToGroupLimit(direct.elbv2, seeded, `${service}-f`, 'f');
     } finally {
       direct.destroy();
     }

@@ -60,8 +60,9 @@ const forwardTo = (actionsJson: unknown): { TargetGroupArn?: string; Weight?: nu
     Weight: t.Weight,
   }));
 
+// The tests run concurrently (each on a service of its own, sharing the file's worker): their waits overlap.
 describe('segment steps in a release', () => {
-  it('goes staff (source IP) → beta (cookie) → 10% → 100% and promotes with no segment rule left', async () => {
+  it.concurrent('goes staff (source IP) → beta (cookie) → 10% → 100% and promotes with no segment rule left', async () => {
     const { service, seeded } = await seedService(aws, 'segok', { withRule: true });
     const before = await rulesOf(seeded.listenerArn);
     const spec = testSpec(seeded, service, {
@@ -114,7 +115,7 @@ describe('segment steps in a release', () => {
     expect(status.timeline.find((t) => t.action === 'remove segment rule')?.detail).toBe('beta: removed (verified)');
   });
 
-  it('rolls back a bad canary caught while only the staff segment reaches it, leaving the listener rules exactly as before', async () => {
+  it.concurrent('rolls back a bad canary caught while only the staff segment reaches it, leaving the listener rules exactly as before', async () => {
     const { service, seeded } = await seedService(aws, 'segbad', { withRule: true });
     const before = await rulesOf(seeded.listenerArn);
     const tgBefore = await targetGroupsOf(aws, seeded);
@@ -164,7 +165,7 @@ describe('segment steps in a release', () => {
     }
   });
 
-  it('stops at the drift gate when someone moves the segment rule and takes its priority, and rolls back without touching their rule', async () => {
+  it.concurrent('stops at the drift gate when someone moves the segment rule and takes its priority, and rolls back without touching their rule', async () => {
     const { service, seeded } = await seedService(aws, 'segcol', { withRule: true });
     const before = await rulesOf(seeded.listenerArn);
     const spec = testSpec(seeded, service, { steps: [staff, { pause: {} }, { setWeight: 10 }, { setWeight: 100 }] });
@@ -195,7 +196,7 @@ describe('segment steps in a release', () => {
     expect(after.find((r) => r.arn === theirs)?.priority).toBe('9');
   });
 
-  it('adopts a moved segment rule when someone resumes at the drift gate, and removes it at promotion', async () => {
+  it.concurrent('adopts a moved segment rule when someone resumes at the drift gate, and removes it at promotion', async () => {
     const { service, seeded } = await seedService(aws, 'segadopt', { withRule: true });
     const before = await rulesOf(seeded.listenerArn);
     const spec = testSpec(seeded, service, { steps: [staff, { pause: {} }, { setWeight: 10 }, { setWeight: 100 }] });
@@ -215,7 +216,7 @@ describe('segment steps in a release', () => {
     expect((await rulesOf(seeded.listenerArn)).map((r) => [r.arn, r.priority, r.conditions])).toEqual(before.map((r) => [r.arn, r.priority, r.conditions]));
   });
 
-  it('refuses a release whose listener has no free priority for its segment, before anything changes', async () => {
+  it.concurrent('refuses a release whose listener has no free priority for its segment, before anything changes', async () => {
     const { service, seeded } = await seedService(aws, 'segfull', { withRule: true });
     for (let p = 1; p <= 9; p++) await handRule(seeded.listenerArn, p, `/full-${p}/*`);
     const before = await rulesOf(seeded.listenerArn);

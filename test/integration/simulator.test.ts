@@ -469,26 +469,7 @@ describe('traffic and metric simulator', () => {
 
 /** One metric of a load balancer (its only dimension) per 1 s bucket in [fromMs, toMs). */
 async function loadBalancerBuckets(listenerArn: string, metric: string, fromMs: number, toMs: number): Promise<{ t: number; v: number }[]> {
-  const loadBalancer = /:listener\/(app\/[^/]+\/[^/]+)\/[^/]+$/.exec(listenerArn)?.[1] ?? '';
-  const out = await aws.cloudwatch.send(
-    new GetMetricDataCommand({
-      StartTime: new Date(Math.floor(fromMs / 1_000) * 1_000),
-      EndTime: new Date(Math.floor(toMs / 1_000) * 1_000),
-      ScanBy: 'TimestampAscending',
-      MetricDataQueries: [
-        {
-          Id: 'm',
-          MetricStat: {
-            Metric: { Namespace: 'AWS/ApplicationELB', MetricName: metric, Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }] },
-            Period: 1,
-            Stat: 'Sum',
-          },
-        },
-      ],
-    }),
-  );
-  const r = out.MetricDataResults?.[0];
-  return (r?.Timestamps ?? []).map((t, i) => ({ t: new Date(t).getTime(), v: r?.Values?.[i] ?? NaN }));
+  return secondBuckets([{ Name: 'LoadBalancer', Value: loadBalancerOf(listenerArn) }], metric, 'Sum', fromMs, toMs);
 }
 
 /** One metric of a target group per 1 s bucket in [fromMs, toMs), as GetMetricData returns it. */
@@ -500,7 +481,26 @@ async function bucketsOf(
   fromMs: number,
   toMs: number,
 ): Promise<{ t: number; v: number }[]> {
-  const loadBalancer = /:listener\/(app\/[^/]+\/[^/]+)\/[^/]+$/.exec(listenerArn)?.[1] ?? '';
+  const dimensions = [
+    { Name: 'TargetGroup', Value: targetGroupArn.slice(targetGroupArn.indexOf(':targetgroup/') + 1) },
+    { Name: 'LoadBalancer', Value: loadBalancerOf(listenerArn) },
+  ];
+  return secondBuckets(dimensions, metric, stat, fromMs, toMs);
+}
+
+/** The LoadBalancer dimension of a listener's load balancer (`app/<name>/<id>`). */
+function loadBalancerOf(listenerArn: string): string {
+  return /:listener\/(app\/[^/]+\/[^/]+)\/[^/]+$/.exec(listenerArn)?.[1] ?? '';
+}
+
+/** An `AWS/ApplicationELB` metric with these dimensions per 1 s bucket in [fromMs, toMs), as GetMetricData returns it. */
+async function secondBuckets(
+  dimensions: { Name: string; Value: string }[],
+  metric: string,
+  stat: string,
+  fromMs: number,
+  toMs: number,
+): Promise<{ t: number; v: number }[]> {
   const out = await aws.cloudwatch.send(
     new GetMetricDataCommand({
       StartTime: new Date(Math.floor(fromMs / 1_000) * 1_000),
@@ -509,18 +509,7 @@ async function bucketsOf(
       MetricDataQueries: [
         {
           Id: 'm',
-          MetricStat: {
-            Metric: {
-              Namespace: 'AWS/ApplicationELB',
-              MetricName: metric,
-              Dimensions: [
-                { Name: 'TargetGroup', Value: targetGroupArn.slice(targetGroupArn.indexOf(':targetgroup/') + 1) },
-                { Name: 'LoadBalancer', Value: loadBalancer },
-              ],
-            },
-            Period: 1,
-            Stat: stat,
-          },
+          MetricStat: { Metric: { Namespace: 'AWS/ApplicationELB', MetricName: metric, Dimensions: dimensions }, Period: 1, Stat: stat },
         },
       ],
     }),

@@ -7,7 +7,6 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { motoClients } from '../../activities/aws-clients';
 import { createMetricsActivities } from '../../activities/metrics';
@@ -19,6 +18,7 @@ import { statusQuery } from '../../common/messages';
 import { WebMetric } from '../../common/sources/web';
 import { AnalysisTemplate } from '../../common/spec';
 import { tagCaller, workerCaller } from '../../dev/iam-check';
+import { activityScheduledNow } from '../support/activity-env';
 import { testAws, testClient, testStack, testWorker, uniqueName } from '../support/env';
 import { historyText } from '../support/history-text';
 import { seedService, testSpec } from '../support/release-fixture';
@@ -114,13 +114,7 @@ const rate = (overrides: Record<string, unknown> = {}) => ({
 /** One measurement of the analysis activity over the web source, as the worker runs it. */
 async function analyse(template: Record<string, unknown>, canary: string, stable: string, timeoutMs?: number): Promise<AnalysisRun> {
   const { runAnalysis } = createMetricsActivities(async () => aws, { sources: settings(timeoutMs) });
-  const t = Date.now();
-  const env = new MockActivityEnvironment({
-    scheduledTimestampMs: t,
-    currentAttemptScheduledTimestampMs: t,
-    startToCloseTimeoutMs: 60_000,
-    heartbeatTimeoutMs: 60_000,
-  });
+  const env = activityScheduledNow();
   return (await env.run(runAnalysis, {
     templateName: 'synthetics',
     template: AnalysisTemplate.parse({ window: '5s', delay: '1s', ...template }),

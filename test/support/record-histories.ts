@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { DescribeListenersCommand, DescribeLoadBalancersCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeListenersCommand, DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -34,6 +34,7 @@ import { seedAlb } from '../../dev/seed';
 import { startLocalStack } from '../../dev/stack';
 import { approveSignal } from '../../common/messages';
 import { historyFromJSON, historyToJSON } from './history-json';
+import { forwardLiveAndIdle } from './listener';
 import { shortHash } from '../../workflows/plan';
 import { dimensionOf, publishAfterTraffic, testSpec, waitForStatus } from './release-fixture';
 
@@ -130,22 +131,7 @@ const driftScenario: Scenario = {
     const status = await waitForStatus(handle, (s) => s.gate?.kind === 'pause');
     const arn = (role: string): string => status.targetGroups.find((t) => t.role === role)?.arn as string;
     const listenerArn = await listenerOf(aws, arn('stable'));
-    await aws.elbv2.send(
-      new ModifyListenerCommand({
-        ListenerArn: listenerArn,
-        DefaultActions: [
-          {
-            Type: 'forward',
-            ForwardConfig: {
-              TargetGroups: [
-                { TargetGroupArn: arn('stable'), Weight: 100 },
-                { TargetGroupArn: arn('canary'), Weight: 0 },
-              ],
-            },
-          },
-        ],
-      }),
-    );
+    await forwardLiveAndIdle(aws.elbv2, listenerArn, arn('stable'), arn('canary'));
     await actions.resume(client, handle.workflowId, { by: 'alice' });
     await waitForStatus(handle, (s) => s.gate?.kind === 'drift');
     await actions.resume(client, handle.workflowId, { by: 'alice', comment: 'incident over, go on' });

@@ -18,6 +18,7 @@ import type { SignalDefinition } from '@temporalio/common';
 import { RELEASE_WORKFLOW, releaseWorkflowId, statusQuery, type MessageAck, type ReleaseInput, type ReleaseWorkflow } from '../../common/messages';
 import { trafficRefs, type TrafficRef } from '../../common/forward';
 import { initialSearchAttributes } from '../../common/search-attributes';
+import { albMetricQuery } from '../../common/sources/cloudwatch';
 import { parseReleaseSpec, type ParsedReleaseSpec } from '../../common/spec';
 import type { ReleaseStatus, TimelineEntry } from '../../common/status';
 import { FakeAlb, routedActivities, type FakeAlbOptions } from './fake-alb';
@@ -127,36 +128,8 @@ export const errorsTemplate = {
     {
       name: '5xx-rate',
       query: [
-        {
-          Id: 'errors',
-          MetricStat: {
-            Metric: {
-              Namespace: 'AWS/ApplicationELB',
-              MetricName: 'HTTPCode_Target_5XX_Count',
-              Dimensions: [
-                { Name: 'TargetGroup', Value: '${targetGroup}' },
-                { Name: 'LoadBalancer', Value: '${loadBalancer}' },
-              ],
-            },
-            Period: 60,
-            Stat: 'Sum',
-          },
-        },
-        {
-          Id: 'requests',
-          MetricStat: {
-            Metric: {
-              Namespace: 'AWS/ApplicationELB',
-              MetricName: 'RequestCount',
-              Dimensions: [
-                { Name: 'TargetGroup', Value: '${targetGroup}' },
-                { Name: 'LoadBalancer', Value: '${loadBalancer}' },
-              ],
-            },
-            Period: 60,
-            Stat: 'Sum',
-          },
-        },
+        albMetricQuery('errors', 'HTTPCode_Target_5XX_Count', 'Sum', 60),
+        albMetricQuery('requests', 'RequestCount', 'Sum', 60),
         { Id: 'rate', Expression: 'errors / requests' },
       ],
       pass: { max: 0.05 },

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { main } from '../../client/cli';
 import { ExitCode } from '../../client/exit-codes';
+import { runCanaryInProcess } from '../support/cli-run';
 
 const LISTENER = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/checkout/50dc6c495c0c9188/f2f7dc8efc522ab2';
 
@@ -47,19 +47,7 @@ function write(name: string, content: unknown): string {
 }
 
 /** Runs `canary ...args` in-process; what it printed and the exit code it chose. */
-async function canary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const outSpy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main(['node', 'canary', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
-  }
-}
+const canary = (...args: string[]): ReturnType<typeof runCanaryInProcess> => runCanaryInProcess(args);
 
 describe('canary validate', () => {
   it('exits 0 with one OK line naming the release, its steps and the initiator', async () => {
