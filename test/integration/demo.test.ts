@@ -47,7 +47,9 @@ async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
   });
 }
 
-// Concurrent: both wait on the scenarios' timers most of the time, and the second runs on a stack of its own.
+// Concurrent: both wait on the scenarios' timers most of the time, and the second runs on a stack of its own. Generous
+// bounds: ten scenarios at once took more than the default 120 s in a full run on a loaded 2-core machine.
+jest.setTimeout(300_000);
 describe('demo scenarios, run non-interactively', () => {
   it.concurrent('ends every scenario in its expected state: result, listener and target groups', async () => {
     const logs: Record<string, string[]> = {};

@@ -3,43 +3,58 @@
  * worker busy while the other has nothing left to run. Jest's own sequencer orders by the durations it cached in an
  * earlier run; a fresh clone has none, and jest then orders by file size, which started the small but slow
  * `test/long/sequential-validity.test.ts` (100 s of CPU) among the last. A file without a cached duration takes its
- * estimate from ESTIMATES; one without either counts as UNKNOWN_S. Failed files still go first, as in jest's own.
+ * estimate from ESTIMATES; one without either, from UNKNOWN_S. Failed files still go first, as in jest's own.
  */
 const Sequencer = require('@jest/test-sequencer').default;
 const path = require('node:path');
 
 /**
- * Seconds per file, measured on the 2-core machine (full runs, so under the load of the other worker); only files
- * that take longer than UNKNOWN_S are listed. A stale figure only changes the order, never what runs.
+ * Seconds per file in a full run of 90 files on the 2-core machine, busy with other work too (2026-12-07; an idle
+ * machine takes half to a quarter of these): files of 15 s or more. Only the order matters, so a stale figure only
+ * changes which file starts first, never what runs.
  */
 const ESTIMATES = {
-  'test/integration/crash.test.ts': 150,
-  'test/integration/aws-faults.test.ts': 110,
-  'test/long/sequential-validity.test.ts': 100,
-  'test/integration/demo.test.ts': 90,
-  'test/integration/image.test.ts': 50,
-  'test/integration/cli.test.ts': 50,
+  'test/long/sequential-validity.test.ts': 448,
+  'test/integration/crash.test.ts': 258,
+  'test/integration/image.test.ts': 158,
+  'test/integration/demo.test.ts': 155,
+  'test/integration/package.test.ts': 121,
+  'test/integration/aws-faults.test.ts': 119,
+  'test/integration/doctor.test.ts': 101,
+  'test/integration/release-ownership.test.ts': 95,
+  'test/integration/cli.test.ts': 74,
+  'test/long/workflow-long-release.test.ts': 51,
+  'test/integration/worker-credentials.test.ts': 51,
+  'test/integration/report.test.ts': 47,
   'test/integration/release.test.ts': 45,
-  'test/integration/package.test.ts': 40,
-  'test/integration/alb-metrics-release.test.ts': 35,
-  'test/integration/report.test.ts': 35,
-  'test/integration/workers.test.ts': 30,
-  'test/long/workflow-long-release.test.ts': 25,
-  'test/integration/server-restart.test.ts': 24,
-  'test/integration/segment-release.test.ts': 22,
-  'test/integration/alb-release.test.ts': 22,
-  'test/integration/temporal-ui.test.ts': 21,
-  'test/integration/concurrency.test.ts': 21,
-  'test/unit/workflow-rollback.test.ts': 16,
-  'test/unit/workflow-gates.test.ts': 16,
-  'test/integration/iam-policy.test.ts': 15,
-  'test/integration/simulator.test.ts': 14,
-  'test/integration/teardown-checks.test.ts': 14,
-  'test/integration/bad-input.test.ts': 13,
-  'test/integration/notify.test.ts': 12,
+  'test/integration/workers.test.ts': 41,
+  'test/integration/prometheus-source.test.ts': 40,
+  'test/integration/alb-metrics-release.test.ts': 37,
+  'test/integration/temporal-ui.test.ts': 37,
+  'test/integration/segments.test.ts': 35,
+  'test/integration/iam-policy.test.ts': 32,
+  'test/integration/concurrency.test.ts': 31,
+  'test/unit/replay.test.ts': 28,
+  'test/integration/server-restart.test.ts': 28,
+  'test/unit/workflow-gates.test.ts': 28,
+  'test/integration/simulator.test.ts': 26,
+  'test/integration/alb-release.test.ts': 25,
+  'test/integration/segment-release.test.ts': 23,
+  'test/unit/workflow-rollback.test.ts': 22,
+  'test/integration/hooks-release.test.ts': 22,
+  'test/integration/bad-input.test.ts': 21,
+  'test/integration/alb-activities.test.ts': 19,
+  'test/unit/gate-answers.test.ts': 19,
+  'test/integration/notify.test.ts': 18,
+  'test/integration/signing.test.ts': 17,
+  'test/integration/web-source.test.ts': 17,
+  'test/integration/teardown-checks.test.ts': 15,
 };
-/** A file neither cached nor listed: most such files are new and small. */
-const UNKNOWN_S = 8;
+/**
+ * A file neither cached nor listed, by project: an integration or long file runs real releases or long simulations
+ * (new ones have taken 50 to 100 s), a unit file rarely more than a few seconds.
+ */
+const UNKNOWN_S = { integration: 40, long: 40, unit: 5 };
 
 class SlowestFirst extends Sequencer {
   sort(tests) {
@@ -47,7 +62,7 @@ class SlowestFirst extends Sequencer {
       const cached = this.time(test);
       if (cached != null) return cached / 1000;
       const file = path.relative(test.context.config.rootDir, test.path).split(path.sep).join('/');
-      return ESTIMATES[file] ?? UNKNOWN_S;
+      return ESTIMATES[file] ?? UNKNOWN_S[test.context.config.displayName?.name] ?? UNKNOWN_S.unit;
     };
     const keyed = tests.map((test) => {
       // As jest's own sort does: the scheduler reads it (to run a few fast files in band).
