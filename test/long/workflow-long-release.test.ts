@@ -96,7 +96,7 @@ describe('a 30-day release continues as new', () => {
     // The last run holds the whole story: the first entries of the first run, every handover, the saga it undid.
     const status = await handle.query(statusQuery);
     const actions = status.timeline.map((t) => t.action);
-    expect(actions.slice(0, 3)).toEqual(['start', 'create canary target group', 'attach at weight 0']);
+    expect(actions.slice(0, 4)).toEqual(['start', 'room for target groups', 'create canary target group', 'attach at weight 0']);
     // Bounded (the first 20 entries and the newest): the ignored messages pushed older handovers out, the last one is there.
     expect(status.timeline.length).toBeLessThanOrEqual(300);
     expect(status.timeline.filter((t) => t.action === 'continued as new').at(-1)?.detail).toBe(`run ${runs.length}; history of the previous run was full`);
@@ -315,7 +315,7 @@ describe('a 30-day release continues as new', () => {
     const all = byRun.flatMap((r) => r.entries);
     // Every message once, in the order sent, and every run's handover entry at its start.
     expect(all.filter((e) => !e.accepted).map((e) => e.by)).toEqual(Array.from({ length: sent }, (_, i) => `mallory-${i}`));
-    expect(all.slice(0, 3).map((e) => e.action)).toEqual(['start', 'create canary target group', 'attach at weight 0']);
+    expect(all.slice(0, 4).map((e) => e.action)).toEqual(['start', 'room for target groups', 'create canary target group', 'attach at weight 0']);
     for (const r of byRun.slice(1))
       expect(r.entries[0]).toMatchObject({ action: 'continued as new', detail: `run ${r.run}; history of the previous run was full` });
     expect(new Set(all.map((e) => JSON.stringify(e))).size).toBe(all.length);

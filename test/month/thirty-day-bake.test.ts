@@ -102,7 +102,7 @@ it(
 
     const status: ReleaseStatus = await live.query(statusQuery);
     const actions = status.timeline.map((t) => t.action);
-    expect(actions.slice(0, 3)).toEqual(['start', 'create canary target group', 'attach at weight 0']);
+    expect(actions.slice(0, 4)).toEqual(['start', 'room for target groups', 'create canary target group', 'attach at weight 0']);
     expect(status.timeline.filter((t) => t.action === 'continued as new').at(-1)?.detail).toBe(`run ${runs.length}; history of the previous run was full`);
     expect(status.timeline.filter((t) => t.action === 'resume').map((t) => [t.by, t.accepted])).toEqual([['alice', true]]);
     expect(actions.slice(actions.lastIndexOf('approval timed out'))).toEqual([

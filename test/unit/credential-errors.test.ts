@@ -103,6 +103,8 @@ describe('a credential error in an activity', () => {
     const called = new Set([...saga.matchAll(/\b(?:compensate|teardown|remove|drainer\([^)]*\))\.(\w+)\(/g)].map((m) => m[1] as string));
     // Segment rules are removed through workflows/release/segments.ts's removeSegmentRule.
     if (/removeSegmentRule\(/.test(saga)) called.add('deleteSegmentRule');
+    // Stickiness is restored through workflows/release/environment.ts's restoreStickiness, with the compensate profile.
+    if (/restoreStickiness\(state, c, compensate\)/.test(saga)) called.add('restoreStickiness');
     expect(called.size).toBeGreaterThanOrEqual(4);
     expect([...called].sort()).toEqual([...COMPENSATING_ACTIVITIES].sort());
   });
