@@ -151,7 +151,8 @@ describe('two worker processes on one task queue', () => {
       const seen = await Promise.all(runs.map((r) => workersOf(r.handle)));
       expect(seen.map((s) => s.failedTasks)).toEqual([0, 0, 0, 0]);
       const all = new Set(seen.flatMap((s) => [...s.identities]));
-      const pidOf = (id: string) => Number(id.split('@')[0]);
+      // The identity ends in pid@host (common/versions.ts workerIdentity puts the build and spec versions first).
+      const pidOf = (id: string) => Number(/(\d+)@[^\s@]*$/.exec(id)?.[1]);
       const byWorker = { first: 0, second: 0, fresh: 0 };
       for (const id of all) {
         if (pidOf(id) === pids.first) byWorker.first++;
