@@ -276,18 +276,40 @@ export function arLogMarginal(s: ArStats, rho: number, g: number | null, side: '
  * rate at fixed ρ is measured (test/unit/sequential.test.ts, judge:sim), not proven. Undefined for old evidence.
  */
 export function arPairedEValue(ev: PairedEvidence, mu0: number, side: 'up' | 'down' | 'both', grid: readonly number[] = AR_RHO_GRID): number | undefined {
+  return arPairedEValues(ev, mu0, side, [grid])[0];
+}
+
+/**
+ * {@link arPairedEValue} over several ρ grids at once, each ρ's marginal likelihoods computed once (the judge reads a
+ * wide and a narrow grid at every look, the narrow one inside the wide one): the same values, in the same order, as
+ * one call a grid.
+ */
+export function arPairedEValues(ev: PairedEvidence, mu0: number, side: 'up' | 'down' | 'both', grids: readonly (readonly number[])[]): (number | undefined)[] {
   const raw = arStats(ev, mu0);
-  if (!raw) return undefined;
-  if (!(raw.s0 > 0)) return 1;
+  if (!raw) return grids.map(() => undefined);
+  if (!(raw.s0 > 0)) return grids.map(() => 1);
   const s = side === 'down' ? negated(raw) : raw;
-  const num: number[] = [];
-  const den: number[] = [];
-  for (const rho of grid) {
-    den.push(arLogMarginal(s, rho, null));
-    for (const { g, weight } of PAIRED_PRIOR_MIXTURE) num.push(Math.log(weight) + arLogMarginal(s, rho, g, side === 'both' ? 'both' : 'up'));
-  }
-  const e = Math.exp(logSumExp(num) - logSumExp(den));
-  return Number.isNaN(e) ? 1 : e;
+  const terms = new Map<number, { den: number; num: number[] }>();
+  const termsAt = (rho: number): { den: number; num: number[] } => {
+    let t = terms.get(rho);
+    if (!t) {
+      const num = PAIRED_PRIOR_MIXTURE.map(({ g, weight }) => Math.log(weight) + arLogMarginal(s, rho, g, side === 'both' ? 'both' : 'up'));
+      t = { den: arLogMarginal(s, rho, null), num };
+      terms.set(rho, t);
+    }
+    return t;
+  };
+  return grids.map((grid) => {
+    const num: number[] = [];
+    const den: number[] = [];
+    for (const rho of grid) {
+      const t = termsAt(rho);
+      den.push(t.den);
+      num.push(...t.num);
+    }
+    const e = Math.exp(logSumExp(num) - logSumExp(den));
+    return Number.isNaN(e) ? 1 : e;
+  });
 }
 
 /**

@@ -29,7 +29,7 @@ import {
   pairedEValue,
   pairedInterval,
   pairedSummary,
-  arPairedEValue,
+  arPairedEValues,
   arPairedInterval,
   AR_RHO_GRID,
   AR_RHO_GRID_WIDE,
@@ -136,20 +136,30 @@ function fmt(n: number | null): string {
   return n === null ? '∞' : String(Number(n.toPrecision(3)));
 }
 
-/** The e-value of a paired metric's AR(1) test at this look, and the boundary it is read against. */
-function arLook(
+type ArLook = { eUp: number; eDown: number; boundary: number };
+
+/**
+ * The e-values of a paired metric's AR(1) tests at this look, wide and narrow (each ρ's likelihoods computed once for
+ * both), and the boundary each is read against.
+ */
+function arLooks(
   ev: PairedEvidence,
-  grid: readonly number[],
-  table: readonly { alpha: number; critical: number }[],
   sides: { up: boolean; down: boolean; mu0Up: number; mu0Down: number; mean: number; side: 'up' | 'down' | 'both' },
   alpha: number,
   minBuckets: number,
-): { eUp: number; eDown: number; boundary: number } {
-  const eUp = sides.up && sides.mean > sides.mu0Up ? (arPairedEValue(ev, sides.mu0Up, sides.side, grid) ?? 1) : 0;
-  const eDown = sides.down && sides.mean < sides.mu0Down ? (arPairedEValue(ev, sides.mu0Down, sides.side, grid) ?? 1) : 0;
-  const plan = pairedBoundaries(alpha, sides.side, minBuckets, table);
-  const boundary = plan.first === null || ev.firstLook !== FIRST_LOOK_BUCKETS ? 1 / alpha : ev.buckets === FIRST_LOOK_BUCKETS ? plan.first : plan.later;
-  return { eUp, eDown, boundary };
+): { wide: ArLook; narrow: ArLook } {
+  const grids = [AR_RHO_GRID_WIDE, AR_RHO_GRID];
+  const none = [0, 0];
+  const ups = sides.up && sides.mean > sides.mu0Up ? arPairedEValues(ev, sides.mu0Up, sides.side, grids).map((e) => e ?? 1) : none;
+  const downs = sides.down && sides.mean < sides.mu0Down ? arPairedEValues(ev, sides.mu0Down, sides.side, grids).map((e) => e ?? 1) : none;
+  const boundaryOf = (table: readonly { alpha: number; critical: number }[]): number => {
+    const plan = pairedBoundaries(alpha, sides.side, minBuckets, table);
+    return plan.first === null || ev.firstLook !== FIRST_LOOK_BUCKETS ? 1 / alpha : ev.buckets === FIRST_LOOK_BUCKETS ? plan.first : plan.later;
+  };
+  return {
+    wide: { eUp: ups[0] as number, eDown: downs[0] as number, boundary: boundaryOf(FIRST_LOOK_CRITICAL_WIDE) },
+    narrow: { eUp: ups[1] as number, eDown: downs[1] as number, boundary: boundaryOf(FIRST_LOOK_CRITICAL) },
+  };
 }
 
 /**
@@ -176,7 +186,7 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
   let canaryMean: number | null;
   let baselineMean: number | null;
   /** The paired AR(1) test over the narrow ρ grid: where only it crosses, the verdict is inconclusive. */
-  let narrow: { eUp: number; eDown: number; boundary: number } | undefined;
+  let narrow: ArLook | undefined;
   if (ev.test === 'counts') {
     if (up) eUp = countsEValue(ev.logLik, grid, allowedIncrease, 'up');
     if (down) eDown = countsEValue(ev.logLik, grid, allowedDecrease, 'down');
@@ -197,9 +207,9 @@ export function judgeEvidence(ev: MetricEvidence, opts: JudgeMetricOptions, alph
       // Which look is the first depends on the measurement schedule (how many buckets each window adds), not on values.
       if (ev.firstLook === undefined && ev.buckets >= minBuckets) ev.firstLook = ev.buckets;
       const sides = { up, down, mu0Up, mu0Down, mean, side: pairedSide } as const;
-      const wide = arLook(ev, AR_RHO_GRID_WIDE, FIRST_LOOK_CRITICAL_WIDE, sides, alpha, minBuckets);
-      ({ eUp, eDown, boundary } = wide);
-      narrow = arLook(ev, AR_RHO_GRID, FIRST_LOOK_CRITICAL, sides, alpha, minBuckets);
+      const looks = arLooks(ev, sides, alpha, minBuckets);
+      ({ eUp, eDown, boundary } = looks.wide);
+      narrow = looks.narrow;
       // Each end from its one-sided wide test: at this look's boundary, or at half of alpha each for a two-sided metric.
       if (withInterval) [lo, hi] = arPairedInterval(ev, pairedSide === 'both' ? 2 / alpha : boundary, AR_RHO_GRID_WIDE);
     } else {
