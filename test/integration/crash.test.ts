@@ -18,6 +18,7 @@ import type { ReleaseResult, ReleaseStatus } from '../../common/status';
 import type { SeededAlb, SeedOptions } from '../../dev/seed';
 import { abortSignal, approveSignal, resumeSignal, statusQuery } from '../../common/messages';
 import { endState as readEndState, type EndState } from '../support/end-state';
+import { replaysFromScratch, resultOrFailedTask } from '../support/failed-tasks';
 import { testAws, testClient, testStack, uniqueName } from '../support/env';
 import { forwardActions, seedService, startTestWorker, targetGroupsOf, testEnvironment, testSpec } from '../support/release-fixture';
 import { CrashableWorker, killAllWorkerProcesses, workerEnv } from '../support/worker-process';
@@ -280,7 +281,8 @@ class CrashedRelease {
 
   /** Waits for the result, reads the end state, reports the kills. The worker keeps running (queries need it). */
   async finish(): Promise<{ result: ReleaseResult; end: EndState }> {
-    const result = await this.handle.result();
+    const result = await resultOrFailedTask(this.handle);
+    await replaysFromScratch(this.handle, testStack.bundlePath);
     const end = await endState(this.service, this.seeded, this.handle, result);
     const events = (await this.handle.fetchHistory()).events ?? [];
     const types = events.map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));

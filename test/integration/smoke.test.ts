@@ -1,6 +1,9 @@
 import { GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeListenersCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import * as fs from 'node:fs';
 import { seedAlb } from '../../dev/seed';
+import { resultOrFailedTask } from '../support/failed-tasks';
+import { historyFromJSON } from '../support/history-json';
 import { testAws, testClient, testWorker, uniqueName } from '../support/env';
 
 describe('local stack', () => {
@@ -18,6 +21,34 @@ describe('local stack', () => {
       const result = await worker.runUntil(client.workflow.execute('smokeWorkflow', { taskQueue, workflowId: uniqueName('smoke'), args: ['hello'] }));
       expect(result).toBe('workflow saw HELLO');
     } finally {
+      await connection.close();
+      await native.close();
+    }
+  });
+
+  // A failed workflow task is retried for ever, so awaiting the result alone would wait for the test's timeout.
+  it('reports a failed workflow task at once, with its message and the history saved, instead of awaiting a result that never comes', async () => {
+    const taskQueue = uniqueName('failing');
+    const { client, connection } = await testClient();
+    const { worker, connection: native } = await testWorker({ taskQueue });
+    const handle = await client.workflow.start('failingTaskWorkflow', { taskQueue, workflowId: uniqueName('failing'), args: [] });
+    try {
+      const err: Error = await worker.runUntil(
+        resultOrFailedTask(handle, 200).then(
+          () => new Error('resolved'),
+          (e: Error) => e,
+        ),
+      );
+      expect(err.message).toMatch(
+        new RegExp(
+          `^${handle.workflowId}: workflow task failed at event 4 \\(WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE\\): this workflow task fails on purpose; history saved to (.+)$`,
+        ),
+      );
+      const file = /history saved to (.+)$/.exec(err.message)?.[1] as string;
+      const saved = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
+      expect(saved.events?.[3]?.workflowTaskFailedEventAttributes?.failure?.message).toBe('this workflow task fails on purpose');
+    } finally {
+      await handle.terminate('test over').catch(() => undefined);
       await connection.close();
       await native.close();
     }

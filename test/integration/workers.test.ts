@@ -12,6 +12,7 @@ import { statusQuery } from '../../common/messages';
 import type { ReleaseStatus } from '../../common/status';
 import type { SeededAlb } from '../../dev/seed';
 import { endState, type EndState } from '../support/end-state';
+import { replaysFromScratch, resultOrFailedTask } from '../support/failed-tasks';
 import { testAws, testClient, testStack, uniqueName } from '../support/env';
 import { seedService, startTestWorker, testSpec } from '../support/release-fixture';
 import { CrashableWorker, killAllWorkerProcesses, workerEnv } from '../support/worker-process';
@@ -85,7 +86,9 @@ async function startOn(taskQueue: string, prefix: string, scenario: (typeof scen
 }
 
 async function finish(run: Run): Promise<EndState> {
-  return endState(aws, run.service, run.seeded, run.handle, await run.handle.result());
+  const result = await resultOrFailedTask(run.handle);
+  await replaysFromScratch(run.handle, testStack.bundlePath);
+  return endState(aws, run.service, run.seeded, run.handle, result);
 }
 
 /** Which worker identities (pid@host) started the release's workflow and activity tasks, and whether a workflow task failed. */

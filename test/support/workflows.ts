@@ -9,3 +9,8 @@ const { echo } = proxyActivities<{ echo(text: string): Promise<string> }>({ star
 export async function smokeWorkflow(text: string): Promise<string> {
   return `workflow saw ${await echo(text)}`;
 }
+
+/** Fails its first workflow task, and every retry of it (an Error that is no ApplicationFailure), as a nondeterministic replay does. */
+export async function failingTaskWorkflow(): Promise<string> {
+  throw new Error('this workflow task fails on purpose');
+}
