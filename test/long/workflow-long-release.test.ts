@@ -15,6 +15,7 @@ import { readReleaseRuns, timelineByRun } from '../../client/report-data';
 import { abortUpdate, approveSignal, pauseUpdate, resumeUpdate, statusQuery } from '../../common/messages';
 import { TIMELINE_MAX, type ReleaseStatus } from '../../common/status';
 import { runsOf } from '../support/release-runs';
+import { updateAdmitted } from '../support/updates';
 import { signalHandled, timeSkippingRelease, type StartedRelease, waitForStatus } from '../support/time-skipping';
 
 const releases = timeSkippingRelease();
@@ -231,12 +232,13 @@ describe('a 30-day release continues as new', () => {
 
     // During the continue-as-new: an approval by signal and a pause by update.
     await live.signal(approveSignal, { by: 'alice', step: 1, comment: 'during the handover' });
-    const paused = live.executeUpdate(pauseUpdate, { args: [{ by: 'bob', reason: 'hold before 100%' }] }).then(
+    const updateId = 'pause-during-handover';
+    const paused = live.executeUpdate(pauseUpdate, { args: [{ by: 'bob', reason: 'hold before 100%' }], updateId }).then(
       (ack) => ({ ack }),
       (err: Error) => ({ err }),
     );
-    // The update reaches the server before the held answer goes.
-    await new Promise((r) => setTimeout(r, 300));
+    // The held answer goes once the server has admitted the update (it waits there for a workflow task to take it).
+    await updateAdmitted(env.client, handle.workflowId, updateId);
     held.release();
 
     const outcome = await paused;
