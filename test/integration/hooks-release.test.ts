@@ -14,6 +14,7 @@ import { startRelease } from '../../client/release-client';
 import type { HookContext } from '../../common/hooks';
 import { matchRule } from '../../dev/alb-rules';
 import { testAws, testClient } from '../support/env';
+import { historyText } from '../support/history-text';
 import { seedService, startTestWorker, testSpec } from '../support/release-fixture';
 
 const aws = testAws();
@@ -107,6 +108,17 @@ beforeEach(() => {
   seen.length = 0;
 });
 
+/**
+ * The hook's secret and URL stay on the worker: history names the hook, and a failure its scheme and host only (the
+ * path and query of a URL may carry a token).
+ */
+async function expectNoHookSecrets(workflowId: string): Promise<void> {
+  const text = await historyText(client, workflowId);
+  expect(text).toContain('smoke');
+  expect(text).not.toContain(SECRET);
+  expect(text).not.toContain(url);
+}
+
 async function releaseWithTestRoute(prefix: string) {
   const { service, seeded } = await seedService(aws, prefix, { withRule: true });
   const before = await snapshot(seeded.loadBalancerArn);
@@ -117,12 +129,12 @@ async function releaseWithTestRoute(prefix: string) {
   });
   const handle = await startRelease(client, spec, { taskQueue: worker.taskQueue });
   const result = await handle.result();
-  return { result, before, after: await snapshot(seeded.loadBalancerArn), seeded };
+  return { result, before, after: await snapshot(seeded.loadBalancerArn), seeded, workflowId: handle.workflowId };
 }
 
 it('a smoke test reaches the canary through the test route before any user does; promoted, the route is gone', async () => {
   verdict = 'pass';
-  const { result } = await releaseWithTestRoute('hookok');
+  const { result, workflowId } = await releaseWithTestRoute('hookok');
   expect(result.outcome).toBe('promoted');
   expect(seen).toHaveLength(1);
   const [call] = seen;
@@ -133,14 +145,16 @@ it('a smoke test reaches the canary through the test route before any user does;
   expect(call?.withHeader).toBe(canary);
   expect(call?.withoutHeader).toBe(stable);
   expect(call?.context.weights).toEqual({ stable: 100, canary: 0 });
+  await expectNoHookSecrets(workflowId);
 });
 
 it('a failing smoke test rolls back before any user traffic; the rules and groups are exactly as before', async () => {
   verdict = 'fail';
-  const { result, before, after } = await releaseWithTestRoute('hookfail');
+  const { result, before, after, workflowId } = await releaseWithTestRoute('hookfail');
   expect(result).toMatchObject({ outcome: 'rolled-back', reason: 'hook smoke (beforeTraffic) failed: the smoke test got HTTP 500 from /checkout' });
   expect(seen.map((s) => s.verified)).toEqual([true]);
   expect(after).toEqual(before);
+  await expectNoHookSecrets(workflowId);
 });
 
 it('after a promotion with a test route, only the promoted group differs from before', async () => {
