@@ -5,7 +5,7 @@
  *
  *   npm run bench                          everything (about 15–20 minutes on 2 cores; longbake alone 5–10)
  *   npm run bench -- --quick               fewer repetitions, scale 10 and 100 only
- *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake
+ *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake, judge
  *   npm run bench -- --only longbake       a 7-day bake under continue-as-new on the time-skipping server (no stack)
  *   npm run bench -- --sizes 10,50         scale phase sizes
  *   npm run bench -- --elb-limits          scale under ELB's account limit on Describe* (40 at once, 10/s)
@@ -23,6 +23,7 @@ import { startLocalStack } from '../dev/stack';
 import type { BenchContext } from './context';
 import { measureDetection } from './measure-detection';
 import { measureHistory } from './measure-history';
+import { measureJudge } from './measure-judge';
 import { measureLongBake } from './measure-long-bake';
 import { measureOverhead } from './measure-overhead';
 import { measureRollback } from './measure-rollback';
@@ -31,10 +32,10 @@ import { measureScale } from './measure-scale';
 import { cpuSnapshot, cpuUsage } from './proc-sampler';
 import { renderReport, writeJson, type BenchResults } from './report';
 
-const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report', 'longbake'] as const;
+const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report', 'longbake', 'judge'] as const;
 type Part = (typeof PARTS)[number];
 /** Parts that bring their own server (or need none): the local stack starts only for the others. */
-const STANDALONE: readonly Part[] = ['report', 'longbake'];
+const STANDALONE: readonly Part[] = ['report', 'longbake', 'judge'];
 
 interface CliOptions {
   quick: boolean;
@@ -176,6 +177,9 @@ async function main(): Promise<number> {
     });
     await runPart('longbake', async () => {
       results.longbake = await measureLongBake({ bundle, days: args.bakeDays, log });
+    });
+    await runPart('judge', async () => {
+      results.judge = measureJudge({ reps: args.quick ? 5 : 15 });
     });
   } finally {
     const cpu1 = cpuSnapshot();

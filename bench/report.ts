@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { DetectionResult } from './measure-detection';
 import { describeDetectionConfig } from './measure-detection';
 import type { HistoryResult } from './measure-history';
+import type { JudgeCpuResult } from './measure-judge';
 import type { LongBakeResult } from './measure-long-bake';
 import type { OverheadResult } from './measure-overhead';
 import type { RollbackResult } from './measure-rollback';
@@ -41,6 +42,7 @@ export interface BenchResults {
   scale?: ScaleResult;
   report?: ReportOpenResult;
   longbake?: LongBakeResult;
+  judge?: JudgeCpuResult;
   errors: { part: string; message: string }[];
 }
 
@@ -148,6 +150,16 @@ export function renderReport(r: BenchResults): string {
       `${formatCount(x.maxEventsPerRun)} events`,
       'Temporal warning 10,240 events',
       formatPercent(x.fractionOfWarnEvents),
+    ]);
+  }
+  if (r.judge) {
+    const x = r.judge;
+    rows.push([
+      '8 judge',
+      `one look of the paired AR(1) test over its wide and narrow ρ grids (${formatCount(x.looks)} looks of 10-60 buckets)`,
+      `${x.shared.median?.toFixed(1)} / ${x.shared.p90?.toFixed(1)} µs`,
+      `one call per grid ${x.perGrid.median?.toFixed(1)} µs; judgeEvidence in full ${x.judge.median?.toFixed(1)} µs (medians of ${x.reps})`,
+      formatRatio(x.speedup),
     ]);
   }
   if (r.history) {
