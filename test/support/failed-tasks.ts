@@ -14,6 +14,14 @@ import { historyToJSON } from './history-json';
 
 const EventType = temporal.api.enums.v1.EventType;
 
+/** Writes a history as JSON into the stack's log directory (a temporary one outside jest) and says where. */
+function saveHistory(history: Parameters<typeof historyToJSON>[0], name: string): string {
+  const dir = process.env.CANARY_TEST_LOG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'canary-history-'));
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, historyToJSON(history));
+  return file;
+}
+
 /** The first failed workflow task of the handle's current run, with the history saved; undefined if none failed. */
 export async function failedTask(handle: WorkflowHandle): Promise<string | undefined> {
   const history = await handle.fetchHistory();
@@ -21,9 +29,7 @@ export async function failedTask(handle: WorkflowHandle): Promise<string | undef
   if (!failed) return undefined;
   const a = failed.workflowTaskFailedEventAttributes;
   const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[a?.cause ?? 0] ?? String(a?.cause);
-  const dir = process.env.CANARY_TEST_LOG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'canary-failed-task-'));
-  const file = path.join(dir, `failed-task-${handle.workflowId}-event-${failed.eventId}.json`);
-  fs.writeFileSync(file, historyToJSON(history));
+  const file = saveHistory(history, `failed-task-${handle.workflowId}-event-${failed.eventId}`);
   return `${handle.workflowId}: workflow task failed at event ${failed.eventId} (${cause}): ${a?.failure?.message ?? '?'}; history saved to ${file}`;
 }
 
@@ -62,9 +68,7 @@ export async function replaysFromScratch(handle: WorkflowHandle, bundlePath: str
   try {
     await Worker.runReplayHistory({ workflowBundle: { codePath: bundlePath } }, history, handle.workflowId);
   } catch (err) {
-    const dir = process.env.CANARY_TEST_LOG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'canary-replay-'));
-    const file = path.join(dir, `replay-failed-${handle.workflowId}.json`);
-    fs.writeFileSync(file, historyToJSON(history));
+    const file = saveHistory(history, `replay-failed-${handle.workflowId}`);
     throw new Error(`${handle.workflowId}: its history does not replay (${(err as Error).message}); history saved to ${file}`, { cause: err });
   }
 }
