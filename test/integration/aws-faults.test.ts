@@ -280,8 +280,8 @@ describe('the fault proxy', () => {
 });
 
 describe('releases against an unreliable ELBv2 API', () => {
-  // Alone, before the others: it also bounds its own wall time (no retry backoff), which releases running at once
-  // would stretch on a loaded machine (37 s instead of 4 in a full run).
+  // Alone, before the others, so that its figure (the time to roll back without a retry) is not stretched by the
+  // releases running at once. That no retry happened is asserted from the attempts and requests, not from the time.
   it('does not retry a ValidationError from ModifyListener: one attempt, then an exact rollback', async () => {
     // The third ModifyListener (attach at 0, 10%, then the 40% step) is refused by AWS; the rollback's own is not.
     let modifies = 0;
@@ -314,7 +314,6 @@ describe('releases against an unreliable ELBv2 API', () => {
     expect(stats.faults.validation).toBe(1);
     // attach + 2 shifts + the rollback's restore; a retried refusal would show more.
     expect(stats.byAction.ModifyListener?.requests).toBe(4);
-    expect(ms).toBeLessThan(30_000);
 
     expect(result.outcome).toBe('rolled-back');
     expect(await awsState(seeded)).toEqual(before);
