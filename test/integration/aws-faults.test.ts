@@ -279,6 +279,15 @@ describe('the fault proxy', () => {
   });
 });
 
+/** Runs `spec` to its end on the faulty worker `w`: its result, wall time, activity runs and the proxy's fault counts. */
+async function runToEnd(w: Awaited<ReturnType<typeof startFaulty>>, spec: Record<string, unknown>) {
+  const t0 = Date.now();
+  const handle = await startRelease(client, spec, { taskQueue: w.taskQueue });
+  const result = await handle.result();
+  const ms = Date.now() - t0;
+  return { handle, result, ms, runs: await activityRuns(handle.workflowId), stats: w.proxy.stats() };
+}
+
 describe('releases against an unreliable ELBv2 API', () => {
   // Alone, before the others, so that its figure (the time to roll back without a retry) is not stretched by the
   // releases running at once. That no retry happened is asserted from the attempts and requests, not from the time.
@@ -289,13 +298,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     const { service, seeded } = await seedService(aws, 'invalid');
     const before = await awsState(seeded);
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { setWeight: 40 }, { setWeight: 100 }] });
-    const t0 = Date.now();
-    const handle = await startRelease(client, spec, { taskQueue: w.taskQueue });
-    const result = await handle.result();
-    const ms = Date.now() - t0;
-
-    const runs = await activityRuns(handle.workflowId);
-    const stats = w.proxy.stats();
+    const { handle, result, ms, runs, stats } = await runToEnd(w, spec);
     figure(
       `ValidationError on ModifyListener: ${result.outcome} in ${(ms / 1000).toFixed(1)} s; ${attemptsFigure(runs)}; ${formatFaultStats(stats, ['ModifyListener'])}`,
     );
@@ -330,13 +333,7 @@ describe('releases against an unreliable ELBv2 API', () => {
     const w = await startFaulty(SEED, UNRELIABLE, elbv2);
     const { service, seeded } = await seedService(aws, 'flaky');
     const spec = testSpec(seeded, service, { steps: [{ setWeight: 10 }, { setWeight: 25 }, { setWeight: 50 }, { setWeight: 100 }] });
-    const t0 = Date.now();
-    const handle = await startRelease(client, spec, { taskQueue: w.taskQueue });
-    const result = await handle.result();
-    const ms = Date.now() - t0;
-
-    const runs = await activityRuns(handle.workflowId);
-    const stats = w.proxy.stats();
+    const { handle, result, ms, runs, stats } = await runToEnd(w, spec);
     figure(`healthy release under ${JSON.stringify(UNRELIABLE)}, seed ${SEED}: ${result.outcome} in ${(ms / 1000).toFixed(1)} s; ${attemptsFigure(runs)}`);
     figure(`healthy release faults: ${formatFaultStats(stats)}`);
 
