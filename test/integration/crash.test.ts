@@ -282,9 +282,9 @@ class CrashedRelease {
   /** Waits for the result, reads the end state, reports the kills. The worker keeps running (queries need it). */
   async finish(): Promise<{ result: ReleaseResult; end: EndState }> {
     const result = await resultOrFailedTask(this.handle);
-    await replaysFromScratch(this.handle, testStack.bundlePath);
+    // The release has ended: the history replayed is its whole history.
+    const events = (await replaysFromScratch(this.handle, testStack.bundlePath)).events ?? [];
     const end = await endState(this.service, this.seeded, this.handle, result);
-    const events = (await this.handle.fetchHistory()).events ?? [];
     const types = events.map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
     // A replacement replays the history; a nondeterministic replay would show up as a failed workflow task.
     expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_TASK_FAILED')).toEqual([]);

@@ -61,9 +61,9 @@ export async function resultOrFailedTask<H extends WorkflowHandle>(handle: H, ev
 /**
  * Replays the handle's history on the test bundle from scratch, as a worker that has never seen the release would:
  * a history written in an order that a replay would not reproduce fails here, even if no live task failed (the
- * live worker kept the release cached). Resolves when it replays.
+ * live worker kept the release cached). Resolves, when it replays, with the history it replayed.
  */
-export async function replaysFromScratch(handle: WorkflowHandle, bundlePath: string): Promise<void> {
+export async function replaysFromScratch(handle: WorkflowHandle, bundlePath: string): Promise<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>> {
   const history = await handle.fetchHistory();
   try {
     await Worker.runReplayHistory({ workflowBundle: { codePath: bundlePath } }, history, handle.workflowId);
@@ -71,4 +71,5 @@ export async function replaysFromScratch(handle: WorkflowHandle, bundlePath: str
     const file = saveHistory(history, `replay-failed-${handle.workflowId}`);
     throw new Error(`${handle.workflowId}: its history does not replay (${(err as Error).message}); history saved to ${file}`, { cause: err });
   }
+  return history;
 }
