@@ -11,6 +11,7 @@
 import { absorbPaired, emptyPaired } from '../analysis/sequential';
 import { arPairedEValue, AR_RHO_GRID, AR_RHO_GRID_WIDE, FIRST_LOOK_BUCKETS } from '../analysis/paired';
 import { mulberry32 } from '../dev/simulator';
+import { gaussian } from '../test/support/noise';
 
 const WIDE = process.argv.includes('--wide');
 const RUNS = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 200_000);
@@ -18,10 +19,6 @@ const ALPHAS = [0.001, 0.002, 0.004, 0.007, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04
 const GUARDED = WIDE ? [-0.5, 0, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95] : [-0.5, 0, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8];
 const BEYOND = WIDE ? [] : [0.9];
 const GRID = WIDE ? AR_RHO_GRID_WIDE : AR_RHO_GRID;
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
-}
 
 /** The first look's 'up' e-values of `runs` healthy series at lag-1 correlation rho, sorted from the largest. */
 export function firstLookEValues(rho: number, runs: number, seed: number, grid: readonly number[] = AR_RHO_GRID): number[] {

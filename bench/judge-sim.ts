@@ -21,6 +21,7 @@ import { mannWhitneyU } from '../analysis/mann-whitney';
 import { judgeEvidence } from '../analysis/sequential-judge';
 import { absorbCounts, absorbPaired, countsGrid, emptyCounts, emptyPaired, type CountsEvidence, type PairedEvidence } from '../analysis/sequential';
 import { mulberry32 } from '../dev/simulator';
+import { gaussian } from '../test/support/noise';
 
 const BUCKETS = 60;
 const WINDOW = 10;
@@ -56,11 +57,6 @@ const SCENARIOS: Scenario[] = [
 const ONLY = process.env.JUDGE_SIM_ONLY;
 
 type Rand = () => number;
-
-function gaussian(rand: Rand): number {
-  const u = Math.max(rand(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
 
 function poisson(rand: Rand, mean: number): number {
   if (mean > 50) return Math.max(0, Math.round(mean + Math.sqrt(mean) * gaussian(rand)));

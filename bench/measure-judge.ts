@@ -12,6 +12,7 @@ import { judgeEvidence } from '../analysis/sequential-judge';
 import { JudgeMetricOptions } from '../common/judge-config';
 import { mulberry32 } from '../dev/simulator';
 import { ratio, summarize, type Summary } from './stats';
+import { gaussian } from '../test/support/noise';
 
 export interface JudgeCpuResult {
   /** Looks timed per rep (evidence of 10 to 60 buckets). */
@@ -23,10 +24,6 @@ export interface JudgeCpuResult {
   judge: Summary;
   /** perGrid / shared (medians). */
   speedup: number | null;
-}
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
 /** Paired evidence after each of 60 buckets of a canary 5% slower than its reference, lag-1 correlation 0.5. */
