@@ -196,24 +196,32 @@ describe('the prometheus source on a real Prometheus', () => {
     const counter = metric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
     const increase = metric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
     try {
-      // Until Prometheus holds four whole buckets of it.
-      let got: { counter: { t: number[]; v: number[] }; increase: { t: number[]; v: number[] } } | undefined;
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-        const endMs = startMs + 4 * bucketMs;
+      // The exporter exposes the counter only at bucket edges, each with its edge as timestamp. `increase` over the
+      // last bucket has a value only once Prometheus holds the sample at the window's end edge, while the counter
+      // there has one before it too (its lookback answers with the previous edge's sample). So: first wait until the
+      // increase has all four buckets (that sample is stored), then read both; stored samples do not change.
+      const endMs = startMs + 4 * bucketMs;
+      const read = async () => {
         const [a, b] = await sources.prometheus.fetch(
           [
-            { metric: counter, variants: { canary: target } },
             { metric: increase, variants: { canary: target } },
+            { metric: counter, variants: { canary: target } },
           ],
           { startMs, endMs },
         );
-        got = { counter: a?.canary?.v ?? { t: [], v: [] }, increase: b?.canary?.v ?? { t: [], v: [] } };
-        if (got.increase.t.length === 4 && got.counter.t.length === 4) break;
+        return { increase: a?.canary?.v ?? { t: [], v: [] }, counter: b?.canary?.v ?? { t: [], v: [] } };
+      };
+      let stored = false;
+      for (const deadline = Date.now() + 20_000; !stored && Date.now() < deadline;) {
+        stored = (await read()).increase.t.length === 4;
+        if (!stored) await new Promise((r) => setTimeout(r, 250));
       }
-      expect(got?.increase.t).toEqual([0, 1, 2, 3].map((i) => startMs + i * bucketMs));
+      expect(stored).toBe(true);
+      const got = await read();
+      expect(got.increase.t).toEqual([0, 1, 2, 3].map((i) => startMs + i * bucketMs));
       // The bucket [b, b + period) is the counter at its end minus the counter at its start.
-      const i = got!.increase;
-      const c = got!.counter;
+      const i = got.increase;
+      const c = got.counter;
       for (let k = 1; k < 4; k++) expect(i.v[k]).toBe((c.v[k] as number) - (c.v[k - 1] as number));
       expect(i.v.every((v) => v > 0 && Number.isInteger(v))).toBe(true);
     } finally {
