@@ -5,7 +5,7 @@
  *
  *   npm run bench                          everything (about 15–20 minutes on 2 cores; longbake alone 5–10)
  *   npm run bench -- --quick               fewer repetitions, scale 10 and 100 only
- *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake, judge
+ *   npm run bench -- --only rollback,scale a selection of: rollback, detection, overhead, history, scale, report, longbake, judge, validation
  *   npm run bench -- --only longbake       a 7-day bake under continue-as-new on the time-skipping server (no stack)
  *   npm run bench -- --sizes 10,50         scale phase sizes
  *   npm run bench -- --elb-limits          scale under ELB's account limit on Describe* (40 at once, 10/s)
@@ -29,13 +29,14 @@ import { measureOverhead } from './measure-overhead';
 import { measureRollback } from './measure-rollback';
 import { measureReport } from './measure-report';
 import { measureScale } from './measure-scale';
+import { measureValidation } from './measure-validation';
 import { cpuSnapshot, cpuUsage } from './proc-sampler';
 import { renderReport, writeJson, type BenchResults } from './report';
 
-const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report', 'longbake', 'judge'] as const;
+const PARTS = ['rollback', 'detection', 'overhead', 'history', 'scale', 'report', 'longbake', 'judge', 'validation'] as const;
 type Part = (typeof PARTS)[number];
 /** Parts that bring their own server (or need none): the local stack starts only for the others. */
-const STANDALONE: readonly Part[] = ['report', 'longbake', 'judge'];
+const STANDALONE: readonly Part[] = ['report', 'longbake', 'judge', 'validation'];
 
 interface CliOptions {
   quick: boolean;
@@ -180,6 +181,9 @@ async function main(): Promise<number> {
     });
     await runPart('judge', async () => {
       results.judge = measureJudge({ reps: args.quick ? 5 : 15 });
+    });
+    await runPart('validation', async () => {
+      results.validation = measureValidation({ reps: args.quick ? 5 : 15 });
     });
   } finally {
     const cpu1 = cpuSnapshot();

@@ -7,6 +7,7 @@ import type { DetectionResult } from './measure-detection';
 import { describeDetectionConfig } from './measure-detection';
 import type { HistoryResult } from './measure-history';
 import type { JudgeCpuResult } from './measure-judge';
+import type { ValidationResult } from './measure-validation';
 import type { LongBakeResult } from './measure-long-bake';
 import type { OverheadResult } from './measure-overhead';
 import type { RollbackResult } from './measure-rollback';
@@ -43,6 +44,7 @@ export interface BenchResults {
   report?: ReportOpenResult;
   longbake?: LongBakeResult;
   judge?: JudgeCpuResult;
+  validation?: ValidationResult;
   errors: { part: string; message: string }[];
 }
 
@@ -161,6 +163,18 @@ export function renderReport(r: BenchResults): string {
       `one call per grid ${x.perGrid.median?.toFixed(1)} µs; judgeEvidence in full ${x.judge.median?.toFixed(1)} µs (medians of ${x.reps})`,
       formatRatio(x.speedup),
     ]);
+  }
+  if (r.validation) {
+    const x = r.validation;
+    rows.push([
+      '9 validation',
+      "accept the bad-input catalogue's valid spec",
+      `${x.valid.median?.toFixed(2)} / ${x.valid.p90?.toFixed(2)} ms`,
+      `medians / p90 of ${x.reps}`,
+      '',
+    ]);
+    for (const h of x.huge)
+      rows.push(['', `  reject ${h.name}`, `${h.ms.median?.toFixed(2)} / ${h.ms.p90?.toFixed(2)} ms`, '× the valid spec', formatRatio(h.ratio)]);
   }
   if (r.history) {
     const x = r.history;
