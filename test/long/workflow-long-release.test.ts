@@ -215,6 +215,27 @@ describe('a 30-day release continues as new', () => {
     );
   }, 240_000);
 
+  it("a batch measuring on the server's clock when its run closes ends when the test settles, though the test's client holds that clock", async () => {
+    const { handle, fake } = await releases.start(
+      { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }], backgroundAnalysis: { template: 'errors', interval: '1m', reportEvery: '30m' } },
+      undefined,
+      { backgroundBatches: 'pass' },
+    );
+    const { env } = releases;
+    await waitForStatus(handle, (s) => s.gate?.kind === 'pause', 'indefinite pause');
+    const measuring = () => fake.callsOf('runAnalysis').find((c) => c.outcome === undefined);
+    for (const deadline = Date.now() + 30_000; !measuring() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+    expect(measuring()).toBeDefined();
+    // 5 s of server time into the batch's first 50 s slice; when the sleep returns, the client holds the clock again
+    // (as it does once result() has returned), so the clock runs at wall speed.
+    await env.sleep(5_000);
+    await handle.terminate('the run closes in the middle of a slice');
+    // The batch hears that its run closed at the end of its slice, some 45 s of that clock away: settling lets that
+    // time pass instead of waiting for it.
+    expect(await fake.settled()).toBeUndefined();
+    expect(fake.callsOf('runAnalysis').map((c) => c.outcome)).toEqual(['cancelled']);
+  });
+
   it('a signal and an update sent while the run is continuing as new both take effect, and the next run holds them', async () => {
     const { handle, fake } = await releases.start(
       { steps: [{ setWeight: 10 }, { approval: { timeout: '7d', onTimeout: 'rollback' } }, { setWeight: 100 }], promotion: { keepPreviousFor: '0s' } },

@@ -167,6 +167,8 @@ export class FakeAlb {
   readonly backgroundVerdicts: (AnalysisVerdict | AnalysisRun)[] = [];
   /** Calls the worker is running right now (see `settled`). */
   private readonly running = new Set<FakeCall>();
+  /** `pass` batches waiting out a slice of the server's clock right now (see `settled`). */
+  private serverSleeps = 0;
   private readonly scripts = new Map<ActivityName, Script[]>();
   private readonly holds: (() => void)[] = [];
   private readonly webhooks: string[];
@@ -350,7 +352,12 @@ export class FakeAlb {
    */
   async settled(timeoutMs = 20_000): Promise<string | undefined> {
     const deadline = Date.now() + timeoutMs;
-    while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.running.size > 0 && Date.now() < deadline) {
+      // A `pass` batch whose run has closed hears so only at the end of its slice of the server's clock, which runs at
+      // wall speed while the test's client holds it (as it does once result() has returned): let that time pass.
+      if (this.serverSleeps > 0 && this.clock) await this.clock.sleep(SLICE_MS);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
     return this.running.size === 0 ? undefined : [...this.running].map((c) => `${c.activity} (attempt ${c.attempt})`).join(', ');
   }
 
@@ -800,7 +807,12 @@ export class FakeAlb {
     if (!clock) throw new Error('backgroundBatches: pass needs FakeAlb.clock (time-skipping.ts sets it)');
     const ctx = Context.current();
     for (let left = input.count * input.intervalMs; left > 0; left -= SLICE_MS) {
-      await clock.sleep(Math.min(SLICE_MS, left));
+      this.serverSleeps++;
+      try {
+        await clock.sleep(Math.min(SLICE_MS, left));
+      } finally {
+        this.serverSleeps--;
+      }
       const beat = await clock.heartbeat(ctx.info.taskToken);
       if (beat === 'ok') continue;
       // The run closed with this batch in flight (it continued as new): the server keeps the batch's time lock for
