@@ -100,6 +100,8 @@ export interface FaultProxyOptions {
   target: string;
   /** Account-level request limits (ELB_DESCRIBE_LIMIT): throttled requests count as `limited`, not as faults. */
   limits?: ApiLimit[];
+  /** The limits' clock in ms (Date.now by default): a test holds it still to count a burst exactly, then moves it. */
+  now?: () => number;
   /** PRNG seed: the same seed and the same request order give the same faults. */
   seed?: number;
   rates?: FaultRates;
@@ -262,7 +264,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     const limits = opts.limits ?? [];
     if (!limits.some((l) => l.actions(action))) return true;
     const who = identityOf(req);
-    const now = Date.now();
+    const now = (opts.now ?? Date.now)();
     const drawn: { tokens: number; atMs: number }[] = [];
     limits.forEach((limit, i) => {
       if (!limit.actions(action)) return;

@@ -17,11 +17,17 @@ const REFILL = 2;
 let proxy: FaultProxy;
 let account: AwsClients;
 let other: AwsClients;
+/**
+ * The buckets' clock, held still while a burst is counted: requests of one burst reach the proxy over however long
+ * the machine takes, and a bucket would refill meanwhile.
+ */
+let clockMs = Date.now();
 
 beforeAll(async () => {
   proxy = await startFaultProxy({
     target: testStack.motoEndpoint,
     limits: [{ ...ELB_DESCRIBE_LIMIT, capacity: CAPACITY, refillPerSecond: REFILL }],
+    now: () => clockMs,
     // The proxy answers the describes itself (after the limit), so moto's latency does not blur the bucket's timing.
     respond: answerDescribeLoadBalancers,
   });
@@ -54,7 +60,6 @@ async function describes(clients: AwsClients, n: number): Promise<number> {
 
 it('throttles Describe calls beyond the bucket, per account, and refills it over time', async () => {
   expect(ELB_DESCRIBE_LIMIT).toMatchObject({ capacity: 40, refillPerSecond: 10 });
-  const t0 = Date.now();
   expect(await describes(account, CAPACITY + 3)).toBe(CAPACITY);
   // Another account has its own bucket; a mutation draws on none of them.
   expect(await describes(other, 1)).toBe(1);
@@ -66,33 +71,36 @@ it('throttles Describe calls beyond the bucket, per account, and refills it over
     );
   expect(deleted).toBe('answered');
 
-  await new Promise((r) => setTimeout(r, 1_000));
-  const ok = await describes(account, 8);
-  const seconds = (Date.now() - t0) / 1000;
-  // About REFILL tokens came back in that second (more if the timer ran late, never the whole bucket at once).
-  expect(ok).toBeGreaterThanOrEqual(REFILL);
-  expect(ok).toBeLessThanOrEqual(Math.min(CAPACITY, Math.floor(REFILL * seconds) + 1));
+  // A second later, REFILL tokens are back; after ten, the bucket is full again, and no fuller.
+  clockMs += 1_000;
+  expect(await describes(account, 8)).toBe(REFILL);
+  clockMs += 10_000;
+  expect(await describes(account, 8)).toBe(CAPACITY);
   const s = proxy.stats();
-  expect(s.limited.DescribeLoadBalancers).toBe(3 + 8 - ok);
+  expect(s.limited.DescribeLoadBalancers).toBe(3 + (8 - REFILL) + (8 - CAPACITY));
   expect(s.faults).toMatchObject({ throttle: 0 });
-  expect(formatFaultStats(s)).toContain(`over the account's limit: ${3 + 8 - ok}`);
+  expect(formatFaultStats(s)).toContain(`over the account's limit: ${3 + (8 - REFILL) + (8 - CAPACITY)}`);
 });
 
 it("keeps a worker's clients under ELB's documented limit when they pace themselves (CANARY_ELB_DESCRIBE_RATE)", async () => {
   // ELB's own numbers this time, and more calls at once than its bucket holds.
+  // The clock stands still for the unpaced burst and runs for the paced calls.
+  let heldMs: number | undefined = Date.now();
   const elb = await startFaultProxy({
     target: testStack.motoEndpoint,
     limits: [ELB_DESCRIBE_LIMIT],
+    now: () => heldMs ?? Date.now(),
     respond: answerDescribeLoadBalancers,
   });
   const calls = 60;
   const unpaced = createAwsClients({ region: 'us-east-1', endpoint: elb.endpoint, accessKeyId: 'a', secretAccessKey: 'a', maxAttempts: 1 });
   const paced = createAwsClients({ region: 'us-east-1', endpoint: elb.endpoint, accessKeyId: 'b', secretAccessKey: 'b', maxAttempts: 1, elbDescribeRate: 8 });
   try {
-    // Not paced: whatever the bucket holds (and refills meanwhile) goes through, the rest is throttled.
+    // Not paced: what the bucket holds goes through, the rest is throttled.
     const through = await describes(unpaced, calls);
-    expect(through).toBeLessThan(calls);
+    expect(through).toBe(ELB_DESCRIBE_LIMIT.capacity);
     expect(elb.stats().limited.DescribeLoadBalancers).toBe(calls - through);
+    heldMs = undefined;
 
     // Paced at 8 per second, bursting to 16: every call goes, none is throttled, and it takes the pace's time.
     const t0 = Date.now();
