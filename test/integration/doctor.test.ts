@@ -24,7 +24,7 @@ import { taskQueuePollers } from '../../client/workers';
 import { workerIdentity } from '../../common/versions';
 import { actionsOf, fetchProxyStats } from '../../dev/iam-check';
 import { bareNamespace, namespaceAnswers, testAws, testClient, testStack, testWorker, uniqueName } from '../support/env';
-import { dimensionOf, forwardActions, handFedErrorRateTemplate, publishTraffic, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
+import { dimensionOf, errorRateTemplate, forwardActions, publishTraffic, seedService, targetGroupsOf, testSpec } from '../support/release-fixture';
 import { putTargetErrorAlarm } from '../support/alarms';
 import { expectExit, runCanaryInProcess, type Ran } from '../support/cli-run';
 import { killAllWorkerProcesses, spawnWorker, workerEnv, type WorkerProcess } from '../support/worker-process';
@@ -102,6 +102,13 @@ function line(ran: Ran, start: string): string {
   if (found === undefined) throw new Error(`no line starting with "${start}"\nstdout: ${ran.stdout}\nstderr: ${ran.stderr}`);
   return found;
 }
+
+/**
+ * The `errors` template in ALB's real minutes (Period 60), for the specs doctor reads metrics of: doctor asks for the
+ * last hour, 60 buckets of it. In the local stack's 1 s buckets that hour is 3,600, and moto compares every datapoint
+ * it holds with each bucket: minutes of CPU once the suite has published for a while, and a doctor that timed out.
+ */
+const minuteTemplate = (extra: Record<string, unknown> = {}): Record<string, unknown> => errorRateTemplate(0.05, extra);
 
 function writeSpec(name: string, spec: Record<string, unknown>): string {
   const file = path.join(tmp, `${name}.yaml`);
@@ -236,7 +243,7 @@ describe('canary doctor: AWS', () => {
   it('with --spec: finds the listener, then names metrics without data and missing alarms with their fix until they exist', async () => {
     const { service, seeded } = await seedService(aws, 'cdoc');
     const alarmName = `${service}-5xx`;
-    const file = writeSpec(service, testSpec(seeded, service, { analysis: { errors: handFedErrorRateTemplate(0.05, { alarms: { names: [alarmName] } }) } }));
+    const file = writeSpec(service, testSpec(seeded, service, { analysis: { errors: minuteTemplate({ alarms: { names: [alarmName] } }) } }));
 
     const first = await canary(['--task-queue', realQueue, 'doctor', '--spec', file]);
     expectExit(first, 1);
@@ -280,7 +287,7 @@ describe('canary doctor: AWS', () => {
 describe('canary doctor: hooks', () => {
   it('with --spec: names a hook the environment does not hold, and says a held one answers its signed probe', async () => {
     const { service, seeded } = await seedService(aws, 'cdoch');
-    const file = writeSpec(service, testSpec(seeded, service, { hooks: { beforeTraffic: ['smoke'] } }));
+    const file = writeSpec(service, testSpec(seeded, service, { hooks: { beforeTraffic: ['smoke'] }, analysis: { errors: minuteTemplate() } }));
     const missing = await canary(['--task-queue', realQueue, 'doctor', '--spec', file]);
     expectExit(missing, 1);
     expect(line(missing, '✖ hooks answer:')).toMatch(
