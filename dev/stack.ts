@@ -165,11 +165,11 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-/** Starts `moto_server` on a free loopback port and waits until its API answers. */
+/** Starts moto's server (./moto-server.py) on a free loopback port and waits until its API answers. */
 export async function startMoto(opts: { logDir: string; port?: number }): Promise<MotoServer> {
   const port = opts.port ?? (await freePort());
   const logFile = path.join(opts.logDir, 'moto.log');
-  const child = spawn(guard, [logFile, motoServer(), '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const child = spawn(guard, [logFile, ...motoServer(), '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   let dead = false;
   child.once('exit', () => (dead = true));
