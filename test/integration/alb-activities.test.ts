@@ -325,14 +325,25 @@ describe('health', () => {
   });
 
   test('asks at the group’s health check cadence, read once, not every second: every wait spends the account’s Describe budget', async () => {
-    // A realism layer of this test's own (AWS time ×60): a default health check (30 s × 5) takes 2.5 s.
-    const proxy = await startFaultProxy({ target: testStack.motoEndpoint, realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale: 60 }) });
+    // A realism layer of this test's own (AWS time ×60): a default health check (30 s × 5) takes 2.5 s. Its clock
+    // stands still until the first health answer, then runs: the checks end 2.5 s after the first ask however slowly
+    // the set-up before it ran (under load it once took longer than the checks, and the first ask found it healthy).
+    const held = Date.now();
+    let firstAnswerAt: number | undefined;
+    const realismNow = (): number => (firstAnswerAt === undefined ? held : held + Date.now() - firstAnswerAt);
+    const proxy = await startFaultProxy({
+      target: testStack.motoEndpoint,
+      realism: createAlbRealism({ motoEndpoint: testStack.motoEndpoint, timeScale: 60, now: realismNow }),
+    });
     const via = motoClients(proxy.endpoint);
     let asked = 0;
     via.elbv2.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'DescribeTargetHealthCommand') asked++;
-        return next(args);
+        if (context.commandName !== 'DescribeTargetHealthCommand') return next(args);
+        asked++;
+        const out = await next(args);
+        firstAnswerAt ??= Date.now();
+        return out;
       },
       { step: 'initialize' },
     );
@@ -354,6 +365,7 @@ describe('health', () => {
       await forwardLiveAndIdle(via.elbv2, seeded.listenerArn, seeded.stableTargetGroupArn, group);
       // This worker's AWS time runs ×10: the 30 s interval is a 3 s cadence, longer than the 2.5 s the checks take.
       const paced = createActivities({ elbv2: via.elbv2, cloudwatch: via.cloudwatch, timeScale: 10 });
+      await new Promise((r) => setTimeout(r, 3_000));
       const t0 = Date.now();
       const { result, beats } = await run(paced.waitHealthy, [{ targetGroupArn: group, targets: [{ id: '10.0.0.41', port: 8080 }], timeoutMs: 30_000 }]);
       expect(result.targets).toEqual([{ target: '10.0.0.41:8080', state: 'healthy' }]);
@@ -379,6 +391,15 @@ describe('health', () => {
 });
 
 describe('drain before delete', () => {
+  /** The waits a drain's heartbeats announce: each distinct deadline, in ms after the drain's start. */
+  function waits(beats: unknown[]): number[] {
+    const out = new Set<number>();
+    for (const b of beats as { startedAt?: number; deadline?: string }[]) {
+      if (b.deadline !== undefined && b.startedAt !== undefined) out.add(Date.parse(b.deadline) - b.startedAt);
+    }
+    return [...out];
+  }
+
   test('refuses while referenced (any listener of the load balancer), then waits the deregistration delay capped by capMs', async () => {
     const seeded = await seed('drn');
     const old = await createGroup(seeded, 'drn-o');
@@ -400,19 +421,22 @@ describe('drain before delete', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1_900);
     expect(full.beats.length).toBeGreaterThan(0);
 
-    const t1 = Date.now();
+    expect(waits(full.beats)).toEqual([2_000]);
+
+    // What it waits for is read from its heartbeats, not from the wall clock (under load the checks before the wait
+    // took longer than the wait): each beat of the wait names the deadline it sleeps to.
     const capped = await run(acts.drainTargetGroup, [{ listenerArn: seeded.listenerArn, targetGroupArn: old, capMs: 500 }]);
     expect(capped.result).toMatchObject({ delayMs: 2_000, capped: true });
-    expect(Date.now() - t1).toBeLessThan(1_900);
+    expect(waits(capped.beats)).toEqual([500]);
 
-    // A retry resumes the first attempt's deadline instead of starting over.
-    const t2 = Date.now();
-    await run(acts.drainTargetGroup, [{ listenerArn: seeded.listenerArn, targetGroupArn: old, capMs: 60_000 }], {
+    // A retry resumes the first attempt's deadline instead of starting over: that deadline has passed, so it does not
+    // sleep at all.
+    const resumed = await run(acts.drainTargetGroup, [{ listenerArn: seeded.listenerArn, targetGroupArn: old, capMs: 60_000 }], {
       startedAt: Date.now() - 10_000,
       delayMs: 2_000,
     });
-    // The first attempt's deadline has passed: no second full delay (the fresh one above took >= 1.9 s).
-    expect(Date.now() - t2).toBeLessThan(1_900);
+    expect(resumed.result).toMatchObject({ delayMs: 2_000, capped: false });
+    expect(waits(resumed.beats)).toEqual([]);
     expect((await run(acts.deleteTargetGroup, [{ listenerArn: seeded.listenerArn, name: old.split('/')[1] as string }])).result).toEqual({ deleted: true });
   });
 });
