@@ -147,6 +147,9 @@ interface RoutedGroup {
   users?: Record<string, string[]>;
 }
 
+/** The most a late tick draws of the ticks it missed (see slotsUntil in startSimulator). */
+const MAX_CATCH_UP_MS = 60_000;
+
 /** Namespace and metric names the simulator publishes, as a real ALB does. */
 export const simulatedMetrics = {
   namespace: 'AWS/ApplicationELB',
@@ -247,8 +250,9 @@ function binLatencies(secondsSorted: number[]): { values: number[]; counts: numb
 
 /**
  * Starts the simulator: the first tick runs at once, the next ones every `tickMs` (a slow tick delays the next
- * one instead of piling ticks up). Throws only on invalid options; AWS errors during a tick are recorded on
- * the tick, counted, and the loop goes on.
+ * one instead of piling ticks up; the late one then also draws the ticks it missed, each at its own time, so the
+ * metrics have no gap where this process was slow). Throws only on invalid options; AWS errors during a tick are
+ * recorded on the tick, counted, and the loop goes on.
  *
  * moto stores every TargetResponseTime sample separately (it expands Counts), and its GetMetricData scans all
  * stored samples, so keep `requestsPerSecond` modest (hundreds) for long local runs.
@@ -282,6 +286,8 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let nextAt = Date.now();
+  /** The time of the last tick that routed traffic (see slotsUntil). */
+  let lastSlot: number | undefined;
 
   function normal(): number {
     const u1 = 1 - random();
@@ -344,32 +350,55 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
    * Each target group's part of the tick's requests (part / whole), by one forward's weights or by the rules; with
    * `users`, the requests each group got (`requests`) and who sent them.
    */
-  async function routeTick(now: number): Promise<RoutedGroup[]> {
+  async function readRoutes(): Promise<{ arns: string[]; route: (now: number) => RoutedGroup[] }> {
     if (!opts.population) {
       const forward = await readForward();
       const targets = forward ? forwardTargets(forward) : [];
+      const arns = targets.map((t) => t.targetGroupArn);
       const totalWeight = targets.reduce((s, t) => s + Math.max(0, t.weight), 0);
       if (opts.users !== undefined) {
         const sticky = forward?.ForwardConfig?.TargetGroupStickinessConfig;
-        const exact = requestsPerTick + userCarry;
-        const count = Math.floor(exact + 1e-9);
-        userCarry = Math.max(0, exact - count);
-        const routed = routeUsers(targets, sticky?.Enabled ? (sticky.DurationSeconds ?? 3600) : undefined, count, now);
-        return targets.map((t, i) => ({
-          ...t,
-          part: 0,
-          whole: 1,
-          requests: routed.perGroup.get(t.targetGroupArn) ?? 0,
-          ...(i === 0 ? { users: routed.users } : {}),
-        }));
+        return {
+          arns,
+          route: (now) => {
+            const exact = requestsPerTick + userCarry;
+            const count = Math.floor(exact + 1e-9);
+            userCarry = Math.max(0, exact - count);
+            const routed = routeUsers(targets, sticky?.Enabled ? (sticky.DurationSeconds ?? 3600) : undefined, count, now);
+            return targets.map((t, i) => ({
+              ...t,
+              part: 0,
+              whole: 1,
+              requests: routed.perGroup.get(t.targetGroupArn) ?? 0,
+              ...(i === 0 ? { users: routed.users } : {}),
+            }));
+          },
+        };
       }
-      return targets.map((t) => ({ ...t, part: t.weight > 0 && totalWeight > 0 ? t.weight : 0, whole: totalWeight || 1 }));
+      const routes = targets.map((t) => ({ ...t, part: t.weight > 0 && totalWeight > 0 ? t.weight : 0, whole: totalWeight || 1 }));
+      return { arns, route: () => routes };
     }
-    return (await routePopulation(aws.elbv2, { listenerArn: opts.listenerArn, ruleArn: opts.ruleArn, population: opts.population })).map((r) => ({
+    const routes = (await routePopulation(aws.elbv2, { listenerArn: opts.listenerArn, ruleArn: opts.ruleArn, population: opts.population })).map((r) => ({
       ...r,
       part: r.share,
       whole: 1,
     }));
+    return { arns: routes.map((r) => r.targetGroupArn), route: () => routes };
+  }
+
+  /**
+   * The times a tick starting at `now` stands for: `now`, and before it every tick time missed since the last tick
+   * that routed traffic (at most a minute of them). A real ALB's traffic does not pause while this process is slow (a
+   * loaded machine held a tick back for seconds): the missed ticks are drawn late, at their own times, and a bucket
+   * gets its requests as it would have.
+   */
+  function slotsUntil(now: number): number[] {
+    if (lastSlot === undefined) return [now];
+    const missed = Math.min(Math.floor((now - lastSlot) / opts.tickMs) - 1, Math.ceil(MAX_CATCH_UP_MS / opts.tickMs));
+    const slots: number[] = [];
+    for (let i = missed; i >= 1; i--) slots.push(now - i * opts.tickMs);
+    slots.push(now);
+    return slots;
   }
 
   async function resolveVersions(arns: string[]): Promise<void> {
@@ -405,72 +434,79 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
   }
 
   async function tick(): Promise<void> {
-    const at = new Date();
-    const split: SimulatedSplit[] = [];
+    const now = Date.now();
+    const made: SimulatorTick[] = [];
     let error: Error | undefined;
-    let users: Record<string, string[]> | undefined;
     try {
-      const targets = await routeTick(at.getTime());
-      for (const arn of carry.keys()) if (!targets.some((t) => t.targetGroupArn === arn && t.part > 0)) carry.delete(arn);
-      await resolveVersions(targets.map((t) => t.targetGroupArn));
-
+      const { arns, route } = await readRoutes();
+      await resolveVersions(arns);
       const metricData: MetricDatum[] = [];
-      let elb5xx = 0;
-      for (const t of targets) {
-        const version = versions.get(t.targetGroupArn) ?? targetGroupName(t.targetGroupArn);
-        let requests = t.requests ?? 0;
-        if (t.users) users = t.users;
-        if (t.part > 0) {
-          const exact = (requestsPerTick * t.part) / t.whole + (carry.get(t.targetGroupArn) ?? 0);
-          requests = Math.floor(exact + 1e-9);
-          carry.set(t.targetGroupArn, Math.max(0, exact - requests));
+      for (const slot of slotsUntil(now)) {
+        const at = new Date(slot);
+        const targets = route(slot);
+        const split: SimulatedSplit[] = [];
+        let users: Record<string, string[]> | undefined;
+        for (const arn of carry.keys()) if (!targets.some((t) => t.targetGroupArn === arn && t.part > 0)) carry.delete(arn);
+        let elb5xx = 0;
+        for (const t of targets) {
+          const version = versions.get(t.targetGroupArn) ?? targetGroupName(t.targetGroupArn);
+          let requests = t.requests ?? 0;
+          if (t.users) users = t.users;
+          if (t.part > 0) {
+            const exact = (requestsPerTick * t.part) / t.whole + (carry.get(t.targetGroupArn) ?? 0);
+            requests = Math.floor(exact + 1e-9);
+            carry.set(t.targetGroupArn, Math.max(0, exact - requests));
+          }
+          const { errors, connectionErrors, latenciesSec } = draw(profiles.get(version) ?? fallback, requests);
+          const meanLatencyMs = latenciesSec.length > 0 ? (latenciesSec.reduce((s, x) => s + x, 0) / latenciesSec.length) * 1000 : 0;
+          elb5xx += connectionErrors;
+          split.push({
+            targetGroupArn: t.targetGroupArn,
+            version,
+            weight: t.weight,
+            requests,
+            errors,
+            connectionErrors,
+            meanLatencyMs,
+            ...(t.classShares ? { classShares: t.classShares } : {}),
+          });
+          // Like a real ALB, a group that served nothing in this tick reports nothing, so "no traffic" stays visible as no data.
+          if (requests === 0) continue;
+          if (bucketed) {
+            bucketed.add(slot, { targetGroup: targetGroupDimension(t.targetGroupArn), loadBalancer }, requests, errors, latenciesSec, connectionErrors);
+            continue;
+          }
+          const common = {
+            Dimensions: [
+              { Name: 'TargetGroup', Value: targetGroupDimension(t.targetGroupArn) },
+              { Name: 'LoadBalancer', Value: loadBalancer },
+            ],
+            Timestamp: at,
+            StorageResolution: 1,
+          };
+          const { values, counts } = binLatencies(latenciesSec);
+          metricData.push(
+            { ...common, MetricName: simulatedMetrics.requestCount, Unit: 'Count', Value: requests },
+            { ...common, MetricName: simulatedMetrics.target5xx, Unit: 'Count', Value: errors },
+          );
+          if (values.length > 0)
+            metricData.push({ ...common, MetricName: simulatedMetrics.targetResponseTime, Unit: 'Seconds', Values: values, Counts: counts });
+          if (connectionErrors > 0) metricData.push({ ...common, MetricName: simulatedMetrics.targetConnectionErrors, Unit: 'Count', Value: connectionErrors });
         }
-        const { errors, connectionErrors, latenciesSec } = draw(profiles.get(version) ?? fallback, requests);
-        const meanLatencyMs = latenciesSec.length > 0 ? (latenciesSec.reduce((s, x) => s + x, 0) / latenciesSec.length) * 1000 : 0;
-        elb5xx += connectionErrors;
-        split.push({
-          targetGroupArn: t.targetGroupArn,
-          version,
-          weight: t.weight,
-          requests,
-          errors,
-          connectionErrors,
-          meanLatencyMs,
-          ...(t.classShares ? { classShares: t.classShares } : {}),
-        });
-        // Like a real ALB, a group that served nothing in this tick reports nothing, so "no traffic" stays visible as no data.
-        if (requests === 0) continue;
-        if (bucketed) {
-          bucketed.add(at.getTime(), { targetGroup: targetGroupDimension(t.targetGroupArn), loadBalancer }, requests, errors, latenciesSec, connectionErrors);
-          continue;
+        // The ALB's own 502/504 for targets that never answered: counted per load balancer, with no TargetGroup dimension.
+        if (!bucketed && elb5xx > 0) {
+          metricData.push({
+            MetricName: simulatedMetrics.elb5xx,
+            Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }],
+            Timestamp: at,
+            StorageResolution: 1,
+            Unit: 'Count',
+            Value: elb5xx,
+          });
         }
-        const common = {
-          Dimensions: [
-            { Name: 'TargetGroup', Value: targetGroupDimension(t.targetGroupArn) },
-            { Name: 'LoadBalancer', Value: loadBalancer },
-          ],
-          Timestamp: at,
-          StorageResolution: 1,
-        };
-        const { values, counts } = binLatencies(latenciesSec);
-        metricData.push(
-          { ...common, MetricName: simulatedMetrics.requestCount, Unit: 'Count', Value: requests },
-          { ...common, MetricName: simulatedMetrics.target5xx, Unit: 'Count', Value: errors },
-        );
-        if (values.length > 0) metricData.push({ ...common, MetricName: simulatedMetrics.targetResponseTime, Unit: 'Seconds', Values: values, Counts: counts });
-        if (connectionErrors > 0) metricData.push({ ...common, MetricName: simulatedMetrics.targetConnectionErrors, Unit: 'Count', Value: connectionErrors });
+        made.push({ at, split, ...(users ? { users } : {}) });
       }
-      // The ALB's own 502/504 for targets that never answered: counted per load balancer, with no TargetGroup dimension.
-      if (!bucketed && elb5xx > 0) {
-        metricData.push({
-          MetricName: simulatedMetrics.elb5xx,
-          Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }],
-          Timestamp: at,
-          StorageResolution: 1,
-          Unit: 'Count',
-          Value: elb5xx,
-        });
-      }
+      lastSlot = now;
       if (bucketed) metricData.push(...bucketed.due(Date.now()));
       // PutMetricData takes at most 1000 datums; a failed call leaves due buckets queued for the next tick.
       for (let i = 0; i < metricData.length; i += 1000) {
@@ -481,18 +517,22 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
     } catch (err) {
       error = asError(err);
     }
-    const t: SimulatorTick = { at, split, ...(error ? { error } : {}), ...(users ? { users } : {}) };
-    completed++;
-    last = t;
+    // A tick that failed before it routed anything is one tick, with no split; otherwise the failure is the last one's.
+    if (made.length === 0) made.push({ at: new Date(now), split: [] });
     if (error) {
+      made[made.length - 1] = { ...(made.at(-1) as SimulatorTick), error };
       failed++;
       lastErr = error;
     }
-    try {
-      opts.onTick?.(t);
-    } catch (err) {
-      failed++;
-      lastErr = asError(err);
+    for (const t of made) {
+      completed++;
+      last = t;
+      try {
+        opts.onTick?.(t);
+      } catch (err) {
+        failed++;
+        lastErr = asError(err);
+      }
     }
   }
 

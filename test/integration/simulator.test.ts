@@ -248,6 +248,32 @@ describe('traffic and metric simulator', () => {
     expect(canary.errors).toBe(canary.requests);
   });
 
+  it('draws the ticks a busy process missed, each at its own time: a stall leaves no gap in the traffic', async () => {
+    const name = uniqueName('sims');
+    const since = new Date();
+    const seeded = await seedAlb(aws, { name });
+    const { ticks, sim } = await simulate(
+      { listenerArn: seeded.listenerArn, requestsPerSecond: 100, tickMs: 100, profiles: {} },
+      (s) => s.ticks() >= 20,
+      async (s) => {
+        await until('two ticks', () => s.ticks() >= 2);
+        // The event loop held for a second, as on a loaded machine (seen for seconds in full runs): no timer fires.
+        const end = Date.now() + 1_000;
+        while (Date.now() < end) {
+          // busy
+        }
+      },
+    );
+
+    expect(sim.lastError()).toBeUndefined();
+    const at = ticks.map((t) => t.at.getTime());
+    // Every tick time is drawn: consecutive ones less than two periods apart (before, the stall left a 1 s gap).
+    expect(Math.max(...at.slice(1).map((t, i) => t - (at[i] as number)))).toBeLessThan(200);
+    expect(ticks.map((t) => t.split.map((x) => x.requests))).toEqual(ticks.map(() => [10]));
+    // And published, each at its own time: CloudWatch holds 10 requests for every tick.
+    expect((await albMetrics(seeded.listenerArn, seeded.stableTargetGroupArn, since)).requests).toBe(ticks.length * 10);
+  });
+
   it('keeps ticking and reports the AWS error when the listener does not exist', async () => {
     const name = uniqueName('sime');
     const seeded = await seedAlb(aws, { name });
