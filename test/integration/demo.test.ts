@@ -59,6 +59,12 @@ describe('demo scenarios, run non-interactively', () => {
       { key: 'business-metric --healthy', scenario: 'business-metric', healthy: true },
       { key: 'smoke-test --broken', scenario: 'smoke-test', broken: true },
     ];
+    // A scenario still running near the test's timeout prints what it has said so far: a timeout alone names none.
+    const finished = new Set<string>();
+    const watchdog = setTimeout(() => {
+      for (const { key } of cases) if (!finished.has(key)) process.stdout.write(`--- ${key}: still running after 240 s\n${logs[key]?.join('\n')}\n`);
+    }, 240_000);
+    watchdog.unref();
     const runs = await Promise.all(
       cases.map(({ key, scenario, healthy, broken }) => {
         logs[key] = [];
@@ -75,9 +81,10 @@ describe('demo scenarios, run non-interactively', () => {
           temporalAddress: testStack.temporalAddress,
           autoApproveAfterMs: 500,
           out: (line) => logs[key]?.push(line),
-        });
+        }).finally(() => finished.add(key));
       }),
     );
+    clearTimeout(watchdog);
     const byName = Object.fromEntries(cases.map((c, i) => [c.key, runs[i]]));
     for (const [name, run] of Object.entries(byName)) {
       if (!run?.ok) process.stdout.write(`--- ${name}\n${logs[name]?.join('\n')}\n`);
