@@ -41,10 +41,10 @@ export interface SeedOptions {
 /**
  * moto's ELBv2 backend is not thread-safe: two creates at once can answer a 500 (CreateTargetGroup iterates the
  * groups while another request adds one: `OrderedDict mutated during iteration`), before anything was created. The
- * seed is the harness's, not the product's (whose activities Temporal retries), so it tries such a call again; so
- * do the tests' other writes to moto (test/support/listener.ts).
+ * seed is the harness's, not the product's (whose activities Temporal retries), so it tries such a call again. (The
+ * local stack's moto, dev/moto-server.py, takes ELBv2 calls one at a time; the seed also runs against a plain moto.)
  */
-export async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();

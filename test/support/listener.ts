@@ -8,7 +8,7 @@ import {
   ModifyListenerCommand,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { again, type SeededAlb } from '../../dev/seed';
+import type { SeededAlb } from '../../dev/seed';
 
 /** Sets the listener's default action to forward to `live` at weight 100 and `idle` at 0 (how IaC keeps a blue/green pair). */
 export async function forwardLiveAndIdle(elbv2: ElasticLoadBalancingV2Client, listenerArn: string, live: string, idle: string): Promise<void> {
@@ -33,28 +33,25 @@ export async function forwardLiveAndIdle(elbv2: ElasticLoadBalancingV2Client, li
 /**
  * Adds 99 target groups (`<namePrefix><i>`, the last 32 characters) to rules of the seeded listener, 5 per rule on
  * path `/<pathPrefix><i>/*`: with stable, the load balancer forwards to 100, ALB's limit. Write through `elbv2` of
- * moto directly: fast, and the realism layer, which would refuse past the limit, is not in the way; a 500 from moto's
- * thread-unsafe backend (another test creating at the same time) is tried again, as the seed does. Returns the
+ * moto directly: fast, and the realism layer, which would refuse past the limit, is not in the way. Returns the
  * groups' ARNs.
  */
 export async function fillToGroupLimit(elbv2: ElasticLoadBalancingV2Client, seeded: SeededAlb, namePrefix: string, pathPrefix: string): Promise<string[]> {
   const groups: string[] = [];
   for (let i = 0; i < 99; i++) {
-    const out = await again(() =>
-      elbv2.send(new CreateTargetGroupCommand({ Name: `${namePrefix}${i}`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' })),
+    const out = await elbv2.send(
+      new CreateTargetGroupCommand({ Name: `${namePrefix}${i}`.slice(-32), Protocol: 'HTTP', Port: 80, VpcId: seeded.vpcId, TargetType: 'ip' }),
     );
     groups.push(out.TargetGroups?.[0]?.TargetGroupArn as string);
   }
   for (let i = 0; i < groups.length; i += 5) {
-    await again(() =>
-      elbv2.send(
-        new CreateRuleCommand({
-          ListenerArn: seeded.listenerArn,
-          Priority: 100 + i,
-          Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/${pathPrefix}${i}/*`] } }],
-          Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: groups.slice(i, i + 5).map((TargetGroupArn) => ({ TargetGroupArn, Weight: 1 })) } }],
-        }),
-      ),
+    await elbv2.send(
+      new CreateRuleCommand({
+        ListenerArn: seeded.listenerArn,
+        Priority: 100 + i,
+        Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/${pathPrefix}${i}/*`] } }],
+        Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: groups.slice(i, i + 5).map((TargetGroupArn) => ({ TargetGroupArn, Weight: 1 })) } }],
+      }),
     );
   }
   return groups;
