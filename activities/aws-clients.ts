@@ -29,7 +29,7 @@ export const AwsConfigSchema = z.object({
   elbDescribeRate: z.number().min(0).max(1000).optional(),
   /**
    * The most one HTTP request to AWS may take, connection included, before it fails with a TimeoutError (which the
-   * SDK retries within maxAttempts); 60 s ({@link AWS_REQUEST_TIMEOUT_MS}) by default. The SDK's own default is none:
+   * SDK retries within maxAttempts); 60 s ({@link REQUEST_TIMEOUT_MS}) by default. The SDK's own default is none:
    * an endpoint that accepts and never answers (a proxy, a firewall that holds it) would hold a CLI command forever.
    */
   requestTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
@@ -37,9 +37,9 @@ export const AwsConfigSchema = z.object({
 export type AwsConfig = z.infer<typeof AwsConfigSchema>;
 
 /** The default of AwsConfig.requestTimeoutMs: far above what any call of ours takes on AWS, and still an end. */
-export const AWS_REQUEST_TIMEOUT_MS = 60_000;
+export const REQUEST_TIMEOUT_MS = 60_000;
 /** How long connecting to AWS may take (TCP and TLS), within the request timeout. */
-const AWS_CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Reads AwsConfig from the conventional variables: AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL,
@@ -252,8 +252,8 @@ export function createAwsClients(config: AwsConfig, env: NodeJS.ProcessEnv = pro
     endpoint: config.endpoint,
     maxAttempts: config.maxAttempts,
     requestHandler: {
-      connectionTimeout: Math.min(AWS_CONNECT_TIMEOUT_MS, config.requestTimeoutMs ?? AWS_REQUEST_TIMEOUT_MS),
-      requestTimeout: config.requestTimeoutMs ?? AWS_REQUEST_TIMEOUT_MS,
+      connectionTimeout: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
+      requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
       throwOnRequestTimeout: true,
     },
     credentials: staticKeys

@@ -6,7 +6,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { AWS_REQUEST_TIMEOUT_MS, AwsConfigSchema, createAwsClients } from '../../activities/aws-clients';
+import { REQUEST_TIMEOUT_MS, AwsConfigSchema, createAwsClients } from '../../activities/aws-clients';
 
 let server: http.Server;
 let endpoint: string;
@@ -52,8 +52,8 @@ it('has a request timeout without being given one: 60 s, connecting at most 10 s
     // The handler reads its options on its first request; this one is let go after 200 ms.
     expect(await outcome(aws.elbv2.send(new DescribeLoadBalancersCommand({}), { abortSignal: AbortSignal.timeout(200) }), 20_000)).toMatch(/Abort|Timeout/);
     const handler = aws.elbv2.config.requestHandler as unknown as { httpHandlerConfigs(): Record<string, unknown> };
-    expect(handler.httpHandlerConfigs()).toMatchObject({ requestTimeout: AWS_REQUEST_TIMEOUT_MS, connectionTimeout: 10_000, throwOnRequestTimeout: true });
-    expect(AWS_REQUEST_TIMEOUT_MS).toBe(60_000);
+    expect(handler.httpHandlerConfigs()).toMatchObject({ requestTimeout: REQUEST_TIMEOUT_MS, connectionTimeout: 10_000, throwOnRequestTimeout: true });
+    expect(REQUEST_TIMEOUT_MS).toBe(60_000);
   } finally {
     aws.destroy();
   }
