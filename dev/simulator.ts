@@ -347,8 +347,9 @@ export function startSimulator(opts: SimulatorOptions): Simulator {
   }
 
   /**
-   * Each target group's part of the tick's requests (part / whole), by one forward's weights or by the rules; with
-   * `users`, the requests each group got (`requests`) and who sent them.
+   * Reads the forward action (or the rules) once for a tick: its target groups, and `route`, which gives each group's
+   * part of one tick time's requests (part / whole), by the forward's weights or by the rules; with `users`, the
+   * requests each group got (`requests`) and who sent them, drawn anew for each tick time.
    */
   async function readRoutes(): Promise<{ arns: string[]; route: (now: number) => RoutedGroup[] }> {
     if (!opts.population) {
