@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import * as os from 'node:os';
 import { startBusinessMetrics, type BusinessMetricsStack } from '../../dev/business-metrics';
@@ -47,11 +45,14 @@ async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
   });
 }
 
-// Concurrent: both wait on the scenarios' timers most of the time, and the second runs on a stack of its own. Generous
-// bounds: ten scenarios at once took more than the default 120 s in a full run on a loaded 2-core machine.
-jest.setTimeout(300_000);
+// Eleven releases at once. Idle, they take 80-90 s; their wall time follows the CPU they get: 130 s beside six busy
+// loops, 136-222 s in full runs on a 2-core machine, and more than 300 s once on CI, where the slowest files (this one,
+// aws-faults, crash and image) start together on a cold cache. Each release is bounded by its own timers and
+// timeouts; this bound is the last resort, and a scenario still running near it fails the test with its log.
+const STILL_RUNNING_MS = 500_000;
+jest.setTimeout(STILL_RUNNING_MS + 30_000);
 describe('demo scenarios, run non-interactively', () => {
-  it.concurrent('ends every scenario in its expected state: result, listener and target groups', async () => {
+  it('ends every scenario in its expected state: result, listener and target groups', async () => {
     const logs: Record<string, string[]> = {};
     // Every scenario, and business-metric's --healthy variant too.
     const cases: { key: string; scenario: ScenarioName; healthy?: boolean; broken?: boolean }[] = [
@@ -59,32 +60,56 @@ describe('demo scenarios, run non-interactively', () => {
       { key: 'business-metric --healthy', scenario: 'business-metric', healthy: true },
       { key: 'smoke-test --broken', scenario: 'smoke-test', broken: true },
     ];
-    // A scenario still running near the test's timeout prints what it has said so far: a timeout alone names none.
-    const finished = new Set<string>();
-    const watchdog = setTimeout(() => {
-      for (const { key } of cases) if (!finished.has(key)) process.stdout.write(`--- ${key}: still running after 240 s\n${logs[key]?.join('\n')}\n`);
-    }, 240_000);
-    watchdog.unref();
-    const runs = await Promise.all(
-      cases.map(({ key, scenario, healthy, broken }) => {
-        logs[key] = [];
-        const prometheus = PROMETHEUS_SCENARIOS.includes(scenario);
-        return runScenario({
-          client: env.client,
-          aws,
-          taskQueue: prometheus ? businessWorker!.taskQueue : scenario === 'smoke-test' ? smokeWorker!.taskQueue : env.taskQueue,
-          ...(prometheus ? { business, healthy } : {}),
-          ...(scenario === 'smoke-test' ? { smokeTest, broken } : {}),
-          scenario,
-          scale: 0.5,
-          service: uniqueName(scenario.slice(0, 6).replace(/-+$/, '')).slice(0, 18).replace(/-+$/, ''),
-          temporalAddress: testStack.temporalAddress,
-          autoApproveAfterMs: 500,
-          out: (line) => logs[key]?.push(line),
-        }).finally(() => finished.add(key));
-      }),
+    // A scenario still running near the test's timeout fails the test with what it has said so far: a jest timeout
+    // alone names no scenario, and CI shows the failure message, not every line printed before it.
+    const finished = new Map<string, number>();
+    const t0 = Date.now();
+    let watchdog: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => {
+        const running = cases.filter(({ key }) => !finished.has(key));
+        const done = [...finished].map(([key, ms]) => `${key} ${Math.round(ms / 1000)} s`).join(', ');
+        reject(
+          new Error(
+            `still running after ${Math.round((Date.now() - t0) / 1000)} s: ${running.map((c) => c.key).join(', ')} (finished: ${done || 'none'})\n` +
+              running
+                .map(
+                  ({ key }) =>
+                    `--- ${key}, its last lines (analysis details left out):\n${(logs[key] ?? [])
+                      .filter((l) => !/^ {4}/.test(l))
+                      .slice(-15)
+                      .join('\n')}`,
+                )
+                .join('\n'),
+          ),
+        );
+      }, STILL_RUNNING_MS);
+    });
+    const runs = await Promise.race([
+      stalled,
+      Promise.all(
+        cases.map(({ key, scenario, healthy, broken }) => {
+          logs[key] = [];
+          const prometheus = PROMETHEUS_SCENARIOS.includes(scenario);
+          return runScenario({
+            client: env.client,
+            aws,
+            taskQueue: prometheus ? businessWorker!.taskQueue : scenario === 'smoke-test' ? smokeWorker!.taskQueue : env.taskQueue,
+            ...(prometheus ? { business, healthy } : {}),
+            ...(scenario === 'smoke-test' ? { smokeTest, broken } : {}),
+            scenario,
+            scale: 0.5,
+            service: uniqueName(scenario.slice(0, 6).replace(/-+$/, '')).slice(0, 18).replace(/-+$/, ''),
+            temporalAddress: testStack.temporalAddress,
+            autoApproveAfterMs: 500,
+            out: (line) => logs[key]?.push(line),
+          }).finally(() => finished.set(key, Date.now() - t0));
+        }),
+      ),
+    ]).finally(() => clearTimeout(watchdog));
+    process.stdout.write(
+      `[figure] demo scenarios at scale 0.5, ${cases.length} at once: ${[...finished].map(([key, ms]) => `${key} ${Math.round(ms / 1000)} s`).join(', ')}\n`,
     );
-    clearTimeout(watchdog);
     const byName = Object.fromEntries(cases.map((c, i) => [c.key, runs[i]]));
     for (const [name, run] of Object.entries(byName)) {
       if (!run?.ok) process.stdout.write(`--- ${name}\n${logs[name]?.join('\n')}\n`);
@@ -176,24 +201,5 @@ describe('demo scenarios, run non-interactively', () => {
     expect(Math.max(0, ...(await canaryWeightsRequested(failed.workflowId)))).toBe(0);
     expect(failed.targetGroups).toEqual([expect.stringMatching(/-v1$/)]);
     expect(failed.finalForward).toEqual([{ name: failed.targetGroups[0], weight: 1 }]);
-  });
-
-  it.concurrent('runs as the README command does, on its own embedded stack, and exits 0', async () => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join('dev', 'demo.ts'), '--scenario', 'bad-canary'], {
-      cwd: path.resolve(__dirname, '../..'),
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect({ code, tail: output.split('\n').slice(-12).join('\n') }).toMatchObject({ code: 0 });
-    expect(output).toMatch(/\[stack\] Temporal 127\.0\.0\.1:\d+, UI http:\/\/127\.0\.0\.1:\d+, moto http:\/\/127\.0\.0\.1:\d+/);
-    expect(output).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/release-checkout\//);
-    // Rolled back by the analysis (the 15% 5xx), not by anything before the canary got traffic.
-    expect(output).toMatch(/verdict {7}rolled back: .*5xx-rate/);
-    expect(output).toMatch(/listener now {2}forward checkout-v1=1 \(DescribeListeners\)/);
-    expect(output).toMatch(/scenario OK/);
   });
 });
