@@ -5,10 +5,16 @@
  * simulator's ticks (./simulator.ts `onTick`): a tick's requests to a group, a share of them checkout visits, each
  * visit converting with its version's `conversion`.
  *
- * On the local stack's clock: a counter is exposed as of the last bucket edge (the compressed minute of
- * ./metrics-realism.ts) that is `lagMs` old, with that edge as its explicit timestamp, so Prometheus holds exactly one
- * sample per counter and bucket edge and `increase(x[${period}])` at an edge is exactly the bucket's count, as a
+ * On the local stack's clock: a counter is exposed as of each bucket edge (the compressed minute of
+ * ./metrics-realism.ts) once it is `lagMs` old, with that edge as its explicit timestamp, so Prometheus holds exactly
+ * one sample per counter and bucket edge and `increase(x[${period}])` at an edge is exactly the bucket's count, as a
  * 15-second scrape makes it nearly so for a real 60-second period.
+ *
+ * A scrape must not lose an edge: on a loaded machine this process may answer a scrape after its timeout, or after
+ * the next edge has passed. So an edge's values are frozen when it first passes (a tick recorded later counts at a
+ * later edge, as a late one does in CloudWatch), and every scrape exposes the edges of the last `keepMs` again, older
+ * ones first. Prometheus stores the ones it missed and keeps the ones it holds (an identical sample changes nothing;
+ * ./prometheus.ts gives it an out-of-order window, so it does not log each of them as out of order).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,8 +44,10 @@ interface SeriesState {
   targetGroup: string;
   /** Everything recorded. */
   total: Counts;
-  /** Counts of buckets not yet folded into an exposed edge, by bucket start. */
+  /** Counts of buckets not yet behind a frozen edge, by bucket start. */
   pending: Map<number, Counts>;
+  /** The counters as of each frozen edge of the last `keepMs`, oldest first. */
+  edges: { at: number; counts: Counts }[];
 }
 
 export interface BusinessExporter {
@@ -57,12 +65,15 @@ export interface BusinessExporterOptions {
   bucketMs: number;
   /** How old a bucket edge must be before it is exposed (a tick reports after its AWS calls); 500 ms by default. */
   lagMs?: number;
+  /** How far back every scrape exposes the frozen edges again; 60 s by default (Prometheus takes 2 minutes). */
+  keepMs?: number;
   seed?: number;
 }
 
 /** Starts the exporter on a free loopback port. */
 export async function startBusinessExporter(opts: BusinessExporterOptions): Promise<BusinessExporter> {
   const lagMs = opts.lagMs ?? 500;
+  const keepMs = opts.keepMs ?? 60_000;
   const random = mulberry32(opts.seed ?? 0xb12);
   const series = new Map<string, SeriesState>();
   const binomial = (n: number, p: number): number => {
@@ -71,23 +82,42 @@ export async function startBusinessExporter(opts: BusinessExporterOptions): Prom
     return k;
   };
 
-  function exposition(nowMs: number): string {
+  /** The newest frozen edge, for every series alike. */
+  let frozenUntil: number | undefined;
+
+  /** Freezes every edge that has passed since the last call: each series' counters as of that edge. */
+  function freeze(nowMs: number): void {
     const edge = Math.floor((nowMs - lagMs) / opts.bucketMs) * opts.bucketMs;
-    const lines = [`# TYPE ${BUSINESS_METRICS.visits} counter`, `# TYPE ${BUSINESS_METRICS.orders} counter`];
+    const from = frozenUntil === undefined ? edge : Math.max(frozenUntil + opts.bucketMs, edge - keepMs);
+    for (let at = from; at <= edge; at += opts.bucketMs) {
+      for (const s of series.values()) {
+        const counts: Counts = { ...s.total };
+        for (const [start, c] of s.pending) {
+          if (start < at) continue;
+          counts.visits -= c.visits;
+          counts.orders -= c.orders;
+        }
+        s.edges.push({ at, counts });
+      }
+    }
+    frozenUntil = Math.max(frozenUntil ?? edge, edge);
+    for (const s of series.values()) {
+      for (const start of s.pending.keys()) if (start < edge) s.pending.delete(start);
+      while ((s.edges[0]?.at ?? edge) < edge - keepMs) s.edges.shift();
+    }
+  }
+
+  function exposition(nowMs: number): string {
+    freeze(nowMs);
     const byMetric: Record<keyof Counts, string[]> = { visits: [], orders: [] };
     for (const s of series.values()) {
-      const at: Counts = { ...s.total };
-      for (const [start, c] of s.pending) {
-        if (start >= edge) {
-          at.visits -= c.visits;
-          at.orders -= c.orders;
-        } else s.pending.delete(start);
-      }
       const labels = `{version="${s.version}",target_group="${s.targetGroup}"}`;
-      byMetric.visits.push(`${BUSINESS_METRICS.visits}${labels} ${at.visits} ${edge}`);
-      byMetric.orders.push(`${BUSINESS_METRICS.orders}${labels} ${at.orders} ${edge}`);
+      for (const { at, counts } of s.edges) {
+        byMetric.visits.push(`${BUSINESS_METRICS.visits}${labels} ${counts.visits} ${at}`);
+        byMetric.orders.push(`${BUSINESS_METRICS.orders}${labels} ${counts.orders} ${at}`);
+      }
     }
-    return [lines[0], ...byMetric.visits, lines[1], ...byMetric.orders, ''].join('\n');
+    return [`# TYPE ${BUSINESS_METRICS.visits} counter`, ...byMetric.visits, `# TYPE ${BUSINESS_METRICS.orders} counter`, ...byMetric.orders, ''].join('\n');
   }
 
   const server = http.createServer((req, res) => {
@@ -108,7 +138,7 @@ export async function startBusinessExporter(opts: BusinessExporterOptions): Prom
         const targetGroup = targetGroupDimension(s.targetGroupArn).split('/')[1] ?? s.targetGroupArn;
         const key = `${s.version} ${targetGroup}`;
         let state = series.get(key);
-        if (!state) series.set(key, (state = { version: s.version, targetGroup, total: { visits: 0, orders: 0 }, pending: new Map() }));
+        if (!state) series.set(key, (state = { version: s.version, targetGroup, total: { visits: 0, orders: 0 }, pending: new Map(), edges: [] }));
         const visits = binomial(s.requests, CHECKOUT_SHARE);
         const orders = binomial(visits, profileOf(s.version)?.conversion ?? DEFAULT_CONVERSION);
         state.total.visits += visits;

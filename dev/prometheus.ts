@@ -53,6 +53,9 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     config,
     JSON.stringify({
       global: { scrape_interval: `${interval}ms`, scrape_timeout: `${Math.max(100, Math.floor(interval * 0.8))}ms`, evaluation_interval: '1m' },
+      // The business metrics exporter exposes its recent edges again on every scrape (dev/business-metrics.ts): samples
+      // Prometheus already holds, which it would otherwise log as out of order on every scrape.
+      storage: { tsdb: { out_of_order_time_window: '2m' } },
       scrape_configs: [{ job_name: 'simulator', honor_timestamps: true, static_configs: [{ targets: opts.targets }] }],
     }),
   );

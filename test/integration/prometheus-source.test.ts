@@ -229,6 +229,86 @@ describe('the prometheus source on a real Prometheus', () => {
     }
   });
 
+  it('keeps every bucket when the process behind the exporter stalls past several scrapes', async () => {
+    // A loaded machine answers scrapes late or not at all (their timeout is 400 ms); every edge must still reach
+    // Prometheus. The event loop is held for 3.5 buckets: no tick is recorded and no scrape is answered meanwhile.
+    const group = `targetgroup/${uniqueName('stall')}/0123456789abcdef`;
+    const target: VariantTarget = { targetGroup: group, loadBalancer: 'app/stall/0123456789abcdef' };
+    const bucketMs = period * 1000;
+    const tick = () =>
+      business.exporter.record(
+        {
+          at: new Date(),
+          split: [
+            {
+              targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`,
+              version: 'v8',
+              weight: 1,
+              requests: 40,
+              errors: 0,
+              connectionErrors: 0,
+              meanLatencyMs: 40,
+            },
+          ],
+        },
+        () => undefined,
+      );
+    tick();
+    const feed = setInterval(tick, 100);
+    const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
+    const buckets = 8;
+    const endMs = startMs + buckets * bucketMs;
+    const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
+    const increase = PrometheusMetric.parse({
+      name: 'm',
+      source: 'prometheus',
+      server: 'main',
+      period,
+      query: [{ id: 'v', promql: 'sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))' }],
+    });
+    const counter = PrometheusMetric.parse({
+      name: 'm',
+      source: 'prometheus',
+      server: 'main',
+      period,
+      query: [{ id: 'v', promql: 'sum(checkout_visits_total{target_group="${targetGroupName}"})' }],
+    });
+    try {
+      await new Promise((r) => setTimeout(r, startMs + bucketMs - Date.now()));
+      const stallUntil = Date.now() + 3.5 * bucketMs;
+      while (Date.now() < stallUntil) {
+        // Busy: the exporter answers no scrape, and the feed records nothing.
+      }
+      const read = async () => {
+        const [a, b] = await sources.prometheus.fetch(
+          [
+            { metric: increase, variants: { canary: target } },
+            { metric: counter, variants: { canary: target } },
+          ],
+          { startMs, endMs },
+        );
+        return { increase: a?.canary?.v ?? { t: [], v: [] }, counter: b?.canary?.v ?? { t: [], v: [] } };
+      };
+      // Wait for the sample at the last edge (the increase of the last bucket needs it), then read once more.
+      let got = await read();
+      for (const deadline = Date.now() + 30_000; !got.increase.t.includes(endMs - bucketMs) && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 250));
+        got = await read();
+      }
+      got = await read();
+      // Every bucket, the stalled ones too (they hold nothing: no tick was recorded), none lost.
+      // Bucket k is [startMs + k·period, +period); the stall held buckets 2 and 3 whole.
+      expect(got.increase.t).toEqual(Array.from({ length: buckets }, (_, k) => startMs + k * bucketMs));
+      expect(got.increase.v.slice(2, 4)).toEqual([0, 0]);
+      // The counter is returned at a bucket's start as of its end: buckets 1 to 7 add up to its growth over them.
+      const c = got.counter.v as number[];
+      expect(got.increase.v.slice(1).reduce((a, b) => a + b, 0)).toBe((c[buckets - 1] as number) - (c[0] as number));
+      expect(got.increase.v[buckets - 1]).toBeGreaterThan(0);
+    } finally {
+      clearInterval(feed);
+    }
+  });
+
   it('fails a measurement with what went wrong: the server the metric names, a query Prometheus refuses or that returns many series, a wrong password', async () => {
     const target: VariantTarget = { targetGroup: 'targetgroup/none/0123456789abcdef', loadBalancer: 'app/none/0123456789abcdef' };
     const window = { startMs: Math.floor(Date.now() / 1000) * 1000 - 10_000, endMs: Math.floor(Date.now() / 1000) * 1000 };
