@@ -46,7 +46,7 @@ async function canaryWeightsRequested(workflowId: string): Promise<number[]> {
 }
 
 // Eleven releases at once. Idle, they take 80-90 s; their wall time follows the CPU they get: 130 s beside six busy
-// loops, 136-222 s in full runs on a 2-core machine, and more than 300 s once on CI, where the slowest files (this one,
+// loops, 136-238 s in full runs on a 2-core machine, and more than 300 s once on CI, where the slowest files (this one,
 // aws-faults, crash and image) start together on a cold cache. Each release is bounded by its own timers and
 // timeouts; this bound is the last resort, and a scenario still running near it fails the test with its log.
 const STILL_RUNNING_MS = 500_000;
