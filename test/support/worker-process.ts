@@ -102,9 +102,12 @@ export function spawnWorker(vars: Record<string, string>, program: WorkerProgram
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
   let gone = false;
+  const started = Date.now();
+  let how = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       gone = true;
+      how = ` (${signal ? `killed by ${signal}` : `exit code ${code}`}, ${Date.now() - started} ms after it was spawned)`;
       live.delete(child);
       resolve({ code, signal });
     }),
@@ -120,7 +123,7 @@ export function spawnWorker(vars: Record<string, string>, program: WorkerProgram
       for (;;) {
         const line = out.split('\n').find((l) => pattern.test(l));
         if (line !== undefined) return line;
-        if (gone) throw new Error(`worker exited before printing ${pattern}${describe()}`);
+        if (gone) throw new Error(`worker exited before printing ${pattern}${how}${describe()}`);
         if (Date.now() > deadline) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms${describe()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
