@@ -116,6 +116,32 @@ async function release(prefix: string, canary: FaultProfile) {
   }
 }
 
+/** One tick of 40 requests to `group` (a target group's `targetgroup/name/id`), straight into the exporter. */
+function recordTick(group: string, version: string): void {
+  business.exporter.record(
+    {
+      at: new Date(),
+      split: [
+        {
+          targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`,
+          version,
+          weight: 1,
+          requests: 40,
+          errors: 0,
+          connectionErrors: 0,
+          meanLatencyMs: 40,
+        },
+      ],
+    },
+    () => undefined,
+  );
+}
+
+/** A metric of one PromQL query, id `v`, on server `main`. */
+function oneQueryMetric(promql: string): PrometheusMetric {
+  return PrometheusMetric.parse({ name: 'm', source: 'prometheus', server: 'main', period, query: [{ id: 'v', promql }] });
+}
+
 describe('the prometheus source on a real Prometheus', () => {
   it('promotes a canary that converts like stable, rolls back one whose conversion broke (HTTP healthy), and keeps the password out of both histories and the logs', async () => {
     const [good, bad] = await Promise.all([
@@ -171,30 +197,10 @@ describe('the prometheus source on a real Prometheus', () => {
     const target: VariantTarget = { targetGroup: group, loadBalancer: 'app/align/0123456789abcdef' };
     const bucketMs = period * 1000;
     const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
-    const feed = setInterval(() => {
-      business.exporter.record(
-        {
-          at: new Date(),
-          split: [
-            {
-              targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`,
-              version: 'v7',
-              weight: 1,
-              requests: 40,
-              errors: 0,
-              connectionErrors: 0,
-              meanLatencyMs: 40,
-            },
-          ],
-        },
-        () => undefined,
-      );
-    }, 100);
+    const feed = setInterval(() => recordTick(group, 'v7'), 100);
     const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
-    const metric = (promql: string): PrometheusMetric =>
-      PrometheusMetric.parse({ name: 'm', source: 'prometheus', server: 'main', period, query: [{ id: 'v', promql }] });
-    const counter = metric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
-    const increase = metric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
+    const counter = oneQueryMetric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
+    const increase = oneQueryMetric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
     try {
       // The exporter exposes the counter only at bucket edges, each with its edge as timestamp. `increase` over the
       // last bucket has a value only once Prometheus holds the sample at the window's end edge, while the counter
@@ -235,44 +241,15 @@ describe('the prometheus source on a real Prometheus', () => {
     const group = `targetgroup/${uniqueName('stall')}/0123456789abcdef`;
     const target: VariantTarget = { targetGroup: group, loadBalancer: 'app/stall/0123456789abcdef' };
     const bucketMs = period * 1000;
-    const tick = () =>
-      business.exporter.record(
-        {
-          at: new Date(),
-          split: [
-            {
-              targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${group}`,
-              version: 'v8',
-              weight: 1,
-              requests: 40,
-              errors: 0,
-              connectionErrors: 0,
-              meanLatencyMs: 40,
-            },
-          ],
-        },
-        () => undefined,
-      );
+    const tick = () => recordTick(group, 'v8');
     tick();
     const feed = setInterval(tick, 100);
     const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
     const buckets = 8;
     const endMs = startMs + buckets * bucketMs;
     const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
-    const increase = PrometheusMetric.parse({
-      name: 'm',
-      source: 'prometheus',
-      server: 'main',
-      period,
-      query: [{ id: 'v', promql: 'sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))' }],
-    });
-    const counter = PrometheusMetric.parse({
-      name: 'm',
-      source: 'prometheus',
-      server: 'main',
-      period,
-      query: [{ id: 'v', promql: 'sum(checkout_visits_total{target_group="${targetGroupName}"})' }],
-    });
+    const counter = oneQueryMetric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
+    const increase = oneQueryMetric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
     try {
       await new Promise((r) => setTimeout(r, startMs + bucketMs - Date.now()));
       const stallFrom = Date.now();
