@@ -16,7 +16,7 @@ import type { Client, Connection } from '@temporalio/client';
 import * as YAML from 'yaml';
 import { createSources } from '../../activities/sources/index';
 import type { PrometheusServerSettings } from '../../activities/sources/settings';
-import type { VariantTarget } from '../../analysis/analysis';
+import type { TimedSeries, VariantTarget } from '../../analysis/analysis';
 import { main as canaryCli } from '../../client/cli';
 import { collectReportData } from '../../client/report-data';
 import { startRelease } from '../../client/release-client';
@@ -137,9 +137,22 @@ function recordTick(group: string, version: string): void {
   );
 }
 
-/** A metric of one PromQL query, id `v`, on server `main`. */
-function oneQueryMetric(promql: string): PrometheusMetric {
-  return PrometheusMetric.parse({ name: 'm', source: 'prometheus', server: 'main', period, query: [{ id: 'v', promql }] });
+/**
+ * The canary's checkout visits per bucket (`increase`) and the counter as of each bucket's end, from the real
+ * Prometheus through the source.
+ */
+async function readVisits(target: VariantTarget, window: { startMs: number; endMs: number }): Promise<{ increase: TimedSeries; counter: TimedSeries }> {
+  const metric = (promql: string): PrometheusMetric =>
+    PrometheusMetric.parse({ name: 'm', source: 'prometheus', server: 'main', period, query: [{ id: 'v', promql }] });
+  const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
+  const [a, b] = await sources.prometheus.fetch(
+    [
+      { metric: metric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))'), variants: { canary: target } },
+      { metric: metric('sum(checkout_visits_total{target_group="${targetGroupName}"})'), variants: { canary: target } },
+    ],
+    window,
+  );
+  return { increase: a?.canary?.v ?? { t: [], v: [] }, counter: b?.canary?.v ?? { t: [], v: [] } };
 }
 
 describe('the prometheus source on a real Prometheus', () => {
@@ -198,25 +211,13 @@ describe('the prometheus source on a real Prometheus', () => {
     const bucketMs = period * 1000;
     const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
     const feed = setInterval(() => recordTick(group, 'v7'), 100);
-    const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
-    const counter = oneQueryMetric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
-    const increase = oneQueryMetric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
     try {
       // The exporter exposes the counter only at bucket edges, each with its edge as timestamp. `increase` over the
       // last bucket has a value only once Prometheus holds the sample at the window's end edge, while the counter
       // there has one before it too (its lookback answers with the previous edge's sample). So: first wait until the
       // increase has all four buckets (that sample is stored), then read both; stored samples do not change.
       const endMs = startMs + 4 * bucketMs;
-      const read = async () => {
-        const [a, b] = await sources.prometheus.fetch(
-          [
-            { metric: increase, variants: { canary: target } },
-            { metric: counter, variants: { canary: target } },
-          ],
-          { startMs, endMs },
-        );
-        return { increase: a?.canary?.v ?? { t: [], v: [] }, counter: b?.canary?.v ?? { t: [], v: [] } };
-      };
+      const read = () => readVisits(target, { startMs, endMs });
       let stored = false;
       for (const deadline = Date.now() + 20_000; !stored && Date.now() < deadline;) {
         stored = (await read()).increase.t.length === 4;
@@ -247,9 +248,6 @@ describe('the prometheus source on a real Prometheus', () => {
     const startMs = Math.ceil(Date.now() / bucketMs) * bucketMs;
     const buckets = 8;
     const endMs = startMs + buckets * bucketMs;
-    const sources = createSources({ cloudwatch: aws.cloudwatch, settings: business.sources });
-    const counter = oneQueryMetric('sum(checkout_visits_total{target_group="${targetGroupName}"})');
-    const increase = oneQueryMetric('sum(increase(checkout_visits_total{target_group="${targetGroupName}"}[${period}]))');
     try {
       await new Promise((r) => setTimeout(r, startMs + bucketMs - Date.now()));
       const stallFrom = Date.now();
@@ -257,16 +255,7 @@ describe('the prometheus source on a real Prometheus', () => {
       while (Date.now() < stallUntil) {
         // Busy: the exporter answers no scrape, and the feed records nothing.
       }
-      const read = async () => {
-        const [a, b] = await sources.prometheus.fetch(
-          [
-            { metric: increase, variants: { canary: target } },
-            { metric: counter, variants: { canary: target } },
-          ],
-          { startMs, endMs },
-        );
-        return { increase: a?.canary?.v ?? { t: [], v: [] }, counter: b?.canary?.v ?? { t: [], v: [] } };
-      };
+      const read = () => readVisits(target, { startMs, endMs });
       // Wait for the sample at the last edge (the increase of the last bucket needs it), then read once more.
       let got = await read();
       for (const deadline = Date.now() + 30_000; !got.increase.t.includes(endMs - bucketMs) && Date.now() < deadline;) {
