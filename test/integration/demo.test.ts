@@ -63,15 +63,15 @@ describe('demo scenarios, run non-interactively', () => {
     // A scenario still running near the test's timeout fails the test with what it has said so far: a jest timeout
     // alone names no scenario, and CI shows the failure message, not every line printed before it.
     const finished = new Map<string, number>();
+    const finishedTimes = (): string => [...finished].map(([key, ms]) => `${key} ${Math.round(ms / 1000)} s`).join(', ');
     const t0 = Date.now();
     let watchdog: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
       watchdog = setTimeout(() => {
         const running = cases.filter(({ key }) => !finished.has(key));
-        const done = [...finished].map(([key, ms]) => `${key} ${Math.round(ms / 1000)} s`).join(', ');
         reject(
           new Error(
-            `still running after ${Math.round((Date.now() - t0) / 1000)} s: ${running.map((c) => c.key).join(', ')} (finished: ${done || 'none'})\n` +
+            `still running after ${Math.round((Date.now() - t0) / 1000)} s: ${running.map((c) => c.key).join(', ')} (finished: ${finishedTimes() || 'none'})\n` +
               running
                 .map(
                   ({ key }) =>
@@ -107,9 +107,7 @@ describe('demo scenarios, run non-interactively', () => {
         }),
       ),
     ]).finally(() => clearTimeout(watchdog));
-    process.stdout.write(
-      `[figure] demo scenarios at scale 0.5, ${cases.length} at once: ${[...finished].map(([key, ms]) => `${key} ${Math.round(ms / 1000)} s`).join(', ')}\n`,
-    );
+    process.stdout.write(`[figure] demo scenarios at scale 0.5, ${cases.length} at once: ${finishedTimes()}\n`);
     const byName = Object.fromEntries(cases.map((c, i) => [c.key, runs[i]]));
     for (const [name, run] of Object.entries(byName)) {
       if (!run?.ok) process.stdout.write(`--- ${name}\n${logs[name]?.join('\n')}\n`);
