@@ -101,13 +101,12 @@ export function spawnWorker(vars: Record<string, string>, program: WorkerProgram
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  let gone = false;
   const started = Date.now();
-  let how = '';
+  /** How the process ended, once it has: its exit code or signal, and when. */
+  let ended: string | undefined;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
-      gone = true;
-      how = ` (${signal ? `killed by ${signal}` : `exit code ${code}`}, ${Date.now() - started} ms after it was spawned)`;
+      ended = `${signal ? `killed by ${signal}` : `exit code ${code}`}, ${Date.now() - started} ms after it was spawned`;
       live.delete(child);
       resolve({ code, signal });
     }),
@@ -123,7 +122,7 @@ export function spawnWorker(vars: Record<string, string>, program: WorkerProgram
       for (;;) {
         const line = out.split('\n').find((l) => pattern.test(l));
         if (line !== undefined) return line;
-        if (gone) throw new Error(`worker exited before printing ${pattern}${how}${describe()}`);
+        if (ended !== undefined) throw new Error(`worker exited before printing ${pattern} (${ended})${describe()}`);
         if (Date.now() > deadline) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms${describe()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
