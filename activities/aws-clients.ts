@@ -247,13 +247,14 @@ export function assumedRoleCredentials(
  */
 export function createAwsClients(config: AwsConfig, env: NodeJS.ProcessEnv = process.env): AwsClients {
   const staticKeys = !!(config.accessKeyId && config.secretAccessKey);
+  const requestTimeout = config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const common = {
     region: config.region,
     endpoint: config.endpoint,
     maxAttempts: config.maxAttempts,
     requestHandler: {
-      connectionTimeout: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
-      requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      connectionTimeout: Math.min(CONNECT_TIMEOUT_MS, requestTimeout),
+      requestTimeout,
       throwOnRequestTimeout: true,
     },
     credentials: staticKeys
