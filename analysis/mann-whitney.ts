@@ -3,6 +3,11 @@
  * correction otherwise) and the normal distribution it needs. Pure and deterministic; no I/O, no Node built-ins.
  */
 
+// Module-local, read once: inside a vm context (jest's test environment, the workflow sandbox) each lookup of a
+// global goes through the context's interceptor, which made the judge's inner loops 3-30x slower there.
+const Math = globalThis.Math;
+const Number = globalThis.Number;
+
 /** Result of a two-sided Mann-Whitney U test of x against y. */
 export interface MannWhitneyResult {
   /** The conventional statistic, min(uX, uY). */

@@ -27,6 +27,11 @@
  *   (pairedSummary).
  */
 
+// Module-local, read once: inside a vm context (jest's test environment, the workflow sandbox) each lookup of a
+// global goes through the context's interceptor, which made the judge's inner loops 3-30x slower there.
+const Math = globalThis.Math;
+const Number = globalThis.Number;
+
 /** Rate ratios θ the counts test keeps a log-likelihood for: 2^(k/8), 1/32 .. 64. */
 export const RATE_RATIO_GRID: readonly number[] = Array.from({ length: 89 }, (_, i) => 2 ** ((i - 40) / 8));
 

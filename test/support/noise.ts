@@ -1,4 +1,8 @@
 /** Seeded noise for the judge's simulations (with dev/simulator.ts mulberry32). */
+
+// Module-local, read once: inside jest's vm context each lookup of a global goes through the context's interceptor.
+const Math = globalThis.Math;
+
 /** A standard normal draw (Box-Muller). */
 export function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
