@@ -11,8 +11,11 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 if (fs.existsSync(path.join(root, 'worker', 'main.ts'))) {
-  process.env.TS_NODE_PROJECT = process.env.TS_NODE_PROJECT || path.join(root, 'tsconfig.json');
-  require('ts-node/register/transpile-only');
+  // Unless a TypeScript loader is already registered with `node -r` (the tests' test/support/swc-register.js).
+  if (!require.extensions['.ts']) {
+    process.env.TS_NODE_PROJECT = process.env.TS_NODE_PROJECT || path.join(root, 'tsconfig.json');
+    require('ts-node/register/transpile-only');
+  }
   require('../worker/main').main();
 } else {
   require('../dist/worker/main.js').main();

@@ -1,6 +1,6 @@
 /**
- * The `canary` CLI as CI and people run it: a child process (`node bin/canary.js ...`) against the shared dev
- * server and moto, with a worker of this file's own. Also the plain `temporal` CLI driving a release with the
+ * The `canary` CLI as CI and people run it: a child process (`node bin/canary.js ...`, the sources loaded by
+ * test/support/swc-register.js) against the shared dev server and moto, with a worker of this file's own. Also the plain `temporal` CLI driving a release with the
  * JSON payloads docs/CLI.md documents.
  */
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import { temporalCli, repoRoot } from '../../dev/paths';
 import { expectExit, type Ran } from '../support/cli-run';
 import { testAws, testClient, testStack } from '../support/env';
 import { seedService, startTestWorker, testSpec, waitForStatus } from '../support/release-fixture';
+import { SWC_REGISTER } from '../support/worker-process';
 
 const aws = testAws();
 let client: Client;
@@ -60,7 +61,7 @@ function exec(cmd: string, args: string[], timeoutMs = 150_000): Promise<Ran> {
 
 /** `canary ARGS --task-queue <this file's worker>`. */
 function canary(...args: string[]): Promise<Ran> {
-  return exec(process.execPath, [path.join(repoRoot, 'bin', 'canary.js'), '--task-queue', worker.taskQueue, ...args]);
+  return exec(process.execPath, ['-r', SWC_REGISTER, path.join(repoRoot, 'bin', 'canary.js'), '--task-queue', worker.taskQueue, ...args]);
 }
 
 /** `temporal ARGS --address <test server>`. */

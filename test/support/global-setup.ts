@@ -35,8 +35,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.CANARY_TEST_TIME_SCALE = String(stack.timeScale);
   process.env.CANARY_TEST_BUNDLE = bundlePath;
   process.env.CANARY_TEST_LOG_DIR = stack.logDir;
-  // Every process a test starts from the sources through ts-node (the CLI, worker/main.ts, the demo) transpiles with
-  // SWC rather than TypeScript: the same tsconfig, a quarter of the CPU to start (the CLI test starts ~20 of them).
+  // A process a test starts from the sources through ts-node (the demo command, test/integration/worker.test.ts)
+  // transpiles with SWC rather than TypeScript: the same tsconfig, a quarter of the CPU to start. The worker and CLI
+  // processes most tests start load the sources through ./swc-register.js, which also skips loading TypeScript.
   process.env.TS_NODE_PROJECT = path.join(__dirname, 'tsconfig.swc.json');
   // The SDK's Node 20 end-of-support notice is true but repeats in every test worker; the worker itself still prints it.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -62,7 +62,7 @@ export interface WorkerProcess {
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
 }
 
-/** Which worker program to run: by default the sources through ts-node, as `npm run worker` does. */
+/** Which worker program to run: by default the sources, through ./swc-register.js. */
 export interface WorkerProgram {
   /** Arguments to node. */
   nodeArgs: string[];
@@ -71,9 +71,12 @@ export interface WorkerProgram {
   node?: string;
 }
 
-const SOURCE_WORKER: WorkerProgram = { nodeArgs: ['-r', 'ts-node/register/transpile-only', 'worker/main.ts'], cwd: repoRoot };
+/** The tests' TypeScript loader for the programs they start from the sources (what it saves over ts-node: see the file). */
+export const SWC_REGISTER = path.join(__dirname, 'swc-register.js');
 
-/** Spawns the worker (`node -r ts-node/register/transpile-only worker/main.ts` unless `program` says otherwise) with `vars` (plus PATH and HOME) as its environment. */
+const SOURCE_WORKER: WorkerProgram = { nodeArgs: ['-r', SWC_REGISTER, 'worker/main.ts'], cwd: repoRoot };
+
+/** Spawns the worker (`node -r test/support/swc-register.js worker/main.ts` unless `program` says otherwise) with `vars` (plus PATH and HOME) as its environment. */
 export function spawnWorker(vars: Record<string, string>, program: WorkerProgram = SOURCE_WORKER): WorkerProcess {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -81,7 +84,7 @@ export function spawnWorker(vars: Record<string, string>, program: WorkerProgram
     // A developer's own temporal.toml (TLS, API key) must not leak into the test.
     TEMPORAL_CONFIG_FILE: path.join(os.tmpdir(), 'canary-test-no-such-temporal.toml'),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    // ts-node's settings for the tests (./global-setup.ts): SWC, a quarter of TypeScript's CPU at each start.
+    // ts-node's settings for the tests (./global-setup.ts), for a program run through ts-node.
     ...(process.env.TS_NODE_PROJECT ? { TS_NODE_PROJECT: process.env.TS_NODE_PROJECT } : {}),
     ...vars,
   };
