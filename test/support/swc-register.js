@@ -1,10 +1,10 @@
 /**
- * `node -r ./test/support/swc-register.js worker/main.ts`: how the tests start a program from the sources (the
- * worker, the CLI, the demo). Each TypeScript file is transpiled alone by SWC with the options ts-node's SWC mode
+ * Preloaded with `node -r` (SWC_REGISTER in ./worker-process.ts): how the tests start a program from the sources (the
+ * worker, the CLI). Each TypeScript file is transpiled alone by SWC with the options ts-node's SWC mode
  * derives from tsconfig.json (test/support/tsconfig.swc.json), and the output is kept in the system's temp
- * directory under a hash of the file's path, its text and the options, so a run's ~60 worker and ~25 CLI starts
+ * directory under a hash of the file's path, its text and the options, so a run's ~45 worker and ~20 CLI starts
  * transpile each file once. Unlike ts-node, it never loads TypeScript itself (ts-node needs it to read tsconfig.json,
- * in each process and each of the SDK's workflow threads): ~0.6 s of CPU less per start on the 2-core machine.
+ * in each process and each of the SDK's workflow threads): ~0.5 s of CPU less per worker start (2.5 s to 2.0 s, measured interleaved).
  * `npm run worker` and test/integration/worker.test.ts still run the sources through ts-node.
  */
 'use strict';
