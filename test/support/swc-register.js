@@ -4,7 +4,8 @@
  * derives from tsconfig.json (test/support/tsconfig.swc.json), and the output is kept in the system's temp
  * directory under a hash of the file's path, its text and the options, so a run's ~45 worker and ~20 CLI starts
  * transpile each file once. Unlike ts-node, it never loads TypeScript itself (ts-node needs it to read tsconfig.json,
- * in each process and each of the SDK's workflow threads): ~0.5 s of CPU less per worker start (2.5 s to 2.0 s, measured interleaved).
+ * in each process and each of the SDK's workflow threads): ~0.5 s of CPU less per worker start (2.5 s to 2.0 s,
+ * measured interleaved).
  * `npm run worker` and test/integration/worker.test.ts still run the sources through ts-node.
  */
 'use strict';
