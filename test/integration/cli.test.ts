@@ -1,7 +1,7 @@
 /**
  * The `canary` CLI as CI and people run it: a child process (`node bin/canary.js ...`, the sources loaded by
- * test/support/swc-register.js) against the shared dev server and moto, with a worker of this file's own. Also the plain `temporal` CLI driving a release with the
- * JSON payloads docs/CLI.md documents.
+ * test/support/swc-register.js) against the shared dev server and moto, with a worker of this file's own. Also the
+ * plain `temporal` CLI driving a release with the JSON payloads docs/CLI.md documents.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
