@@ -36,8 +36,25 @@ async function noise(handle: StartedRelease['handle'], n: number): Promise<void>
   for (let i = 0; i < n; i++) await live.signal(approveSignal, { by: 'mallory', step: 99, comment: `noise ${i}` });
 }
 
+/**
+ * Where the 30-day test stands, printed with its release's status and the server's clock if it ends without reaching
+ * 'done': a jest timeout says nothing else (a fresh-clone run on 2026-12-08 hung here once, until jest's bound).
+ */
+const progress: { stage: string; handle?: StartedRelease['handle'] } = { stage: 'done' };
+afterEach(async () => {
+  if (progress.stage === 'done') return;
+  const { stage, handle } = progress;
+  progress.stage = 'done';
+  const status = handle ? await handle.query(statusQuery).catch((err: Error) => `query failed: ${err.message}`) : 'no release yet';
+  const clock = await (releases.env.connection.testService?.getCurrentTime({}) ?? Promise.reject(new Error('no test service')))
+    .then(({ time }) => new Date(Number(time?.seconds ?? 0) * 1000).toISOString())
+    .catch((err: Error) => `getCurrentTime failed: ${err.message}`);
+  process.stderr.write(`[workflow-long-release] the test ended at stage "${stage}"; server time ${clock}; status ${JSON.stringify(status).slice(0, 1500)}\n`);
+});
+
 describe('a 30-day release continues as new', () => {
   it('indefinite pause, then an approval gate that times out: bounded runs, one deadline, timeline and saga intact', async () => {
+    progress.stage = 'start';
     const { handle, fake } = await releases.start(
       {
         notifications: { webhook: 'ops' },
@@ -47,11 +64,14 @@ describe('a 30-day release continues as new', () => {
       {},
       { historyEventLimit: LIMIT },
     );
+    progress.handle = handle;
     const { env } = releases;
+    progress.stage = 'waiting for the indefinite pause';
     await waitForStatus(handle, (s) => s.gate?.kind === 'pause', 'indefinite pause');
 
     // 23 days at the indefinite pause, a day at a time, with a few messages a day.
     for (let day = 0; day < 23; day++) {
+      progress.stage = `day ${day + 1} of 23 at the pause`;
       await noise(handle, 10);
       await env.sleep(DAY);
     }
@@ -60,6 +80,7 @@ describe('a 30-day release continues as new', () => {
     expect(paused.gate?.deadline).toBeUndefined();
     expect((await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId)).length).toBeGreaterThanOrEqual(2);
 
+    progress.stage = 'resuming, then waiting for the approval gate';
     await handle.executeUpdate(resumeUpdate, { args: [{ by: 'alice', comment: 'looks stable' }] });
     const gated = await waitForStatus(handle, (s) => s.gate?.kind === 'approval', 'approval gate');
     const deadline = gated.gate?.deadline;
@@ -70,6 +91,7 @@ describe('a 30-day release continues as new', () => {
     const seenRuns = new Set<string>();
     const deadlines = new Set<string | undefined>();
     for (let day = 0; day < 6; day++) {
+      progress.stage = `day ${day + 1} of 6 at the approval gate`;
       await noise(handle, 25);
       await env.sleep(DAY);
       const s: ReleaseStatus = await handle.query(statusQuery);
@@ -83,7 +105,9 @@ describe('a 30-day release continues as new', () => {
     expect(seenRuns.size).toBeGreaterThanOrEqual(1);
 
     // The rest of the gate's time passes: it times out and the release rolls back.
+    progress.stage = "waiting for the result (the gate's last day)";
     const result = await handle.result();
+    progress.stage = 'done';
     expect(result).toMatchObject({ outcome: 'rolled-back', by: 'canary', reason: 'approval at step 2 timed out after 7d', stepsCompleted: 2 });
     expect(result.durationMs).toBeGreaterThanOrEqual(30 * DAY);
     expect(fake.actions).toEqual(fake.originalActions);
