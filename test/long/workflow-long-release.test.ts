@@ -46,9 +46,10 @@ afterEach(async () => {
   const { stage, handle } = progress;
   progress.stage = 'done';
   const status = handle ? await handle.query(statusQuery).catch((err: Error) => `query failed: ${err.message}`) : 'no release yet';
-  const clock = await (releases.env.connection.testService?.getCurrentTime({}) ?? Promise.reject(new Error('no test service')))
-    .then(({ time }) => new Date(Number(time?.seconds ?? 0) * 1000).toISOString())
-    .catch((err: Error) => `getCurrentTime failed: ${err.message}`);
+  const clock = await releases.env
+    .currentTimeMs()
+    .then((ms) => new Date(ms).toISOString())
+    .catch((err: Error) => `currentTimeMs failed: ${err.message}`);
   process.stderr.write(`[workflow-long-release] the test ended at stage "${stage}"; server time ${clock}; status ${JSON.stringify(status).slice(0, 1500)}\n`);
 });
 
